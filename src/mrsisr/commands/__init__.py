@@ -1,0 +1,1 @@
+"""Sub-commands of the ``mrsisr`` command line (see :mod:`mrsisr.cli`)."""

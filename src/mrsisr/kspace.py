@@ -1,0 +1,275 @@
+"""k-space physics of an MRSI acquisition: truncation, zero-filling and data consistency.
+
+Conventions (used by every part of the project, including the affines it writes):
+
+* FFTs are centred and orthonormal (``norm="ortho"``) on the last two axes: frequency 0 sits
+  at index ``N // 2`` of an axis of length ``N`` (``fftshift`` convention).
+* An ``n``-point acquisition of an ``N``-point high-resolution axis keeps the frequencies
+  ``k = -(n // 2), ..., (n - 1) // 2``, i.e. the k-space indices
+  ``N // 2 - n // 2 ... N // 2 - n // 2 + n - 1`` of the high-resolution grid, which are the
+  indices ``0 ... n - 1`` of the low-resolution grid. For odd ``n`` this window is symmetric;
+  for even ``n`` it holds the unpaired Nyquist frequency ``-n / 2``.
+* Metabolite maps are real. The low-resolution map is the real part of the truncated
+  inverse transform; for odd ``n`` the imaginary part is exactly zero, for even ``n`` it is
+  the part of the unpaired Nyquist line that no real ``n``-point map can hold. Zero-filling
+  therefore writes that Nyquist line at both ``-n / 2`` and ``+n / 2`` of the high-resolution
+  grid, which keeps the upsampled map real and makes ``degrade(zero_fill(lr)) == lr``.
+* Amplitudes are scaled by ``sqrt(n / N)`` per axis so that maps keep their units: a constant
+  5 mM map degrades to a constant 5 mM map, and zero-filling keeps it at 5 mM.
+* Geometry: voxel ``N // 2`` of the high-resolution grid and voxel ``n // 2`` of the
+  low-resolution grid are the same point in space (per axis); both grids span the same field
+  of view, so the low-resolution voxel is ``N / n`` times larger (:func:`lowres_affine`).
+
+Data consistency, :func:`data_consistency`, replaces the acquired part of an estimate's
+k-space by the measurement: ``x + zero_fill(y - degrade(x))``. Because the operators are real
+linear maps with ``degrade(zero_fill(y)) == y``, degrading the result returns ``y`` exactly.
+All functions accept NumPy arrays or torch tensors of any leading shape ``(..., N_y, N_x)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, TypeVar
+
+import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+__all__ = [
+    "LowRes",
+    "data_consistency",
+    "degrade",
+    "fft2c",
+    "ifft2c",
+    "kept_indices",
+    "lowres_affine",
+    "projection_matrix",
+    "zero_fill",
+]
+
+
+def _as_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    """Normalise an int or a (y, x) pair of ints and check it is positive."""
+    if isinstance(size, (int, np.integer)):
+        pair = (int(size), int(size))
+    else:
+        values = tuple(int(v) for v in size)
+        if len(values) != 2:
+            raise ValueError(f"{name} must be an int or a (n_y, n_x) pair, got {size!r}")
+        pair = (values[0], values[1])
+    if min(pair) < 1:
+        raise ValueError(f"{name} must be positive, got {size!r}")
+    return pair
+
+
+def _check_image(x: Array, name: str = "x") -> None:
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have at least 2 dimensions (..., N_y, N_x), got {x.ndim}")
+
+
+def fft2c(x: Array) -> Array:
+    """Centred orthonormal 2-D FFT over the last two axes.
+
+    Args:
+        x: image of shape ``(..., N_y, N_x)``, real or complex.
+
+    Returns:
+        Complex k-space of the same shape with frequency 0 at index ``(N_y // 2, N_x // 2)``.
+    """
+    _check_image(x)
+    if isinstance(x, torch.Tensor):
+        dims = (-2, -1)
+        k = torch.fft.fft2(torch.fft.ifftshift(x, dim=dims), norm="ortho")
+        return torch.fft.fftshift(k, dim=dims)
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x, axes=axes), norm="ortho"), axes=axes)
+
+
+def ifft2c(k: Array) -> Array:
+    """Centred orthonormal 2-D inverse FFT over the last two axes (inverse of :func:`fft2c`).
+
+    Args:
+        k: k-space of shape ``(..., N_y, N_x)`` with frequency 0 at ``(N_y // 2, N_x // 2)``.
+
+    Returns:
+        Complex image of the same shape.
+    """
+    _check_image(k, "k")
+    if isinstance(k, torch.Tensor):
+        dims = (-2, -1)
+        x = torch.fft.ifft2(torch.fft.ifftshift(k, dim=dims), norm="ortho")
+        return torch.fft.fftshift(x, dim=dims)
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=axes), norm="ortho"), axes=axes)
+
+
+def kept_indices(N: int, n: int) -> slice:
+    """Indices of an ``N``-point centred k-space axis that an ``n``-point acquisition keeps.
+
+    Frequencies ``-(n // 2) ... (n - 1) // 2``, i.e. indices ``N//2 - n//2`` to
+    ``N//2 - n//2 + n - 1`` inclusive.
+    """
+    if not 1 <= n <= N:
+        raise ValueError(f"n must be in [1, N={N}], got {n}")
+    start = N // 2 - n // 2
+    return slice(start, start + n)
+
+
+def _real(x: Array) -> Array:
+    return x.real if isinstance(x, torch.Tensor) or np.iscomplexobj(x) else x
+
+
+def _fft1c(x: Array, axis: int, inverse: bool = False) -> Array:
+    """Centred orthonormal 1-D (inverse) FFT along ``axis``."""
+    if isinstance(x, torch.Tensor):
+        f = torch.fft.ifft if inverse else torch.fft.fft
+        k = f(torch.fft.ifftshift(x, dim=axis), dim=axis, norm="ortho")
+        return torch.fft.fftshift(k, dim=axis)
+    f = np.fft.ifft if inverse else np.fft.fft
+    return np.fft.fftshift(f(np.fft.ifftshift(x, axes=axis), axis=axis, norm="ortho"), axes=axis)
+
+
+def _index(axis: int, sel: slice | int) -> tuple:
+    """An index tuple that applies ``sel`` to ``axis`` (-1 or -2) of an array."""
+    return (Ellipsis, sel) if axis == -1 else (Ellipsis, sel, slice(None))
+
+
+def _degrade_axis(x: Array, n: int, axis: int) -> Array:
+    N = x.shape[axis]
+    k = _fft1c(x, axis)[_index(axis, kept_indices(N, n))]
+    return _real(_fft1c(k, axis, inverse=True)) * float(np.sqrt(n / N))
+
+
+def _zero_fill_axis(x: Array, N: int, axis: int) -> Array:
+    n = x.shape[axis]
+    klr = _fft1c(x, axis)
+    shape = list(x.shape)
+    shape[axis] = N
+    if isinstance(x, torch.Tensor):
+        k = torch.zeros(shape, dtype=klr.dtype, device=x.device)
+    else:
+        k = np.zeros(shape, dtype=klr.dtype)
+    kept = kept_indices(N, n)
+    k[_index(axis, kept)] = klr
+    if n % 2 == 0 and n < N:  # mirror the unpaired Nyquist frequency -n/2 to +n/2
+        k[_index(axis, N // 2 + n // 2)] = k[_index(axis, kept.start)]
+    return _real(_fft1c(k, axis, inverse=True)) * float(np.sqrt(N / n))
+
+
+def degrade(hr: Array, n: int | Sequence[int]) -> Array:
+    """The low-resolution map an ``n``-point acquisition of ``hr`` measures, at its native grid.
+
+    Keeps the centre ``n_y x n_x`` of the centred k-space of ``hr`` (:func:`kept_indices`) and
+    transforms it back on the ``n_y x n_x`` grid, one axis at a time (x, then y), keeping the
+    real part after each axis (for odd ``n`` nothing is discarded; for even ``n`` the imaginary
+    part of the unpaired Nyquist line). The operator is separable, which lets a batch that
+    mixes acquisition sizes apply it as two small matrix products. Amplitudes keep their units
+    (a constant map stays the same constant).
+
+    Args:
+        hr: real high-resolution map ``(..., N_y, N_x)``.
+        n: acquisition size, an int for square or ``(n_y, n_x)``; ``1 <= n <= N`` per axis.
+
+    Returns:
+        Real low-resolution map ``(..., n_y, n_x)``.
+    """
+    _check_image(hr, "hr")
+    ny, nx = _as_pair(n, "n")
+    return _degrade_axis(_degrade_axis(hr, nx, -1), ny, -2)
+
+
+def zero_fill(lr: Array, N: int | Sequence[int]) -> Array:
+    """Zero-filled (sinc-interpolated) upsampling of a real low-resolution map to ``N``.
+
+    Places the k-space of ``lr`` at :func:`kept_indices` of the ``N``-point axis and, for even
+    ``n < N``, copies the Nyquist frequency ``-n / 2`` to ``+n / 2`` so that the result is real;
+    one axis at a time, like :func:`degrade`. ``degrade(zero_fill(lr, N), n) == lr`` for every
+    real ``lr``.
+
+    Args:
+        lr: real low-resolution map ``(..., n_y, n_x)``.
+        N: target grid, an int for square or ``(N_y, N_x)``; ``N >= n`` per axis.
+
+    Returns:
+        Real map ``(..., N_y, N_x)`` in the same units as ``lr``.
+    """
+    _check_image(lr, "lr")
+    Ny, Nx = _as_pair(N, "N")
+    ny, nx = lr.shape[-2], lr.shape[-1]
+    if ny > Ny or nx > Nx:
+        raise ValueError(f"lr of size {(ny, nx)} is larger than the target grid N={(Ny, Nx)}")
+    return _zero_fill_axis(_zero_fill_axis(lr, Nx, -1), Ny, -2)
+
+
+class LowRes(NamedTuple):
+    """A simulated acquisition: the native map and its zero-filled upsampling."""
+
+    native: np.ndarray | torch.Tensor
+    """``(..., n_y, n_x)``: what a scanner gives."""
+    zero_filled: np.ndarray | torch.Tensor
+    """``(..., N_y, N_x)``: the network input, the same map sinc-interpolated."""
+
+
+def simulate(hr: Array, n: int | Sequence[int]) -> LowRes:
+    """Degrade ``hr`` to ``n`` and return both the native map and its zero-filled version."""
+    native = degrade(hr, n)
+    return LowRes(native=native, zero_filled=zero_fill(native, hr.shape[-2:]))
+
+
+def data_consistency(x: Array, measured: Array) -> Array:
+    """Replace the acquired k-space of the estimate ``x`` by the measured map, exactly.
+
+    Returns ``x + zero_fill(measured - degrade(x, n), N)``. The result's low-frequency
+    k-space equals the measurement's, so ``degrade(result, n) == measured`` to float
+    precision; the frequencies outside the acquisition window are those of ``x``.
+
+    Args:
+        x: real estimate ``(..., N_y, N_x)``.
+        measured: real measured map at its native grid ``(..., n_y, n_x)``.
+
+    Returns:
+        Real map ``(..., N_y, N_x)``.
+    """
+    _check_image(x)
+    _check_image(measured, "measured")
+    n = measured.shape[-2:]
+    return x + zero_fill(measured - degrade(x, n), x.shape[-2:])
+
+
+def projection_matrix(N: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The real ``N x N`` matrix of ``zero_fill(degrade(., n), N)`` along one axis.
+
+    Zero-filling after degrading is a separable real projection, so on a 2-D map it is
+    ``P_y @ x @ P_x.T``. Batched matrix products with these matrices give data consistency for
+    a batch that mixes acquisition sizes (see :class:`mrsisr.nn.dc.DataConsistency`).
+    """
+    kept_indices(N, n)  # validates n
+    eye = torch.eye(N, dtype=torch.float64)
+    # Apply the 1-D operator to every basis vector: treat each as a (N, 1) "image".
+    cols = zero_fill(degrade(eye.T.unsqueeze(-1), (n, 1)), (N, 1)).squeeze(-1)
+    return cols.T.contiguous().to(dtype)
+
+
+def lowres_affine(hr_affine: np.ndarray, N: Sequence[int], n: Sequence[int]) -> np.ndarray:
+    """Affine of the low-resolution grid that covers the same field of view as ``hr_affine``.
+
+    The first two voxel axes are the in-plane MRSI axes (``N`` and ``n`` give their sizes);
+    further axes are unchanged. Voxel ``n // 2`` of the low-resolution axis maps to the same
+    point as voxel ``N // 2`` of the high-resolution axis, and the voxel is ``N / n`` larger.
+    The same function maps the other way: ``lowres_affine(lr_affine, n, N)``.
+
+    Args:
+        hr_affine: ``4 x 4`` voxel-to-world affine of the grid with sizes ``N``.
+        N: sizes of the first two axes of that grid.
+        n: sizes of the first two axes of the new grid.
+    """
+    hr_affine = np.asarray(hr_affine, dtype=np.float64)
+    if hr_affine.shape != (4, 4):
+        raise ValueError(f"affine must be 4x4, got shape {hr_affine.shape}")
+    voxel_map = np.eye(4)
+    for axis, (big, small) in enumerate(zip(N, n)):
+        zoom = big / small
+        voxel_map[axis, axis] = zoom
+        voxel_map[axis, 3] = big // 2 - zoom * (small // 2)
+    return hr_affine @ voxel_map
