@@ -9,9 +9,11 @@ Conventions (used by every part of the project, including the affines it writes)
   ``N // 2 - n // 2 ... N // 2 - n // 2 + n - 1`` of the high-resolution grid, which are the
   indices ``0 ... n - 1`` of the low-resolution grid. For odd ``n`` this window is symmetric;
   for even ``n`` it holds the unpaired Nyquist frequency ``-n / 2``.
-* Metabolite maps are real. The low-resolution map is the real part of the truncated
-  inverse transform; for odd ``n`` the imaginary part is exactly zero, for even ``n`` it is
-  the part of the unpaired Nyquist line that no real ``n``-point map can hold. Zero-filling
+* Metabolite maps are real, and the functions that take maps refuse complex input. The
+  low-resolution map is the real part of the truncated inverse transform, taken axis by axis
+  (the operator is separable): for odd ``n`` the imaginary part is exactly zero, for even
+  ``n`` it is the part of the unpaired Nyquist line that no real ``n``-point map can hold, and
+  it is discarded. Zero-filling
   therefore writes that Nyquist line at both ``-n / 2`` and ``+n / 2`` of the high-resolution
   grid, which keeps the upsampled map real and makes ``degrade(zero_fill(lr)) == lr``.
 * Amplitudes are scaled by ``sqrt(n / N)`` per axis so that maps keep their units: a constant
@@ -63,9 +65,14 @@ def _as_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     return pair
 
 
-def _check_image(x: Array, name: str = "x") -> None:
+def _check_image(x: Array, name: str = "x", real: bool = False) -> None:
     if x.ndim < 2:
         raise ValueError(f"{name} must have at least 2 dimensions (..., N_y, N_x), got {x.ndim}")
+    if real and (x.is_complex() if isinstance(x, torch.Tensor) else np.iscomplexobj(x)):
+        raise ValueError(
+            f"{name} must be real: metabolite maps are real-valued; pass the real part "
+            "(or the magnitude) of a complex map"
+        )
 
 
 def fft2c(x: Array) -> Array:
@@ -174,7 +181,7 @@ def degrade(hr: Array, n: int | Sequence[int]) -> Array:
     Returns:
         Real low-resolution map ``(..., n_y, n_x)``.
     """
-    _check_image(hr, "hr")
+    _check_image(hr, "hr", real=True)
     ny, nx = _as_pair(n, "n")
     return _degrade_axis(_degrade_axis(hr, nx, -1), ny, -2)
 
@@ -194,7 +201,7 @@ def zero_fill(lr: Array, N: int | Sequence[int]) -> Array:
     Returns:
         Real map ``(..., N_y, N_x)`` in the same units as ``lr``.
     """
-    _check_image(lr, "lr")
+    _check_image(lr, "lr", real=True)
     Ny, Nx = _as_pair(N, "N")
     ny, nx = lr.shape[-2], lr.shape[-1]
     if ny > Ny or nx > Nx:
@@ -231,8 +238,8 @@ def data_consistency(x: Array, measured: Array) -> Array:
     Returns:
         Real map ``(..., N_y, N_x)``.
     """
-    _check_image(x)
-    _check_image(measured, "measured")
+    _check_image(x, real=True)
+    _check_image(measured, "measured", real=True)
     n = measured.shape[-2:]
     return x + zero_fill(measured - degrade(x, n), x.shape[-2:])
 

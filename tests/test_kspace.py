@@ -1,0 +1,179 @@
+"""k-space physics against explicit DFT references and the properties the project relies on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mrsisr import kspace
+
+SIZES = [(64, 64), (33, 37), (16, 20), (5, 4)]
+
+
+def centred_dft_matrix(N: int) -> np.ndarray:
+    """Orthonormal DFT with the origin of both space and frequency at index N // 2."""
+    j = np.arange(N) - N // 2
+    return np.exp(-2j * np.pi * np.outer(j, j) / N) / np.sqrt(N)
+
+
+def reference_degrade_axis(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Truncate one axis with explicit DFT matrices: keep frequencies -(n//2)..(n-1)//2."""
+    N = x.shape[axis]
+    F = centred_dft_matrix(N)
+    keep = np.arange(n) - n // 2 + N // 2
+    G = centred_dft_matrix(n).conj().T  # inverse on the n grid
+    op = G @ F[keep] * np.sqrt(n / N)  # (n, N)
+    return np.moveaxis(np.tensordot(op, np.moveaxis(x, axis, 0), axes=1), 0, axis).real
+
+
+@pytest.mark.parametrize("N", [8, 9, 64, 37])
+def test_fft2c_matches_explicit_centred_dft(N: int) -> None:
+    rng = np.random.default_rng(N)
+    x = rng.standard_normal((2, N, N + 3)) + 1j * rng.standard_normal((2, N, N + 3))
+    ref = np.einsum("ab,zbc,dc->zad", centred_dft_matrix(N), x, centred_dft_matrix(N + 3))
+    np.testing.assert_allclose(kspace.fft2c(x), ref, atol=1e-10)
+    np.testing.assert_allclose(kspace.ifft2c(kspace.fft2c(x)), x, atol=1e-12)
+
+
+def test_fft2c_torch_equals_numpy() -> None:
+    x = np.random.default_rng(0).standard_normal((3, 1, 17, 24))
+    np.testing.assert_allclose(kspace.fft2c(torch.from_numpy(x)).numpy(), kspace.fft2c(x))
+    np.testing.assert_allclose(kspace.ifft2c(torch.from_numpy(x)).numpy(), kspace.ifft2c(x))
+
+
+@pytest.mark.parametrize(
+    ("N", "n"),
+    [
+        (N, n)
+        for N in SIZES
+        for n in [(1, 1), (2, 3), (16, 16), (15, 17), (4, 4)]
+        if n[0] <= N[0] and n[1] <= N[1]
+    ],
+)
+def test_degrade_matches_reference(N: tuple[int, int], n: tuple[int, int]) -> None:
+    hr = np.random.default_rng(1).standard_normal((2, *N))
+    ref = reference_degrade_axis(reference_degrade_axis(hr, n[1], -1), n[0], -2)
+    np.testing.assert_allclose(kspace.degrade(hr, n), ref, atol=1e-12)
+
+
+def test_kept_indices_documented_window() -> None:
+    assert kspace.kept_indices(64, 32) == slice(16, 48)
+    assert kspace.kept_indices(64, 31) == slice(17, 48)
+    assert kspace.kept_indices(33, 16) == slice(8, 24)
+    with pytest.raises(ValueError, match="n must be in"):
+        kspace.kept_indices(64, 65)
+
+
+@pytest.mark.parametrize("N", SIZES)
+@pytest.mark.parametrize("n", [(1, 2), (3, 3), (4, 4), (5, 4)])
+def test_constant_map_keeps_its_units(N: tuple[int, int], n: tuple[int, int]) -> None:
+    hr = np.full(N, 5.0)
+    np.testing.assert_allclose(kspace.degrade(hr, n), 5.0, atol=1e-12)
+    np.testing.assert_allclose(kspace.zero_fill(np.full(n, 5.0), N), 5.0, atol=1e-12)
+
+
+def test_odd_n_discards_no_imaginary_part() -> None:
+    """For odd n the truncated window is symmetric: the LR map of a real map is exactly real."""
+    hr = np.random.default_rng(2).standard_normal((64, 64))
+    k = kspace.fft2c(hr)[kspace.kept_indices(64, 15)][:, kspace.kept_indices(64, 15)]
+    complex_lr = kspace.ifft2c(k) * (15 / 64)
+    assert np.abs(complex_lr.imag).max() < 1e-12
+    np.testing.assert_allclose(kspace.degrade(hr, 15), complex_lr.real, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    N=st.tuples(st.integers(4, 40), st.integers(4, 40)),
+    frac=st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0)),
+    seed=st.integers(0, 2**16),
+)
+def test_zero_fill_is_a_right_inverse_of_degrade(N, frac, seed) -> None:
+    n = tuple(max(1, round(f * s)) for f, s in zip(frac, N))
+    lr = np.random.default_rng(seed).standard_normal(n)
+    up = kspace.zero_fill(lr, N)
+    assert not np.iscomplexobj(up)
+    np.testing.assert_allclose(kspace.degrade(up, n), lr, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    N=st.tuples(st.integers(4, 40), st.integers(4, 40)),
+    frac=st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0)),
+    seed=st.integers(0, 2**16),
+)
+def test_data_consistency_is_exact_in_float32(N, frac, seed) -> None:
+    n = tuple(max(1, round(f * s)) for f, s in zip(frac, N))
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.standard_normal((2, 1, *N)).astype(np.float32))
+    measured = torch.from_numpy(rng.standard_normal((2, 1, *n)).astype(np.float32))
+    out = kspace.data_consistency(x, measured)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(kspace.degrade(out, n), measured, atol=2e-6, rtol=0)
+    # Idempotent, and frequencies outside the acquisition are the estimate's.
+    torch.testing.assert_close(kspace.data_consistency(out, measured), out, atol=2e-6, rtol=0)
+    hi_out = out - kspace.zero_fill(kspace.degrade(out, n), N)
+    hi_x = x - kspace.zero_fill(kspace.degrade(x, n), N)
+    torch.testing.assert_close(hi_out, hi_x, atol=2e-6, rtol=0)
+
+
+def test_complex_maps_are_refused_and_even_n_discards_only_the_nyquist_imaginary_part() -> None:
+    hr = np.random.default_rng(3).standard_normal((32, 32))
+    with pytest.raises(ValueError, match="must be real"):
+        kspace.degrade(hr + 1j * hr, 16)
+    with pytest.raises(ValueError, match="must be real"):
+        kspace.zero_fill(torch.zeros(8, 8, dtype=torch.complex64), 16)
+    # Even n: the complex truncation and our real map differ only by the Nyquist line's
+    # imaginary part, so they agree once that line is removed from the HR map.
+    k = kspace.fft2c(hr)
+    for nyquist in (32 // 2 - 16 // 2, 32 // 2 + 16 // 2):  # frequencies -n/2 and +n/2
+        k[nyquist, :] = 0
+        k[:, nyquist] = 0
+    no_nyquist = kspace.ifft2c(k).real
+    window = kspace.fft2c(no_nyquist)[8:24, 8:24]
+    np.testing.assert_allclose(kspace.degrade(no_nyquist, 16), kspace.ifft2c(window).real / 2)
+
+
+@pytest.mark.parametrize("N", [32, 33, 48])
+@pytest.mark.parametrize("n", [8, 11, 16])
+def test_projection_matrix_equals_zero_fill_of_degrade(N: int, n: int) -> None:
+    P = kspace.projection_matrix(N, n).numpy()
+    Q = kspace.projection_matrix(N + 5, n).numpy()
+    x = np.random.default_rng(4).standard_normal((N, N + 5))
+    np.testing.assert_allclose(
+        P @ x @ Q.T, kspace.zero_fill(kspace.degrade(x, n), x.shape), atol=1e-12
+    )
+    np.testing.assert_allclose(P @ P, P, atol=1e-12)  # a projection
+    np.testing.assert_allclose(P, P.T, atol=1e-12)  # orthogonal
+
+
+@pytest.mark.parametrize(("N", "n"), [(64, 32), (64, 21), (63, 16), (48, 48)])
+def test_geometry_centre_voxels_coincide(N: int, n: int) -> None:
+    """A narrow blob at HR voxel N//2 peaks at LR voxel n//2; the affine agrees."""
+    c = np.arange(N) - N // 2
+    blob = np.exp(-(c[:, None] ** 2 + c[None, :] ** 2) / (2 * (N / n) ** 2))
+    lr = kspace.degrade(blob, n)
+    assert np.unravel_index(np.argmax(lr), lr.shape) == (n // 2, n // 2)
+    hr_affine = np.diag([3.4, 3.4, 5.0, 1.0])
+    hr_affine[:3, 3] = [-100.0, 20.0, 7.0]
+    lr_affine = kspace.lowres_affine(hr_affine, (N, N), (n, n))
+    np.testing.assert_allclose(
+        lr_affine @ [n // 2, n // 2, 3, 1], hr_affine @ [N // 2, N // 2, 3, 1]
+    )
+    np.testing.assert_allclose(np.diag(lr_affine)[:2], 3.4 * N / n)
+    np.testing.assert_allclose(
+        kspace.lowres_affine(lr_affine, (n, n), (N, N)), hr_affine, atol=1e-12
+    )
+
+
+def test_bad_arguments_raise_value_errors() -> None:
+    with pytest.raises(ValueError, match="larger than the target grid"):
+        kspace.zero_fill(np.zeros((8, 8)), 4)
+    with pytest.raises(ValueError, match="n must be"):
+        kspace.degrade(np.zeros((8, 8)), (0, 3))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        kspace.degrade(np.zeros(8), 4)
+    with pytest.raises(ValueError, match="4x4"):
+        kspace.lowres_affine(np.eye(3), (8, 8), (4, 4))
