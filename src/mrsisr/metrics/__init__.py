@@ -1,0 +1,41 @@
+"""Image-quality metrics for super-resolved maps and paired statistics between methods.
+
+Functional core (every function takes ``(B, C, H, W)`` tensors, an explicit data range where
+the metric needs one, an optional mask, and returns ``(B,)``):
+
+* :func:`psnr`, :func:`mse`, :func:`nrmse` (:mod:`mrsisr.metrics.pixel`)
+* :func:`ssim`, :func:`ms_ssim` (:mod:`mrsisr.metrics.ssim`)
+* :func:`lpips`, :class:`LPIPS` (:mod:`mrsisr.metrics.lpips`; needs ``mrsisr lpips-weights``)
+* :func:`paired_wilcoxon`, :func:`wilcoxon_table`, :func:`pairwise_wilcoxon`
+  (:mod:`mrsisr.metrics.stats`)
+"""
+
+from mrsisr.metrics.lpips import LPIPS, LPIPSUnavailable, lpips, lpips_available
+from mrsisr.metrics.pixel import mse, nrmse, psnr
+from mrsisr.metrics.ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_weights, ssim
+from mrsisr.metrics.stats import (
+    WilcoxonResult,
+    ZeroMethod,
+    paired_wilcoxon,
+    pairwise_wilcoxon,
+    wilcoxon_table,
+)
+
+__all__ = [
+    "LPIPS",
+    "MS_SSIM_WEIGHTS",
+    "LPIPSUnavailable",
+    "WilcoxonResult",
+    "ZeroMethod",
+    "lpips",
+    "lpips_available",
+    "ms_ssim",
+    "ms_ssim_weights",
+    "mse",
+    "nrmse",
+    "paired_wilcoxon",
+    "pairwise_wilcoxon",
+    "psnr",
+    "ssim",
+    "wilcoxon_table",
+]

@@ -1,0 +1,155 @@
+"""Paired Wilcoxon signed-rank tests between methods, as in the paper's Table 1.
+
+Samples are paired: the same slice, metabolite and resolution scored by two methods. The
+test is :func:`scipy.stats.wilcoxon` on the differences ``a − b``, two-sided by default.
+
+Choices (all explicit arguments):
+
+* Zero differences (two methods giving the same score) use Pratt's method by default: they
+  take part in the ranking and are then dropped, so they neither count as evidence nor
+  inflate the ranks of the non-zero differences (scipy's default ``"wilcox"`` drops them
+  before ranking; ``"zsplit"`` splits their ranks between the signs).
+* Tied non-zero differences get average ranks. The p-value is computed as scipy's
+  ``method="auto"`` decides; with scipy 1.17: the exact null distribution for up to 50 pairs
+  without ties or zeros, an exact permutation enumeration for up to 13 pairs with ties or
+  zeros, and the tie-corrected normal approximation (no continuity correction) otherwise.
+* Pairs where either score is not finite (e.g. the +inf PSNR of a perfect prediction, or a
+  NaN from an empty mask) are dropped, with a warning giving their number.
+* If no non-zero difference is left, the methods are indistinguishable: statistic 0 and
+  p-value 1, without calling scipy (whose statistic is undefined there).
+
+No multiple-comparison correction is applied; that is the reader's call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["WilcoxonResult", "ZeroMethod", "paired_wilcoxon", "pairwise_wilcoxon", "wilcoxon_table"]
+
+logger = logging.getLogger(__name__)
+
+
+class ZeroMethod(str, Enum):
+    """How zero differences enter the signed-rank test (``scipy.stats.wilcoxon``)."""
+
+    PRATT = "pratt"
+    WILCOX = "wilcox"
+    ZSPLIT = "zsplit"
+
+    @classmethod
+    def parse(cls, value: str | ZeroMethod) -> ZeroMethod:
+        """The member named ``value``; ValueError listing the valid names otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"zero_method must be one of {valid}; got {value!r}") from None
+
+
+class WilcoxonResult(NamedTuple):
+    """The outcome of one paired test."""
+
+    statistic: float
+    """scipy's statistic: the smaller of the positive- and negative-rank sums (two-sided)."""
+    p_value: float
+
+
+_ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+def paired_wilcoxon(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+    alternative: str = "two-sided",
+) -> WilcoxonResult:
+    """Wilcoxon signed-rank test of paired samples ``a`` and ``b`` (see the module notes).
+
+    Args:
+        a: scores of one method, shape ``(S,)``.
+        b: scores of the other method on the same samples, shape ``(S,)``.
+        zero_method: ``"pratt"`` (default), ``"wilcox"`` or ``"zsplit"``.
+        alternative: ``"two-sided"``, or ``"greater"`` / ``"less"`` for ``a − b``.
+
+    Returns:
+        ``(statistic, p_value)``.
+
+    Raises:
+        ValueError: for samples of different lengths or not 1-D, or an unknown option.
+    """
+    from scipy.stats import wilcoxon
+
+    method = ZeroMethod.parse(zero_method)
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(
+            f"alternative must be one of {', '.join(_ALTERNATIVES)}; got {alternative!r}"
+        )
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(
+            f"a and b must be 1-D and of the same length, got shapes {x.shape} and {y.shape}"
+        )
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.all():
+        logger.warning(
+            "Wilcoxon test: dropping %d of %d pairs with a non-finite score",
+            int((~finite).sum()),
+            x.size,
+        )
+    diff = x[finite] - y[finite]
+    if not np.any(diff != 0):
+        return WilcoxonResult(0.0, 1.0)
+    result = wilcoxon(diff, zero_method=method.value, alternative=alternative, method="auto")
+    return WilcoxonResult(float(result.statistic), float(result.pvalue))
+
+
+def wilcoxon_table(
+    scores: Mapping[str, Sequence[float] | np.ndarray],
+    reference: str,
+    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+) -> dict[str, WilcoxonResult]:
+    """Two-sided paired tests of every method against a reference method.
+
+    Args:
+        scores: method name -> its scores ``(S,)`` on the same, identically ordered samples.
+        reference: the method the others are compared with (a key of ``scores``).
+        zero_method: as in :func:`paired_wilcoxon`.
+
+    Returns:
+        Method name -> ``(statistic, p_value)``, in the order of ``scores``, without the
+        reference.
+    """
+    if reference not in scores:
+        raise ValueError(f"reference must be one of {', '.join(scores)}; got {reference!r}")
+    return {
+        name: paired_wilcoxon(values, scores[reference], zero_method)
+        for name, values in scores.items()
+        if name != reference
+    }
+
+
+def pairwise_wilcoxon(
+    scores: Mapping[str, Sequence[float] | np.ndarray],
+    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+) -> dict[tuple[str, str], WilcoxonResult]:
+    """Two-sided paired tests for each unordered pair of methods (the paper's Table 1).
+
+    Args:
+        scores: method name -> its scores ``(S,)`` on the same, identically ordered samples.
+        zero_method: as in :func:`paired_wilcoxon`.
+
+    Returns:
+        ``(first, second)`` in the order of ``scores`` -> ``(statistic, p_value)``.
+    """
+    names = list(scores)
+    return {
+        (first, second): paired_wilcoxon(scores[first], scores[second], zero_method)
+        for i, first in enumerate(names)
+        for second in names[i + 1 :]
+    }
