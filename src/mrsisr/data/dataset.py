@@ -1,0 +1,299 @@
+"""The training Dataset: one sample per (patient, slice, metabolite), degraded on the fly.
+
+A sample is a 2-D axial slice of one metabolite map with its anatomical images and mask. The
+low-resolution input is simulated each time the sample is read: the (augmented) map is
+truncated to ``n x n`` centred k-space components (:func:`mrsisr.kspace.degrade`) and
+zero-filled back to the grid (:func:`mrsisr.kspace.zero_fill`), applied as the equivalent
+projection matrices (:func:`simulate_input`), with ``n`` and the sharpness weight λ drawn per
+sample. Randomness comes from a generator seeded by ``(seed, epoch,
+index)``, so a sample does not depend on the order it is read in or on the number of loader
+workers. See ``docs/data-pipeline.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mrsisr.data.augment import apply_augmentation, draw_augmentation
+from mrsisr.data.normalise import map_scale, normalise_anatomy
+from mrsisr.data.slices import SliceRule, SliceStack, load_slices
+from mrsisr.kspace import projection_matrix
+from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+
+if TYPE_CHECKING:
+    from mrsisr.data.cohort import Cohort, Patient
+
+__all__ = [
+    "DEFAULT_N_CHOICES",
+    "MRSIDataset",
+    "Sample",
+    "SampleKey",
+    "SliceRule",
+    "map_scale",
+    "normalise_anatomy",
+    "simulate_input",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_N_CHOICES: tuple[int, ...] = tuple(range(16, 33, 2))
+"""The paper's acquisition sizes: the even n from 16 to 32 (square acquisitions)."""
+
+
+class Sample(NamedTuple):
+    """One training example; torch's default collate stacks a list of them into a batch.
+
+    Shapes are for one sample; a batch adds a leading ``B`` (``(B, 1, N_y, N_x)``, ``(B, 2)``,
+    ``(B,)``). Images are float32.
+    """
+
+    lr: torch.Tensor
+    """``(1, N_y, N_x)`` zero-filled low-resolution map divided by ``scale``."""
+    t1: torch.Tensor
+    """``(1, N_y, N_x)`` T1 image, normalised per patient (:func:`normalise_anatomy`)."""
+    flair: torch.Tensor
+    """``(1, N_y, N_x)`` FLAIR image, normalised per patient."""
+    mask: torch.Tensor
+    """``(1, N_y, N_x)`` quality mask, float {0, 1}."""
+    hr: torch.Tensor
+    """``(1, N_y, N_x)`` high-resolution target divided by ``scale``."""
+    n: torch.Tensor
+    """``(2,)`` int64 acquisition size ``(n_y, n_x)``."""
+    met: torch.Tensor
+    """``()`` int64 metabolite index into :data:`~mrsisr.metabolites.METABOLITES`."""
+    lam: torch.Tensor
+    """``()`` float32 sharpness weight λ."""
+    scale: torch.Tensor
+    """``()`` float32: multiply ``lr``, ``hr`` or an output by it to get cohort units."""
+    patient: torch.Tensor
+    """``()`` int64 index of the patient in :attr:`MRSIDataset.patient_ids`."""
+    slice: torch.Tensor
+    """``()`` int64 slice index ``z`` in the patient's volume."""
+
+    def to(self, device: torch.device | str) -> Sample:
+        """The same sample (or batch) with every tensor on ``device``."""
+        return Sample(*(t.to(device) for t in self))
+
+
+class SampleKey(NamedTuple):
+    """A dataset index with conditions imposed by a sampler (e.g. one ``n`` per batch)."""
+
+    index: int
+    n: int | tuple[int, int] | None = None
+    """Acquisition size to use instead of drawing one; ``None`` draws as usual."""
+    lam: float | None = None
+    """Sharpness weight to use instead of drawing one; ``None`` draws as usual."""
+
+
+@functools.lru_cache(maxsize=128)
+def _projection(N: int, n: int) -> np.ndarray:
+    """The 1-D matrix of ``zero_fill(degrade(., n), N)`` (float64, read-only)."""
+    matrix = projection_matrix(N, n).numpy()
+    matrix.flags.writeable = False
+    return matrix
+
+
+def simulate_input(hr: np.ndarray, n: tuple[int, int]) -> np.ndarray:
+    """The zero-filled LR input of an ``n``-point acquisition of a map, ``zero_fill(degrade)``.
+
+    Uses the separable projection matrices of :func:`mrsisr.kspace.projection_matrix`
+    (``P_y @ hr @ P_x.T``, cached per size): the same operator as the FFT path, several
+    times faster for one 64 x 64 map.
+
+    Args:
+        hr: real map ``(N_y, N_x)``.
+        n: acquisition size ``(n_y, n_x)``.
+
+    Returns:
+        Real float64 map ``(N_y, N_x)``.
+    """
+    return _projection(hr.shape[-2], n[0]) @ hr @ _projection(hr.shape[-1], n[1]).T
+
+
+def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
+    pair = (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
+    if len(pair) != 2 or not (1 <= pair[0] <= grid[0] and 1 <= pair[1] <= grid[1]):
+        raise ValueError(
+            f"{name}: acquisition size {value!r} is not an int or (n_y, n_x) pair within "
+            f"1..{grid} (the grid of the maps)"
+        )
+    return pair  # type: ignore[return-value]
+
+
+class MRSIDataset(Dataset[Sample]):
+    """Samples of (patient, slice, metabolite) with on-the-fly degradation and augmentation.
+
+    The selected patients are loaded once; their slices covered by the mask (``slice_rule``)
+    are kept in memory as float32 arrays. Index layout: ``((pair * M) + met) * E + n_index``
+    over the ``(patient, slice)`` pairs, the ``M`` metabolites and, with ``expand_n``, the
+    ``E`` acquisition sizes (otherwise ``E = 1`` and ``n`` is drawn).
+
+    Args:
+        source: a cohort (:class:`~mrsisr.data.cohort.Cohort`), the path of one, or
+            in-memory patients (a sequence, or a mapping from id to patient).
+        patient_ids: the patients to use (e.g. ``split.train``); ``None`` uses all.
+        metabolites: the metabolites to use; ``None`` uses those every selected patient has.
+        n_choices: acquisition sizes, each an int (square) or an ``(n_y, n_x)`` pair; drawn
+            uniformly per sample.
+        lam_range: λ is drawn uniformly from ``[low, high]`` ...
+        lam_zero_prob: ... except with this probability, where it is exactly 0.
+        augment: random flips, quarter turns and circular shifts (:mod:`mrsisr.data.augment`).
+        max_shift: largest augmentation shift in voxels.
+        slice_rule: which slices of a patient are used (:class:`SliceRule`).
+        expand_n: give every (patient, slice, metabolite) once per entry of ``n_choices``
+            (evaluation over all acquisition sizes) instead of drawing ``n``.
+        seed: non-negative seed of every random draw.
+        deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
+            (validation and test sets; combine with ``augment=False``).
+    """
+
+    def __init__(
+        self,
+        source: Cohort | str | os.PathLike[str] | Sequence[Patient] | Mapping[str, Patient],
+        patient_ids: Sequence[str] | None = None,
+        metabolites: Sequence[str | Metabolite] | None = None,
+        *,
+        n_choices: Sequence[int | tuple[int, int]] = DEFAULT_N_CHOICES,
+        lam_range: tuple[float, float] = (0.0, 0.1),
+        lam_zero_prob: float = 0.1,
+        augment: bool = False,
+        max_shift: int = 3,
+        slice_rule: SliceRule | None = None,
+        expand_n: bool = False,
+        seed: int = 0,
+        deterministic: bool = False,
+    ) -> None:
+        low, high = (float(v) for v in lam_range)
+        if not 0 <= low <= high:
+            raise ValueError(f"lam_range must satisfy 0 <= low <= high, got {lam_range!r}")
+        if not 0 <= lam_zero_prob <= 1:
+            raise ValueError(f"lam_zero_prob must be in [0, 1], got {lam_zero_prob}")
+        if int(seed) < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed}")
+        if max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+        if len(n_choices) == 0:
+            raise ValueError("n_choices must hold at least one acquisition size")
+        self.lam_range = (low, high)
+        self.lam_zero_prob = float(lam_zero_prob)
+        self.augment = bool(augment)
+        self.max_shift = int(max_shift)
+        self.slice_rule = slice_rule if slice_rule is not None else SliceRule()
+        self.expand_n = bool(expand_n)
+        self.seed = int(seed)
+        self.deterministic = bool(deterministic)
+        self.epoch = 0
+
+        wanted = None if metabolites is None else [parse_metabolite(m) for m in metabolites]
+        if wanted is not None and len(set(wanted)) != len(wanted):
+            raise ValueError(f"metabolites must be unique, got {[str(m) for m in wanted]}")
+        stack = load_slices(source, patient_ids, wanted, self.slice_rule)
+        self._stack: SliceStack = stack
+        self.patient_ids: tuple[str, ...] = stack.patient_ids
+        """Every patient of the source, in order; :attr:`Sample.patient` indexes it."""
+        self.metabolites: tuple[Metabolite, ...] = stack.metabolites
+        self.slices: dict[str, tuple[int, ...]] = stack.slices
+        """The slices used, per selected patient."""
+        self.grid: tuple[int, int] = stack.grid
+        self.n_choices: tuple[tuple[int, int], ...] = tuple(
+            _as_n(n, self.grid, "n_choices") for n in n_choices
+        )
+        self._met_index = np.array([METABOLITES.index(m) for m in self.metabolites])
+        self._repeat = len(self.n_choices) if self.expand_n else 1
+        logger.info(
+            "dataset: %d patients, %d slices, %d metabolites, %d samples%s",
+            len(self.slices),
+            stack.num_pairs,
+            len(self.metabolites),
+            len(self),
+            " (every n)" if self.expand_n else "",
+        )
+
+    def __len__(self) -> int:
+        return self._stack.num_pairs * len(self.metabolites) * self._repeat
+
+    @property
+    def num_slices(self) -> int:
+        """Number of (patient, slice) pairs used."""
+        return self._stack.num_pairs
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed augmentation and conditions for a new epoch (ignored when deterministic)."""
+        if int(epoch) < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch}")
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of sample ``index`` in the current epoch."""
+        epoch = 0 if self.deterministic else self.epoch
+        return np.random.default_rng([self.seed, epoch, int(index)])
+
+    def _locate(self, index: int) -> tuple[int, int, int | None]:
+        """(pair, metabolite position, fixed n position or None) of a sample index."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample index {index} out of range for {len(self)} samples")
+        index %= len(self)
+        pair, rest = divmod(index, len(self.metabolites) * self._repeat)
+        met, n_pos = divmod(rest, self._repeat)
+        return pair, met, (n_pos if self.expand_n else None)
+
+    def group_of(self, index: int) -> tuple[int, tuple[int, int] | None]:
+        """``(metabolite index, fixed n or None)`` of a sample, for batch grouping."""
+        _, met, n_pos = self._locate(int(index))
+        return int(self._met_index[met]), None if n_pos is None else self.n_choices[n_pos]
+
+    def draw_lam(self, rng: np.random.Generator) -> float:
+        """λ: exactly 0 with probability ``lam_zero_prob``, else uniform on ``lam_range``."""
+        is_zero = rng.random() < self.lam_zero_prob
+        value = rng.uniform(*self.lam_range)
+        return 0.0 if is_zero else float(value)
+
+    def __getitem__(self, key: int | SampleKey | tuple) -> Sample:
+        """The sample at an index, or at a :class:`SampleKey` that imposes ``n`` and/or λ."""
+        key = SampleKey(*key) if isinstance(key, tuple) else SampleKey(int(key))
+        pair, met, n_pos = self._locate(key.index)
+        rng = self.rng(key.index % len(self))
+        # Always draw n and λ first, so the stream does not depend on which are imposed.
+        drawn_n = self.n_choices[int(rng.integers(len(self.n_choices)))]
+        drawn_lam = self.draw_lam(rng)
+        if n_pos is not None:
+            n = self.n_choices[n_pos]
+        elif key.n is not None:
+            n = _as_n(key.n, self.grid, "SampleKey.n")
+        else:
+            n = drawn_n
+        lam = drawn_lam if key.lam is None else float(key.lam)
+
+        images = self._stack.images(pair, met)  # (4, N_y, N_x): map, t1, flair, mask
+        if self.augment:
+            images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
+        hr = images[0].astype(np.float64)
+        mask = images[3] > 0.5
+        lr = simulate_input(hr, n)
+        scale = float(np.float32(map_scale(lr, mask)))  # the float32 value Sample carries
+        volume, z = self._stack.pair_info(pair)
+
+        def image(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)[None])
+
+        return Sample(
+            lr=image(lr / scale),
+            t1=image(images[1]),
+            flair=image(images[2]),
+            mask=image(mask),
+            hr=image(hr / scale),
+            n=torch.tensor(n, dtype=torch.int64),
+            met=torch.tensor(int(self._met_index[met]), dtype=torch.int64),
+            lam=torch.tensor(lam, dtype=torch.float32),
+            scale=torch.tensor(scale, dtype=torch.float32),
+            patient=torch.tensor(volume, dtype=torch.int64),
+            slice=torch.tensor(z, dtype=torch.int64),
+        )

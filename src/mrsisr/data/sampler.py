@@ -1,0 +1,183 @@
+"""Batching: a sampler that groups one (n, metabolite) per batch, and the loader factory.
+
+The default batch mixes acquisition sizes, metabolites and λ (the networks condition per
+sample). The original authors instead put one metabolite and one ``n`` in each batch;
+:class:`GroupedBatchSampler` reproduces that for comparisons: it yields batches of
+:class:`~mrsisr.data.dataset.SampleKey` that impose the batch's ``n`` on the dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sized
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from mrsisr.data.dataset import MRSIDataset, SampleKey
+
+__all__ = ["EpochShuffleSampler", "GroupedBatchSampler", "make_loader", "set_loader_epoch"]
+
+
+class GroupedBatchSampler(Sampler[list[SampleKey]]):
+    """Batches whose samples share one metabolite and one acquisition size ``n``.
+
+    Each epoch, the indices of every metabolite (and, for an ``expand_n`` dataset, of every
+    fixed ``n``) are shuffled and cut into batches; each batch of a dataset that draws ``n``
+    gets one ``n`` drawn uniformly from ``dataset.n_choices``; the batch order is shuffled.
+    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch (torchrun).
+
+    Args:
+        dataset: the dataset to sample.
+        batch_size: samples per batch.
+        shuffle: shuffle within groups and the batch order (else a fixed order, and each
+            batch still gets its ``n`` from a generator seeded by ``seed``).
+        drop_last: drop the incomplete last batch of each group.
+        seed: seed of the shuffles and ``n`` draws (combined with the epoch).
+        num_replicas: number of distributed processes.
+        rank: this process's rank, ``0 <= rank < num_replicas``.
+    """
+
+    def __init__(
+        self,
+        dataset: MRSIDataset,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}), got {rank}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = int(seed)
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.epoch = 0
+        groups: dict[tuple, list[int]] = {}
+        for index in range(len(dataset)):
+            groups.setdefault(dataset.group_of(index), []).append(index)
+        self.groups = groups
+        """Sample indices per ``(metabolite index, fixed n or None)``."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the shuffles and ``n`` draws of another epoch."""
+        self.epoch = int(epoch)
+
+    def _batches(self) -> list[list[SampleKey]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        choices = self.dataset.n_choices
+        batches = []
+        for (_, fixed_n), indices in self.groups.items():
+            order = rng.permutation(indices) if self.shuffle else np.asarray(indices)
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                if self.drop_last and len(chunk) < self.batch_size:
+                    continue
+                n = fixed_n if fixed_n is not None else choices[int(rng.integers(len(choices)))]
+                batches.append([SampleKey(int(i), n) for i in chunk])
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def __iter__(self) -> Iterator[list[SampleKey]]:
+        batches = self._batches()
+        yield from batches[self.rank : len(self) * self.num_replicas : self.num_replicas]
+
+    def __len__(self) -> int:
+        total = sum(
+            len(g) // self.batch_size if self.drop_last else math.ceil(len(g) / self.batch_size)
+            for g in self.groups.values()
+        )
+        return total // self.num_replicas  # every rank yields the same number of batches
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A random permutation of the dataset per epoch, seeded by ``(seed, epoch)``.
+
+    Unlike a sampler driven by one running generator, epoch ``e`` always gets the same
+    order, so a resumed run replays the orders of an uninterrupted one.
+
+    Args:
+        data: the dataset (only its length is used).
+        seed: seed of the permutations.
+    """
+
+    def __init__(self, data: Sized, seed: int = 0) -> None:
+        self.data = data
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the permutation of another epoch."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def make_loader(
+    dataset: MRSIDataset,
+    batch_size: int,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    sampler: Sampler | None = None,
+    distributed: bool = False,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader of batched :class:`~mrsisr.data.dataset.Sample`.
+
+    Producing a batch of 8 takes a few milliseconds in the main process (see
+    ``docs/data-pipeline.md``), far below a training step, so ``num_workers=0`` is the right
+    default on a small CPU machine. Call :func:`set_loader_epoch` before every epoch.
+
+    Args:
+        dataset: the dataset.
+        batch_size: samples per batch (ignored when ``sampler`` is a batch sampler).
+        shuffle: reshuffle the sample order every epoch.
+        num_workers: loader worker processes (0 loads in the main process). Workers are not
+            persistent, so they see the dataset's epoch set by :func:`set_loader_epoch`.
+        sampler: a :class:`GroupedBatchSampler` (used as the batch sampler) or any sample
+            sampler; ``None`` for the default.
+        distributed: shard samples across the ranks of an initialised process group with
+            :class:`~torch.utils.data.DistributedSampler` (``torchrun``); a
+            :class:`GroupedBatchSampler` made with ``num_replicas=1`` is sharded instead.
+        seed: seed of the shuffle order.
+        drop_last: drop the last incomplete batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    common = {"num_workers": num_workers, "persistent_workers": False}
+    if isinstance(sampler, GroupedBatchSampler):
+        if distributed and sampler.num_replicas == 1 and torch.distributed.is_initialized():
+            sampler.num_replicas = torch.distributed.get_world_size()
+            sampler.rank = torch.distributed.get_rank()
+        return DataLoader(dataset, batch_sampler=sampler, **common)
+    if sampler is None and distributed:
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    elif sampler is None and shuffle:
+        sampler = EpochShuffleSampler(dataset, seed=seed)
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **common
+    )
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
+    """Tell a loader's dataset and sampler which epoch starts (call before iterating)."""
+    for part in (loader.dataset, loader.sampler, loader.batch_sampler):
+        if hasattr(part, "set_epoch"):
+            part.set_epoch(epoch)
