@@ -1,0 +1,86 @@
+"""``mrsisr phantom``: write the in-silico glioma cohort, and/or a preview picture of one."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from mrsisr.errors import UserError
+
+HELP = "generate the in-silico glioma cohort (MNI anatomy, glioma, 7 T MRSI model)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the cohort size, grid, seed and preview options."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="DIR", help="folder of the cohort to create")
+    where.add_argument(
+        "--cohort", metavar="DIR", help="an existing cohort to preview (with --preview)"
+    )
+    parser.add_argument("--patients", type=int, default=15, help="number of patients (15)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--grid", type=int, default=64, help="in-plane MRSI matrix over 217.6 mm (64: 3.4 mm)"
+    )
+    parser.add_argument(
+        "--slices", type=int, default=None, help="3.4 mm axial slices (36, the whole brain)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="parallel processes (default: CPU count, at most 4)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing cohort")
+    parser.add_argument(
+        "--preview", metavar="PNG", help="also write a picture of one slice of one patient"
+    )
+    parser.add_argument("--patient", metavar="ID", help="patient to preview (the first)")
+    parser.add_argument(
+        "--slice", type=int, default=None, help="slice to preview (the one through the tumour)"
+    )
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Refuse bad arguments before writing anything."""
+    for name, low in (("patients", 1), ("grid", 8), ("workers", 1)):
+        if getattr(args, name) < low:
+            raise UserError(f"--{name}: must be an integer >= {low}, got {getattr(args, name)}")
+    if args.slices is not None and args.slices < 1:
+        raise UserError(f"--slices: must be an integer >= 1, got {args.slices}")
+    if args.preview is not None and not args.preview.lower().endswith(".png"):
+        raise UserError(f"--preview: {args.preview}: give a .png file name")
+    if args.cohort is not None and args.preview is None:
+        raise UserError("--cohort: only previews an existing cohort; add --preview PNG")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the cohort (``--out``) and/or write the preview."""
+    _check(args)
+    from mrsisr.data.cohort import Cohort
+    from mrsisr.data.phantom import make_phantom_cohort
+    from mrsisr.data.preview import save_preview
+
+    root = args.cohort
+    if args.out is not None:
+        start = time.perf_counter()
+        root = make_phantom_cohort(
+            args.out,
+            patients=args.patients,
+            seed=args.seed,
+            grid=args.grid,
+            slices=args.slices,
+            workers=args.workers,
+            overwrite=args.force,
+        )
+        seconds = time.perf_counter() - start
+        noun = "patient" if args.patients == 1 else "patients"
+        print(f"wrote {args.patients} {noun} to {root} in {seconds:.1f} s")
+    if args.preview is not None:
+        cohort = Cohort.open(root)
+        if args.patient is not None and args.patient not in cohort.patients:
+            raise UserError(f"--patient: {args.patient!r} is not in {root}")
+        save_preview(root, args.preview, patient_id=args.patient, slice_index=args.slice)
+        print(f"wrote {args.preview}")
+    return 0

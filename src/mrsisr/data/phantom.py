@@ -1,0 +1,132 @@
+"""The in-silico glioma cohort: a realistic stand-in for the paper's 15 patients at 7 T.
+
+``make_phantom_cohort("cohort/", patients=15, seed=0)`` writes a cohort in the on-disk format
+of :mod:`mrsisr.data.cohort` (64 x 64 x 36 maps at 3.4 mm of tCho, tCr, NAA, Gly, Gln, Glu
+and Ins in mM, a quality mask, T1 and FLAIR at 3 times the in-plane resolution) from the
+MNI152 anatomy, a glioma per patient and a model of the acquisition; see
+:mod:`mrsisr.data.simulate`. The same seed gives byte-identical files.
+
+Each patient folder also holds ``phantom_labels.nii.gz`` (uint8, on the MRSI grid), the
+dominant compartment of each voxel: values index :data:`mrsisr.data.simulate.LABELS`
+(0 background, 1 CSF, 2 GM, 3 WM, 4 oedema, 5 enhancing tumour, 6 necrosis). It is not
+part of the cohort format; readers ignore it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mrsisr import __version__
+from mrsisr.data.cohort import write_patient
+from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
+from mrsisr.data.nifti import save_volume
+from mrsisr.data.simulate import PhantomGeometry, simulate_patient
+from mrsisr.errors import UserError
+from mrsisr.metabolites import METABOLITES
+
+__all__ = ["LABELS_FILE", "PhantomGeometry", "make_phantom_cohort", "patient_ids"]
+
+log = logging.getLogger(__name__)
+
+LABELS_FILE = "phantom_labels.nii.gz"
+FIELD_STRENGTH_T = 7.0
+
+
+def patient_ids(patients: int) -> tuple[str, ...]:
+    """Ids of a phantom cohort: ``P01``, ``P02``, ... (wider if there are 100 or more)."""
+    width = max(2, len(str(patients)))
+    return tuple(f"P{i + 1:0{width}d}" for i in range(patients))
+
+
+def _write_one(root: Path, index: int, patient_id: str, seed: int, geometry: PhantomGeometry):
+    """Simulate patient ``index`` of the cohort of ``seed`` and write its folder."""
+    simulated = simulate_patient(patient_id, np.random.default_rng([seed, index]), geometry)
+    folder = write_patient(root, simulated.patient)
+    save_volume(folder / LABELS_FILE, simulated.labels, simulated.patient.affine, dtype=np.uint8)
+    log.info("  %s: %d voxels in the quality mask", patient_id, int(simulated.patient.mask.sum()))
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def make_phantom_cohort(
+    out: str | Path,
+    patients: int = 15,
+    seed: int = 0,
+    grid: int = 64,
+    slices: int | None = None,
+    *,
+    fine: int = 3,
+    workers: int = 1,
+    overwrite: bool = False,
+) -> Path:
+    """Write an in-silico glioma cohort to ``out`` and return its path.
+
+    The cohort is written to a temporary folder next to ``out`` and moved into place at the
+    end, so an interrupted run leaves no partial cohort behind.
+
+    Args:
+        out: the cohort folder to create; it must not exist or be empty, unless
+            ``overwrite`` and it holds a cohort.
+        patients: number of patients.
+        seed: random seed; patient ``i`` uses ``numpy.random.default_rng([seed, i])``, so a
+            patient does not depend on how many others there are or on ``workers``.
+        grid: in-plane MRSI matrix ``N`` over a 217.6 mm field of view (64: 3.4 mm voxels;
+            32 makes tiny cohorts for tests).
+        slices: number of 3.4 mm axial slices, centred on the lateral ventricles; default 36,
+            which covers the brain.
+        fine: in-plane multiple of the grid on which truth, T1 and FLAIR are built.
+        workers: processes simulating patients in parallel.
+        overwrite: replace an existing cohort at ``out``.
+
+    Raises:
+        UserError: if ``out`` exists and may not be replaced.
+    """
+    patients = _positive_int(patients, "patients")
+    workers = _positive_int(workers, "workers")
+    geometry = PhantomGeometry(grid=grid, slices=36 if slices is None else slices, fine=fine)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not (overwrite and (out / MANIFEST_FILE).is_file()):
+            hint = "--force replaces a cohort" if (out / MANIFEST_FILE).is_file() else ""
+            raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())
+    ids = patient_ids(patients)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        log.info("simulating %d patients on a %s grid in %s", patients, geometry.shape, out)
+        jobs = [(staging, i, pid, seed, geometry) for i, pid in enumerate(ids)]
+        if workers > 1 and patients > 1:
+            with ProcessPoolExecutor(min(workers, patients, os.cpu_count() or 1)) as pool:
+                for future in [pool.submit(_write_one, *job) for job in jobs]:
+                    future.result()
+        else:
+            for job in jobs:
+                _write_one(*job)
+        write_manifest(
+            staging,
+            Manifest(
+                patients=ids,
+                metabolites=METABOLITES,
+                units="mM",
+                field_strength_t=FIELD_STRENGTH_T,
+                provenance=f"in-silico phantom (mrsisr {__version__}, seed {seed})",
+            ),
+        )
+        if out.exists():
+            shutil.rmtree(out) if any(out.iterdir()) else out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,290 @@
+"""Simulation of one patient of the in-silico glioma cohort (:mod:`mrsisr.data.phantom`).
+
+Each patient is built in four steps:
+
+1. **Anatomy** (:mod:`mrsisr.data.anatomy`): the MNI152 template through the patient's own
+   random geometry, sampled on a fine grid (``fine`` times the MRSI grid in-plane, the same
+   field of view; 1.1 mm for 64 x 64 at 3.4 mm), slice by slice with a slice profile.
+2. **Glioma** (:mod:`mrsisr.data.tumour`): necrotic core, enhancing rim and oedema.
+3. **True maps** (:mod:`mrsisr.data.tissue`): each voxel a mixture of compartments times
+   their concentrations, with a smooth per-patient bias and per-metabolite scale.
+4. **Acquisition**: k-space truncation of the fine maps to the MRSI grid
+   (:func:`mrsisr.kspace.degrade`, so the maps carry the blur and ringing of a finite
+   acquisition), quantification noise per metabolite, then quality filtering: voxels near
+   the skull, with broad lines (inferior slices) or with low SNR are rejected, and the stored
+   maps are 0 outside the quality mask, as in the paper's data.
+
+T1 and FLAIR are stored on the fine grid (their own affine); :class:`~mrsisr.data.cohort.
+Cohort` resamples them onto the MRSI grid when loading. A label volume gives the dominant
+compartment of each MRSI voxel (:data:`LABELS`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from mrsisr.data.anatomy import Atlas, PatientWarp, SmoothField, load_atlas
+from mrsisr.data.cohort import Patient
+from mrsisr.data.resample import upsampled_grid
+from mrsisr.data.tissue import (
+    FLAIR_INTENSITY,
+    HEALTHY_MM,
+    LESION_FACTOR,
+    NOISE_SD_MM,
+    T1_INTENSITY,
+    Compartment,
+)
+from mrsisr.data.tumour import Tumour
+from mrsisr.kspace import degrade
+from mrsisr.metabolites import METABOLITES, Metabolite
+
+__all__ = ["LABELS", "TUMOUR_LABELS", "PhantomGeometry", "SimulatedPatient", "simulate_patient"]
+
+log = logging.getLogger(__name__)
+
+# Quality filtering thresholds of the paper's data (SNR < 2.5 or FWHM > 0.15 ppm rejected).
+MIN_SNR = 2.5
+MAX_FWHM_PPM = 0.15
+# Assumption: spectral SNR of a white-matter voxel of good shim, and its linewidth.
+WM_SNR = 25.0
+BASE_FWHM_PPM = 0.075
+# Assumption: a voxel is kept only if at least this much of its point-spread function is brain.
+MIN_BRAIN_FRACTION = 0.8
+# The metabolites whose singlets dominate a spectrum's SNR.
+_SNR_METABOLITES = (Metabolite.NAA, Metabolite.tCr, Metabolite.tCho)
+
+# Names of the label values: label = index.
+LABELS: tuple[str, ...] = ("background", *(c.value for c in Compartment))
+TUMOUR_LABELS: tuple[int, ...] = tuple(
+    LABELS.index(c.value) for c in (Compartment.OEDEMA, Compartment.ENHANCING, Compartment.NECROSIS)
+)
+
+
+@dataclass(frozen=True)
+class PhantomGeometry:
+    """The MRSI grid of the phantom: ``grid x grid`` in-plane over ``fov_mm``, axial slices.
+
+    Args:
+        grid: in-plane matrix ``N`` (64 in the paper).
+        slices: number of axial slices.
+        fov_mm: in-plane field of view (64 x 3.4 mm by default).
+        slice_mm: slice thickness and spacing.
+        fine: in-plane multiple of the grid on which the truth and T1/FLAIR are built.
+        centre_mm: world point at voxel ``(N // 2, N // 2, slices // 2)``.
+    """
+
+    grid: int = 64
+    slices: int = 36
+    fov_mm: float = 217.6
+    slice_mm: float = 3.4
+    fine: int = 3
+    centre_mm: tuple[float, float, float] = (0.0, -18.0, 15.0)
+
+    def __post_init__(self) -> None:
+        for name in ("grid", "slices", "fine"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.grid < 8:
+            raise ValueError(f"grid must be at least 8, got {self.grid}")
+        if not (self.fov_mm > 0 and self.slice_mm > 0):
+            raise ValueError("fov_mm and slice_mm must be positive")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(N, N, slices)``."""
+        return (self.grid, self.grid, self.slices)
+
+    def affine(self) -> np.ndarray:
+        """4x4 voxel-to-world affine of the MRSI grid (RAS, mm)."""
+        voxel = np.array([self.fov_mm / self.grid, self.fov_mm / self.grid, self.slice_mm])
+        affine = np.diag([*voxel, 1.0])
+        centre_index = np.array([self.grid // 2, self.grid // 2, self.slices // 2])
+        affine[:3, 3] = np.asarray(self.centre_mm) - voxel * centre_index
+        return affine
+
+    def fine_grid(self) -> tuple[tuple[int, int, int], np.ndarray]:
+        """Shape and affine of the fine grid (truth, T1 and FLAIR)."""
+        return upsampled_grid(self.shape, self.affine(), self.fine)
+
+
+class SimulatedPatient(NamedTuple):
+    """A phantom patient: the cohort-format :class:`Patient` (T1/FLAIR on the fine grid,
+    ``anatomy_upsample = fine``) and the dominant compartment of each MRSI voxel."""
+
+    patient: Patient
+    labels: np.ndarray
+
+
+def _to_grid(fine: np.ndarray, grid: int) -> np.ndarray:
+    """k-space truncation of a fine volume ``(F, F, Z)`` to ``(grid, grid, Z)``."""
+    return np.moveaxis(degrade(np.moveaxis(fine, 2, 0), grid), 0, 2).astype(np.float32)
+
+
+def _compartments(
+    atlas: Atlas, atlas_points: np.ndarray, tumour: Tumour
+) -> tuple[dict[Compartment, np.ndarray], np.ndarray]:
+    """Fraction of each compartment at template points (they sum to the brain fraction), and
+    the template T1 there."""
+    gm, wm, csf, t1 = atlas.sample_many(("gm", "wm", "csf", "t1"), atlas_points)
+    lesion = tumour.fractions(atlas_points)
+    parenchyma = gm + wm
+    enhancing, necrosis = lesion.enhancing * parenchyma, lesion.necrosis * parenchyma
+    keep = 1.0 - lesion.enhancing - lesion.necrosis
+    gm, wm = gm * keep, wm * keep
+    oedema_wm, oedema_gm = wm * lesion.oedema, gm * lesion.oedema * 0.5  # spreads in WM
+    fractions = {
+        Compartment.CSF: csf,
+        Compartment.GM: gm - oedema_gm,
+        Compartment.WM: wm - oedema_wm,
+        Compartment.OEDEMA: oedema_wm + oedema_gm,
+        Compartment.ENHANCING: enhancing,
+        Compartment.NECROSIS: necrosis,
+    }
+    return fractions, t1
+
+
+def _concentration(met: Metabolite, frac: dict[Compartment, np.ndarray]) -> np.ndarray:
+    """Partial-volume mixture of the compartments' concentrations (mM)."""
+    c_gm, c_wm = HEALTHY_MM[met]
+    f_oedema, f_enhancing, f_necrosis = LESION_FACTOR[met]
+    return (
+        frac[Compartment.GM] * c_gm
+        + frac[Compartment.WM] * c_wm
+        + frac[Compartment.OEDEMA] * c_wm * f_oedema
+        + frac[Compartment.ENHANCING] * c_wm * f_enhancing
+        + frac[Compartment.NECROSIS] * c_wm * f_necrosis
+    )
+
+
+def _anatomy_images(
+    rng: np.random.Generator,
+    template_t1: np.ndarray,
+    frac: dict[Compartment, np.ndarray],
+    grid: tuple[tuple[int, int, int], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Skull-stripped T1 (the template's own contrast, lesions added) and FLAIR, flat.
+
+    Args:
+        rng: random generator (bias fields and noise).
+        template_t1: the template T1 at the voxels of ``grid``, flat.
+        frac: compartment fractions there.
+        grid: shape and affine of the image grid.
+    """
+    lesion = sum(frac[c] for c in T1_INTENSITY)
+    t1 = template_t1 * np.clip(1.0 - lesion, 0.0, 1.0)
+    t1 += sum(frac[c] * T1_INTENSITY[c] for c in T1_INTENSITY)
+    flair = sum(frac[c] * FLAIR_INTENSITY[c] for c in Compartment)
+    brain = sum(frac.values()) > 0.5
+    images = []
+    for image in (t1, flair):  # Assumption: 5 % smooth bias field, 1.5 % noise.
+        bias = 1.0 + 0.05 * SmoothField.random(rng, length=80.0).on_grid(*grid)
+        noisy = image * bias + rng.normal(0.0, 0.015, image.shape).astype(np.float32)
+        images.append(np.where(brain, np.maximum(noisy, 0.0), 0.0).astype(np.float32))
+    return images[0], images[1]
+
+
+def _acquire_maps(
+    rng: np.random.Generator, fractions: dict[Compartment, np.ndarray], geometry: PhantomGeometry
+) -> tuple[dict[Metabolite, np.ndarray], np.ndarray]:
+    """Quantified maps on the MRSI grid from k-space-truncated compartment fractions.
+
+    Returns:
+        The noisy, non-negative maps (mM), and the noiseless tNAA + tCr + tCho relative to
+        white matter (what the spectral SNR of a voxel scales with).
+    """
+    grid = (geometry.shape, geometry.affine())
+    # Assumption: per-patient variation, smooth on the scale of centimetres: a bias shared by
+    # all maps (8 %), one per metabolite (4 %) and a global scale per metabolite (6 %). Being
+    # smooth, they are applied on the MRSI grid, after the k-space truncation.
+    common = 1.0 + 0.08 * SmoothField.random(rng, length=70.0).on_grid(*grid)
+    maps, signal = {}, np.zeros(geometry.shape, dtype=np.float32)
+    for met in METABOLITES:
+        own = 1.0 + 0.04 * SmoothField.random(rng, length=50.0).on_grid(*grid)
+        scale = float(np.clip(rng.normal(1.0, 0.06), 0.8, 1.2))
+        noiseless = _concentration(met, fractions) * (common * own * scale).reshape(grid[0])
+        if met in _SNR_METABOLITES:
+            signal += noiseless / sum(HEALTHY_MM[m][1] for m in _SNR_METABOLITES)
+        noisy = noiseless + rng.normal(0.0, NOISE_SD_MM[met], geometry.shape)
+        maps[met] = np.maximum(noisy, 0.0).astype(np.float32)  # quantified values are >= 0
+    return maps, signal
+
+
+def _quality_mask(
+    rng: np.random.Generator,
+    brain: np.ndarray,
+    signal: np.ndarray,
+    atlas_z: np.ndarray,
+    grid: tuple[tuple[int, int, int], np.ndarray],
+) -> np.ndarray:
+    """Voxels whose spectra pass quality filtering, on the MRSI grid ``(N, N, Z)``.
+
+    Args:
+        rng: random generator (the shim field).
+        brain: PSF-weighted brain fraction ``(N, N, Z)``.
+        signal: tNAA + tCr + tCho without noise, relative to white matter, ``(N, N, Z)``.
+        atlas_z: template z (mm) of the voxels, flat (inferior slices shim worse).
+        grid: shape and affine of the MRSI grid.
+    """
+    # Near the skull: too little brain in the voxel's PSF, or at the edge of the brain.
+    inside = ndimage.binary_erosion(brain >= 0.5, structure=np.ones((3, 3, 1), dtype=bool))
+    # Assumption: broader lines in inferior slices (air-tissue interfaces) and a smooth shim.
+    inferior = 1.2 * np.clip((-5.0 - atlas_z) / 40.0, 0.0, 1.0) ** 1.5
+    shim = SmoothField.random(rng, length=40.0).on_grid(*grid)
+    fwhm = (BASE_FWHM_PPM * (1 + 0.15 * shim) + 0.1 * inferior).reshape(brain.shape)
+    snr = WM_SNR * signal * BASE_FWHM_PPM / fwhm
+    good = (fwhm <= MAX_FWHM_PPM) & (snr >= MIN_SNR)
+    return inside & (brain >= MIN_BRAIN_FRACTION) & good
+
+
+def simulate_patient(
+    patient_id: str, rng: np.random.Generator, geometry: PhantomGeometry
+) -> SimulatedPatient:
+    """Simulate one patient of the in-silico cohort.
+
+    Args:
+        patient_id: the id to give the patient.
+        rng: its random generator (every random choice of the patient comes from it).
+        geometry: the MRSI grid.
+
+    Returns:
+        The patient, with maps (mM, 0 outside the mask) on the MRSI grid ``(N, N, Z)`` and
+        T1/FLAIR on the fine grid ``(fine N, fine N, Z)``, and its label volume.
+    """
+    atlas = load_atlas(geometry.slice_mm)
+    warp = PatientWarp.random(rng)
+    affine = geometry.affine()
+    z_low = float(affine[2, 3] - geometry.slice_mm / 2)
+    tumour = Tumour.random(rng, atlas, warp, (z_low, z_low + geometry.slices * geometry.slice_mm))
+    fine_shape, fine_affine = geometry.fine_grid()
+    atlas_points = warp.grid_to_atlas(fine_shape, fine_affine)
+    frac, template_t1 = _compartments(atlas, atlas_points, tumour)
+    t1, flair = _anatomy_images(rng, template_t1, frac, (fine_shape, fine_affine))
+
+    # k-space truncation is linear: truncate each compartment once, then mix concentrations.
+    fractions = {c: _to_grid(f.reshape(fine_shape), geometry.grid) for c, f in frac.items()}
+    maps, signal = _acquire_maps(rng, fractions, geometry)
+    brain = sum(fractions.values())
+    atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
+    mask = _quality_mask(rng, brain, signal, atlas_z, (geometry.shape, affine))
+    for met in maps:
+        maps[met] = np.where(mask, maps[met], 0.0).astype(np.float32)
+
+    stacked = np.stack([fractions[c] for c in Compartment])
+    labels = np.where(brain >= 0.5, 1 + np.argmax(stacked, axis=0), 0).astype(np.uint8)
+    log.debug("%s: tumour r=%.0f mm at %s", patient_id, tumour.radius_mm, tumour.centre_mm)
+    patient = Patient(
+        id=patient_id,
+        maps=maps,
+        t1=t1.reshape(fine_shape),
+        flair=flair.reshape(fine_shape),
+        mask=mask,
+        affine=affine,
+        anatomy_upsample=geometry.fine,
+    )
+    return SimulatedPatient(patient=patient, labels=labels)

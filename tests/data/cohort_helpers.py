@@ -1,0 +1,42 @@
+"""Helpers of the data tests: small synthetic cohorts written with the cohort API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mrsisr.data.cohort import Manifest, Patient, write_manifest, write_patient
+from mrsisr.metabolites import Metabolite
+
+SHAPE = (8, 7, 3)  # odd sizes catch swapped axes
+METS = (Metabolite.tCho, Metabolite.NAA)
+
+
+def mrsi_affine() -> np.ndarray:
+    """An oblique MRSI grid: 3.4 mm in-plane, 4 mm slices, rotated and shifted."""
+    angle = np.deg2rad(12.0)
+    rot = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+    affine = np.eye(4)
+    affine[:3, :3] = rot @ np.diag([3.4, 3.4, 4.0])
+    affine[:3, 3] = [-10.0, 5.0, 20.0]
+    return affine
+
+
+def synthetic_patient(pid: str, seed: int) -> Patient:
+    """A patient with random maps and images on the MRSI grid."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(SHAPE) > 0.3
+    maps = {m: (rng.random(SHAPE) * 5 * mask).astype(np.float32) for m in METS}
+    t1, flair = (rng.random(SHAPE).astype(np.float32) for _ in range(2))
+    return Patient(pid, maps, t1, flair, mask, mrsi_affine())
+
+
+def write_synthetic_cohort(root: Path) -> Path:
+    """A valid two-patient cohort of synthetic volumes."""
+    for i, pid in enumerate(("A01", "A02")):
+        write_patient(root, synthetic_patient(pid, i))
+    write_manifest(root, Manifest(("A01", "A02"), METS, "mM", 7.0, "synthetic test data"))
+    return root
