@@ -1,0 +1,271 @@
+"""Score super-resolution methods on held-out patients, per (patient, slice, metabolite, n, λ).
+
+The evaluation set is built by the training code's own parts, so that it is exactly the
+data a fold holds out: the fold's test patients (:func:`mrsisr.data.splits.kfold_splits`),
+the slices of the training coverage rule (:class:`mrsisr.data.slices.SliceRule`), every
+requested acquisition size ``n`` with the low-resolution map made by
+:func:`mrsisr.kspace.degrade` (deterministic, no augmentation).
+
+How each map is scored (stated in every output):
+
+* on de-normalised maps (cohort units): a network's output is multiplied by ``Sample.scale``;
+* every prediction and the ground truth are multiplied by the quality mask, and the metrics
+  use only the voxels inside it (SSIM: the full-size SSIM map averaged over the mask);
+* ``data_range`` = max − min of the ground truth inside the mask, per map (PSNR, SSIM,
+  MS-SSIM); NRMSE = ‖pred − gt‖ / ‖gt‖ inside the mask;
+* LPIPS (AlexNet, v0.1) on the masked maps scaled by ``2 x / max − 1``, ``max`` the ground
+  truth's maximum inside the mask; NaN, with a note, when the weights are not installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mrsisr import kspace
+from mrsisr.data.dataset import MRSIDataset
+from mrsisr.evaluation.methods import EvalBatch, Method
+from mrsisr.metabolites import METABOLITES
+
+__all__ = [
+    "DATA_RANGE_RULE",
+    "METRICS",
+    "MetricSettings",
+    "evaluate",
+    "evaluation_dataset",
+    "score",
+]
+
+log = logging.getLogger(__name__)
+
+METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim", "nrmse", "lpips")
+"""The metric columns of every result, in order."""
+
+DATA_RANGE_RULE = "data_range = max - min of the ground truth inside the quality mask, per map"
+LPIPS_RULE = (
+    "LPIPS (AlexNet v0.1) on masked maps scaled to [-1, 1] as 2 x / max - 1, max = ground-truth "
+    "maximum inside the mask"
+)
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """How the metrics are computed; :meth:`describe` goes into every output.
+
+    Args:
+        win_size: Gaussian window width of SSIM and MS-SSIM (odd).
+        ms_ssim_scales: MS-SSIM scales (standard weights of the first scales, renormalised).
+        lpips_weights: LPIPS weights file; ``None`` uses the user cache.
+        lpips: compute LPIPS when its weights are available.
+    """
+
+    win_size: int = 11
+    ms_ssim_scales: int = 3
+    lpips_weights: Path | None = None
+    lpips: bool = True
+    _lpips_model: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def for_grid(cls, grid: Sequence[int], **kwargs: Any) -> MetricSettings:
+        """The standard settings (11-voxel window, 3 scales), reduced to fit a small grid."""
+        side = min(int(g) for g in grid)
+        win = min(11, side if side % 2 else side - 1)
+        scales = 3
+        while scales > 1 and -(-side // 2 ** (scales - 1)) < win:
+            scales -= 1
+        return cls(win_size=win, ms_ssim_scales=scales, **kwargs)
+
+    def lpips_model(self) -> Any:
+        """The LPIPS network, or ``None`` when LPIPS is off or its weights are absent."""
+        if not self.lpips:
+            return None
+        if self._lpips_model is None:
+            from mrsisr.metrics import LPIPS, lpips_available
+            from mrsisr.metrics.lpips_weights import default_weights_path
+
+            path = self.lpips_weights or default_weights_path()
+            model = LPIPS.from_file(path) if lpips_available(path) else False
+            object.__setattr__(self, "_lpips_model", model)
+        return self._lpips_model or None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description of the metric definitions."""
+        has_lpips = self.lpips_model() is not None
+        return {
+            "region": "inside the quality mask (predictions and ground truth multiplied by it)",
+            "units": "de-normalised maps (cohort units)",
+            "data_range": DATA_RANGE_RULE,
+            "psnr": "10 log10(data_range^2 / MSE inside the mask)",
+            "ssim": f"Gaussian window {self.win_size}, sigma 1.5, K1 0.01, K2 0.03; "
+            "full-size SSIM map averaged over the mask",
+            "ms_ssim": f"{self.ms_ssim_scales} scales, window {self.win_size}",
+            "nrmse": "||pred - gt|| / ||gt|| inside the mask",
+            "lpips": LPIPS_RULE
+            if has_lpips
+            else "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN",
+        }
+
+
+def evaluation_dataset(
+    source: Any,
+    patients: Sequence[str],
+    n_values: Sequence[int],
+    metabolites: Sequence[str] | None = None,
+) -> MRSIDataset:
+    """The deterministic evaluation set: every used slice and metabolite at every ``n``.
+
+    Args:
+        source: a cohort, its folder, or in-memory patients.
+        patients: the held-out patients.
+        n_values: acquisition sizes (square).
+        metabolites: the metabolites; ``None``: those every patient has.
+    """
+    return MRSIDataset(
+        source,
+        list(patients),
+        metabolites,
+        n_choices=[int(n) for n in n_values],
+        lam_range=(0.0, 0.0),
+        lam_zero_prob=1.0,
+        augment=False,
+        expand_n=True,
+        deterministic=True,
+    )
+
+
+def _batches(dataset: MRSIDataset, batch_size: int) -> Iterator[tuple[EvalBatch, Any]]:
+    """Batches of one ``n`` each, with their samples (for the row keys)."""
+    from torch.utils.data import DataLoader, Subset
+
+    repeat = len(dataset.n_choices)
+    for n_pos, n in enumerate(dataset.n_choices):
+        subset = Subset(dataset, range(n_pos, len(dataset), repeat))
+        for sample in DataLoader(subset, batch_size=batch_size, shuffle=False):
+            scale = sample.scale.double().reshape(-1, 1, 1, 1)
+            zero_filled = sample.lr.double() * scale
+            native = kspace.degrade(zero_filled[:, 0].numpy(), n)
+            target = sample.hr.double() * scale * sample.mask.double()
+            yield (
+                EvalBatch(
+                    lr=sample.lr,
+                    t1=sample.t1,
+                    flair=sample.flair,
+                    mask=sample.mask,
+                    n=sample.n,
+                    met=sample.met,
+                    scale=sample.scale,
+                    native=native,
+                    target=target,
+                ),
+                sample,
+            )
+
+
+def _masked_extrema(target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    flat, inside = target.flatten(1), mask.flatten(1) > 0
+    high = flat.masked_fill(~inside, -torch.inf).amax(1)
+    low = flat.masked_fill(~inside, torch.inf).amin(1)
+    return high, low
+
+
+def score(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, settings: MetricSettings
+) -> dict[str, np.ndarray]:
+    """Every metric of :data:`METRICS` for a batch of masked maps in cohort units.
+
+    Args:
+        pred: ``(B, 1, N_y, N_x)`` estimate (multiplied by the mask here).
+        target: ``(B, 1, N_y, N_x)`` ground truth.
+        mask: ``(B, 1, N_y, N_x)`` quality mask.
+        settings: metric definitions.
+
+    Returns:
+        Metric name -> ``(B,)`` (computed in float32), plus ``data_range`` and ``voxels``
+        (mask size). A map with an empty mask or a constant ground truth gets NaN for every
+        metric.
+    """
+    from mrsisr.metrics import lpips, ms_ssim, ms_ssim_weights, nrmse, psnr, ssim
+
+    # float32: torch's float64 convolutions (SSIM windows) are ~10x slower on CPU, and float32
+    # holds the maps' 7 significant digits; an exact prediction still scores exactly.
+    inside = (mask > 0).float()
+    pred, target = pred.float() * inside, target.float() * inside
+    high, low = _masked_extrema(target, inside)
+    data_range = high - low
+    valid = torch.isfinite(data_range) & (data_range > 0)
+    safe_range = torch.where(valid, data_range, torch.ones_like(data_range))
+    weights = ms_ssim_weights(settings.ms_ssim_scales)
+    out = {
+        "psnr": psnr(pred, target, safe_range, mask=inside),
+        "ssim": ssim(pred, target, safe_range, mask=inside, win_size=settings.win_size),
+        "ms_ssim": ms_ssim(
+            pred, target, safe_range, mask=inside, weights=weights, win_size=settings.win_size
+        ),
+        "nrmse": nrmse(pred, target, mask=inside),
+    }
+    model = settings.lpips_model()
+    peak_ok = valid & (high > 0)
+    if model is not None:
+        peak = torch.where(peak_ok, high, torch.ones_like(high))
+        values = lpips(pred, target, peak, weights=model, data_min=0.0)
+        out["lpips"] = torch.where(peak_ok, values, torch.full_like(values, torch.nan))
+    else:
+        out["lpips"] = torch.full_like(data_range, torch.nan)
+    result = {
+        k: torch.where(valid, v, torch.full_like(v, torch.nan)).numpy() for k, v in out.items()
+    }
+    result["data_range"] = data_range.numpy()
+    result["voxels"] = inside.flatten(1).sum(1).numpy()
+    return result
+
+
+def evaluate(
+    dataset: MRSIDataset,
+    methods: Sequence[Method],
+    lams: Sequence[float] = (0.0,),
+    settings: MetricSettings | None = None,
+    batch_size: int = 32,
+) -> list[dict[str, Any]]:
+    """Score every method on every map of ``dataset`` (and every λ for λ-conditioned ones).
+
+    Args:
+        dataset: the evaluation set (:func:`evaluation_dataset`, ``expand_n=True``).
+        methods: networks and baselines.
+        lams: sharpness weights for λ-conditioned methods; other methods run once, λ empty.
+        settings: metric definitions; default :meth:`MetricSettings.for_grid` of the data.
+        batch_size: maps per forward pass.
+
+    Returns:
+        One row per (method, λ, patient, slice, metabolite, n) with the columns
+        ``method, lam, patient, slice, metabolite, n``, the method's tags, :data:`METRICS`,
+        ``data_range`` and ``voxels``.
+    """
+    if not dataset.expand_n:
+        raise ValueError("dataset must expand every n (evaluation_dataset builds one)")
+    settings = settings or MetricSettings.for_grid(dataset.grid)
+    rows: list[dict[str, Any]] = []
+    for batch, sample in _batches(dataset, batch_size):
+        keys = {
+            "patient": [dataset.patient_ids[int(p)] for p in sample.patient],
+            "slice": [int(z) for z in sample.slice],
+            "metabolite": [METABOLITES[int(m)].value for m in sample.met],
+            "n": [int(v) for v in sample.n[:, 0]],
+        }
+        for method in methods:
+            for lam in lams if method.lam_conditioned else [None]:
+                pred = method.predict(batch, 0.0 if lam is None else float(lam))
+                scores = score(pred, batch.target, batch.mask, settings)
+                for b in range(len(keys["n"])):
+                    row: dict[str, Any] = {"method": method.name, "lam": lam}
+                    row.update({k: v[b] for k, v in keys.items()})
+                    row.update(method.tags)
+                    row.update({k: float(v[b]) for k, v in scores.items()})
+                    rows.append(row)
+        log.debug("evaluated %d rows", len(rows))
+    return rows

@@ -1,0 +1,212 @@
+"""The methods an evaluation scores: trained generators and classical baselines.
+
+A method turns an :class:`EvalBatch` (maps of one acquisition size ``n``) into estimates in
+the cohort's units; the evaluation masks and scores them. :func:`load_model_methods` turns
+model files into methods: single-scale networks (one per ``n``) become one method that picks
+the network of each input's ``n``, as the paper's "Single-scale" row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from mrsisr.errors import UserError
+from mrsisr.evaluation.baselines import Baseline, run_baseline
+
+__all__ = [
+    "BaselineMethod",
+    "EvalBatch",
+    "Method",
+    "ModelMethod",
+    "check_held_out",
+    "load_model_methods",
+]
+
+
+class EvalBatch(NamedTuple):
+    """A batch of evaluation maps, all with the same acquisition size ``n``."""
+
+    lr: torch.Tensor
+    """``(B, 1, N_y, N_x)`` normalised zero-filled input (the networks' ``lr``)."""
+    t1: torch.Tensor
+    """``(B, 1, N_y, N_x)`` normalised T1."""
+    flair: torch.Tensor
+    """``(B, 1, N_y, N_x)`` normalised FLAIR."""
+    mask: torch.Tensor
+    """``(B, 1, N_y, N_x)`` quality mask in {0, 1}."""
+    n: torch.Tensor
+    """``(B, 2)`` int64 acquisition size."""
+    met: torch.Tensor
+    """``(B,)`` int64 metabolite index."""
+    scale: torch.Tensor
+    """``(B,)`` normalisation scale (multiply ``lr`` by it for cohort units)."""
+    native: np.ndarray
+    """``(B, n_y, n_x)`` float64 measured map in cohort units."""
+    target: torch.Tensor
+    """``(B, 1, N_y, N_x)`` float64 ground truth in cohort units, masked."""
+
+
+class Method(Protocol):
+    """A super-resolution method under evaluation."""
+
+    name: str
+    lam_conditioned: bool
+    tags: dict[str, Any]
+
+    def predict(self, batch: EvalBatch, lam: float) -> torch.Tensor:
+        """``(B, 1, N_y, N_x)`` estimate in cohort units (masking is done by the caller)."""
+        ...
+
+
+@dataclass
+class BaselineMethod:
+    """A classical method of :mod:`mrsisr.evaluation.baselines`."""
+
+    baseline: Baseline
+    tags: dict[str, Any] = field(default_factory=dict)
+    lam_conditioned: bool = False
+
+    @property
+    def name(self) -> str:
+        """The baseline's name (e.g. ``zero_fill``)."""
+        return self.baseline.value
+
+    def predict(self, batch: EvalBatch, lam: float) -> torch.Tensor:
+        """Run the baseline on the native maps."""
+        out = run_baseline(
+            self.baseline,
+            batch.native,
+            batch.t1[:, 0].double().numpy(),
+            batch.flair[:, 0].double().numpy(),
+            batch.mask[:, 0].numpy(),
+        )
+        return torch.from_numpy(out)[:, None]
+
+
+@dataclass
+class ModelMethod:
+    """A trained generator (or one per ``n``, as the single-scale networks), in eval mode.
+
+    Args:
+        name: label in the results.
+        models: ``{n: generator}`` for per-``n`` networks, or ``{None: generator}``.
+        lam_conditioned: whether the generator takes λ (the full model); others run once.
+        n_condition: give the network this ``n`` instead of the input's (Fig. 2a).
+        met_condition: give the network this metabolite index instead (Fig. 2b).
+        tags: extra columns written into every result row of this method.
+        infos: the model files' :class:`~mrsisr.checkpoint.ModelInfo` (for checks).
+    """
+
+    name: str
+    models: dict[int | None, nn.Module]
+    lam_conditioned: bool = False
+    n_condition: int | None = None
+    met_condition: int | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+    infos: list[Any] = field(default_factory=list)
+
+    def model_for(self, n: int) -> nn.Module:
+        """The generator that handles acquisition size ``n``."""
+        model = self.models.get(None, self.models.get(int(n)))
+        if model is None:
+            have = ", ".join(str(k) for k in sorted(k for k in self.models if k is not None))
+            raise ValueError(f"{self.name}: no network for n={n}; it has networks for n={have}")
+        return model
+
+    def predict(self, batch: EvalBatch, lam: float) -> torch.Tensor:
+        """Run the generator and multiply its output back to cohort units."""
+        model = self.model_for(int(batch.n[0, 0]))
+        device = next(model.parameters()).device
+        size = batch.lr.shape[0]
+        n = batch.n if self.n_condition is None else torch.full_like(batch.n, self.n_condition)
+        met = (
+            batch.met
+            if self.met_condition is None
+            else torch.full_like(batch.met, self.met_condition)
+        )
+        lam_t = torch.full((size,), float(lam), dtype=torch.float32)
+        args = [batch.lr, batch.t1, batch.flair, batch.mask, n, met, lam_t]
+        with torch.inference_mode():
+            out = model(*(a.to(device) for a in args)).double().cpu()
+        return out * batch.scale.double().reshape(-1, 1, 1, 1)
+
+
+def _lam_conditioned(variant: str) -> bool:
+    from mrsisr.nn.unet import NormKind
+    from mrsisr.nn.variants import CONDITIONING, Variant
+
+    return CONDITIONING[Variant.parse(variant)].norm == NormKind.cin
+
+
+def load_model_methods(paths: Sequence[str | Path], device: str = "cpu") -> list[ModelMethod]:
+    """Model files as methods; single-scale networks trained on one ``n`` are grouped.
+
+    Each method is named after its variant; two files of the same variant are told apart by
+    their folder names. The model files' metadata are kept in ``ModelMethod.infos``.
+
+    Raises:
+        UserError: an unreadable model file, or two single-scale networks for one ``n``.
+    """
+    from mrsisr.checkpoint import load_model
+
+    singles: dict[int, Any] = {}
+    single_infos: list[Any] = []
+    loaded = []
+    for path in paths:
+        model, info = load_model(path, map_location=device)
+        ns = list(info.metadata.get("n_choices") or [])
+        if info.variant == "single_scale" and len(ns) == 1:
+            if int(ns[0]) in singles:
+                raise UserError(f"--model {path}: a second single-scale network for n={ns[0]}")
+            singles[int(ns[0])] = model
+            single_infos.append(info)
+        else:
+            loaded.append((model, info))
+    counts: dict[str, int] = {}
+    for _, info in loaded:
+        counts[info.variant] = counts.get(info.variant, 0) + 1
+    methods = []
+    if singles:
+        models: dict[int | None, nn.Module] = dict(sorted(singles.items()))
+        methods.append(ModelMethod("single_scale", models, infos=single_infos))
+    names: set[str] = {m.name for m in methods}
+    for model, info in loaded:
+        name = info.variant
+        if counts[info.variant] > 1 or name in names:
+            name = f"{info.variant}:{Path(info.path).parent.name}"
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.add(name)
+        methods.append(
+            ModelMethod(name, {None: model}, _lam_conditioned(info.variant), infos=[info])
+        )
+    return methods
+
+
+def check_held_out(methods: Sequence[Any], patients: Sequence[str]) -> None:
+    """Refuse to score a model on patients it was trained or validated on.
+
+    Uses the split recorded in each model file (``metadata["split"]``); a file without one
+    cannot be checked and passes.
+
+    Raises:
+        UserError: naming the model file and the overlapping patients.
+    """
+    wanted = set(patients)
+    for method in methods:
+        for info in getattr(method, "infos", []):
+            split = info.metadata.get("split") or {}
+            seen = wanted & (set(split.get("train", [])) | set(split.get("val", [])))
+            if seen:
+                raise UserError(
+                    f"--model {info.path}: was trained or validated on {', '.join(sorted(seen))}; "
+                    "evaluate it on its own test fold (--fold) or on other --patients"
+                )

@@ -1,0 +1,113 @@
+"""Writing an evaluation to a folder: samples CSV, markdown summary, JSON record, plots.
+
+Also :func:`machine_info`, the description of the computer every output records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["REPORT_FILES", "machine_info", "write_json", "write_report"]
+
+log = logging.getLogger(__name__)
+
+REPORT_FILES = ("samples.csv", "summary.md", "evaluation.json")
+"""The files :func:`write_report` writes (plus ``<metric>_by_n.png``)."""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, threads, GPU, Python/torch/numpy versions and the mrsisr version."""
+    import numpy as np
+    import torch
+
+    from mrsisr import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "mrsisr": __version__,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | Path, document: Mapping[str, Any]) -> Path:
+    """Write a JSON document (non-finite floats as strings, paths as strings)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_plain(document), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_report(
+    out: str | Path,
+    rows: Sequence[Mapping[str, Any]],
+    metric_notes: Mapping[str, str],
+    record: Mapping[str, Any],
+    reference: str | None = None,
+    title: str = "Evaluation",
+) -> list[Path]:
+    """Write ``samples.csv``, ``summary.md``, ``evaluation.json`` and per-n plots to ``out``.
+
+    Args:
+        out: the folder (created).
+        rows: result rows of :func:`mrsisr.evaluation.evaluate.evaluate`.
+        metric_notes: metric definitions (:meth:`MetricSettings.describe`).
+        record: what was run (data, patients, models, command, machine, time), as JSON.
+        reference: the entry of the Wilcoxon tests; default the first.
+        title: heading of the summary.
+
+    Returns:
+        The files written.
+    """
+    from mrsisr.evaluation.plots import plot_metric_by_n
+    from mrsisr.evaluation.tables import summary_markdown, write_samples_csv
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_samples_csv(out / "samples.csv", rows)]
+    summary = summary_markdown(rows, metric_notes, reference, title)
+    (out / "summary.md").write_text(summary, encoding="utf-8")
+    written.append(out / "summary.md")
+    written.append(write_json(out / "evaluation.json", {**record, "metrics": metric_notes}))
+    for metric in ("psnr", "ssim", "lpips"):
+        if any(math.isfinite(float(r[metric])) for r in rows):
+            path = out / f"{metric}_by_n.png"
+            written.append(plot_metric_by_n(rows, metric, path, title=f"{title}: {metric}"))
+    log.info("wrote %s", ", ".join(p.name for p in written))
+    return written

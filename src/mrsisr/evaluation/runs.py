@@ -1,0 +1,171 @@
+"""Training runs of a reproduction, cached by configuration, and the record of what ran.
+
+A run lives in ``RUNS/<variant>[-n<n>]-fold<k>-<hash>``, ``hash`` being
+:func:`mrsisr.train.config_io.config_hash` of its configuration (everything that changes the
+numbers, not threads or progress bars). A finished run (as many epochs in ``metrics.csv`` as
+the configuration asks for) is reused; an interrupted one is resumed; so ``reproduce fig2``
+reuses Table 1's runs, and a second invocation trains nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mrsisr.train.config import TrainConfig
+
+__all__ = ["ProtocolRecord", "TrainedRun", "ensure_run", "format_duration", "run_name"]
+
+log = logging.getLogger(__name__)
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``3.20 h``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished training run."""
+
+    folder: Path
+    model: Path
+    """Its best model file (lowest validation loss)."""
+    fold: int
+    variant: str
+    train_seconds: float
+    """Sum of the epochs' training time (validation excluded), from ``metrics.csv``."""
+    epochs: int
+    steps: int
+    reused: bool
+    config_hash: str
+
+
+def run_name(config: TrainConfig, fold: int) -> str:
+    """``<variant>[-n<n>]-fold<k>-<config hash>``."""
+    from mrsisr.train.config_io import config_hash
+
+    single = f"-n{config.data.n_choices[0]}" if config.variant == "single_scale" else ""
+    return f"{config.variant}{single}-fold{fold}-{config_hash(config)}"
+
+
+def _history(folder: Path) -> list[dict[str, str]]:
+    path = folder / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def ensure_run(config: TrainConfig, data: Path, fold: int, runs: Path) -> TrainedRun:
+    """Train (or reuse, or resume) the run of ``config`` on ``fold`` of the cohort ``data``.
+
+    Args:
+        config: the complete training configuration.
+        data: the cohort folder.
+        fold: cross-validation fold, ``0 <= fold < config.data.folds``.
+        runs: the folder that holds the runs.
+
+    Returns:
+        The finished run.
+    """
+    from mrsisr.train.config_io import config_hash
+    from mrsisr.train.run import plan_run, train
+
+    folder = runs / run_name(config, fold)
+    history = _history(folder)
+    reused = len(history) >= config.epochs and (folder / "best.safetensors").is_file()
+    if reused:
+        log.info("reusing %s", folder)
+    else:
+        resume = (folder / "run.json").is_file()
+        log.info("%s %s", "resuming" if resume else "training", folder)
+        train(plan_run(config, data, fold, folder, resume=resume))
+        history = _history(folder)
+    return TrainedRun(
+        folder=folder,
+        model=folder / "best.safetensors",
+        fold=fold,
+        variant=config.variant,
+        train_seconds=sum(float(row.get("epoch_s") or 0.0) for row in history),
+        epochs=len(history),
+        steps=int(float(history[-1]["step"])) if history else 0,
+        reused=reused,
+        config_hash=config_hash(config),
+    )
+
+
+@dataclass
+class ProtocolRecord:
+    """What a reproduction ran, on what, for how long (``protocol.json``)."""
+
+    experiment: str
+    options: dict[str, Any]
+    command: list[str] = field(default_factory=lambda: ["mrsisr", *sys.argv[1:]])
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    configs: dict[str, str] = field(default_factory=dict)
+    _start: float = field(default_factory=time.perf_counter, repr=False)
+
+    def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
+        """Record a run and its configuration (TOML, by hash)."""
+        from mrsisr.train.config_io import to_toml
+
+        self.runs.append(
+            {
+                "folder": run.folder.name,
+                "variant": run.variant,
+                "fold": run.fold,
+                "epochs": run.epochs,
+                "steps": run.steps,
+                "train_seconds": round(run.train_seconds, 1),
+                "reused": run.reused,
+            }
+        )
+        self.configs.setdefault(run.config_hash, to_toml(config))
+
+    def finish(self) -> dict[str, Any]:
+        """The JSON document, with the machine and the wall time so far."""
+        from mrsisr.evaluation.report import machine_info
+
+        return {
+            "experiment": self.experiment,
+            "command": self.command,
+            "options": self.options,
+            "started": self.started,
+            "wall_seconds": round(time.perf_counter() - self._start, 1),
+            "machine": machine_info(),
+            "runs": self.runs,
+            "configs": self.configs,
+        }
+
+    def markdown(self) -> str:
+        """The protocol as a markdown section."""
+        doc = self.finish()
+        machine = doc["machine"]
+        trained = sum(r["train_seconds"] for r in self.runs)
+        lines = [
+            "## Protocol",
+            "",
+            f"- command: `{' '.join(doc['command'])}`",
+            f"- options: `{doc['options']}`",
+            f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
+            f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "
+            f"torch {machine['torch']}, mrsisr {machine['mrsisr']}",
+            f"- wall time of this command: {format_duration(doc['wall_seconds'])}; training time "
+            f"of its {len(self.runs)} runs (summed, including reused runs): "
+            f"{format_duration(trained)}",
+            f"- runs: {sum(not r['reused'] for r in self.runs)} trained now, "
+            f"{sum(r['reused'] for r in self.runs)} reused; configurations in `protocol.json`",
+        ]
+        return "\n".join(lines) + "\n"

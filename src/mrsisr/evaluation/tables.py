@@ -1,0 +1,243 @@
+"""Result tables: the per-map CSV, mean ± std summaries and paired Wilcoxon tests, as markdown.
+
+An *entry* is a method at one λ (``full@0.03``) or a λ-free method (``zero_fill``). Two
+entries are compared on the maps both scored, paired by (patient, slice, metabolite, n), with
+the Wilcoxon signed-rank test of :mod:`mrsisr.metrics.stats`. Means and standard deviations
+are over maps; a non-finite score (the +inf PSNR of an exact prediction, a NaN from an empty
+mask) is left out and the number left out is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrsisr.evaluation.evaluate import METRICS
+
+__all__ = [
+    "KEY_COLUMNS",
+    "entries",
+    "entry_of",
+    "format_mean_std",
+    "markdown_table",
+    "paired_scores",
+    "read_samples_csv",
+    "summary_markdown",
+    "wilcoxon_rows",
+    "write_samples_csv",
+]
+
+KEY_COLUMNS: tuple[str, ...] = ("patient", "slice", "metabolite", "n")
+"""The columns that identify one map; samples are paired on them."""
+
+_DIGITS = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "nrmse": 4, "lpips": 4}
+_INT_COLUMNS = {"slice", "n", "fold", "cond_n"}
+
+
+def entry_of(row: Mapping[str, Any]) -> str:
+    """The entry a row belongs to: ``method`` or ``method@lam``."""
+    lam = row.get("lam")
+    if lam is None or lam == "" or (isinstance(lam, float) and math.isnan(lam)):
+        return str(row["method"])
+    return f"{row['method']}@{float(lam):g}"
+
+
+def entries(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The entries of ``rows`` in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.setdefault(entry_of(row), None)
+    return list(seen)
+
+
+def write_samples_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write one line per scored map; columns are the union of the rows' keys."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return path
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return value
+
+
+def read_samples_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read a file of :func:`write_samples_csv` back (numbers as numbers, empty λ as None)."""
+    rows = []
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for raw in csv.DictReader(fh):
+            row: dict[str, Any] = {}
+            for key, text in raw.items():
+                if key in ("method", "patient", "metabolite"):
+                    row[key] = text
+                elif text == "":
+                    row[key] = None
+                elif key in _INT_COLUMNS:
+                    row[key] = int(text)
+                else:
+                    try:
+                        row[key] = float(text)
+                    except ValueError:
+                        row[key] = text
+            rows.append(row)
+    return rows
+
+
+def paired_scores(
+    rows: Iterable[Mapping[str, Any]], metric: str, names: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Each entry's scores on the maps every listed entry scored, in one common order.
+
+    Args:
+        rows: result rows.
+        metric: a column of :data:`METRICS`.
+        names: entries to align; ``None``: all.
+
+    Returns:
+        Entry -> ``(S,)`` float64, element ``s`` being the same map for every entry.
+    """
+    by_entry: dict[str, dict[tuple, float]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in KEY_COLUMNS)
+        by_entry.setdefault(entry_of(row), {})[key] = float(row[metric])
+    names = list(by_entry) if names is None else list(names)
+    missing = [n for n in names if n not in by_entry]
+    if missing:
+        raise ValueError(f"names: no rows for {', '.join(missing)}; have {', '.join(by_entry)}")
+    common = set.intersection(*(set(by_entry[n]) for n in names)) if names else set()
+    order = sorted(common, key=lambda k: tuple(str(v) for v in k))
+    return {n: np.array([by_entry[n][k] for k in order], dtype=np.float64) for n in names}
+
+
+def format_mean_std(values: np.ndarray, metric: str) -> str:
+    """``mean ± std`` of the finite values, with the count of left-out ones if any."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "n/a"
+    digits = _DIGITS.get(metric, 4)
+    text = f"{finite.mean():.{digits}f} ± {finite.std():.{digits}f}"
+    left_out = values.size - finite.size
+    return text + (f" ({left_out} non-finite left out)" if left_out else "")
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(str(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines.extend("| " + " | ".join(str(c) for c in row) + " |" for row in body)
+    return "\n".join(lines)
+
+
+def _format_p(p: float) -> str:
+    return "n/a" if not math.isfinite(p) else (f"{p:.2e}" if p < 1e-3 else f"{p:.3f}")
+
+
+def wilcoxon_rows(
+    rows: Sequence[Mapping[str, Any]], metric: str, reference: str
+) -> list[tuple[str, int, float, float]]:
+    """Two-sided paired Wilcoxon test of every entry against ``reference`` on one metric.
+
+    Returns:
+        ``(entry, pairs, median difference entry − reference, p-value)`` per other entry.
+    """
+    from mrsisr.metrics import paired_wilcoxon
+
+    out = []
+    for name in entries(rows):
+        if name == reference:
+            continue
+        pair = paired_scores(rows, metric, [name, reference])
+        a, b = pair[name], pair[reference]
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not finite.any():
+            out.append((name, 0, math.nan, math.nan))
+            continue
+        result = paired_wilcoxon(a, b)
+        out.append(
+            (name, int(finite.sum()), float(np.median(a[finite] - b[finite])), result.p_value)
+        )
+    return out
+
+
+def _by_n_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
+    ns = sorted({int(r["n"]) for r in rows})
+    body = []
+    for name in entries(rows):
+        cells = [name]
+        for n in ns:
+            values = [r[metric] for r in rows if entry_of(r) == name and int(r["n"]) == n]
+            finite = np.array([v for v in values if v is not None and math.isfinite(v)])
+            cells.append(f"{finite.mean():.{_DIGITS[metric]}f}" if finite.size else "n/a")
+        body.append(cells)
+    return markdown_table(["entry", *(f"n={n}" for n in ns)], body)
+
+
+def summary_markdown(
+    rows: Sequence[Mapping[str, Any]],
+    metric_notes: Mapping[str, str],
+    reference: str | None = None,
+    title: str = "Evaluation",
+) -> str:
+    """The markdown report of an evaluation: how it was measured, means, per-n means, p-values.
+
+    Args:
+        rows: result rows of :func:`mrsisr.evaluation.evaluate.evaluate`.
+        metric_notes: metric definitions (:meth:`MetricSettings.describe`).
+        reference: entry the Wilcoxon tests compare against; default the first entry.
+        title: heading.
+    """
+    names = entries(rows)
+    if not names:
+        raise ValueError("rows: nothing to summarise")
+    reference = reference or names[0]
+    maps = len({tuple(r[k] for k in KEY_COLUMNS) for r in rows})
+    patients = sorted({str(r["patient"]) for r in rows})
+    parts = [f"# {title}", ""]
+    parts.append(f"{maps} maps (patient, slice, metabolite, n) of patients {', '.join(patients)}.")
+    parts += ["", "## How it was measured", ""]
+    parts += [f"- **{k}**: {v}" for k, v in metric_notes.items()]
+    parts += ["", "## Mean ± std over maps", ""]
+    body = []
+    for name in names:
+        mine = [r for r in rows if entry_of(r) == name]
+        cells = [name, str(len(mine))]
+        cells += [format_mean_std(np.array([r[m] for r in mine], dtype=float), m) for m in METRICS]
+        body.append(cells)
+    parts.append(markdown_table(["entry", "maps", *(m.upper() for m in METRICS)], body))
+    for metric in ("psnr", "ssim", "lpips"):
+        if all(not math.isfinite(float(r[metric])) for r in rows):
+            continue
+        parts += ["", f"## {metric.upper()} by acquisition size n (mean over maps)", ""]
+        parts.append(_by_n_table(rows, metric))
+    if len(names) > 1:
+        parts += ["", f"## Paired Wilcoxon signed-rank tests against `{reference}`", ""]
+        parts.append(
+            "Two-sided, paired on (patient, slice, metabolite, n), Pratt's treatment of zero "
+            "differences, no multiple-comparison correction."
+        )
+        for metric in ("psnr", "ssim", "ms_ssim", "lpips"):
+            tests = wilcoxon_rows(rows, metric, reference)
+            if all(t[1] == 0 for t in tests):
+                continue
+            body = [(t[0], t[1], f"{t[2]:+.4g}", _format_p(t[3])) for t in tests]
+            parts += ["", f"**{metric.upper()}**", ""]
+            parts.append(markdown_table(["entry", "pairs", "median diff.", "p-value"], body))
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,85 @@
+"""``mrsisr evaluate`` on the command line: outputs, held-out checks and user errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mrsisr.cli import main
+from mrsisr.data.splits import kfold_splits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+from eval_cohort import save_tiny_model, write_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return write_cohort(tmp_path_factory.mktemp("cohort") / "cohort")
+
+
+@pytest.fixture(scope="module")
+def split():
+    return kfold_splits(["P0", "P1", "P2"], folds=3, seed=0)[0]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, split):
+    return save_tiny_model(tmp_path_factory.mktemp("m") / "fs.safetensors", "filter_scaling", split)
+
+
+def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = [
+        "evaluate",
+        "--model",
+        str(model),
+        "--data",
+        str(cohort),
+        "--fold",
+        "0",
+        "--folds",
+        "3",
+        "--baselines",
+        "zero_fill",
+        "bicubic",
+        "--no-lpips",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    with (out / "samples.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    record = json.loads((out / "evaluation.json").read_text())
+    assert record["patients"] == list(split.test) and record["n"] == [8, 12]
+    maps = 2 * 3 * 2  # metabolites x slices x n, one test patient
+    assert len(rows) == 3 * maps
+    assert {r["method"] for r in rows} == {"filter_scaling", "zero_fill", "bicubic"}
+    assert {r["patient"] for r in rows} == set(split.test)
+    summary = (out / "summary.md").read_text()
+    assert "max - min of the ground truth inside the quality mask" in summary
+    assert "Wilcoxon" in summary and "unavailable" in record["metrics"]["lpips"]
+    assert (out / "psnr_by_n.png").stat().st_size > 0
+    assert "results in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--fold", "0", "--folds", "3", "--baselines", "lanczos"], "lanczos"),
+        (["--patients", "P1", "P2"], "trained or validated on"),
+        (["--fold", "3", "--folds", "3"], "--fold 3"),
+        (["--fold", "0", "--folds", "3", "--n", "40"], "--data/--n"),
+        (["--fold", "0", "--folds", "3", "--reference", "oracle"], "--reference oracle"),
+    ],
+)
+def test_user_errors_exit_2_and_write_nothing(cohort, model, tmp_path, capsys, extra, message):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--model", str(model), "--data", str(cohort), "--out", str(out), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

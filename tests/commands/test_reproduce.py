@@ -1,0 +1,113 @@
+"""``mrsisr reproduce``: a tiny Table 1, reuse of its runs, Figs. 2-4 and user errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mrsisr.cli import main
+from mrsisr.data.splits import kfold_splits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+from eval_cohort import save_tiny_model, write_cohort
+
+TINY = [
+    "--config",
+    "tiny",
+    "--folds",
+    "3",
+    "--max-folds",
+    "1",
+    "--epochs",
+    "1",
+    "--max-steps",
+    "1",
+    "--set",
+    "data.n_choices=[8,12]",
+    "--no-lpips",
+]
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return write_cohort(tmp_path_factory.mktemp("cohort") / "cohort")
+
+
+@pytest.fixture(scope="module")
+def table1(cohort, tmp_path_factory):
+    out = tmp_path_factory.mktemp("t1")
+    argv = [
+        "reproduce",
+        "table1",
+        "--data",
+        str(cohort),
+        "--out",
+        str(out / "table1"),
+        "--runs",
+        str(out / "runs"),
+        "--variants",
+        "single_scale",
+        "filter_scaling_met",
+        *TINY,
+    ]
+    assert main(argv) == 0
+    return out
+
+
+def test_table1_has_our_rows_the_papers_and_the_protocol(table1):
+    text = (table1 / "table1" / "table1.md").read_text()
+    for label in ("Single-scale", "Filter Scaling with Met", "zero_fill", "30.86 ± 2.92"):
+        assert label in text
+    assert "Ordering, ours vs the paper" in text and "## Protocol" in text
+    protocol = json.loads((table1 / "table1" / "protocol.json").read_text())
+    assert [r["variant"] for r in protocol["runs"]] == ["single_scale"] * 2 + ["filter_scaling_met"]
+    assert protocol["machine"]["cores"] >= 1 and protocol["wall_seconds"] > 0
+    assert protocol["options"]["folds_run"] == [0]
+    assert (table1 / "table1" / "samples.csv").is_file()
+
+
+def test_fig2_reuses_the_table1_runs(cohort, table1, capsys):
+    out = table1 / "fig2"
+    argv = [
+        "reproduce",
+        "fig2",
+        "--data",
+        str(cohort),
+        "--out",
+        str(out),
+        "--runs",
+        str(table1 / "runs"),
+        *TINY,
+    ]
+    assert main(argv) == 0
+    protocol = json.loads((out / "protocol.json").read_text())
+    assert [r["reused"] for r in protocol["runs"]] == [True]
+    assert (out / "fig2a_resolution.png").is_file() and (out / "fig2b_metabolite.png").is_file()
+    assert "input \\ condition" in (out / "fig2.md").read_text()
+
+
+def test_fig3_and_fig4_use_a_given_full_model(cohort, tmp_path):
+    split = kfold_splits(["P0", "P1", "P2"], folds=3, seed=0)[0]
+    model = save_tiny_model(tmp_path / "full.safetensors", "full", split)
+    common = ["--data", str(cohort), "--model", str(model), "--no-lpips"]
+    assert (
+        main(["reproduce", "fig4", "--out", str(tmp_path / "f4"), "--lam", "0", "0.1", *common])
+        == 0
+    )
+    text = (tmp_path / "f4" / "fig4.md").read_text()
+    assert "| 0.1 |" in text and (tmp_path / "f4" / "fig4_lambda.png").is_file()
+    assert main(["reproduce", "fig3", "--out", str(tmp_path / "f3"), *common]) == 0
+    assert (tmp_path / "f3" / "fig3_sharpness.png").stat().st_size > 0
+
+
+def test_user_errors_exit_2_and_write_nothing(cohort, tmp_path, capsys):
+    out = tmp_path / "r"
+    base = ["reproduce", "table1", "--data", str(cohort), "--out", str(out)]
+    assert main([*base, "--variants", "resnet"]) == 2
+    assert "--variants resnet" in capsys.readouterr().err
+    assert main([*base, "--set", "optim.lrr=1"]) == 2
+    assert "optim.lr" in capsys.readouterr().err
+    assert not out.exists()
