@@ -1,0 +1,450 @@
+"""``mrsisr predict`` end to end on files: geometry, data consistency, outputs, bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from mrsisr import kspace
+from mrsisr.checkpoint import save_model
+from mrsisr.cli import main
+from mrsisr.nn.variants import build_generator
+
+GRID = (32, 32)
+N_LR = (16, 12)  # rectangular acquisition
+SLICES = 3
+TINY = dict(grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
+
+
+def lr_affine() -> np.ndarray:
+    """An oblique, anisotropic MRSI grid (rotated 12 degrees in-plane)."""
+    angle = np.deg2rad(12.0)
+    affine = np.eye(4)
+    affine[:3, :3] = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    ) @ np.diag([6.0, 5.0, 8.0])
+    affine[:3, 3] = [-40.0, -30.0, 10.0]
+    return affine
+
+
+def world_box(shape, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    corners = np.array(np.meshgrid(*[(-0.5, s - 0.5) for s in shape], indexing="ij"))
+    points = affine[:3, :3] @ corners.reshape(3, -1) + affine[:3, 3:4]
+    return points.min(axis=1), points.max(axis=1)
+
+
+def save(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
+    nib.save(nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = build_generator("full", **TINY).eval()
+    with torch.no_grad():  # every condition (λ too) changes the output
+        for param in model.parameters():
+            param.add_(0.2 * torch.randn_like(param))
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, model, "full", TINY, {"purpose": "tests"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory) -> dict[str, Path]:
+    """LR maps on an oblique grid; T1/FLAIR on a 2 mm LAS grid that covers them with margin."""
+    folder = tmp_path_factory.mktemp("patient")
+    rng = np.random.default_rng(0)
+    affine = lr_affine()
+    low, high = world_box((*N_LR, SLICES), affine)
+    low, high = low - 10, high + 10
+    shape = tuple(int(v) for v in np.ceil((high - low) / 2.0))
+    anat = np.diag([-2.0, 2.0, 2.0, 1.0])  # LAS: x runs right to left
+    anat[:3, 3] = [high[0], low[1], low[2]]
+    vox = np.indices(shape).reshape(3, -1)
+    world = (anat[:3, :3] @ vox + anat[:3, 3:4]).reshape(3, *shape)
+    centre = (low + high) / 2
+    radii = (high - low) / 2 - 12
+    head = sum(((world[i] - centre[i]) / radii[i]) ** 2 for i in range(3)) <= 1
+    t1 = head * (1.0 + 0.1 * rng.random(shape))
+    files = {
+        "t1": save(folder / "t1.nii.gz", t1, anat),
+        "flair": save(folder / "flair.nii.gz", 0.7 * t1, anat),
+        "mask": save(folder / "mask.nii.gz", head, anat),
+    }
+    for met in ("Gln", "Glu"):
+        files[met] = save(folder / f"lr_{met}.nii.gz", rng.uniform(1, 4, (*N_LR, SLICES)), affine)
+    return files
+
+
+def predict(model: Path, *args: str | Path) -> int:
+    return main(["predict", "--model", str(model), "--device", "cpu", *map(str, args)])
+
+
+def one_map(patient: dict[str, Path], out: Path, *extra: str | Path) -> list[str | Path]:
+    return [
+        "--met",
+        patient["Gln"],
+        "--metabolite",
+        "Gln",
+        "--t1",
+        patient["t1"],
+        "--flair",
+        patient["flair"],
+        "--out",
+        out,
+        *extra,
+    ]
+
+
+def test_output_geometry_in_nibabel(model_file, patient, tmp_path) -> None:
+    out = tmp_path / "sr_Gln.nii.gz"
+    assert predict(model_file, *one_map(patient, out)) == 0
+    img = nib.load(str(out))
+    assert img.shape == (*GRID, SLICES)
+    expected = kspace.lowres_affine(lr_affine(), N_LR, GRID)
+    np.testing.assert_allclose(img.affine, expected, atol=1e-4)
+    # Same field of view (N output voxels span n input voxels), same slices, and input voxel
+    # n//2 and output voxel N//2 are the same point (centred-FFT convention).
+    fov_out = np.linalg.norm(img.affine[:3, :2], axis=0) * GRID
+    np.testing.assert_allclose(fov_out, np.linalg.norm(lr_affine()[:3, :2], axis=0) * N_LR)
+    np.testing.assert_allclose(img.affine[:3, 2], lr_affine()[:3, 2], atol=1e-5)
+    centre = [N_LR[0] // 2, N_LR[1] // 2, 1, 1]
+    np.testing.assert_allclose(
+        img.affine @ [GRID[0] // 2, GRID[1] // 2, 1, 1], lr_affine() @ centre, atol=1e-4
+    )
+    assert int(img.header["sform_code"]) == int(img.header["qform_code"]) == 1
+    np.testing.assert_allclose(img.header.get_qform(), img.header.get_sform(), atol=1e-4)
+
+
+def test_output_geometry_in_simpleitk(model_file, patient, tmp_path) -> None:
+    import SimpleITK as sitk
+
+    out = tmp_path / "sr_Gln.nii.gz"
+    assert predict(model_file, *one_map(patient, out)) == 0
+    nib_img = nib.load(str(out))
+    itk = sitk.ReadImage(str(out))
+    ras_to_lps = np.diag([-1.0, -1.0, 1.0])
+    affine = nib_img.affine
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    np.testing.assert_allclose(itk.GetSpacing(), spacing, atol=1e-4)
+    np.testing.assert_allclose(itk.GetOrigin(), ras_to_lps @ affine[:3, 3], atol=1e-4)
+    direction = np.array(itk.GetDirection()).reshape(3, 3)
+    np.testing.assert_allclose(direction, ras_to_lps @ affine[:3, :3] / spacing, atol=1e-5)
+    # Same voxels: SimpleITK's array is (z, y, x).
+    np.testing.assert_allclose(sitk.GetArrayFromImage(itk).transpose(2, 1, 0), nib_img.get_fdata())
+    # A voxel's physical point agrees with the affine (LPS vs RAS).
+    index = (5, 7, 2)
+    point = itk.TransformIndexToPhysicalPoint(index)
+    np.testing.assert_allclose(point, ras_to_lps @ (affine @ [*index, 1])[:3], atol=1e-3)
+
+
+def test_output_file_is_data_consistent_and_mask_is_written(
+    model_file, patient, tmp_path, caplog
+) -> None:
+    out = tmp_path / "sr_Gln.nii.gz"
+    with caplog.at_level("INFO"):
+        assert predict(model_file, *one_map(patient, out)) == 0
+    assert "brain mask derived from T1 and FLAIR" in caplog.text  # the log says which mask
+    sr = nib.load(str(out)).get_fdata()
+    lr = nib.load(str(patient["Gln"])).get_fdata()
+    back = kspace.degrade(np.moveaxis(sr, 2, 0), N_LR)
+    np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=2e-6 * np.abs(lr).max())
+    mask_img = nib.load(str(tmp_path / "sr_Gln_mask.nii.gz"))
+    mask = np.asarray(mask_img.dataobj)
+    assert mask_img.get_data_dtype() == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    assert 0 < mask.sum() < mask.size
+    np.testing.assert_allclose(mask_img.affine, nib.load(str(out)).affine)
+
+
+def test_several_sharpness_values_give_one_file_each_or_a_stack(model_file, patient, tmp_path):
+    out = tmp_path / "sr_Gln.nii.gz"
+    assert predict(model_file, *one_map(patient, out, "--sharpness", "0", "0.03")) == 0
+    first = nib.load(str(tmp_path / "sr_Gln_lam0.nii.gz")).get_fdata()
+    second = nib.load(str(tmp_path / "sr_Gln_lam0.03.nii.gz")).get_fdata()
+    assert not out.exists()
+    assert np.abs(first - second).max() > 1e-4  # λ changes the map ...
+    lr = np.moveaxis(nib.load(str(patient["Gln"])).get_fdata(), 2, 0)
+    for volume in (first, second):  # ... but never its measured k-space
+        back = kspace.degrade(np.moveaxis(volume, 2, 0), N_LR)
+        np.testing.assert_allclose(back, lr, atol=2e-6 * np.abs(lr).max())
+    stacked = tmp_path / "stack.nii.gz"
+    args = one_map(patient, stacked, "--sharpness", "0", "0.03", "--stack")
+    assert predict(model_file, *args) == 0
+    stack = nib.load(str(stacked)).get_fdata()
+    assert stack.shape == (*GRID, SLICES, 2)
+    np.testing.assert_allclose(stack[..., 0], first, atol=1e-6)
+    np.testing.assert_allclose(stack[..., 1], second, atol=1e-6)
+
+
+def test_several_maps_to_a_directory_with_a_given_mask(model_file, patient, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = predict(
+        model_file,
+        "--met",
+        patient["Gln"],
+        patient["Glu"],
+        "--t1",
+        patient["t1"],
+        "--flair",
+        patient["flair"],
+        "--mask",
+        patient["mask"],
+        "--out",
+        out,
+    )
+    assert code == 0
+    written = {Path(line).name for line in capsys.readouterr().out.split()}
+    assert written == {"sr_Gln.nii.gz", "sr_Glu.nii.gz", "mask.nii.gz"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(written)
+
+
+def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
+    folder = patient["t1"].parent
+    rows = ["patient,metabolite,met,t1,flair,mask"]
+    for pid, mask in (("p01", "mask.nii.gz"), ("p02", "")):
+        for met in ("Gln", "Glu"):
+            rows.append(f"{pid},{met},{folder}/lr_{met}.nii.gz,t1.nii.gz,flair.nii.gz,{mask}")
+    manifest = folder / "batch.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "cohort_out"
+    assert predict(model_file, "--manifest", manifest, "--out", out) == 0
+    for pid in ("p01", "p02"):
+        names = sorted(p.name for p in (out / pid).iterdir())
+        assert names == ["mask.nii.gz", "sr_Gln.nii.gz", "sr_Glu.nii.gz"]
+    # Both patients share the same images, so the maps agree where both masks agree.
+    a = nib.load(str(out / "p01" / "sr_Gln.nii.gz")).get_fdata()
+    b = nib.load(str(out / "p02" / "sr_Gln.nii.gz")).get_fdata()
+    assert a.shape == b.shape == (*GRID, SLICES)
+
+
+def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_path, capsys):
+    out = tmp_path / "sr.nii.gz"
+    out.write_bytes(b"keep me")
+    assert predict(model_file, *one_map(patient, out)) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--overwrite" in err
+    assert out.read_bytes() == b"keep me"
+    assert predict(model_file, *one_map(patient, out, "--overwrite")) == 0
+    assert nib.load(str(out)).shape == (*GRID, SLICES)
+
+
+def test_no_partial_output_when_a_later_map_fails(model_file, patient, tmp_path, monkeypatch):
+    from mrsisr.inference import Predictor
+
+    calls = []
+    original = Predictor.super_resolve
+
+    def fail_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated failure while computing")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "super_resolve", fail_second)
+    out = tmp_path / "new" / "dir"
+    with pytest.raises(RuntimeError, match="simulated"):
+        predict(
+            model_file,
+            "--met",
+            patient["Gln"],
+            patient["Glu"],
+            "--t1",
+            patient["t1"],
+            "--flair",
+            patient["flair"],
+            "--out",
+            out,
+        )
+    assert len(calls) == 2
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary, no folder left behind
+
+
+# --- bad inputs: one line naming the file, exit code 2, no output -------------------------
+
+
+def expect_user_error(code: int, capsys, out_dir: Path, *names: str) -> str:
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert lines[-1].startswith("mrsisr predict: error: ")
+    assert "Traceback" not in captured.err
+    for name in names:
+        assert name in lines[-1]
+    assert not any(p.is_file() for p in out_dir.rglob("*")), "partial output left behind"
+    return lines[-1]
+
+
+def test_bad_input_not_nifti(model_file, patient, tmp_path, capsys) -> None:
+    bad = tmp_path / "lr_Gln.nii.gz"
+    bad.write_text("not an image")
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "NIfTI" in msg
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (16, 12, 3, 2)], ids=["2d", "4d"])
+def test_bad_input_wrong_dimensions(model_file, patient, tmp_path, capsys, shape) -> None:
+    bad = save(tmp_path / "lr_Gln.nii.gz", np.ones(shape), np.eye(4))
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "3-D" in msg
+
+
+def test_bad_input_nan(model_file, patient, tmp_path, capsys) -> None:
+    data = np.ones((*N_LR, SLICES))
+    data[3, 4, 1] = np.nan
+    bad = save(tmp_path / "lr_Gln.nii.gz", data, lr_affine())
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "NaN" in msg
+
+
+def test_bad_input_map_larger_than_the_grid(model_file, patient, tmp_path, capsys) -> None:
+    bad = save(tmp_path / "lr_Gln.nii.gz", np.ones((40, 12, SLICES)), lr_affine())
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "larger than the model's output grid 32x32" in msg
+
+
+def test_bad_input_t1_does_not_cover_the_map(model_file, patient, tmp_path, capsys) -> None:
+    small = np.diag([2.0, 2.0, 2.0, 1.0])
+    bad = save(tmp_path / "t1_small.nii.gz", np.ones((10, 10, 10)), small)
+    args = one_map({**patient, "t1": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "does not cover" in msg
+
+
+def test_bad_input_unknown_metabolite(model_file, patient, tmp_path, capsys) -> None:
+    args = one_map(patient, tmp_path / "out" / "sr.nii.gz")
+    args[args.index("Gln")] = "Lac"
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", "--metabolite")
+    assert "'Lac'" in msg and "tCho" in msg and "Ins" in msg
+
+
+def test_bad_model_file_not_ours(patient, tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    code = predict(foreign, *one_map(patient, tmp_path / "out" / "sr.nii.gz"))
+    msg = expect_user_error(code, capsys, tmp_path / "out", str(foreign))
+    assert "not an mrsisr model" in msg
+
+
+def test_bad_model_file_corrupted(model_file, patient, tmp_path, capsys) -> None:
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(model_file.read_bytes()[:-200])
+    code = predict(broken, *one_map(patient, tmp_path / "out" / "sr.nii.gz"))
+    expect_user_error(code, capsys, tmp_path / "out", str(broken))
+
+
+def test_missing_shipped_weights_give_a_clear_error(patient, tmp_path, capsys, monkeypatch):
+    import mrsisr.commands._predict_run as run_module
+
+    monkeypatch.setattr(run_module, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    code = main(["predict", *map(str, one_map(patient, tmp_path / "out" / "sr.nii.gz"))])
+    msg = expect_user_error(code, capsys, tmp_path / "out", "absent.safetensors")
+    assert "--model" in msg
+
+
+def test_bad_sharpness_is_refused(model_file, patient, tmp_path, capsys) -> None:
+    args = one_map(patient, tmp_path / "out" / "sr.nii.gz", "--sharpness", "-0.1")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", "--sharpness")
+    assert ">= 0" in msg
+
+
+def test_python_example_of_the_docs_runs(model_file, patient, tmp_path, monkeypatch) -> None:
+    """The "From Python" block of docs/predict.md, run as written."""
+    import shutil
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "predict.md"
+    text = doc.read_text(encoding="utf-8")
+    code = text.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    shutil.copy(model_file, tmp_path / "model.safetensors")
+    for name in ("t1", "flair", "Gln"):
+        target = "lr_Gln.nii.gz" if name == "Gln" else f"{name}.nii.gz"
+        shutil.copy(patient[name], tmp_path / target)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, str(doc), "exec"), namespace)
+    assert namespace["maps"].shape == (2, *GRID, SLICES)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("lr_Gln.nii.gz", "Gln"), ("P07-NAA.nii", "NAA"), ("cho_map.nii.gz", "tCho"),
+     ("sub01_mI_conc.nii.gz", "Ins")],
+)  # fmt: skip
+def test_metabolite_is_read_from_the_file_name(name: str, expected: str) -> None:
+    from mrsisr.commands._predict_jobs import metabolite_from_name
+
+    assert metabolite_from_name(Path(name)).value == expected
+
+
+@pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz"])
+def test_ambiguous_file_names_ask_for_the_metabolite(name: str) -> None:
+    from mrsisr.commands._predict_jobs import metabolite_from_name
+    from mrsisr.errors import UserError
+
+    with pytest.raises(UserError, match="--metabolite"):
+        metabolite_from_name(Path(name))
+
+
+def test_output_names_of_several_sharpness_values() -> None:
+    from mrsisr.commands._predict_jobs import output_name
+
+    assert output_name(Path("a/sr_Gln.nii.gz"), 0.0) == Path("a/sr_Gln_lam0.nii.gz")
+    assert output_name(Path("sr.nii"), 0.03) == Path("sr_lam0.03.nii")
+
+
+def test_bad_input_map_too_small(model_file, patient, tmp_path, capsys) -> None:
+    bad = save(tmp_path / "lr_Gln.nii.gz", np.ones((1, 12, SLICES)), lr_affine())
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "too small" in msg
+
+
+def test_bad_input_blank_anatomy_without_a_mask(model_file, patient, tmp_path, capsys) -> None:
+    src = nib.load(str(patient["t1"]))
+    blank = save(tmp_path / "blank.nii.gz", np.ones(src.shape), src.affine)
+    args = one_map({**patient, "t1": blank, "flair": blank}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(blank))
+    assert "--mask" in msg
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_user_error(model_file, patient, tmp_path, capsys) -> None:
+    args = ["predict", "--model", str(model_file), "--device", "cuda"]
+    code = main([*args, *map(str, one_map(patient, tmp_path / "out" / "sr.nii.gz"))])
+    assert "CUDA is not available" in expect_user_error(code, capsys, tmp_path, "--device")
+
+
+def test_bad_thread_count_is_refused(model_file, patient, tmp_path, capsys) -> None:
+    args = one_map(patient, tmp_path / "out" / "sr.nii.gz", "--threads", "0")
+    assert ">= 1" in expect_user_error(predict(model_file, *args), capsys, tmp_path, "--threads")
+
+
+def test_threads_are_capped_at_the_idle_cores(monkeypatch) -> None:
+    import mrsisr.commands._predict_run as run_module
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        monkeypatch.setattr(run_module.os, "cpu_count", lambda: 4)
+        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+        assert run_module.set_cpu_threads(None) == 1
+        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+        assert run_module.set_cpu_threads(None) == 1
+        assert run_module.set_cpu_threads(3) == 3  # an explicit count wins
+        torch.set_num_threads(4)
+        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+        assert run_module.set_cpu_threads(None) == 3
+        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+        assert run_module.set_cpu_threads(None) == 3  # never raised above the current count
+    finally:
+        torch.set_num_threads(before)
