@@ -1,0 +1,122 @@
+"""The condition trunks: the fully-connected layers that see only ``n``, ``m`` or ``lambda``.
+
+Every conditioned layer of the UNet has its own trunk (as in the authors' code), but all
+trunks take the same inputs, so they are stored stacked, ``(L, in, out)`` per layer, and run
+as one batched matrix product per depth. They return one hidden vector per layer and sample,
+``(L, B, H)``; layer ``l`` of the network reads row ``l`` and applies its own head
+(:mod:`mrsisr.nn.blocks`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LEAKY_SLOPE", "FilterConditioner", "StackedMLP"]
+
+LEAKY_SLOPE = 0.2
+
+
+def _linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int) -> None:
+    """The default initialisation of ``nn.Linear``: uniform within ``1 / sqrt(fan_in)``."""
+    bound = 1.0 / math.sqrt(fan_in)
+    nn.init.uniform_(weight, -bound, bound)
+    nn.init.uniform_(bias, -bound, bound)
+
+
+class StackedMLP(nn.Module):
+    """``copies`` independent MLPs with the same layer sizes, run as batched matrix products.
+
+    Each layer is ``Linear`` followed by LeakyReLU(0.2). Copy ``l`` is the trunk of the
+    ``l``-th conditioned layer of a network; all copies run in one ``baddbmm`` per layer.
+
+    Args:
+        copies: number of independent MLPs ``L``.
+        sizes: ``[in_features, hidden_1, ..., hidden_k]`` (``k >= 1`` layers).
+    """
+
+    def __init__(self, copies: int, sizes: Sequence[int]) -> None:
+        super().__init__()
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs an input and at least one layer, got {list(sizes)}")
+        self.copies = int(copies)
+        self.sizes = tuple(int(s) for s in sizes)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in pairwise(self.sizes):
+            weight = nn.Parameter(torch.empty(copies, fan_in, fan_out))
+            bias = nn.Parameter(torch.empty(copies, 1, fan_out))
+            _linear_init_(weight, bias, fan_in)
+            self.weights.append(weight)
+            self.biases.append(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run every copy.
+
+        Args:
+            x: ``(B, in_features)``, the same input for every copy, or ``(L, B, in_features)``.
+
+        Returns:
+            ``(L, B, hidden_k)``.
+        """
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if i == 0 and x.dim() == 2:
+                x = torch.matmul(x, weight) + bias  # broadcast over the copies
+            else:
+                x = torch.baddbmm(bias, x, weight)
+            x = F.leaky_relu(x, LEAKY_SLOPE)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"copies={self.copies}, sizes={list(self.sizes)}"
+
+
+class FilterConditioner(nn.Module):
+    """The trunks of ``c(n)`` or ``c(n, E(m))`` for all ``L`` conditioned layers at once.
+
+    Per layer (as in the authors' code): ``depth`` FC layers on the normalised ``n``; with
+    metabolites, also a learned ``embedding``-long vector ``E(m)`` per metabolite, ``depth``
+    FC layers on it, and one FC layer on the concatenation of both. The per-layer heads (the
+    last FC layer, to ``C_out * C_in`` scales or to whole kernels) live in the convolutions.
+
+    Args:
+        copies: number of conditioned layers ``L``.
+        latent: width of each trunk.
+        depth: FC layers per trunk.
+        n_metabolites: rows of the metabolite embedding; 0 conditions on ``n`` only.
+        embedding: length of ``E(m)``.
+    """
+
+    def __init__(
+        self, copies: int, latent: int, depth: int, n_metabolites: int = 0, embedding: int = 3
+    ) -> None:
+        super().__init__()
+        self.n_trunk = StackedMLP(copies, [2] + [latent] * depth)
+        self.embedding: nn.Parameter | None = None
+        self.met_trunk: StackedMLP | None = None
+        self.mix: StackedMLP | None = None
+        if n_metabolites:
+            self.embedding = nn.Parameter(torch.randn(copies, n_metabolites, embedding))
+            self.met_trunk = StackedMLP(copies, [embedding] + [latent] * depth)
+            self.mix = StackedMLP(copies, [2 * latent, 2 * latent])
+
+    def forward(self, n: torch.Tensor, met: torch.Tensor) -> torch.Tensor:
+        """Hidden vectors of every layer.
+
+        Args:
+            n: ``(B, 2)`` float, acquisition sizes divided by the grid.
+            met: ``(B,)`` int64 metabolite indices (ignored without metabolites).
+
+        Returns:
+            ``(L, B, latent)``, or ``(L, B, 2 * latent)`` with metabolites.
+        """
+        hidden = self.n_trunk(n)
+        if self.embedding is not None and self.met_trunk is not None and self.mix is not None:
+            met_hidden = self.met_trunk(self.embedding[:, met])  # (L, B, latent)
+            hidden = self.mix(torch.cat([hidden, met_hidden], dim=-1))
+        return hidden

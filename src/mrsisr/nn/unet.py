@@ -1,0 +1,300 @@
+"""The multi-encoder UNet of Dong et al. (MICCAI 2022, Fig. 1a), every Table 1 row in one class.
+
+Each encoder takes some of the images (by default ``[lr, t1]`` and ``[lr, flair]``) and has one
+block of two conv-norm-PReLU layers per level (8, 16, 32, 64, 128 channels) with 2 x 2 max
+pooling between levels. The decoder upsamples (bilinear x2, a plain 3 x 3 conv), concatenates
+the skip connections of every encoder and runs one block per level. A 1 x 1 conv gives the
+map, which is made data-consistent with the input (:class:`~mrsisr.nn.dc.DataConsistency`)
+and multiplied by the mask.
+
+What the layers are conditioned on is a :class:`Conditioning`; the named variants of the
+paper are in :mod:`mrsisr.nn.variants`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mrsisr.metabolites import METABOLITES
+from mrsisr.nn.blocks import (
+    AMLayerNorm2d,
+    ConditionalInstanceNorm2d,
+    FilterScalingConv2d,
+    HyperConv2d,
+    InstanceNorm2d,
+    MCMBlock,
+    MCMLayer,
+    PlainConv2d,
+)
+from mrsisr.nn.conditioning import FilterConditioner, StackedMLP
+from mrsisr.nn.config import GeneratorConfig
+from mrsisr.nn.dc import DataConsistency
+
+__all__ = [
+    "Conditioning",
+    "ConvKind",
+    "MultiEncoderUNet",
+    "NormKind",
+    "check_generator_inputs",
+]
+
+MIN_N = 2
+"""Smallest acquisition size the generator accepts (per axis)."""
+
+
+class ConvKind(str, enum.Enum):
+    """The 3 x 3 convolutions of the blocks."""
+
+    plain = "plain"
+    filter_scaling = "filter_scaling"
+    hypernetwork = "hypernetwork"
+
+
+class NormKind(str, enum.Enum):
+    """The normalisation after each convolution of the blocks."""
+
+    instance = "instance"
+    cin = "cin"
+    """Conditional instance normalisation driven by lambda."""
+    amlayer = "amlayer"
+    """Hui et al.'s adaptive modulation layer driven by n."""
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Which conditions drive which part of every block."""
+
+    conv: ConvKind = ConvKind.plain
+    """Plain convs, or filter scaling / a hypernetwork driven by n (and m, see ``met``)."""
+    met: bool = False
+    """The filter conditioner also sees the metabolite embedding E(m)."""
+    norm: NormKind = NormKind.instance
+    """Plain IN, CIN on lambda, or AMLayer on n."""
+
+
+def _exporting_or_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    for name in ("is_exporting", "is_compiling"):
+        probe = getattr(compiler, name, None)
+        if probe is not None and probe():
+            return True
+    return torch.jit.is_tracing() or torch.jit.is_scripting()
+
+
+class MultiEncoderUNet(nn.Module):
+    """Multi-encoder UNet with data consistency; conditioned per sample on ``n``, ``m``, ``lambda``.
+
+    Args:
+        config: architecture options (:class:`~mrsisr.nn.config.GeneratorConfig`).
+        conditioning: what the blocks are conditioned on (:class:`Conditioning`).
+    """
+
+    def __init__(
+        self, config: GeneratorConfig | None = None, conditioning: Conditioning | None = None
+    ) -> None:
+        super().__init__()
+        self.config = cfg = config if config is not None else GeneratorConfig()
+        self.conditioning = cond = conditioning if conditioning is not None else Conditioning()
+        chans = cfg.channels
+        n_met = len(METABOLITES) if cond.met else 0
+        conv_hidden = cfg.filter_latent * (2 if cond.met else 1)
+        self._count = 0
+
+        def block(c_in: int, c_out: int) -> MCMBlock:
+            return MCMBlock(
+                self._layer(c_in, c_out, conv_hidden), self._layer(c_out, c_out, conv_hidden)
+            )
+
+        self.encoders = nn.ModuleList()
+        for images in cfg.encoders:
+            widths = (len(images), *chans)
+            self.encoders.append(
+                nn.ModuleList(block(widths[i], widths[i + 1]) for i in range(len(chans)))
+            )
+        n_enc = len(cfg.encoders)
+        self.up_convs = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for level in range(len(chans) - 1):
+            below = chans[level + 1] * (n_enc if level == len(chans) - 2 else 1)
+            self.up_convs.append(nn.Conv2d(below, chans[level], 3, padding=1))
+            self.decoders.append(block(chans[level] * (n_enc + 1), chans[level]))
+        self.head = nn.Conv2d(chans[0], 1, 1)
+        layers = self._count
+
+        self.conv_trunk: FilterConditioner | None = None
+        if cond.conv != ConvKind.plain:
+            self.conv_trunk = FilterConditioner(
+                layers, cfg.filter_latent, cfg.mlp_depth, n_met, cfg.met_embedding
+            )
+        self.norm_trunk: StackedMLP | None = None
+        if cond.norm == NormKind.cin:
+            self.norm_trunk = StackedMLP(layers, [1] + [cfg.norm_latent] * cfg.mlp_depth)
+        elif cond.norm == NormKind.amlayer:
+            self.norm_trunk = StackedMLP(layers, [2] + [cfg.filter_latent] * cfg.mlp_depth)
+        self.dc = DataConsistency(cfg.grid)
+        self.register_buffer(
+            "grid_size", torch.tensor(cfg.grid, dtype=torch.float32), persistent=False
+        )
+
+    def _layer(self, c_in: int, c_out: int, conv_hidden: int) -> MCMLayer:
+        cfg, cond = self.config, self.conditioning
+        if cond.conv == ConvKind.filter_scaling:
+            conv: nn.Module = FilterScalingConv2d(c_in, c_out, conv_hidden, impl=cfg.conv_impl)
+        elif cond.conv == ConvKind.hypernetwork:
+            conv = HyperConv2d(c_in, c_out, conv_hidden, impl=cfg.conv_impl)
+        else:
+            conv = PlainConv2d(c_in, c_out)
+        if cond.norm == NormKind.cin:
+            norm: nn.Module = ConditionalInstanceNorm2d(c_out, cfg.norm_latent)
+        elif cond.norm == NormKind.amlayer:
+            norm = AMLayerNorm2d(c_out, cfg.filter_latent, cfg.mlp_depth)
+        else:
+            norm = InstanceNorm2d()
+        self._count += 1
+        return MCMLayer(conv, norm, c_out, index=self._count - 1)
+
+    @property
+    def num_conditioned_layers(self) -> int:
+        """Number of conv-norm-PReLU layers (the rows of the stacked trunks)."""
+        return self._count
+
+    def hidden(
+        self, n: torch.Tensor, met: torch.Tensor, lam: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Trunk outputs of every layer: ``((L, B, H_conv) | None, (L, B, H_norm) | None)``."""
+        n_feat = n.to(dtype) / self.grid_size.to(dtype)
+        conv_hidden = None if self.conv_trunk is None else self.conv_trunk(n_feat, met)
+        norm_hidden = None
+        if self.norm_trunk is not None:
+            if self.conditioning.norm == NormKind.cin:
+                norm_hidden = self.norm_trunk(lam.to(dtype)[:, None] / self.config.lam_scale)
+            else:
+                norm_hidden = self.norm_trunk(n_feat)
+        return conv_hidden, norm_hidden
+
+    def data_consistency(self, x: torch.Tensor, lr: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        """``x`` made consistent with the zero-filled ``lr`` for each sample's ``n`` (no mask)."""
+        return self.dc(x, lr, n)
+
+    def forward(
+        self,
+        lr: torch.Tensor,
+        t1: torch.Tensor,
+        flair: torch.Tensor,
+        mask: torch.Tensor,
+        n: torch.Tensor,
+        met: torch.Tensor,
+        lam: torch.Tensor,
+    ) -> torch.Tensor:
+        """Super-resolve a batch; every sample has its own ``n``, ``met`` and ``lam``.
+
+        Args:
+            lr: zero-filled low-resolution maps ``(B, 1, N_y, N_x)``, normalised.
+            t1: T1 images on the same grid ``(B, 1, N_y, N_x)``, normalised.
+            flair: FLAIR images ``(B, 1, N_y, N_x)``, normalised.
+            mask: ``(B, 1, N_y, N_x)`` of 0 and 1; the output is zero where it is 0.
+            n: ``(B, 2)`` int64 acquisition sizes ``(n_y, n_x)``, ``2 <= n <= N``.
+            met: ``(B,)`` int64 metabolite indices into :data:`~mrsisr.metabolites.METABOLITES`.
+            lam: ``(B,)`` float sharpness weights ``lambda >= 0``.
+
+        Returns:
+            ``(B, 1, N_y, N_x)``, data-consistent with ``lr`` and multiplied by ``mask``.
+
+        Raises:
+            ValueError: an input has the wrong shape or type, holds NaN or inf, or a
+                condition is out of range (the message names it and the accepted values).
+        """
+        if not _exporting_or_compiling():
+            check_generator_inputs(self.config.grid, lr, t1, flair, mask, n, met, lam)
+        conv_hidden, norm_hidden = self.hidden(n, met, lam, lr.dtype)
+        images = {"lr": lr, "t1": t1, "flair": flair}
+        skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
+        for names, encoder in zip(self.config.encoders, self.encoders):
+            x = torch.cat([images[name] for name in names], dim=1)
+            for level, block in enumerate(encoder):
+                if level:
+                    x = F.max_pool2d(x, 2)
+                x = block(x, conv_hidden, norm_hidden)
+                skips[level].append(x)
+        y = torch.cat(skips[-1], dim=1)
+        for level in range(len(self.decoders) - 1, -1, -1):
+            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
+            y = self.up_convs[level](y)
+            y = self.decoders[level](torch.cat([*skips[level], y], dim=1), conv_hidden, norm_hidden)
+        return self.dc(self.head(y), lr, n) * mask
+
+
+def check_generator_inputs(
+    grid: tuple[int, int],
+    lr: torch.Tensor,
+    t1: torch.Tensor,
+    flair: torch.Tensor,
+    mask: torch.Tensor,
+    n: torch.Tensor,
+    met: torch.Tensor,
+    lam: torch.Tensor,
+) -> None:
+    """Raise ``ValueError`` naming the first bad input of a generator call and what is accepted.
+
+    Shapes and dtypes are checked in Python; the values (finite images, a 0/1 mask, ``n`` in
+    ``[2, N]``, known metabolites, finite ``lambda >= 0``) with one synchronising reduction.
+    """
+    ny, nx = grid
+    images = {"lr": lr, "t1": t1, "flair": flair, "mask": mask}
+    for name, value in (*images.items(), ("n", n), ("met", met), ("lam", lam)):
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    batch = lr.shape[0] if lr.dim() == 4 else -1
+    for name, img in images.items():
+        if tuple(img.shape) != (batch, 1, ny, nx):
+            raise ValueError(
+                f"{name} must have shape (B, 1, {ny}, {nx}) with the batch size B of lr; "
+                f"got {tuple(img.shape)}"
+            )
+        if not img.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor, got {img.dtype}")
+    if tuple(n.shape) != (batch, 2) or n.is_floating_point() or n.is_complex():
+        raise ValueError(
+            f"n must be an int64 tensor of shape ({batch}, 2) holding (n_y, n_x); "
+            f"got {n.dtype} of shape {tuple(n.shape)}"
+        )
+    if tuple(met.shape) != (batch,) or met.is_floating_point() or met.is_complex():
+        raise ValueError(
+            f"met must be an int64 tensor of shape ({batch},) of metabolite indices; "
+            f"got {met.dtype} of shape {tuple(met.shape)}"
+        )
+    if tuple(lam.shape) != (batch,) or not lam.is_floating_point():
+        raise ValueError(
+            f"lam must be a floating-point tensor of shape ({batch},); "
+            f"got {lam.dtype} of shape {tuple(lam.shape)}"
+        )
+    n_met = len(METABOLITES)
+    checks = torch.stack(
+        [
+            torch.isfinite(lr).all(),
+            torch.isfinite(t1).all(),
+            torch.isfinite(flair).all(),
+            ((mask == 0) | (mask == 1)).all(),
+            ((n[:, 0] >= MIN_N) & (n[:, 0] <= ny) & (n[:, 1] >= MIN_N) & (n[:, 1] <= nx)).all(),
+            ((met >= 0) & (met < n_met)).all(),
+            (torch.isfinite(lam) & (lam >= 0)).all(),
+        ]
+    ).tolist()
+    if all(checks):
+        return
+    names = ", ".join(f"{i}={m.value}" for i, m in enumerate(METABOLITES))
+    messages = [
+        "lr must be finite (it holds NaN or inf)",
+        "t1 must be finite (it holds NaN or inf)",
+        "flair must be finite (it holds NaN or inf)",
+        "mask must hold only 0 and 1 (NaN, inf and other values are refused)",
+        f"n must hold {MIN_N} <= n_y <= {ny} and {MIN_N} <= n_x <= {nx}; got {n.tolist()}",
+        f"met must hold metabolite indices 0..{n_met - 1} ({names}); got {met.tolist()}",
+        f"lam must be finite and >= 0; got {lam.tolist()}",
+    ]
+    raise ValueError(messages[checks.index(False)])

@@ -1,0 +1,14 @@
+"""Training: the configuration, losses, the GAN step, checkpoints, the epoch loop and DDP.
+
+Import the submodule you need:
+
+* :mod:`mrsisr.train.config` — :class:`~mrsisr.train.config.TrainConfig`, every default;
+* :mod:`mrsisr.train.config_io` — TOML files, ``--set`` overrides, config hash;
+* :mod:`mrsisr.train.losses` — masked L1 + MS-SSIM, WGAN-GP terms;
+* :mod:`mrsisr.train.engine` — :class:`~mrsisr.train.engine.GanTrainer` (one step);
+* :mod:`mrsisr.train.state` — safetensors training checkpoints;
+* :mod:`mrsisr.train.run` — :func:`~mrsisr.train.run.plan_run` and
+  :func:`~mrsisr.train.run.train` (what ``mrsisr train`` calls).
+
+See ``docs/training.md``.
+"""

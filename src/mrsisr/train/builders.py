@@ -1,0 +1,178 @@
+"""Make the parts of a run from its configuration: networks, optimisers, schedules, data.
+
+Every random draw of a run is derived from ``(seed, purpose, rank, epoch or step)`` by
+:func:`derive_seed`, so that a resumed run repeats an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from mrsisr.errors import UserError
+from mrsisr.train.config import TrainConfig
+from mrsisr.train.losses import ReconstructionLoss
+
+__all__ = [
+    "build_critic_for",
+    "build_datasets",
+    "build_generator_for",
+    "build_loss",
+    "build_optimizer",
+    "build_scheduler",
+    "check_variant",
+    "derive_seed",
+    "seed_globals",
+    "step_generator",
+    "validation_loader",
+]
+
+log = logging.getLogger(__name__)
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed from integers and labels, e.g. ``derive_seed(seed, "gp", rank, step)``."""
+    words = [
+        int(p) if not isinstance(p, str) else int.from_bytes(p.encode(), "little") for p in parts
+    ]
+    return int(np.random.SeedSequence(words).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def seed_globals(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - third-party code may use the global one
+    torch.manual_seed(seed)
+
+
+def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    """The CPU generator of the gradient-penalty draws of one optimisation step."""
+    return torch.Generator().manual_seed(derive_seed(seed, "step", rank, step))
+
+
+def check_variant(config: TrainConfig) -> str:
+    """Validate ``config.variant`` against the registry and the data settings.
+
+    Raises:
+        UserError: unknown variant (valid ones listed), or single-scale with several n.
+    """
+    from mrsisr.nn.variants import Variant
+
+    valid = [v.value for v in Variant]
+    if config.variant not in valid:
+        raise UserError(
+            f"--variant {config.variant}: unknown variant; use one of {', '.join(valid)}"
+        )
+    if config.variant == "single_scale" and len(config.data.n_choices) != 1:
+        raise UserError(
+            f"--variant single_scale: trains one network per n, but data.n_choices = "
+            f"{config.data.n_choices}; set one value, e.g. --set data.n_choices=[24]"
+        )
+    return config.variant
+
+
+def build_generator_for(config: TrainConfig) -> nn.Module:
+    """The generator of ``config.variant`` with the ``config.model`` architecture."""
+    from mrsisr.nn.variants import build_generator
+
+    return build_generator(check_variant(config), **dataclasses.asdict(config.model))
+
+
+def build_critic_for(config: TrainConfig) -> nn.Module | None:
+    """The critic, or ``None`` when the run has no adversarial term."""
+    if not config.uses_critic:
+        return None
+    from mrsisr.nn.variants import build_critic
+
+    return build_critic(**dataclasses.asdict(config.adversarial.critic))
+
+
+def build_loss(config: TrainConfig) -> ReconstructionLoss:
+    """The masked reconstruction loss with the configured MS-SSIM scales and window."""
+    from mrsisr.metrics import ms_ssim, ms_ssim_weights
+
+    similarity = functools.partial(
+        ms_ssim,
+        weights=ms_ssim_weights(config.loss.ms_ssim_scales),
+        win_size=config.loss.ms_ssim_window,
+    )
+    return ReconstructionLoss(alpha=config.loss.alpha, ms_ssim=similarity)
+
+
+def build_optimizer(params: Any, lr: float, config: TrainConfig) -> torch.optim.Adam:
+    """Adam with the configured betas and weight decay; fused when asked and supported."""
+    params = [p for p in params if p.requires_grad]
+    options: dict[str, Any] = {
+        "lr": lr,
+        "betas": tuple(config.optim.betas),
+        "weight_decay": config.optim.weight_decay,
+    }
+    if config.optim.fused:
+        try:
+            return torch.optim.Adam(params, fused=True, **options)
+        except (RuntimeError, ValueError) as err:  # device or dtype without a fused kernel
+            log.debug("fused Adam unavailable (%s); using the default implementation", err)
+    return torch.optim.Adam(params, **options)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.StepLR:
+    """Step decay of the learning rate, stepped once per epoch."""
+    return torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=config.optim.step_epochs, gamma=config.optim.gamma
+    )
+
+
+def build_datasets(config: TrainConfig, cohort: Any, split: Any) -> tuple[Any, Any]:
+    """Training and validation :class:`~mrsisr.data.dataset.MRSIDataset` of one split.
+
+    The training set draws ``n``, lambda and augmentations from ``(seed, epoch, index)``; the
+    validation set is deterministic, unaugmented, at lambda = 0, with one fixed ``n`` per map
+    drawn from ``n_choices`` (or every ``n`` with ``data.val_all_n``).
+    """
+    from mrsisr.data.dataset import MRSIDataset
+
+    metabolites = list(config.data.metabolites) or None
+    common = {"n_choices": list(config.data.n_choices), "seed": config.seed}
+    try:
+        train = MRSIDataset(
+            cohort,
+            list(split.train),
+            metabolites,
+            lam_range=config.lam_range,
+            lam_zero_prob=config.data.lam_zero_prob if config.uses_critic else 1.0,
+            augment=config.data.augment,
+            max_shift=config.data.max_shift,
+            **common,
+        )
+        val = MRSIDataset(
+            cohort,
+            list(split.val),
+            list(train.metabolites),
+            lam_range=(0.0, 0.0),
+            lam_zero_prob=1.0,
+            augment=False,
+            expand_n=config.data.val_all_n,
+            deterministic=True,
+            **common,
+        )
+    except ValueError as err:
+        raise UserError(f"--data: cannot build the training data ({err})") from None
+    if len(train) == 0 or len(val) == 0:
+        raise UserError("--data: the split leaves no training or no validation samples")
+    return train, val
+
+
+def validation_loader(dataset: Any, batch_size: int, rank: int, world_size: int) -> DataLoader:
+    """This rank's share of the validation set (every ``world_size``-th sample, no padding)."""
+    part = Subset(dataset, range(rank, len(dataset), world_size))
+    return DataLoader(part, batch_size=batch_size, shuffle=False, num_workers=0)

@@ -1,0 +1,47 @@
+"""A tiny cohort in the cohort format, for the training and ``mrsisr train`` tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from mrsisr.data.cohort import Manifest, Patient, write_manifest, write_patient
+from mrsisr.metabolites import Metabolite
+
+TINY_METABOLITES = (Metabolite.NAA, Metabolite.Gln)
+
+
+def write_tiny_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int = 4) -> Path:
+    """Smooth random maps, anatomy and a disc mask for ``patients`` patients."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:grid, :grid] - (grid - 1) / 2
+    disc = (yy**2 + xx**2) < (0.42 * grid) ** 2
+    mask = np.repeat(disc[:, :, None], slices, axis=2)
+    ids = [f"p{i}" for i in range(patients)]
+    for pid in ids:
+
+        def smooth(offset: float) -> np.ndarray:
+            field = gaussian_filter(rng.random((grid, grid, slices)), sigma=(2.5, 2.5, 0))
+            return ((field - field.min()) * 10 + offset).astype(np.float32)
+
+        maps = {met: smooth(1.0) * mask for met in TINY_METABOLITES}
+        patient = Patient(
+            id=pid,
+            maps=maps,
+            t1=smooth(0.5),
+            flair=smooth(0.5),
+            mask=mask,
+            affine=np.diag([3.0, 3.0, 8.0, 1.0]),
+        )
+        write_patient(root, patient)
+    manifest = Manifest(
+        patients=tuple(ids),
+        metabolites=TINY_METABOLITES,
+        units="mM",
+        field_strength_t=3.0,
+        provenance="mrsisr training tests",
+    )
+    write_manifest(root, manifest)
+    return root
