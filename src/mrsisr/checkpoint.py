@@ -13,8 +13,6 @@ atomic (temporary file in the same folder, then ``os.replace``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelInfo", "atomic_write", "load_model", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelInfo", "load_model", "read_info", "save_model"]
 
 FORMAT = "mrsisr-model"
 FORMAT_VERSION = 1
@@ -39,25 +38,6 @@ class ModelInfo:
     config: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
-
-
-def atomic_write(path: str | Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` and move the result to ``path`` atomically.
-
-    A failure or a kill at any moment leaves any previous file at ``path`` intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-import mrsisr.checkpoint
+import mrsisr.atomic
 from mrsisr.errors import UserError
 from mrsisr.train.state import (
     capture_rng,
@@ -99,7 +99,7 @@ def test_a_kill_before_the_rename_leaves_the_previous_checkpoint(tmp_path, monke
     def killed(src, dst):
         raise SystemExit("killed")
 
-    monkeypatch.setattr(mrsisr.checkpoint.os, "replace", killed)
+    monkeypatch.setattr(mrsisr.atomic.os, "replace", killed)
     with pytest.raises(SystemExit):
         save_state(path, {"w": torch.zeros(3)}, {"epoch": 2})
     monkeypatch.undo()

@@ -18,13 +18,13 @@ import logging
 import os
 import pickle
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
 
 __all__ = [
@@ -218,17 +218,9 @@ def save_weights(tensors: dict[str, Tensor], path: Path, source: str = SDIST_REQ
     from safetensors.torch import save_file
 
     _check_tensors(tensors, "tensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"metric": "lpips", "net": "alex", "version": "0.1", "source": source}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the weights are public
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     logger.debug("wrote LPIPS weights to %s", path)
 
 

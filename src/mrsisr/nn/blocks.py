@@ -39,6 +39,7 @@ __all__ = [
     "MCMBlock",
     "MCMLayer",
     "PlainConv2d",
+    "conditioned_conv2d",
     "per_sample_conv2d",
 ]
 
@@ -71,6 +72,36 @@ def per_sample_conv2d(
     return torch.cat([F.conv2d(x[b : b + 1], weight[b], padding=k // 2) for b in range(batch)])
 
 
+def conditioned_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    inverse: torch.Tensor | None = None,
+    impl: ConvImpl | str = ConvImpl.grouped,
+) -> torch.Tensor:
+    """Convolve each sample with the kernel of its conditions (stride 1, "same", no bias).
+
+    Args:
+        x: ``(B, C_in, H, W)``.
+        weight: ``(U, C_out, C_in, k, k)``, one kernel per group of samples.
+        inverse: ``(B,)`` group of each sample (:func:`~mrsisr.nn.conditioning.group_conditions`);
+            ``None``: one group per sample, in order (``U == B``).
+        impl: how per-sample kernels run (see :func:`per_sample_conv2d`).
+
+    Returns:
+        ``(B, C_out, H, W)``. With one group this is one plain convolution; with ``1 < U < B``
+        the kernels are gathered per sample.
+    """
+    if inverse is None:
+        return per_sample_conv2d(x, weight, impl)
+    if weight.shape[0] == 1:
+        return F.conv2d(x, weight[0], padding=weight.shape[-1] // 2)
+    return per_sample_conv2d(x, weight[inverse], impl)
+
+
+_IN_EPS = 1e-5
+"""The epsilon of ``F.instance_norm``."""
+
+
 def _kaiming_conv_weight(c_out: int, c_in: int, k: int) -> torch.Tensor:
     """A kernel initialised like ``nn.Conv2d``'s weight."""
     weight = torch.empty(c_out, c_in, k, k)
@@ -85,7 +116,12 @@ class PlainConv2d(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(_kaiming_conv_weight(out_channels, in_channels, kernel_size))
 
-    def forward(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        hidden: torch.Tensor | None = None,
+        inverse: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)``."""
         return F.conv2d(x, self.weight, padding=self.weight.shape[-1] // 2)
 
@@ -121,18 +157,22 @@ class FilterScalingConv2d(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.ones_(self.head.bias)
 
-    def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, hidden: torch.Tensor, inverse: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Convolve.
 
         Args:
             x: ``(B, C_in, H, W)``.
-            hidden: ``(B, hidden)``, this layer's trunk output.
+            hidden: ``(B, hidden)``, this layer's trunk output, or ``(U, hidden)``, one row
+                per group of samples with equal conditions.
+            inverse: ``(B,)`` group of each sample with ``U`` rows; ``None`` with ``B``.
 
         Returns:
             ``(B, C_out, H, W)``.
         """
         scale = self.head(hidden).view(-1, self.out_channels, self.in_channels, 1, 1)
-        return per_sample_conv2d(x, scale * self.weight, self.impl)
+        return conditioned_conv2d(x, scale * self.weight, inverse, self.impl)
 
 
 class HyperConv2d(nn.Module):
@@ -166,10 +206,16 @@ class HyperConv2d(nn.Module):
         with torch.no_grad():
             self.head.bias.copy_(_kaiming_conv_weight(*self.shape[:3]).flatten())
 
-    def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """``(B, C_in, H, W)``, ``(B, hidden)`` -> ``(B, C_out, H, W)``."""
+    def forward(
+        self, x: torch.Tensor, hidden: torch.Tensor, inverse: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(B, C_in, H, W)``, ``(B | U, hidden)`` -> ``(B, C_out, H, W)``.
+
+        ``inverse``: ``(B,)`` group of each sample when ``hidden`` has one row per group
+        (see :meth:`FilterScalingConv2d.forward`).
+        """
         weight = self.head(hidden).view(-1, *self.shape)
-        return per_sample_conv2d(x, weight, self.impl)
+        return conditioned_conv2d(x, weight, inverse, self.impl)
 
 
 class InstanceNorm2d(nn.Module):
@@ -181,8 +227,23 @@ class InstanceNorm2d(nn.Module):
 
 
 def _modulate(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """``(1 + gamma) * IN(x) + beta`` with per-sample, per-channel ``gamma``, ``beta``."""
-    return torch.addcmul(beta[..., None, None], F.instance_norm(x), 1.0 + gamma[..., None, None])
+    """``(1 + gamma) * IN(x) + beta`` with per-sample, per-channel ``gamma``, ``beta``.
+
+    One normalisation kernel: instance norm is batch norm of the ``(1, B * C, H, W)`` view
+    (what ``F.instance_norm`` runs), whose affine weight and bias may then differ per sample
+    and channel. Forward and backward each make one pass over ``x`` instead of three.
+    """
+    batch, channels = x.shape[:2]
+    out = F.batch_norm(
+        x.reshape(1, batch * channels, *x.shape[2:]),
+        None,
+        None,
+        weight=(1.0 + gamma).reshape(-1),
+        bias=beta.reshape(-1),
+        training=True,
+        eps=_IN_EPS,
+    )
+    return out.view_as(x)
 
 
 class ConditionalInstanceNorm2d(nn.Module):
@@ -268,21 +329,27 @@ class MCMLayer(nn.Module):
         self.index = index
 
     def forward(
-        self, x: torch.Tensor, conv_hidden: torch.Tensor | None, norm_hidden: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        conv_hidden: torch.Tensor | None,
+        norm_hidden: torch.Tensor | None,
+        inverse: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Apply the layer.
 
         Args:
             x: ``(B, C_in, H, W)``.
-            conv_hidden: ``(L, B, H_c)`` trunk outputs of every layer, or ``None``.
+            conv_hidden: ``(L, B, H_c)`` trunk outputs of every layer, ``(L, U, H_c)`` for
+                ``U`` groups of samples with equal conditions, or ``None``.
             norm_hidden: ``(L, B, H_n)`` trunk outputs of every layer, or ``None``.
+            inverse: ``(B,)`` group of each sample when ``conv_hidden`` has ``U`` rows.
 
         Returns:
             ``(B, C_out, H, W)``.
         """
         ch = None if conv_hidden is None else conv_hidden[self.index]
         nh = None if norm_hidden is None else norm_hidden[self.index]
-        return self.act(self.norm(self.conv(x, ch), nh))
+        return self.act(self.norm(self.conv(x, ch, inverse), nh))
 
 
 class MCMBlock(nn.Module):
@@ -294,7 +361,12 @@ class MCMBlock(nn.Module):
         self.second = second
 
     def forward(
-        self, x: torch.Tensor, conv_hidden: torch.Tensor | None, norm_hidden: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        conv_hidden: torch.Tensor | None,
+        norm_hidden: torch.Tensor | None,
+        inverse: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)`` (see :meth:`MCMLayer.forward`)."""
-        return self.second(self.first(x, conv_hidden, norm_hidden), conv_hidden, norm_hidden)
+        x = self.first(x, conv_hidden, norm_hidden, inverse)
+        return self.second(x, conv_hidden, norm_hidden, inverse)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LEAKY_SLOPE", "FilterConditioner", "StackedMLP"]
+__all__ = ["LEAKY_SLOPE", "ConditionGroups", "FilterConditioner", "StackedMLP", "group_conditions"]
 
 LEAKY_SLOPE = 0.2
 
@@ -120,3 +121,40 @@ class FilterConditioner(nn.Module):
             met_hidden = self.met_trunk(self.embedding[:, met])  # (L, B, latent)
             hidden = self.mix(torch.cat([hidden, met_hidden], dim=-1))
         return hidden
+
+
+class ConditionGroups(NamedTuple):
+    """The samples of a batch that share their conditions, ``U < B`` groups."""
+
+    first: torch.Tensor
+    """``(U,)`` int64: one sample of each group (its first)."""
+    inverse: torch.Tensor
+    """``(B,)`` int64: the group of each sample."""
+
+
+def group_conditions(n: torch.Tensor, met: torch.Tensor | None = None) -> ConditionGroups | None:
+    """Group the samples whose ``n`` (and metabolite) are equal; ``None`` if no two are.
+
+    A batch whose samples share ``(n, m)`` (the grouped sampler's batches) then needs one
+    filter-scaled kernel per group instead of one per sample. Costs one ``torch.unique``
+    (a synchronisation on GPUs).
+
+    Args:
+        n: ``(B, 2)`` int64 acquisition sizes.
+        met: ``(B,)`` int64 metabolite indices, or ``None`` to group on ``n`` only.
+
+    Returns:
+        The groups, or ``None`` when every sample has its own conditions (``U == B``).
+    """
+    n = n.long()
+    key = n[:, 0] * (int(n[:, 1].max()) + 1) + n[:, 1]
+    if met is not None:
+        key = key * (int(met.max()) + 1) + met.long()
+    _, inverse = torch.unique(key, return_inverse=True)
+    count = int(inverse.max()) + 1
+    batch = key.shape[0]
+    if count == batch:
+        return None
+    order = torch.arange(batch, device=key.device)
+    first = order.new_full((count,), batch).scatter_reduce_(0, inverse, order, "amin")
+    return ConditionGroups(first, inverse)

@@ -31,8 +31,13 @@ from mrsisr.nn.blocks import (
     MCMLayer,
     PlainConv2d,
 )
-from mrsisr.nn.conditioning import FilterConditioner, StackedMLP
-from mrsisr.nn.config import GeneratorConfig
+from mrsisr.nn.conditioning import (
+    ConditionGroups,
+    FilterConditioner,
+    StackedMLP,
+    group_conditions,
+)
+from mrsisr.nn.config import ConvImpl, GeneratorConfig
 from mrsisr.nn.dc import DataConsistency
 
 __all__ = [
@@ -163,12 +168,40 @@ class MultiEncoderUNet(nn.Module):
         """Number of conv-norm-PReLU layers (the rows of the stacked trunks)."""
         return self._count
 
+    def condition_groups(self, n: torch.Tensor, met: torch.Tensor) -> ConditionGroups | None:
+        """Groups of samples that share the conditions of the convolutions, or ``None``.
+
+        ``None`` (one kernel per sample) when no two samples share them, for the ``loop``
+        reference, for plain convolutions, and while exporting or compiling (the number of
+        groups is data-dependent).
+        """
+        if (
+            self.conv_trunk is None
+            or self.config.conv_impl == ConvImpl.loop
+            or _exporting_or_compiling()
+        ):
+            return None
+        return group_conditions(n, met if self.conditioning.met else None)
+
     def hidden(
-        self, n: torch.Tensor, met: torch.Tensor, lam: torch.Tensor, dtype: torch.dtype
+        self,
+        n: torch.Tensor,
+        met: torch.Tensor,
+        lam: torch.Tensor,
+        dtype: torch.dtype,
+        groups: ConditionGroups | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Trunk outputs of every layer: ``((L, B, H_conv) | None, (L, B, H_norm) | None)``."""
+        """Trunk outputs of every layer: ``((L, B, H_conv) | None, (L, B, H_norm) | None)``.
+
+        With ``groups``, the convolution trunks run once per group: ``(L, U, H_conv)``.
+        """
         n_feat = n.to(dtype) / self.grid_size.to(dtype)
-        conv_hidden = None if self.conv_trunk is None else self.conv_trunk(n_feat, met)
+        conv_hidden = None
+        if self.conv_trunk is not None:
+            if groups is None:
+                conv_hidden = self.conv_trunk(n_feat, met)
+            else:
+                conv_hidden = self.conv_trunk(n_feat[groups.first], met[groups.first])
         norm_hidden = None
         if self.norm_trunk is not None:
             if self.conditioning.norm == NormKind.cin:
@@ -211,7 +244,9 @@ class MultiEncoderUNet(nn.Module):
         """
         if not _exporting_or_compiling():
             check_generator_inputs(self.config.grid, lr, t1, flair, mask, n, met, lam)
-        conv_hidden, norm_hidden = self.hidden(n, met, lam, lr.dtype)
+        groups = self.condition_groups(n, met)
+        inverse = None if groups is None else groups.inverse
+        conv_hidden, norm_hidden = self.hidden(n, met, lam, lr.dtype, groups)
         images = {"lr": lr, "t1": t1, "flair": flair}
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
@@ -219,13 +254,14 @@ class MultiEncoderUNet(nn.Module):
             for level, block in enumerate(encoder):
                 if level:
                     x = F.max_pool2d(x, 2)
-                x = block(x, conv_hidden, norm_hidden)
+                x = block(x, conv_hidden, norm_hidden, inverse)
                 skips[level].append(x)
         y = torch.cat(skips[-1], dim=1)
         for level in range(len(self.decoders) - 1, -1, -1):
             y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
             y = self.up_convs[level](y)
-            y = self.decoders[level](torch.cat([*skips[level], y], dim=1), conv_hidden, norm_hidden)
+            y = torch.cat([*skips[level], y], dim=1)
+            y = self.decoders[level](y, conv_hidden, norm_hidden, inverse)
         return self.dc(self.head(y), lr, n) * mask
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mrsisr.checkpoint import atomic_write
+from mrsisr.atomic import atomic_write
 
 __all__ = ["TensorBoard", "plot_history", "write_csv"]
 

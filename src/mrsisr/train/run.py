@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from mrsisr.checkpoint import atomic_write, save_model
+from mrsisr.atomic import atomic_write
+from mrsisr.checkpoint import save_model
 from mrsisr.errors import UserError
 from mrsisr.train import distributed as dist_utils
 from mrsisr.train.config import TrainConfig, check_config

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mrsisr.checkpoint import atomic_write
+from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
 
 __all__ = ["FORMAT", "capture_rng", "load_state", "read_state_header", "restore_rng", "save_state"]
