@@ -9,7 +9,13 @@ import numpy as np
 
 from mrsisr.evaluation.paper import PAPER_CITATION, PAPER_TABLE1
 from mrsisr.evaluation.runs import format_duration
-from mrsisr.evaluation.tables import entry_of, format_mean_std, markdown_table, paired_scores
+from mrsisr.evaluation.tables import (
+    entry_of,
+    format_mean_std,
+    format_p,
+    markdown_table,
+    paired_scores,
+)
 
 __all__ = ["ordering", "table1_markdown"]
 
@@ -30,7 +36,7 @@ def _p_value(rows: Sequence[Mapping[str, Any]], name: str, metric: str) -> str:
         return "–"
     pair = paired_scores(rows, metric, [name, "single_scale"])
     p = paired_wilcoxon(pair[name], pair["single_scale"]).p_value
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+    return format_p(p)
 
 
 def _order_sentence(metric: str, ours: Mapping[str, float], paper: Mapping[str, float]) -> str:

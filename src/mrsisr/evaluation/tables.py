@@ -146,8 +146,13 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _format_p(p: float) -> str:
-    return "n/a" if not math.isfinite(p) else (f"{p:.2e}" if p < 1e-3 else f"{p:.3f}")
+def format_p(p: float) -> str:
+    """A p-value for a table: 3 decimals, scientific below 1e-3, a bound below float range."""
+    if not math.isfinite(p):
+        return "n/a"
+    if p < 1e-300:  # scipy returns exactly 0 when the normal approximation underflows
+        return "< 1e-300"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
 def wilcoxon_rows(
@@ -237,7 +242,7 @@ def summary_markdown(
             tests = wilcoxon_rows(rows, metric, reference)
             if all(t[1] == 0 for t in tests):
                 continue
-            body = [(t[0], t[1], f"{t[2]:+.4g}", _format_p(t[3])) for t in tests]
+            body = [(t[0], t[1], f"{t[2]:+.4g}", format_p(t[3])) for t in tests]
             parts += ["", f"**{metric.upper()}**", ""]
             parts.append(markdown_table(["entry", "pairs", "median diff.", "p-value"], body))
     return "\n".join(parts) + "\n"
