@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import datetime
 import gc
+import math
 import os
 import platform
 import resource
@@ -29,12 +30,14 @@ from torch.utils.flop_counter import FlopCounterMode
 __all__ = [
     "Probe",
     "TimingStats",
+    "Timings",
     "count_flops",
     "interleaved_times",
     "machine_info",
     "matmul_ceiling",
     "paired_ratio",
     "probe",
+    "resident_mb",
     "summarise",
     "thread_info",
 ]
@@ -87,9 +90,19 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
     return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 
+@dataclass(frozen=True)
+class Timings:
+    """Durations in seconds per configuration, in round order: wall clock and process CPU."""
+
+    wall: dict[str, list[float]]
+    cpu: dict[str, list[float]]
+    """Process CPU time (all threads): unlike wall time, it does not count the time the
+    process waited for a core, so it is the steadier figure on a loaded machine."""
+
+
 def interleaved_times(
     calls: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1
-) -> dict[str, list[float]]:
+) -> Timings:
     """Time every call ``repeats`` times, round-robin, after ``warmup`` untimed rounds.
 
     Round ``r`` starts with call ``r mod len(calls)``, so no configuration always runs right
@@ -101,7 +114,7 @@ def interleaved_times(
         warmup: untimed rounds first, >= 0.
 
     Returns:
-        name -> ``repeats`` wall-clock durations in seconds, in round order.
+        :class:`Timings` of ``repeats`` durations per name.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
@@ -109,14 +122,16 @@ def interleaved_times(
     for _ in range(warmup):
         for name in names:
             calls[name]()
-    times: dict[str, list[float]] = {name: [0.0] * repeats for name in names}
+    wall = {name: [0.0] * repeats for name in names}
+    cpu = {name: [0.0] * repeats for name in names}
     for r in range(repeats):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             calls[name]()
-            times[name][r] = time.perf_counter() - start
-    return times
+            wall[name][r] = time.perf_counter() - start
+            cpu[name][r] = time.process_time() - start_cpu
+    return Timings(wall, cpu)
 
 
 @dataclass(frozen=True)
@@ -169,7 +184,10 @@ class _FlopCount(TorchDispatchMode):
         self.formulas = FlopCounterMode(display=False).flop_registry
         self.total = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
+        """Run ``func`` (decomposed if torch has no formula for it) and add its FLOPs."""
         kwargs = kwargs or {}
         formula = self.formulas.get(func._overloadpacket)
         if formula is None:
@@ -181,8 +199,24 @@ class _FlopCount(TorchDispatchMode):
                 return out
             return func(*args, **kwargs)
         out = func(*args, **kwargs)
-        self.total += int(formula(*args, **kwargs, out_val=out))
+        if func._overloadpacket is torch.ops.aten.convolution_backward and not args[7]:
+            self.total += _conv_backward_flops(*args)
+        else:
+            self.total += int(formula(*args, **kwargs, out_val=out))
         return out
+
+
+def _conv_backward_flops(
+    grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, *args: Any
+) -> int:
+    """FLOPs of a (not transposed) convolution's backward: one forward per gradient computed.
+
+    torch's own formula (2.13) ignores ``groups`` and counts a grouped convolution's input
+    gradient ``groups`` times over.
+    """
+    output_mask = args[-1]
+    forward = 2 * grad_out.numel() * math.prod(weight.shape[1:])
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
 
 
 def count_flops(call: Callable[[], Any]) -> int:
@@ -206,21 +240,30 @@ def _release_free_memory() -> None:
         pass
 
 
+def resident_mb() -> float:
+    """Resident memory of the process (MiB) after freed memory is returned to the OS.
+
+    NaN where ``/proc/self/status`` does not exist (not Linux).
+    """
+    _release_free_memory()
+    value = _status_mb("VmRSS")
+    return float("nan") if value is None else value
+
+
 def probe(call: Callable[[], Any]) -> Probe:
     """Run ``call`` once, counting its FLOPs (:func:`count_flops`) and its peak resident memory.
 
     Freed memory is first returned to the OS, then the kernel's high-water mark is reset, so
     the peak and its rise over the resident size before the call are this call's.
     """
-    _release_free_memory()
-    before = _status_mb("VmRSS")
+    before = resident_mb()
     reset = _reset_peak_rss()
     flops = count_flops(call)
     peak = _status_mb("VmHWM") if reset else None
     lifetime = peak is None
     if peak is None:
         peak = _lifetime_peak_mb()
-    delta = peak - before if before is not None else float("nan")
+    delta = peak - before
     return Probe(flops, float(peak), float(delta), lifetime)
 
 

@@ -116,9 +116,13 @@ def make_batch(batch: int, grid: tuple[int, int], shared: bool, seed: int = 0) -
     sizes, mets = np.resize(sizes, batch), np.resize(mets, batch)
     coarse = rng.random((batch, max(2, ny // 8), max(2, nx // 8)))
     mask = _ellipse_mask(ny, nx)
-    hr = torch.nn.functional.interpolate(
-        torch.from_numpy(coarse)[:, None], size=(ny, nx), mode="bicubic", align_corners=False
-    )[:, 0].clamp_min(0).numpy()
+    hr = (
+        torch.nn.functional.interpolate(
+            torch.from_numpy(coarse)[:, None], size=(ny, nx), mode="bicubic", align_corners=False
+        )[:, 0]
+        .clamp_min(0)
+        .numpy()
+    )
     hr = hr * mask.numpy()
     lr = np.stack([simulate_input(hr[b], (int(s), int(s))) for b, s in enumerate(sizes)])
     gen = torch.Generator().manual_seed(seed)

@@ -146,15 +146,11 @@ def group_conditions(n: torch.Tensor, met: torch.Tensor | None = None) -> Condit
     Returns:
         The groups, or ``None`` when every sample has its own conditions (``U == B``).
     """
-    n = n.long()
-    key = n[:, 0] * (int(n[:, 1].max()) + 1) + n[:, 1]
-    if met is not None:
-        key = key * (int(met.max()) + 1) + met.long()
-    _, inverse = torch.unique(key, return_inverse=True)
-    count = int(inverse.max()) + 1
-    batch = key.shape[0]
+    keys = n.long() if met is None else torch.cat([n.long(), met.long()[:, None]], dim=1)
+    unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+    count, batch = unique.shape[0], keys.shape[0]
     if count == batch:
         return None
-    order = torch.arange(batch, device=key.device)
+    order = torch.arange(batch, device=keys.device)
     first = order.new_full((count,), batch).scatter_reduce_(0, inverse, order, "amin")
     return ConditionGroups(first, inverse)

@@ -171,9 +171,11 @@ class MultiEncoderUNet(nn.Module):
     def condition_groups(self, n: torch.Tensor, met: torch.Tensor) -> ConditionGroups | None:
         """Groups of samples that share the conditions of the convolutions, or ``None``.
 
-        ``None`` (one kernel per sample) when no two samples share them, for the ``loop``
-        reference, for plain convolutions, and while exporting or compiling (the number of
-        groups is data-dependent).
+        ``None`` (one kernel per sample) when grouping does not pay: more groups than half
+        the samples (the kernels would then be gathered per sample, a copy as large as the
+        products it saves). Also ``None`` for the ``loop`` reference, for plain
+        convolutions, and while exporting or compiling (the number of groups is
+        data-dependent).
         """
         if (
             self.conv_trunk is None
@@ -181,7 +183,10 @@ class MultiEncoderUNet(nn.Module):
             or _exporting_or_compiling()
         ):
             return None
-        return group_conditions(n, met if self.conditioning.met else None)
+        groups = group_conditions(n, met if self.conditioning.met else None)
+        if groups is None or 2 * groups.first.shape[0] > n.shape[0]:
+            return None
+        return groups
 
     def hidden(
         self,

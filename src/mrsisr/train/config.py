@@ -30,6 +30,9 @@ __all__ = [
 # Keys whose value may differ when a run is resumed: they change speed or reporting, not the
 # numbers a run computes (see ``mrsisr.train.config_io.config_hash``).
 RESUME_SAFE = {"resume_safe": True}
+# Keys added after runs were started: they enter the fingerprint only when set to another
+# value than their default, so older runs keep their fingerprint and can still resume.
+HASH_WHEN_SET = {"hash_when_set": True}
 
 
 class Device(str, enum.Enum):
@@ -65,6 +68,9 @@ class DataConfig:
     """Seed of the patient shuffle that makes the folds."""
     val_all_n: bool = False
     """Validate every map at every n (9x slower); default: one fixed n per map."""
+    grouped_batches: bool = field(default=False, metadata=HASH_WHEN_SET)
+    """Batches of one metabolite and one n (the authors' sampler); faster steps, each layer
+    then runs one plain convolution (``docs/benchmarks.md``). Default: mixed batches."""
     num_workers: int = field(default=0, metadata=RESUME_SAFE)
     """DataLoader worker processes (0: load in the training process)."""
 

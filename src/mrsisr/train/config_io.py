@@ -267,6 +267,8 @@ def _strip_resume_safe(config: Any) -> dict[str, Any]:
         if f.metadata.get("resume_safe"):
             continue
         value = getattr(config, f.name)
+        if f.metadata.get("hash_when_set") and value == f.default:
+            continue
         out[f.name] = (
             _strip_resume_safe(value) if dataclasses.is_dataclass(value) else config_to_dict(value)
         )

@@ -73,18 +73,24 @@ class TrainingLoop:
 
     def __init__(self, plan: RunPlan, dist: DistInfo) -> None:
         from mrsisr.data.cohort import Cohort
-        from mrsisr.data.sampler import make_loader
+        from mrsisr.data.sampler import GroupedBatchSampler, make_loader
 
         self.plan, self.dist = plan, dist
         config = plan.config
         device = dist.device
         cohort = Cohort.open(plan.data)
         train_set, val_set = builders.build_datasets(config, cohort, plan.split)
+        grouped = (
+            GroupedBatchSampler(train_set, config.batch_size, seed=config.seed)
+            if config.data.grouped_batches
+            else None
+        )
         self.train_loader = make_loader(
             train_set,
             config.batch_size,
             shuffle=True,
             num_workers=config.data.num_workers,
+            sampler=grouped,
             distributed=dist.distributed,
             seed=config.seed,
         )
