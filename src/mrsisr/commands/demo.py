@@ -21,6 +21,10 @@ DEMO_N = (16, 24, 32)
 DEMO_SHARPNESS = (0.0, 0.03, 0.06, 0.09)
 
 
+DEMO_SEED = 2026
+"""Seed of the demo patient: not the seed of the shipped model's training cohort (0)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``demo`` options to ``parser``."""
     parser.add_argument(
@@ -31,7 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
     )
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the in-silico patient")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEMO_SEED,
+        help="seed of the in-silico patient (default: one the shipped model never saw; the "
+        "training cohort is `mrsisr phantom --seed 0`)",
+    )
     parser.add_argument(
         "--n", type=int, nargs="+", default=list(DEMO_N), help="acquisition sizes to simulate"
     )
