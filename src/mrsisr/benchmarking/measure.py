@@ -9,11 +9,9 @@ interquartile range and the extremes.
 from __future__ import annotations
 
 import ctypes
-import datetime
 import gc
 import math
 import os
-import platform
 import resource
 import sys
 import time
@@ -26,6 +24,8 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
+
+from mrsisr.machine import machine_info
 
 __all__ = [
     "Probe",
@@ -306,33 +306,4 @@ def thread_info() -> dict[str, Any]:
         "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
         "mkl_available": bool(torch.backends.mkl.is_available()),
         "env": {name: os.environ.get(name) for name in _THREAD_ENV},
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict[str, Any]:
-    """The machine, software and load a measurement was taken on."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 0
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": usable,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "load_average_1min": round(float(load[0]), 2),
     }

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import platform
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from mrsisr.machine import machine_info
 
 __all__ = ["REPORT_FILES", "machine_info", "write_json", "write_report"]
 
@@ -21,37 +20,6 @@ log = logging.getLogger(__name__)
 
 REPORT_FILES = ("samples.csv", "summary.md", "evaluation.json")
 """The files :func:`write_report` writes (plus ``<metric>_by_n.png``)."""
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU, cores, threads, GPU, Python/torch/numpy versions and the mrsisr version."""
-    import numpy as np
-    import torch
-
-    from mrsisr import __version__
-
-    cuda = torch.cuda.is_available()
-    return {
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if cuda else None,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "mrsisr": __version__,
-    }
 
 
 def _plain(value: Any) -> Any:
