@@ -13,10 +13,10 @@ import pytest
 
 from mrsisr import kspace
 from mrsisr.checkpoint import read_info
-from mrsisr.commands._predict_jobs import DEFAULT_MODEL
 from mrsisr.data.phantom import make_phantom_cohort
 from mrsisr.inference import Predictor, Volume
 from mrsisr.metabolites import Metabolite
+from mrsisr.weights import DEFAULT_MODEL
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped weights")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+from mrsisr.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from mrsisr.inference import Predictor
@@ -32,8 +33,6 @@ __all__ = [
     "run_jobs",
 ]
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "mrsisr_full.safetensors"
-"""The shipped weights (package data)."""
 
 MANIFEST_COLUMNS = ("patient", "metabolite", "met", "t1", "flair")
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
