@@ -37,6 +37,7 @@ from mrsisr import kspace
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
+from mrsisr.options import resolve_device
 
 __all__ = [
     "DEFAULT_SHARPNESS",
@@ -76,21 +77,6 @@ class Anatomy(NamedTuple):
     """``(N_y, N_x, S)`` bool brain/quality mask."""
     mask_source: str
     """Where the mask came from (a file name, or ``"derived from T1 and FLAIR"``)."""
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device for ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
-
-    Raises:
-        ValueError: for another value, or ``"cuda"`` on a machine without CUDA.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be one of auto, cpu, cuda; got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use auto or cpu")
-    return torch.device(device)
 
 
 def model_grid(config: dict) -> tuple[int, int]:

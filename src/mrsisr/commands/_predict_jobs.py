@@ -9,6 +9,7 @@ leaves no partial output.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import re
@@ -27,11 +28,30 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "Job",
+    "add_model_arguments",
     "output_name",
     "parse_sharpness",
     "plan_jobs",
     "run_jobs",
 ]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that runs a model: ``--model``, ``--device``, ``--threads``."""
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: as many as there are idle cores)",
+    )
 
 
 MANIFEST_COLUMNS = ("patient", "metabolite", "met", "t1", "flair")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._predict_jobs import DEFAULT_MODEL
+from mrsisr.commands._predict_jobs import add_model_arguments
 
 HELP = "super-resolve an in-silico patient at several n and λ and draw a Fig. 3-style panel"
 
@@ -27,13 +27,7 @@ DEMO_SEED = 2026
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``demo`` options to ``parser``."""
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     parser.add_argument(
         "--seed",
@@ -54,13 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sharpness weights λ (the columns of the figure)",
     )
     parser.add_argument("--slices", type=int, default=None, help="slices of the phantom")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads (default: as many as there are idle cores)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._predict_jobs import DEFAULT_MODEL, plan_jobs, run_jobs
+from mrsisr.commands._predict_jobs import add_model_arguments, plan_jobs, run_jobs
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to the model's grid"
 
@@ -65,20 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack", action="store_true", help="several λ: write one 4-D file instead of one each"
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads (default: as many as there are idle cores)",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="slices per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrsisr import kspace
+from mrsisr.options import parse_enum
 
 __all__ = [
     "GUIDED_EPS",
@@ -58,11 +59,7 @@ class Baseline(str, enum.Enum):
     @classmethod
     def parse(cls, value: Baseline | str) -> Baseline:
         """The baseline named ``value``; ``ValueError`` listing the valid names otherwise."""
-        try:
-            return cls(str(value))
-        except ValueError:
-            valid = ", ".join(b.value for b in cls)
-            raise ValueError(f"unknown baseline {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "baseline")
 
 
 def lowres_positions(N: int, n: int) -> np.ndarray:

@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mrsisr.options import parse_enum
+
 __all__ = ["WilcoxonResult", "ZeroMethod", "paired_wilcoxon", "pairwise_wilcoxon", "wilcoxon_table"]
 
 logger = logging.getLogger(__name__)
@@ -45,11 +47,7 @@ class ZeroMethod(str, Enum):
     @classmethod
     def parse(cls, value: str | ZeroMethod) -> ZeroMethod:
         """The member named ``value``; ValueError listing the valid names otherwise."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"zero_method must be one of {valid}; got {value!r}") from None
+        return parse_enum(cls, value, "zero_method")
 
 
 class WilcoxonResult(NamedTuple):

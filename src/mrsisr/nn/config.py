@@ -11,6 +11,8 @@ import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mrsisr.options import parse_enum
+
 __all__ = ["IMAGE_INPUTS", "ConvImpl", "CriticConfig", "GeneratorConfig"]
 
 IMAGE_INPUTS = ("lr", "t1", "flair")
@@ -38,15 +40,6 @@ def _int_tuple(value: Any, name: str, length: int | None = None) -> tuple[int, .
         what = f"{length} positive integers" if length else "positive integers"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return out
-
-
-def parse_enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
-    """``cls(value)``, or a ``ValueError`` that lists the accepted values."""
-    try:
-        return cls(str(value))
-    except ValueError:
-        valid = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown {name} {value!r}; valid: {valid}") from None
 
 
 @dataclass

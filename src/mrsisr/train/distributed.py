@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from mrsisr.options import resolve_device
+
 __all__ = ["DistInfo", "all_reduce_sums", "barrier", "setup", "teardown"]
 
 log = logging.getLogger(__name__)
@@ -39,16 +41,6 @@ class DistInfo:
         return self.rank == 0
 
 
-def _pick_device(preference: str, local_rank: int) -> torch.device:
-    if preference not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be one of auto, cpu, cuda; got {preference!r}")
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but CUDA is not available")
-    if preference != "cpu" and torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
 def setup(device: str = "auto") -> DistInfo:
     """Join the process group if launched by ``torchrun``; return this process's place.
 
@@ -58,7 +50,7 @@ def setup(device: str = "auto") -> DistInfo:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     rank = int(os.environ.get("RANK", str(local_rank)))
-    chosen = _pick_device(device, local_rank)
+    chosen = resolve_device(device, local_rank)
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if chosen.type == "cuda" else "gloo"
         if chosen.type == "cuda":
