@@ -37,6 +37,7 @@ SCHEMA_VERSION = 1
 TARGETS: dict[str, tuple[Workload, Case, Case, float, str]] = {
     "train_fast_vs_plain": (Workload.train, Case.fast, Case.plain, 1.25, "<="),
     "train_loop_vs_fast": (Workload.train, Case.loop, Case.fast, 2.0, ">="),
+    "train_loop_conv_vs_fast": (Workload.train, Case.loop_conv, Case.fast, 2.0, ">="),
     "infer_b32_fast_vs_plain": (Workload.infer_b32, Case.fast, Case.plain, 1.25, "<="),
 }
 """Target name -> (workload, case, reference case, bound, comparison) on the median ratio."""
@@ -222,13 +223,21 @@ def _table(result: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> lis
     return lines
 
 
+def _allocator(machine: dict[str, Any]) -> str:
+    keeps = machine.get("keeps_freed_memory")
+    if keeps is None:  # results written before the allocator was recorded
+        return "allocator not recorded"
+    return "freed memory kept by glibc (mrsisr.allocator)" if keeps else "default allocator"
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """The results as markdown: the setting, a timing table, an efficiency table, targets."""
     machine, threads, settings = result["machine"], result["threads"], result["settings"]
     head = [
         f"Measured {result['date']} on {machine['cpu']} ({machine['usable_cpus']} usable CPUs, "
         f"load {machine['load_average_1min']}), torch {result['torch']}, "
-        f"{threads['torch_threads']} intra-op / {threads['interop_threads']} inter-op threads; "
+        f"{threads['torch_threads']} intra-op / {threads['interop_threads']} inter-op threads, "
+        f"{_allocator(machine)}; "
         f"batch {settings['batch']}, grid {settings['grid'][0]}x{settings['grid'][1]}, "
         f"{settings['repeats']} interleaved repeats after {settings['warmup']} warm-up. "
         f"Ceiling (float32 {settings['ceiling_size']}^2 matmul): "

@@ -4,8 +4,12 @@ Cases, all with the same seed and the same data:
 
 * ``plain``: the unconditioned UNet (same architecture, plain convs and instance norm), the
   floor the conditioning is measured against;
-* ``loop``: the shipped model (``full``) with its per-sample convolutions run one sample at a
-  time (``conv_impl="loop"``), the naive reference;
+* ``loop``: the shipped model (``full``) run on one sample at a time, the naive reference:
+  what per-sample conditioning costs without batching it (every condition-dependent product,
+  trunk, head, kernel and convolution is computed per sample; the loss, backward and Adam
+  still see the whole batch);
+* ``loop_conv``: the shipped model on the whole batch with only its per-sample convolutions
+  run one sample at a time (``conv_impl="loop"``): what the grouped convolution buys;
 * ``fast``: the shipped model as trained, one grouped convolution per layer;
 * ``fast_grouped``: the shipped model on batches whose samples share ``(n, m)`` (the
   ``data.grouped_batches`` training option); each layer then runs one plain convolution.
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Case", "Workload", "WorkloadSpec", "make_batch", "make_call"]
+__all__ = ["Case", "PerSampleLoop", "Workload", "WorkloadSpec", "make_batch", "make_call"]
 
 
 class Case(str, enum.Enum):
@@ -36,6 +40,7 @@ class Case(str, enum.Enum):
 
     plain = "plain"
     loop = "loop"
+    loop_conv = "loop_conv"
     fast = "fast"
     fast_grouped = "fast_grouped"
 
@@ -45,7 +50,8 @@ class Case(str, enum.Enum):
 
 CASE_HELP: dict[Case, str] = {
     Case.plain: "unconditioned UNet (no conditioning: the floor)",
-    Case.loop: "full model, per-sample convolutions in a Python loop (naive reference)",
+    Case.loop: "full model run on one sample at a time in a Python loop (naive reference)",
+    Case.loop_conv: "full model, batched, only the per-sample convolutions in a Python loop",
     Case.fast: "full model, mixed batch, grouped per-sample convolution (shipped path)",
     Case.fast_grouped: "full model, batch sharing (n, m): one plain conv per layer",
 }
@@ -83,6 +89,23 @@ def workload_spec(workload: Workload, train_batch: int) -> WorkloadSpec:
         Workload.infer_b1: WorkloadSpec(False, 1),
         Workload.infer_b32: WorkloadSpec(False, 32),
     }[workload]
+
+
+class PerSampleLoop(torch.nn.Module):
+    """A generator applied to each sample of a batch on its own (the ``loop`` case).
+
+    The UNet has no operation across samples (instance norms are per sample), so this gives
+    the batched model's numbers; it is what a per-sample implementation costs.
+    """
+
+    def __init__(self, generator: torch.nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The generator's arguments, each with the batch first; its output, batched."""
+        batch = inputs[0].shape[0]
+        return torch.cat([self.generator(*(x[b : b + 1] for x in inputs)) for b in range(batch)])
 
 
 def _ellipse_mask(ny: int, nx: int) -> torch.Tensor:
@@ -164,7 +187,8 @@ def make_call(
 ) -> Callable[[], Any]:
     """Build the networks, optimisers and data of one (case, workload); return one unit of it.
 
-    Every case is built from the same seed, so ``fast`` and ``loop`` hold the same weights.
+    Every case is built from the same seed, so every case of the ``full`` model holds the
+    same weights.
     """
     from mrsisr.nn.variants import build_critic, build_generator
     from mrsisr.train.builders import build_loss, build_optimizer
@@ -172,9 +196,11 @@ def make_call(
 
     spec = workload_spec(workload, train_batch)
     variant = "unconditioned" if case == Case.plain else "full"
-    impl = "loop" if case == Case.loop else "grouped"
+    impl = "loop" if case == Case.loop_conv else "grouped"
     torch.manual_seed(seed)
     model = build_generator(variant, grid=grid, conv_impl=impl)
+    if case == Case.loop:
+        model = PerSampleLoop(model)
     batch = make_batch(spec.batch, grid, shared=case == Case.fast_grouped, seed=seed)
     if not spec.training:
         model.eval()
