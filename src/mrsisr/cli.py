@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 
 from mrsisr import __version__
-from mrsisr.allocator import keep_freed_memory
 from mrsisr.errors import UserError
 
 # Sub-command name -> module; the order is the order of ``mrsisr --help``.
@@ -69,7 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    keep_freed_memory()
     try:
         return int(args._run(args) or 0)
     except UserError as err:

@@ -28,7 +28,6 @@ def machine_info() -> dict[str, Any]:
     import torch
 
     from mrsisr import __version__
-    from mrsisr.allocator import keeps_freed_memory
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -44,7 +43,6 @@ def machine_info() -> dict[str, Any]:
         "usable_cpus": usable,
         "load_average_1min": round(float(load), 2),
         "torch_threads": torch.get_num_threads(),
-        "keeps_freed_memory": keeps_freed_memory(),
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "python": platform.python_version(),
         "torch": torch.__version__,

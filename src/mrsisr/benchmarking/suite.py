@@ -223,21 +223,13 @@ def _table(result: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> lis
     return lines
 
 
-def _allocator(machine: dict[str, Any]) -> str:
-    keeps = machine.get("keeps_freed_memory")
-    if keeps is None:  # results written before the allocator was recorded
-        return "allocator not recorded"
-    return "freed memory kept by glibc (mrsisr.allocator)" if keeps else "default allocator"
-
-
 def to_markdown(result: dict[str, Any]) -> str:
     """The results as markdown: the setting, a timing table, an efficiency table, targets."""
     machine, threads, settings = result["machine"], result["threads"], result["settings"]
     head = [
         f"Measured {result['date']} on {machine['cpu']} ({machine['usable_cpus']} usable CPUs, "
         f"load {machine['load_average_1min']}), torch {result['torch']}, "
-        f"{threads['torch_threads']} intra-op / {threads['interop_threads']} inter-op threads, "
-        f"{_allocator(machine)}; "
+        f"{threads['torch_threads']} intra-op / {threads['interop_threads']} inter-op threads; "
         f"batch {settings['batch']}, grid {settings['grid'][0]}x{settings['grid'][1]}, "
         f"{settings['repeats']} interleaved repeats after {settings['warmup']} warm-up. "
         f"Ceiling (float32 {settings['ceiling_size']}^2 matmul): "

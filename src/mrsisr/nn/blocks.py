@@ -38,7 +38,6 @@ __all__ = [
     "InstanceNorm2d",
     "MCMBlock",
     "MCMLayer",
-    "PReLU",
     "PlainConv2d",
     "conditioned_conv2d",
     "per_sample_conv2d",
@@ -98,9 +97,6 @@ def conditioned_conv2d(
         return F.conv2d(x, weight[0], padding=weight.shape[-1] // 2)
     return per_sample_conv2d(x, weight[inverse], impl)
 
-
-LayerRows = torch.Tensor | Sequence[torch.Tensor]
-"""Per-layer trunk outputs, indexed by layer: ``(L, B, H)`` or its ``unbind(0)``."""
 
 _IN_EPS = 1e-5
 """The epsilon of ``F.instance_norm``."""
@@ -315,23 +311,6 @@ class AMLayerNorm2d(nn.Module):
         return _modulate(x, gamma, beta)
 
 
-class PReLU(nn.PReLU):
-    """``nn.PReLU`` with one slope per channel, computed as ``relu(x) - a * relu(-x)``.
-
-    The same function and parameter (``weight``) as ``nn.PReLU``, so state dicts are
-    interchangeable; its backward is two ReLU masks and one reduction instead of ATen's
-    CPU PReLU backward, which took 11% of a training step on this project's benchmark
-    machine (2.5x slower at 64 x 64 x 8 channels). The only difference is the gradient at
-    exactly ``x == 0``, where this gives 0 and ``nn.PReLU`` gives ``a``: both are valid
-    subgradients.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, ...)`` -> ``(B, C, ...)``."""
-        slope = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
-        return F.relu(x) - slope * F.relu(-x)
-
-
 class MCMLayer(nn.Module):
     """Convolution, normalisation, PReLU: one layer of a Multi-Conditional Module.
 
@@ -346,25 +325,23 @@ class MCMLayer(nn.Module):
         super().__init__()
         self.conv = conv
         self.norm = norm
-        self.act = PReLU(channels)
+        self.act = nn.PReLU(channels)
         self.index = index
 
     def forward(
         self,
         x: torch.Tensor,
-        conv_hidden: LayerRows | None,
-        norm_hidden: LayerRows | None,
+        conv_hidden: torch.Tensor | None,
+        norm_hidden: torch.Tensor | None,
         inverse: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Apply the layer.
 
         Args:
             x: ``(B, C_in, H, W)``.
-            conv_hidden: the trunk outputs of every layer, indexed by layer: ``(L, B, H_c)``
-                or its ``unbind(0)``; ``U`` rows instead of ``B`` for ``U`` groups of samples
-                with equal conditions; or ``None``.
-            norm_hidden: ``(L, B, H_n)`` trunk outputs of every layer (or their
-                ``unbind(0)``), or ``None``.
+            conv_hidden: ``(L, B, H_c)`` trunk outputs of every layer, ``(L, U, H_c)`` for
+                ``U`` groups of samples with equal conditions, or ``None``.
+            norm_hidden: ``(L, B, H_n)`` trunk outputs of every layer, or ``None``.
             inverse: ``(B,)`` group of each sample when ``conv_hidden`` has ``U`` rows.
 
         Returns:
@@ -386,8 +363,8 @@ class MCMBlock(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        conv_hidden: LayerRows | None,
-        norm_hidden: LayerRows | None,
+        conv_hidden: torch.Tensor | None,
+        norm_hidden: torch.Tensor | None,
         inverse: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)`` (see :meth:`MCMLayer.forward`)."""

@@ -252,9 +252,6 @@ class MultiEncoderUNet(nn.Module):
         groups = self.condition_groups(n, met)
         inverse = None if groups is None else groups.inverse
         conv_hidden, norm_hidden = self.hidden(n, met, lam, lr.dtype, groups)
-        # One unbind instead of one select per layer: a single node in the backward graph.
-        conv_rows = None if conv_hidden is None else conv_hidden.unbind(0)
-        norm_rows = None if norm_hidden is None else norm_hidden.unbind(0)
         images = {"lr": lr, "t1": t1, "flair": flair}
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
@@ -262,14 +259,14 @@ class MultiEncoderUNet(nn.Module):
             for level, block in enumerate(encoder):
                 if level:
                     x = F.max_pool2d(x, 2)
-                x = block(x, conv_rows, norm_rows, inverse)
+                x = block(x, conv_hidden, norm_hidden, inverse)
                 skips[level].append(x)
         y = torch.cat(skips[-1], dim=1)
         for level in range(len(self.decoders) - 1, -1, -1):
             y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
             y = self.up_convs[level](y)
             y = torch.cat([*skips[level], y], dim=1)
-            y = self.decoders[level](y, conv_rows, norm_rows, inverse)
+            y = self.decoders[level](y, conv_hidden, norm_hidden, inverse)
         return self.dc(self.head(y), lr, n) * mask
 
 
