@@ -1,10 +1,10 @@
 """``mrsisr bench``: time training and inference of the conditioned UNet against the plain one.
 
 Every workload (generator step, WGAN-GP step with 1 and 5 critic updates, inference at batch
-1 and 32) runs for every case (``plain``, ``loop``, ``loop_conv``, ``fast``, ``fast_grouped``,
-see :mod:`mrsisr.benchmarking.workloads`) round-robin in
-one process, so the ratios hold on a loaded machine. Prints a markdown table; ``--json FILE``
-writes every number. ``--quick`` takes well under a minute on two cores.
+1 and 32) runs for every case (``plain``, ``loop``, ``loop_conv``, ``fast``, ``fast_grouped``;
+see :mod:`mrsisr.benchmarking.workloads`) round-robin in one process, so the ratios hold on a
+loaded machine. Prints a markdown table; ``--json FILE`` writes every number. ``--quick``
+takes under a minute on two cores.
 """
 
 from __future__ import annotations
