@@ -11,9 +11,7 @@ import torch.nn.functional as F
 
 from mrsisr.benchmarking.measure import count_flops, interleaved_times, paired_ratio, summarise
 from mrsisr.benchmarking.suite import to_markdown
-from mrsisr.benchmarking.workloads import PerSampleLoop, make_batch
 from mrsisr.cli import main
-from mrsisr.nn.variants import build_generator
 
 
 def test_summary_statistics_match_numpy() -> None:
@@ -93,24 +91,6 @@ def test_quick_json_has_the_headline_medians_and_the_context(quick_result) -> No
         "train_loop_vs_fast",
         "infer_b32_fast_vs_plain",
     }
-
-
-def test_the_per_sample_loop_reference_gives_the_batched_outputs_and_gradients() -> None:
-    grid = (32, 32)
-    batch = make_batch(3, grid, shared=False, seed=4)
-    images = (batch.lr, batch.t1, batch.flair, batch.mask)
-    inputs = (*(x.double() for x in images), batch.n, batch.met, batch.lam.double())
-    torch.manual_seed(0)
-    model = build_generator("full", grid=grid, channels=(4, 8, 16)).double()
-    looped = PerSampleLoop(model)
-    assert len(set(batch.n[:, 0].tolist())) == 3  # a mixed batch: one kernel per sample
-    out, ref = model(*inputs), looped(*inputs)
-    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
-    weight = torch.randn_like(out)
-    grads = torch.autograd.grad((out * weight).sum(), model.parameters())
-    ref_grads = torch.autograd.grad((ref * weight).sum(), model.parameters())
-    for g, r in zip(grads, ref_grads):
-        torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-11)
 
 
 def test_markdown_has_one_row_per_workload(quick_result) -> None:

@@ -18,6 +18,7 @@ from nn_inputs import make_inputs, perturb_
 
 from mrsisr.nn.blocks import _modulate, conditioned_conv2d
 from mrsisr.nn.conditioning import group_conditions
+from mrsisr.nn.unet import PerSampleLoop
 from mrsisr.nn.variants import build_generator
 
 SMALL = {"grid": (32, 32), "channels": (4, 8, 16), "mlp_depth": 2, "filter_latent": 8}
@@ -111,13 +112,28 @@ def test_batches_sharing_conditions_equal_the_loop_reference(variant, layout) ->
         torch.testing.assert_close(grad, ref_grads[name], atol=1e-12, rtol=1e-9, msg=name)
 
 
+def test_the_per_sample_loop_reference_gives_the_batched_outputs_and_gradients() -> None:
+    torch.manual_seed(0)
+    model = perturb_(build_generator("full", **SMALL), seed=4).double()  # conditioning acts
+    n = [(16, 16), (20, 12), (32, 30)]  # a mixed batch: one kernel per sample
+    inputs = make_inputs(3, grid=(32, 32), seed=4, n=n, met=[0, 3, 6])
+    inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
+    out, ref = model(*inputs), PerSampleLoop(model)(*inputs)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    weight = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weight).sum(), model.parameters())
+    ref_grads = torch.autograd.grad((ref * weight).sum(), model.parameters())
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-11)
+
+
 def test_shared_conditions_batch_equals_each_sample_alone() -> None:
     torch.manual_seed(1)
     model = perturb_(build_generator("full", **SMALL), seed=2)
     inputs = make_inputs(5, grid=(32, 32), seed=6, n=[(16, 16)] * 5, met=[4] * 5)
     with torch.no_grad():
         together = model(*inputs)
-        alone = torch.cat([model(*(x[b : b + 1] for x in inputs)) for b in range(5)])
+        alone = PerSampleLoop(model)(*inputs)
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
 
 

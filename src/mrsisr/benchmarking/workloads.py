@@ -4,7 +4,8 @@ Cases, all with the same seed and the same data:
 
 * ``plain``: the unconditioned UNet (same architecture, plain convs and instance norm), the
   floor the conditioning is measured against;
-* ``loop``: the shipped model (``full``) run on one sample at a time, the naive reference:
+* ``loop``: the shipped model (``full``) run on one sample at a time
+  (:class:`~mrsisr.nn.unet.PerSampleLoop`), the naive reference:
   what per-sample conditioning costs without batching it (every condition-dependent product,
   trunk, head, kernel and convolution is computed per sample; the loss, backward and Adam
   still see the whole batch);
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Case", "PerSampleLoop", "Workload", "WorkloadSpec", "make_batch", "make_call"]
+__all__ = ["Case", "Workload", "WorkloadSpec", "make_batch", "make_call"]
 
 
 class Case(str, enum.Enum):
@@ -89,23 +90,6 @@ def workload_spec(workload: Workload, train_batch: int) -> WorkloadSpec:
         Workload.infer_b1: WorkloadSpec(False, 1),
         Workload.infer_b32: WorkloadSpec(False, 32),
     }[workload]
-
-
-class PerSampleLoop(torch.nn.Module):
-    """A generator applied to each sample of a batch on its own (the ``loop`` case).
-
-    The UNet has no operation across samples (instance norms are per sample), so this gives
-    the batched model's numbers; it is what a per-sample implementation costs.
-    """
-
-    def __init__(self, generator: torch.nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """The generator's arguments, each with the batch first; its output, batched."""
-        batch = inputs[0].shape[0]
-        return torch.cat([self.generator(*(x[b : b + 1] for x in inputs)) for b in range(batch)])
 
 
 def _ellipse_mask(ny: int, nx: int) -> torch.Tensor:
@@ -190,6 +174,7 @@ def make_call(
     Every case is built from the same seed, so every case of the ``full`` model holds the
     same weights.
     """
+    from mrsisr.nn.unet import PerSampleLoop
     from mrsisr.nn.variants import build_critic, build_generator
     from mrsisr.train.builders import build_loss, build_optimizer
     from mrsisr.train.engine import GanTrainer

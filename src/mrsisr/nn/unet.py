@@ -45,6 +45,7 @@ __all__ = [
     "ConvKind",
     "MultiEncoderUNet",
     "NormKind",
+    "PerSampleLoop",
     "check_generator_inputs",
 ]
 
@@ -268,6 +269,24 @@ class MultiEncoderUNet(nn.Module):
             y = torch.cat([*skips[level], y], dim=1)
             y = self.decoders[level](y, conv_hidden, norm_hidden, inverse)
         return self.dc(self.head(y), lr, n) * mask
+
+
+class PerSampleLoop(nn.Module):
+    """A generator applied to each sample of a batch on its own: the naive reference.
+
+    The UNet has no operation across samples (its norms are per sample), so this gives the
+    batched network's outputs and gradients; it is what conditioning costs without batching
+    (the ``loop`` case of ``mrsisr bench``) and what the fast paths are tested against.
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The generator's arguments, each with the batch first; its output, batched."""
+        batch = inputs[0].shape[0]
+        return torch.cat([self.generator(*(x[b : b + 1] for x in inputs)) for b in range(batch)])
 
 
 def check_generator_inputs(
