@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,82 @@ def test_mismatched_architecture_is_refused(tmp_path: Path) -> None:
     save_model(path, build_generator("unconditioned", **CONFIG), "full", CONFIG)
     with pytest.raises(UserError, match="do not match the 'full' model"):
         load_model(path)
+
+
+def header_file(path: Path, tensors: dict[str, torch.Tensor], **header) -> Path:
+    """A safetensors file holding ``tensors`` and an mrsisr header made of ``header``."""
+    doc = {"format": "mrsisr-model", "format_version": 1, "variant": "full", **header}
+    save_file(tensors, str(path), metadata={"mrsisr": json.dumps(doc)})
+    return path
+
+
+def test_the_issue_attack_is_refused_before_any_allocation(tmp_path: Path) -> None:
+    """Regression (issue 17): a 300-byte file asking for 65536 channels allocated 24 GB."""
+    huge = {"grid": [64, 64], "channels": [4096, 8192, 16384, 32768, 65536]}
+    path = header_file(tmp_path / "evil.safetensors", {"x": torch.zeros(1)}, config=huge)
+    assert path.stat().st_size < 400
+    with pytest.raises(UserError, match=r"evil\.safetensors: header field 'config': channels"):
+        load_model(path)
+
+
+def test_a_model_too_large_within_the_per_field_bounds_is_refused(tmp_path: Path) -> None:
+    wide = {"grid": [64, 64], "channels": [256, 512, 1024, 1024, 1024]}
+    path = header_file(
+        tmp_path / "wide.safetensors", {"x": torch.zeros(1)}, variant="hypernetwork", config=wide
+    )
+    with pytest.raises(UserError, match=r"has 6,613,526,273 values; at most 100,000,000"):
+        read_info(path)
+
+
+def test_tensors_are_compared_with_the_described_model_by_name_shape_and_dtype(
+    tmp_path: Path,
+) -> None:
+    state = build_generator("full", **CONFIG).state_dict()
+    name = next(k for k, v in state.items() if v.ndim == 4)
+    cases = {
+        "missing": ({k: v for k, v in state.items() if k != name}, f"missing tensor '{name}'"),
+        "unknown": ({**state, "extra": torch.zeros(1)}, "unknown tensor 'extra'"),
+        "shape": ({**state, name: torch.zeros(1, 1, 1, 1)}, rf"{name} is F32 \[1, 1, 1, 1\]"),
+        "dtype": ({**state, name: state[name].double()}, f"{name} is F64"),
+    }
+    for case, (tensors, message) in cases.items():
+        path = header_file(tmp_path / f"{case}.safetensors", tensors, config=CONFIG)
+        with pytest.raises(UserError, match=message):
+            read_info(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"config": CONFIG, "extra": 1}, "unknown header key 'extra'"),
+        ({"config": {**CONFIG, "chanels": [4, 8]}}, "unknown config key 'chanels'"),
+        ({"config": [1, 2]}, "'config' must be a JSON object"),
+        ({"config": CONFIG, "variant": "huge"}, "header field 'variant': unknown variant"),
+        ({"config": CONFIG, "variant": 3}, "header field 'variant'"),
+        ({"config": CONFIG, "metadata": {"n_choices": [16, 64]}}, "'n_choices'.*1..32"),
+        ({"config": CONFIG, "metadata": {"split": {"test": [1]}}}, "'split'"),
+        ({"config": CONFIG, "metadata": {"fold": -1}}, "'fold'"),
+        ({"config": CONFIG, "metadata": {"lam_range": [0, float("nan")]}}, "'lam_range'"),
+        ({"config": CONFIG, "format_version": True}, "version True is not supported"),
+    ],
+)
+def test_header_fields_are_checked(tmp_path: Path, header: dict, message: str) -> None:
+    state = build_generator("full", **CONFIG).state_dict()
+    path = header_file(tmp_path / "m.safetensors", state, **header)
+    with pytest.raises(UserError, match=message):
+        read_info(path)
+
+
+def test_a_huge_or_deeply_nested_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.safetensors"
+    path.write_bytes(struct.pack("<Q", 2**40) + b"{}")
+    with pytest.raises(UserError, match="header over"):
+        read_info(path)
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "deep.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"mrsisr": deep})
+    with pytest.raises(UserError, match="too deeply nested"):
+        read_info(path)
 
 
 def test_atomic_write_keeps_the_old_file_on_failure_and_normal_permissions(

@@ -6,14 +6,21 @@ document under the key ``"mrsisr"``::
     {"format": "mrsisr-model", "format_version": 1, "variant": "full",
      "config": {...GeneratorConfig fields...}, "metadata": {...free-form...}}
 
-Loading reads only tensors and JSON, so a model file can never execute code. Writes are
-atomic (temporary file in the same folder, then ``os.replace``).
+Loading reads only tensors and JSON, so a model file can never execute code. A model file is
+untrusted input: before a single weight is allocated, :func:`read_info` checks the header's
+keys, types and sizes (:data:`mrsisr.nn.config.LIMITS`), builds the generator it describes on
+PyTorch's ``meta`` device (no memory), bounds its size and compares the name, shape and dtype
+of every tensor with the safetensors header, which lists them without loading any data
+(``docs/model-files.md``). Writes are atomic (temporary file in the same folder, then
+``os.replace``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+import struct
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +30,28 @@ from torch import nn
 from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelInfo", "load_model", "read_info", "save_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
+    "MAX_MODEL_VALUES",
+    "ModelInfo",
+    "load_model",
+    "read_info",
+    "save_model",
+]
 
 FORMAT = "mrsisr-model"
 FORMAT_VERSION = 1
 _HEADER_KEY = "mrsisr"
+_HEADER_FIELDS = ("format", "format_version", "variant", "config", "metadata")
+
+MAX_HEADER_BYTES = 4 * 2**20
+"""Largest accepted safetensors header (the shipped model's is 22 kB)."""
+MAX_MODEL_VALUES = 100_000_000
+"""Largest accepted number of stored values (400 MB of float32); the largest network of the
+paper's Table 1 (the hypernetwork) has 26 million, the shipped model 7.4 million."""
+_DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -72,41 +96,171 @@ def save_model(
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={_HEADER_KEY: text}))
 
 
-def read_info(path: str | Path) -> ModelInfo:
-    """Read and validate the header of a model file without loading its tensors.
-
-    Raises:
-        UserError: the file is missing, not safetensors, or not an mrsisr model file.
-    """
+def _safetensors_metadata(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, list]]]:
+    """The metadata and ``{name: (dtype, shape)}`` of a safetensors file, no tensor loaded."""
     from safetensors import safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model file not found")
+    try:
+        with path.open("rb") as fh:
+            prefix = fh.read(8)
+    except OSError as err:
+        raise UserError(f"{path}: cannot read the model file ({err.strerror})") from None
+    if len(prefix) < 8 or struct.unpack("<Q", prefix)[0] > MAX_HEADER_BYTES:
+        raise UserError(
+            f"{path}: not a readable safetensors model file "
+            f"(missing header, or header over {MAX_HEADER_BYTES} bytes)"
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(_HEADER_KEY)
+            metadata = fh.metadata() or {}
+            tensors = {}
+            for name in fh.keys():
+                view = fh.get_slice(name)
+                tensors[name] = (view.get_dtype(), view.get_shape())
     except Exception as err:  # safetensors raises several error types for corrupt files
-        raise UserError(f"{path}: not a readable safetensors model file ({err})") from None
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable safetensors model file ({first})") from None
+    return metadata, tensors
+
+
+def _header(path: Path, raw: str | None) -> dict[str, Any]:
+    """The ``mrsisr`` JSON document of a model file, with its top-level keys checked."""
     if raw is None:
         raise UserError(f"{path}: not an mrsisr model file (no '{_HEADER_KEY}' header)")
     try:
         header = json.loads(raw)
-    except json.JSONDecodeError:
-        raise UserError(f"{path}: corrupted mrsisr header (invalid JSON)") from None
+    except (ValueError, RecursionError):
+        raise UserError(
+            f"{path}: corrupted mrsisr header (invalid or too deeply nested JSON)"
+        ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise UserError(f"{path}: not an mrsisr model file (format is not '{FORMAT}')")
-    if header.get("format_version") != FORMAT_VERSION:
+    if header.get("format_version") != FORMAT_VERSION or isinstance(
+        header.get("format_version"), bool
+    ):
         raise UserError(
             f"{path}: model format version {header.get('format_version')!r} is not supported; "
             f"this mrsisr reads version {FORMAT_VERSION}"
         )
-    return ModelInfo(
-        variant=str(header.get("variant")),
-        config=dict(header.get("config") or {}),
-        metadata=dict(header.get("metadata") or {}),
-        path=path,
-    )
+    unknown = sorted(set(header) - set(_HEADER_FIELDS))
+    if unknown:
+        raise UserError(
+            f"{path}: unknown header key {unknown[0]!r}; a model header holds "
+            f"{', '.join(_HEADER_FIELDS)}"
+        )
+    for key in ("config", "metadata"):
+        if not isinstance(header.get(key, {}), dict):
+            raise UserError(f"{path}: header field '{key}' must be a JSON object")
+    return header
+
+
+def _checked_config(path: Path, variant: Any, config: dict[str, Any]) -> Any:
+    """The :class:`~mrsisr.nn.config.GeneratorConfig` of a header, every field checked."""
+    from mrsisr.nn.config import GeneratorConfig
+    from mrsisr.nn.variants import Variant
+
+    try:
+        Variant.parse(variant if isinstance(variant, str) else repr(variant))
+    except ValueError as err:
+        raise UserError(f"{path}: header field 'variant': {err}") from None
+    known = [f.name for f in fields(GeneratorConfig)]
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise UserError(
+            f"{path}: unknown config key {unknown[0]!r}; known keys: {', '.join(known)}"
+        )
+    try:
+        return GeneratorConfig(**config)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: header field 'config': {err}") from None
+
+
+def _check_metadata(path: Path, metadata: dict[str, Any], grid: tuple[int, int]) -> None:
+    """The metadata keys the program uses (``n_choices``, ``split``, ``fold``, ``lam_range``)."""
+
+    def bad(key: str, accepted: str) -> UserError:
+        return UserError(f"{path}: metadata field '{key}' must be {accepted}")
+
+    def is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    ns = metadata.get("n_choices", [])
+    if not isinstance(ns, list) or not all(is_int(n) and 1 <= n <= min(grid) for n in ns):
+        raise bad("n_choices", f"a list of integers in 1..{min(grid)} (the model's grid)")
+    fold = metadata.get("fold")
+    if fold is not None and not (is_int(fold) and fold >= 0):
+        raise bad("fold", "an integer >= 0 or null")
+    split = metadata.get("split", {})
+    if not isinstance(split, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in split.values()
+    ):
+        raise bad("split", "an object of lists of patient ids")
+    lam = metadata.get("lam_range", [0.0, 0.0])
+    if not (
+        isinstance(lam, list)
+        and len(lam) == 2
+        and all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in lam)
+    ):
+        raise bad("lam_range", "two finite numbers >= 0")
+
+
+def _check_tensors(
+    path: Path, variant: str, config: Any, tensors: dict[str, tuple[str, list]]
+) -> None:
+    """Build the described generator on the ``meta`` device and compare it with the file."""
+    from mrsisr.nn.unet import MultiEncoderUNet
+    from mrsisr.nn.variants import CONDITIONING, Variant
+
+    with torch.device("meta"):
+        model = MultiEncoderUNet(config, CONDITIONING[Variant.parse(variant)])
+    expected = model.state_dict()
+    values = sum(t.numel() for t in expected.values())
+    if values > MAX_MODEL_VALUES:
+        raise UserError(
+            f"{path}: the '{variant}' model its header describes has {values:,} values; "
+            f"at most {MAX_MODEL_VALUES:,} are accepted"
+        )
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        what = f"missing tensor {missing[0]!r}" if missing else f"unknown tensor {unexpected[0]!r}"
+        more = len(missing) + len(unexpected) - 1
+        raise UserError(
+            f"{path}: tensors do not match the '{variant}' model its header describes "
+            f"({what}{f' and {more} more differences' if more else ''})"
+        )
+    for name, want in expected.items():
+        dtype, shape = tensors[name]
+        if list(want.shape) != list(shape) or _DTYPES.get(dtype) != want.dtype:
+            raise UserError(
+                f"{path}: tensors do not match the '{variant}' model its header describes "
+                f"({name} is {dtype} {list(shape)}; the model needs "
+                f"{str(want.dtype).removeprefix('torch.')} {list(want.shape)})"
+            )
+
+
+def read_info(path: str | Path) -> ModelInfo:
+    """Read and validate a model file without loading its tensors.
+
+    Checks the header's keys, types and sizes, then that the tensors the file lists are
+    exactly those of the generator the header describes (built on the ``meta`` device).
+
+    Raises:
+        UserError: the file is missing, not safetensors, not an mrsisr model file, or its
+            header and tensors are invalid or do not match (naming the field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    metadata, tensors = _safetensors_metadata(path)
+    header = _header(path, metadata.get(_HEADER_KEY))
+    variant = header.get("variant")
+    raw_config = header.get("config") or {}
+    config = _checked_config(path, variant, raw_config)
+    meta = header.get("metadata") or {}
+    _check_metadata(path, meta, config.grid)
+    _check_tensors(path, variant, config, tensors)
+    return ModelInfo(variant=variant, config=dict(raw_config), metadata=dict(meta), path=path)
 
 
 def load_model(
@@ -114,28 +268,20 @@ def load_model(
 ) -> tuple[nn.Module, ModelInfo]:
     """Rebuild the generator stored in a model file and load its weights (eval mode).
 
+    Nothing is allocated before :func:`read_info` has checked the whole file.
+
     Raises:
-        UserError: the file is not an mrsisr model file, names an unknown variant or
-            configuration, or its tensors do not match the architecture.
+        UserError: the file is not a valid mrsisr model file (see :func:`read_info`).
     """
     from safetensors.torch import load_file
 
     from mrsisr.nn.variants import build_generator
 
     info = read_info(path)
-    try:
-        model = build_generator(info.variant, **info.config)
-    except (TypeError, ValueError) as err:
-        raise UserError(f"{path}: cannot rebuild the model it describes ({err})") from None
+    model = build_generator(info.variant, **info.config)
     try:
         state = load_file(str(path), device=str(map_location))
     except Exception as err:
         raise UserError(f"{path}: corrupted model tensors ({err})") from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserError(
-            f"{path}: tensors do not match the '{info.variant}' model ({first})"
-        ) from None
+    model.load_state_dict(state, strict=True)
     return model.to(map_location).eval(), info

@@ -53,6 +53,20 @@ def test_config_round_trips_through_json() -> None:
         ({"conv_impl": "fft"}, "grouped, loop"),
         ({"lam_scale": 0.0}, "lam_scale"),
         ({"mlp_depth": 0}, "mlp_depth"),
+        # A configuration may come from a model file someone sent: sizes are bounded, and
+        # nothing is coerced from another type.
+        ({"channels": (4096, 8192, 16384, 32768, 65536)}, r"channels must be in 1\.\.1024"),
+        ({"grid": (512, 512)}, r"grid must be in 1\.\.256"),
+        ({"channels": [8] * 9}, "1 to 8 integers"),
+        ({"grid": (256, 256), "channels": (64, 64)}, "features per slice"),
+        ({"channels": (8.0, 16)}, "must be an integer"),
+        ({"channels": ("8", 16)}, "must be an integer"),
+        ({"grid": (True, 64)}, "must be an integer"),
+        ({"mlp_depth": 17}, r"mlp_depth must be in 1\.\.16"),
+        ({"filter_latent": 10**30}, "filter_latent must be in"),
+        ({"lam_scale": float("nan")}, "finite"),
+        ({"lam_scale": float("inf")}, "finite"),
+        ({"encoders": [["lr"]] * 9}, "1 to 8 image lists"),
     ],
 )
 def test_bad_options_raise_value_error(options, message) -> None:

@@ -3,20 +3,44 @@
 Both are plain dataclasses whose fields are JSON/TOML friendly; lists given for tuple fields
 (as a TOML file or a model file's JSON header gives them) are turned into tuples, and every
 value is checked when the object is made, so a bad option fails before any tensor exists.
+
+Every size has an upper bound (:data:`LIMITS`), because a configuration may come from a
+model file someone sent: the bounds are far above what the paper's networks use (64 x 64
+grids, 8 to 128 channels) and far below what would exhaust a workstation's memory
+(``docs/model-files.md``).
 """
 
 from __future__ import annotations
 
 import enum
+import math
+import operator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mrsisr.options import parse_enum
 
-__all__ = ["IMAGE_INPUTS", "ConvImpl", "CriticConfig", "GeneratorConfig"]
+__all__ = ["IMAGE_INPUTS", "LIMITS", "ConvImpl", "CriticConfig", "GeneratorConfig"]
 
 IMAGE_INPUTS = ("lr", "t1", "flair")
 """Images an encoder can take (the generator's first three arguments)."""
+
+LIMITS: dict[str, int] = {
+    "grid": 256,
+    "levels": 8,
+    "channels": 1024,
+    "finest_features": 2**21,
+    "encoders": 8,
+    "mlp_depth": 16,
+    "latent": 1024,
+    "met_embedding": 64,
+    "critic_hidden": 4096,
+    "critic_pooled": 64,
+}
+"""Largest accepted sizes: grid side (the data-consistency buffers hold ``N**3`` values per
+axis), UNet levels, channels of one level, ``channels[0] * N_y * N_x`` (the largest feature
+map of one slice), encoders, depth and width of the conditioning trunks, metabolite
+embedding length, critic hidden width and pooled grid side."""
 
 
 class ConvImpl(str, enum.Enum):
@@ -31,15 +55,30 @@ class ConvImpl(str, enum.Enum):
         return self.value
 
 
-def _int_tuple(value: Any, name: str, length: int | None = None) -> tuple[int, ...]:
+def _int(value: Any, name: str, high: int) -> int:
+    """``value`` as an int in ``1..high``; floats, strings and booleans are refused."""
     try:
-        out = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of integers, got {value!r}") from None
-    if (length is not None and len(out) != length) or not out or min(out) < 1:
-        what = f"{length} positive integers" if length else "positive integers"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
+        if isinstance(value, bool):
+            raise TypeError
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if not 1 <= out <= high:
+        raise ValueError(f"{name} must be in 1..{high}, got {out}")
     return out
+
+
+def _int_tuple(
+    value: Any, name: str, high: int, length: int | None = None, max_length: int = 8
+) -> tuple[int, ...]:
+    """A tuple of ints in ``1..high`` with ``length`` items (or 1 to ``max_length``)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+        raise ValueError(f"{name} must be a list of integers, got {value!r}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {length} integers, got {len(value)}")
+    if not 1 <= len(value) <= max_length:
+        raise ValueError(f"{name} must hold 1 to {max_length} integers, got {len(value)}")
+    return tuple(_int(v, name, high) for v in value)
 
 
 @dataclass
@@ -66,23 +105,38 @@ class GeneratorConfig:
     """Per-sample convolutions: ``grouped`` (fast) or ``loop`` (reference)."""
 
     def __post_init__(self) -> None:
-        self.grid = _int_tuple(self.grid, "grid", 2)
-        self.channels = _int_tuple(self.channels, "channels")
+        self.grid = _int_tuple(self.grid, "grid", LIMITS["grid"], length=2)
+        self.channels = _int_tuple(
+            self.channels, "channels", LIMITS["channels"], max_length=LIMITS["levels"]
+        )
         if len(self.channels) < 2:
             raise ValueError(f"channels needs at least 2 levels, got {self.channels!r}")
+        if self.channels[0] * self.grid[0] * self.grid[1] > LIMITS["finest_features"]:
+            raise ValueError(
+                f"channels[0] x grid = {self.channels[0]} x {self.grid[0]} x {self.grid[1]} "
+                f"exceeds {LIMITS['finest_features']} features per slice"
+            )
         factor = 2 ** (len(self.channels) - 1)
         if any(size % factor for size in self.grid):
             raise ValueError(
                 f"grid {self.grid} must be divisible by {factor} "
                 f"(2 ** (levels - 1) for {len(self.channels)} levels)"
             )
-        if isinstance(self.encoders, str) or not self.encoders:
+        if (
+            not isinstance(self.encoders, (list, tuple))
+            or not 1 <= len(self.encoders) <= LIMITS["encoders"]
+        ):
             raise ValueError(
-                f"encoders must be a non-empty list of image lists, got {self.encoders!r}"
+                f"encoders must be a list of 1 to {LIMITS['encoders']} image lists, "
+                f"got {self.encoders!r}"
             )
         encoders = []
         for images in self.encoders:
-            names = (images,) if isinstance(images, str) else tuple(str(v) for v in images)
+            if isinstance(images, str):
+                images = (images,)
+            if not isinstance(images, (list, tuple)) or len(images) > len(IMAGE_INPUTS):
+                raise ValueError(f"each encoder takes a list of images, got {images!r}")
+            names = tuple(images)
             unknown = [v for v in names if v not in IMAGE_INPUTS]
             if not names or unknown or len(set(names)) != len(names):
                 raise ValueError(
@@ -91,14 +145,16 @@ class GeneratorConfig:
                 )
             encoders.append(names)
         self.encoders = tuple(encoders)
-        for name in ("mlp_depth", "filter_latent", "norm_latent", "met_embedding"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-            setattr(self, name, int(value))
-        if not self.lam_scale > 0:
-            raise ValueError(f"lam_scale must be > 0, got {self.lam_scale!r}")
-        self.lam_scale = float(self.lam_scale)
+        self.mlp_depth = _int(self.mlp_depth, "mlp_depth", LIMITS["mlp_depth"])
+        self.filter_latent = _int(self.filter_latent, "filter_latent", LIMITS["latent"])
+        self.norm_latent = _int(self.norm_latent, "norm_latent", LIMITS["latent"])
+        self.met_embedding = _int(self.met_embedding, "met_embedding", LIMITS["met_embedding"])
+        scale = self.lam_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise ValueError(f"lam_scale must be a number, got {scale!r}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"lam_scale must be a finite number > 0, got {scale!r}")
+        self.lam_scale = float(scale)
         self.conv_impl = parse_enum(ConvImpl, self.conv_impl, "conv_impl")
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,11 +176,11 @@ class CriticConfig:
     """Width of the hidden FC layer."""
 
     def __post_init__(self) -> None:
-        self.channels = _int_tuple(self.channels, "channels")
-        self.pooled = _int_tuple(self.pooled, "pooled", 2)
-        if int(self.hidden) != self.hidden or self.hidden < 1:
-            raise ValueError(f"hidden must be a positive integer, got {self.hidden!r}")
-        self.hidden = int(self.hidden)
+        self.channels = _int_tuple(
+            self.channels, "channels", LIMITS["channels"], max_length=LIMITS["levels"]
+        )
+        self.pooled = _int_tuple(self.pooled, "pooled", LIMITS["critic_pooled"], length=2)
+        self.hidden = _int(self.hidden, "hidden", LIMITS["critic_hidden"])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable keyword arguments that rebuild this config."""

@@ -39,8 +39,14 @@ class DataConsistency(nn.Module):
         super().__init__()
         ny, nx = (grid, grid) if isinstance(grid, int) else (int(grid[0]), int(grid[1]))
         self.grid = (ny, nx)
-        self.register_buffer("proj_y", _projections(ny).clone(), persistent=False)
-        self.register_buffer("proj_x", _projections(nx).clone(), persistent=False)
+        if torch.empty(0).device.type == "meta":
+            # Built on the meta device to check a model file's shapes (mrsisr.checkpoint):
+            # no values, and no meta tensor enters the cache.
+            proj_y, proj_x = torch.empty(ny, ny, ny), torch.empty(nx, nx, nx)
+        else:
+            proj_y, proj_x = _projections(ny).clone(), _projections(nx).clone()
+        self.register_buffer("proj_y", proj_y, persistent=False)
+        self.register_buffer("proj_x", proj_x, persistent=False)
 
     def forward(self, x: torch.Tensor, lr: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """Make ``x`` consistent with the zero-filled measurement ``lr``.
