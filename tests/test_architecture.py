@@ -18,6 +18,8 @@ FORBIDDEN = {
     "nn": ("mrsisr.data", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "data": ("mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "train": ("mrsisr.commands", "mrsisr.cli"),
+    "pipelines": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "provenance": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
 }
 
 

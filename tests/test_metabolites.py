@@ -1,0 +1,118 @@
+"""The one metabolite-name normaliser: totals, components, run-together forms, refusals."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from mrsisr.metabolites import (
+    METABOLITES,
+    Metabolite,
+    NotAConcentration,
+    index_of,
+    metabolite_from_filename,
+    normalise_name,
+    parse_metabolite,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # spellings the issue found refused: FSL-MRS joins in the order typed, MRSIPrep runs
+        # the names together
+        ("PCho+GPC", "tCho"), ("PCh+GPC", "tCho"), ("GPC+PCh", "tCho"), ("GPC+PCho", "tCho"),
+        ("CrPCr", "tCr"), ("PCr+Cr", "tCr"), ("Cr+PCr", "tCr"),
+        ("GPCPCh", "tCho"), ("PChGPC", "tCho"), ("NAANAAG", "NAA"), ("NAAG+NAA", "NAA"),
+        # totals and other names
+        ("tCho", "tCho"), ("Cho", "tCho"), ("tCr", "tCr"), ("tNAA", "NAA"),
+        ("mI", "Ins"), ("myo-Ins", "Ins"), ("MI", "Ins"), ("ins", "Ins"),
+        ("gln", "Gln"), ("GLU", "Glu"), ("Gly", "Gly"), (" Gln ", "Gln"),
+    ],
+)  # fmt: skip
+def test_names_read_as_the_model_metabolite(name: str, expected: str) -> None:
+    match = normalise_name(name)
+    assert match.metabolite.value == expected
+    assert not match.partial
+    assert parse_metabolite(name) is Metabolite(expected)
+
+
+def test_components_are_an_unordered_set() -> None:
+    for met, parts in {
+        "tCho": ("GPC", "PCh"),
+        "tCr": ("Cr", "PCr"),
+        "NAA": ("NAA", "NAAG"),
+    }.items():
+        for order in itertools.permutations(parts):
+            for joiner in ("+", ""):
+                assert normalise_name(joiner.join(order)).metabolite.value == met
+
+
+@pytest.mark.parametrize(
+    ("name", "total"), [("Cr", "tCr"), ("PCh", "tCho"), ("PCho", "tCho"), ("NAA", "NAA"),
+                        ("PCr", "tCr"), ("GPC", "tCho")],
+)  # fmt: skip
+def test_a_single_component_is_partial_with_a_note(name: str, total: str) -> None:
+    match = normalise_name(name)
+    assert match.metabolite.value == total
+    assert match.partial
+    assert "trained on" in match.note and name in match.note
+
+
+def test_a_total_is_preferred_to_its_components_and_the_larger_component_first() -> None:
+    total, cr, pcr = (normalise_name(n) for n in ("Cr+PCr", "Cr", "PCr"))
+    assert total.priority < cr.priority < pcr.priority
+    gpc, pch = normalise_name("GPC"), normalise_name("PCho")
+    assert gpc.priority < pch.priority  # GPC is the larger part of brain choline
+
+
+@pytest.mark.parametrize("name", ["Cr+NAA", "GluGln", "Glu+Gln", "Glx", "Lac", "water", "",
+                                  "+", "Cr+Cr", "CrCr", "NAA+", "GPCx"])  # fmt: skip
+def test_unknown_or_mixed_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown metabolite.*known metabolites: tCho"):
+        normalise_name(name)
+
+
+def test_the_model_names_keep_their_embedding_order() -> None:
+    assert [m.value for m in METABOLITES] == ["tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins"]
+    assert index_of("GPCPCh") == 0 and index_of("NAANAAG") == 2 and index_of("mI") == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("lr_Gln.nii.gz", "Gln"), ("P07-NAA.nii", "NAA"), ("cho_map.nii.gz", "tCho"),
+        ("sub01_mI_conc.nii.gz", "Ins"), ("PCho+GPC.nii.gz", "tCho"),
+        ("GPC+PCh_amp_map.nii", "tCho"),
+        ("sub-01_ses-1_space-orig_met-CrPCr_desc-signal_mrsi.nii.gz", "tCr"),
+    ],
+)  # fmt: skip
+def test_the_metabolite_is_read_from_a_file_name(name: str, expected: str) -> None:
+    assert metabolite_from_filename(name).metabolite.value == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "marks"),
+    [
+        ("NAA_sd.nii.gz", "standard-deviation"),
+        ("NAA_snr.nii.gz", "signal-to-noise"),
+        ("NAA_sd_map.nii", "standard-deviation"),
+        ("NAA_crlb_map.nii", "Cramér-Rao"),
+        ("NAA_fwhm.nii.gz", "linewidth"),
+        ("Cr+PCr_RatToCr+PCr_map.nii", "ratio"),
+        ("Gln_ratio.nii.gz", "ratio"),
+        ("fit_failed.nii.gz", "fit-failure"),
+        ("sub-01_space-orig_met-NAA_desc-crlb_mrsi.nii.gz", "Cramér-Rao"),
+        ("sub-01_space-orig_desc-brainmask_mrsi.nii.gz", "mask"),
+    ],
+)
+def test_file_names_of_non_concentration_maps_are_refused(name: str, marks: str) -> None:
+    with pytest.raises(NotAConcentration, match=marks):
+        metabolite_from_filename(name)
+
+
+@pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz", "Gln_tCr_amp_map.nii"])
+def test_file_names_with_no_or_several_metabolites_ask_for_the_metabolite(name: str) -> None:
+    with pytest.raises(ValueError, match="--metabolite"):
+        metabolite_from_filename(name)

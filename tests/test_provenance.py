@@ -1,0 +1,101 @@
+"""Provenance sidecars and BIDS-derivative names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mrsisr import __version__
+from mrsisr.metabolites import Metabolite
+from mrsisr.provenance import (
+    FileHashes,
+    Provenance,
+    bids_map_name,
+    bids_mask_name,
+    dataset_description,
+    sidecar_path,
+)
+
+
+def test_file_hashes_are_the_sha256_of_the_bytes_and_read_once(tmp_path) -> None:
+    path = tmp_path / "x.bin"
+    data = bytes(range(256)) * 5000  # several read blocks
+    path.write_bytes(data)
+    hashes = FileHashes()
+    assert hashes(path) == hashlib.sha256(data).hexdigest()
+    path.write_bytes(b"changed")
+    assert hashes(path) == hashlib.sha256(data).hexdigest()  # cached for this run
+    assert FileHashes()(path) == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_sidecar_holds_what_made_the_map(tmp_path) -> None:
+    files = {name: tmp_path / name for name in ("model.safetensors", "lr.nii.gz", "t1.nii.gz")}
+    for i, path in enumerate(files.values()):
+        path.write_bytes(bytes([i]) * 10)
+    record = Provenance(
+        command_line=["mrsisr", "predict", "--met", "lr.nii.gz"],
+        model=files["model.safetensors"],
+        inputs=[("map", files["lr.nii.gz"]), ("t1", files["t1.nii.gz"])],
+        n=(32, 30),
+        grid=(64, 64),
+        sharpness=(0.0, 0.03),
+        metabolite_given="PCho+GPC",
+        metabolite=Metabolite.tCho,
+        units="mM",
+        mask_source="derived from T1 and FLAIR",
+        pipeline="fsl-mrs",
+        registration={"shift_mm": np.array([0.5, -1.25]), "applied": False},
+    )
+    out = record.write(tmp_path / "sr.json")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["tool"] == {"name": "mrsisr", "version": __version__}
+    assert data["model"]["sha256"] == hashlib.sha256(bytes([0]) * 10).hexdigest()
+    assert [i["role"] for i in data["inputs"]] == ["map", "t1"]
+    assert data["inputs"][1]["sha256"] == hashlib.sha256(bytes([2]) * 10).hexdigest()
+    assert data["n"] == [32, 30] and data["N"] == [64, 64] and data["sharpness"] == [0.0, 0.03]
+    assert data["metabolite"] == {"given": "PCho+GPC", "normalised": "tCho"}
+    assert data["units"] == "mM" and data["pipeline"] == "fsl-mrs"
+    assert data["registration"] == {"shift_mm": [0.5, -1.25], "applied": False}
+    assert data["acquisition"] is None and data["coverage"] is None
+    assert data["command_line"][:2] == ["mrsisr", "predict"]
+
+
+def test_values_that_are_not_json_are_refused(tmp_path) -> None:
+    (tmp_path / "m").write_bytes(b"")
+    record = Provenance([], tmp_path / "m", [], (8, 8), (16, 16), (0.0,), "Gln", Metabolite.Gln,
+                        coverage={"bad": object()})  # fmt: skip
+    with pytest.raises(TypeError, match="not JSON"):
+        record.write(tmp_path / "sr.json")
+
+
+@pytest.mark.parametrize(
+    ("output", "sidecar"),
+    [("sr_Gln.nii.gz", "sr_Gln.json"), ("out/sr.nii", "out/sr.json"),
+     ("sr_Gln_lam0.03.nii.gz", "sr_Gln_lam0.03.json")],
+)  # fmt: skip
+def test_the_sidecar_sits_beside_its_map(output: str, sidecar: str) -> None:
+    assert sidecar_path(Path(output)) == Path(sidecar)
+
+
+def test_bids_names_follow_mrsiprep_derivative_names() -> None:
+    assert bids_map_name("01", "1", Metabolite.tCho, 0.03) == Path(
+        "sub-01/ses-1/sub-01_ses-1_space-orig_met-GPCPCh_desc-srlam0p03_mrsi.nii.gz"
+    )
+    assert bids_map_name("P07", None, "Gln", 0.0) == Path(
+        "sub-P07/sub-P07_space-orig_met-Gln_desc-srlam0_mrsi.nii.gz"
+    )
+    assert bids_map_name("02", None, "tCr", None).name.endswith("met-CrPCr_desc-sr_mrsi.nii.gz")
+    assert bids_mask_name("01", None) == Path("sub-01/sub-01_space-orig_desc-srmask_mask.nii.gz")
+    with pytest.raises(ValueError, match="subject 'P-07': a BIDS label"):
+        bids_map_name("P-07", None, "Gln", 0.0)
+
+
+def test_dataset_description_names_the_generator() -> None:
+    description = dataset_description()
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "mrsisr"
+    assert description["GeneratedBy"][0]["Version"] == __version__
