@@ -8,7 +8,10 @@ import time
 
 from mrsisr.errors import UserError
 
-HELP = "generate the in-silico glioma cohort (MNI anatomy, glioma, 7 T MRSI model)"
+HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
+
+# The values of mrsisr.data.phantom.Simulator (tested), without importing it at start-up.
+SIMULATORS = ("paper", "randomised", "shifted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--out", metavar="DIR", help="folder of the cohort to create")
     where.add_argument(
         "--cohort", metavar="DIR", help="an existing cohort to preview (with --preview)"
+    )
+    parser.add_argument(
+        "--simulator",
+        choices=SIMULATORS,
+        default=SIMULATORS[0],
+        help="paper: the glioma phantom of the reproduction (default); randomised: drawn "
+        "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
+        "simulator with settings training never uses (a shifted test set)",
     )
     parser.add_argument("--patients", type=int, default=15, help="number of patients (15)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -73,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             slices=args.slices,
             workers=args.workers,
             overwrite=args.force,
+            simulator=args.simulator,
         )
         seconds = time.perf_counter() - start
         noun = "patient" if args.patients == 1 else "patients"

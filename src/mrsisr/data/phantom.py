@@ -14,6 +14,8 @@ part of the cohort format; readers ignore it.
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
 import os
 import shutil
@@ -31,25 +33,82 @@ from mrsisr.data.simulate import PhantomGeometry, simulate_patient
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
 
-__all__ = ["LABELS_FILE", "PhantomGeometry", "make_phantom_cohort", "patient_ids"]
+__all__ = [
+    "LABELS_FILE",
+    "PARAMS_FILE",
+    "PhantomGeometry",
+    "Simulator",
+    "make_phantom_cohort",
+    "patient_ids",
+]
 
 log = logging.getLogger(__name__)
 
 LABELS_FILE = "phantom_labels.nii.gz"
+PARAMS_FILE = "phantom_params.json"
 FIELD_STRENGTH_T = 7.0
 
 
-def patient_ids(patients: int) -> tuple[str, ...]:
+class Simulator(str, enum.Enum):
+    """Which simulator makes the patients.
+
+    ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
+    ``randomised`` and ``shifted``: the randomised simulator (:mod:`mrsisr.data.randomised`)
+    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`.
+    """
+
+    PAPER = "paper"
+    RANDOMISED = "randomised"
+    SHIFTED = "shifted"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def prefix(self) -> str:
+        """First letter of the patient ids (P, R, S), so cohorts of different simulators
+        never share ids and a model's recorded split cannot match another cohort's."""
+        return {"paper": "P", "randomised": "R", "shifted": "S"}[self.value]
+
+    @property
+    def code(self) -> int:
+        """The simulator's entry in the seed of each patient's generator."""
+        return list(Simulator).index(self)
+
+
+def patient_ids(patients: int, prefix: str = "P") -> tuple[str, ...]:
     """Ids of a phantom cohort: ``P01``, ``P02``, ... (wider if there are 100 or more)."""
     width = max(2, len(str(patients)))
-    return tuple(f"P{i + 1:0{width}d}" for i in range(patients))
+    return tuple(f"{prefix}{i + 1:0{width}d}" for i in range(patients))
 
 
-def _write_one(root: Path, index: int, patient_id: str, seed: int, geometry: PhantomGeometry):
+def _write_one(
+    root: Path,
+    index: int,
+    patient_id: str,
+    seed: int,
+    geometry: PhantomGeometry,
+    simulator: Simulator,
+):
     """Simulate patient ``index`` of the cohort of ``seed`` and write its folder."""
-    simulated = simulate_patient(patient_id, np.random.default_rng([seed, index]), geometry)
+    # The paper's phantom keeps its seeds (byte-identical cohorts); the randomised presets
+    # add their own stream so that no two simulators share a patient's draws.
+    stream = [seed, index] if simulator is Simulator.PAPER else [seed, index, simulator.code]
+    rng = np.random.default_rng(stream)
+    record = None
+    if simulator is Simulator.PAPER:
+        simulated = simulate_patient(patient_id, rng, geometry)
+    else:
+        from mrsisr.data.randomise import PRESETS, Preset
+        from mrsisr.data.randomised import simulate_randomised_patient
+
+        preset = Preset.SHIFTED if simulator is Simulator.SHIFTED else Preset.TRAINING
+        simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
     folder = write_patient(root, simulated.patient)
     save_volume(folder / LABELS_FILE, simulated.labels, simulated.patient.affine, dtype=np.uint8)
+    if record is not None:
+        text = json.dumps({"patient": patient_id, "seed": stream, **record}, indent=1)
+        (folder / PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
     log.info("  %s: %d voxels in the quality mask", patient_id, int(simulated.patient.mask.sum()))
 
 
@@ -69,6 +128,7 @@ def make_phantom_cohort(
     fine: int = 3,
     workers: int = 1,
     overwrite: bool = False,
+    simulator: Simulator | str = Simulator.PAPER,
 ) -> Path:
     """Write an in-silico glioma cohort to ``out`` and return its path.
 
@@ -88,11 +148,19 @@ def make_phantom_cohort(
         fine: in-plane multiple of the grid on which truth, T1 and FLAIR are built.
         workers: processes simulating patients in parallel.
         overwrite: replace an existing cohort at ``out``.
+        simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data) or
+            ``shifted`` (a test set with settings training never used); see
+            :class:`Simulator`. Patient ids start with P, R or S.
 
     Raises:
         UserError: if ``out`` exists and may not be replaced.
     """
     patients = _positive_int(patients, "patients")
+    try:
+        simulator = Simulator(simulator)
+    except ValueError:
+        valid = ", ".join(s.value for s in Simulator)
+        raise ValueError(f"simulator must be one of {valid}, got {simulator!r}") from None
     workers = _positive_int(workers, "workers")
     geometry = PhantomGeometry(grid=grid, slices=36 if slices is None else slices, fine=fine)
     out = Path(out)
@@ -100,12 +168,12 @@ def make_phantom_cohort(
         if not (overwrite and (out / MANIFEST_FILE).is_file()):
             hint = "--force replaces a cohort" if (out / MANIFEST_FILE).is_file() else ""
             raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())
-    ids = patient_ids(patients)
+    ids = patient_ids(patients, simulator.prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         log.info("simulating %d patients on a %s grid in %s", patients, geometry.shape, out)
-        jobs = [(staging, i, pid, seed, geometry) for i, pid in enumerate(ids)]
+        jobs = [(staging, i, pid, seed, geometry, simulator) for i, pid in enumerate(ids)]
         if workers > 1 and patients > 1:
             with ProcessPoolExecutor(min(workers, patients, os.cpu_count() or 1)) as pool:
                 for future in [pool.submit(_write_one, *job) for job in jobs]:
@@ -113,6 +181,7 @@ def make_phantom_cohort(
         else:
             for job in jobs:
                 _write_one(*job)
+        which = "" if simulator is Simulator.PAPER else f"simulator {simulator}, "
         write_manifest(
             staging,
             Manifest(
@@ -120,7 +189,7 @@ def make_phantom_cohort(
                 metabolites=METABOLITES,
                 units="mM",
                 field_strength_t=FIELD_STRENGTH_T,
-                provenance=f"in-silico phantom (mrsisr {__version__}, seed {seed})",
+                provenance=f"in-silico phantom (mrsisr {__version__}, {which}seed {seed})",
             ),
         )
         if out.exists():

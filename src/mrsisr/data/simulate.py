@@ -43,7 +43,15 @@ from mrsisr.data.tumour import Tumour
 from mrsisr.kspace import degrade
 from mrsisr.metabolites import METABOLITES, Metabolite
 
-__all__ = ["LABELS", "TUMOUR_LABELS", "PhantomGeometry", "SimulatedPatient", "simulate_patient"]
+__all__ = [
+    "LABELS",
+    "TUMOUR_LABELS",
+    "PhantomGeometry",
+    "SimulatedPatient",
+    "quality_mask",
+    "simulate_patient",
+    "to_mrsi_grid",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +129,7 @@ class SimulatedPatient(NamedTuple):
     labels: np.ndarray
 
 
-def _to_grid(fine: np.ndarray, grid: int) -> np.ndarray:
+def to_mrsi_grid(fine: np.ndarray, grid: int) -> np.ndarray:
     """k-space truncation of a fine volume ``(F, F, Z)`` to ``(grid, grid, Z)``."""
     return np.moveaxis(degrade(np.moveaxis(fine, 2, 0), grid), 0, 2).astype(np.float32)
 
@@ -215,7 +223,7 @@ def _acquire_maps(
     return maps, signal
 
 
-def _quality_mask(
+def quality_mask(
     rng: np.random.Generator,
     brain: np.ndarray,
     signal: np.ndarray,
@@ -267,11 +275,11 @@ def simulate_patient(
     t1, flair = _anatomy_images(rng, template_t1, frac, (fine_shape, fine_affine))
 
     # k-space truncation is linear: truncate each compartment once, then mix concentrations.
-    fractions = {c: _to_grid(f.reshape(fine_shape), geometry.grid) for c, f in frac.items()}
+    fractions = {c: to_mrsi_grid(f.reshape(fine_shape), geometry.grid) for c, f in frac.items()}
     maps, signal = _acquire_maps(rng, fractions, geometry)
     brain = sum(fractions.values())
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
-    mask = _quality_mask(rng, brain, signal, atlas_z, (geometry.shape, affine))
+    mask = quality_mask(rng, brain, signal, atlas_z, (geometry.shape, affine))
     for met in maps:
         maps[met] = np.where(mask, maps[met], 0.0).astype(np.float32)
 
