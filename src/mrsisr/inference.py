@@ -22,6 +22,7 @@ the estimate carries only the part of the measurement that the masked map does n
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from mrsisr.options import resolve_device
 __all__ = [
     "DEFAULT_SHARPNESS",
     "Anatomy",
+    "Precision",
     "Predictor",
     "Volume",
     "brain_mask",
@@ -171,6 +173,18 @@ def brain_mask(t1: np.ndarray, flair: np.ndarray) -> np.ndarray:
     return mask
 
 
+class Precision(str, enum.Enum):
+    """Arithmetic of the generator's forward passes at inference."""
+
+    fp32 = "fp32"
+    """float32 everywhere."""
+    bf16 = "bf16"
+    """bfloat16 autocast (matrix products and convolutions in bfloat16, accumulation and
+    data consistency in float32); the final data consistency is float64 either way."""
+    auto = "auto"
+    """bf16 where the CPU computes it natively (AVX-512 BF16 or AMX), else fp32."""
+
+
 @dataclass
 class Predictor:
     """A generator ready to super-resolve volumes: model, output grid, device, batch size.
@@ -181,12 +195,15 @@ class Predictor:
         grid: its output grid ``(N_y, N_x)``.
         device: where to run it.
         batch_size: slices per forward pass.
+        precision: arithmetic of the forward passes (:class:`Precision`; ``auto`` is resolved
+            by :func:`resolve_precision` before it gets here).
     """
 
     model: nn.Module
     grid: tuple[int, int]
     device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
     batch_size: int = 64
+    precision: Precision = Precision.fp32
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "auto", batch_size: int = 64) -> Predictor:
@@ -269,6 +286,18 @@ class Predictor:
         """
         lr = np.asarray(lr, dtype=np.float64)
         lams = [float(v) for v in sharpness]
+        self.check_volume(lr, anatomy, lams)
+        measured = np.moveaxis(lr, 2, 0)  # (S, n_y, n_x)
+        inputs, scale = self.network_inputs(measured, anatomy)
+        n = np.broadcast_to(np.array(measured.shape[-2:]), (len(measured), 2))
+        estimate = self.estimate(inputs, n, index_of(metabolite), lams)
+        estimate *= scale[None, :, None, None]
+        consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
+        return np.moveaxis(consistent, 1, 3).astype(np.float32)
+
+    def check_volume(self, lr: np.ndarray, anatomy: Anatomy, sharpness: Sequence[float]) -> None:
+        """Check an LR volume ``(n_y, n_x, S)``, its anatomy and the λ values (``ValueError``)."""
+        lams = [float(v) for v in sharpness]
         if lr.ndim != 3:
             raise ValueError(f"lr must be a volume (n_y, n_x, S), got shape {lr.shape}")
         if not lams or min(lams) < 0:
@@ -277,7 +306,19 @@ class Predictor:
         if anatomy.mask.shape != shape:
             raise ValueError(f"anatomy is on grid {anatomy.mask.shape}, expected {shape}")
 
-        measured = np.moveaxis(lr, 2, 0)  # (S, n_y, n_x)
+    def network_inputs(
+        self, measured: np.ndarray, anatomy: Anatomy
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The normalised network inputs of measured slices, and the scale of each slice.
+
+        Args:
+            measured: ``(S, n_y, n_x)`` measured slices at their acquisition grid.
+            anatomy: inputs on the output grid, ``(N_y, N_x, S)``.
+
+        Returns:
+            ``inputs`` ``(S, 4, N_y, N_x)`` float32 (zero-filled map / scale, T1, FLAIR, mask)
+            and ``scale`` ``(S,)`` (:func:`mrsisr.data.normalise.map_scale`).
+        """
         zero_filled = kspace.zero_fill(measured, self.grid)  # (S, N_y, N_x)
         mask = np.moveaxis(anatomy.mask, 2, 0)
         scale = map_scale(zero_filled, mask)  # (S,)
@@ -289,27 +330,41 @@ class Predictor:
                 mask,
             ],
             axis=1,
-        ).astype(np.float32)  # (S, 4, N_y, N_x)
-        estimate = self._run(inputs, measured.shape[-2:], index_of(metabolite), lams)
-        estimate *= scale[None, :, None, None]
-        consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
-        return np.moveaxis(consistent, 1, 3).astype(np.float32)
+        ).astype(np.float32)
+        return inputs, scale
 
-    def _run(
-        self, inputs: np.ndarray, n: Sequence[int], met: int, lams: Sequence[float]
+    def estimate(
+        self, inputs: np.ndarray, n: np.ndarray, met: int, lams: Sequence[float]
     ) -> np.ndarray:
-        """Run the generator on every (λ, slice) pair in batches; ``(L, S, N_y, N_x)`` float64."""
-        slices = inputs.shape[0]
-        pairs = [(li, s) for li in range(len(lams)) for s in range(slices)]
-        out = np.empty((len(lams), slices, *inputs.shape[-2:]), dtype=np.float64)
-        source = torch.from_numpy(inputs)
-        with torch.inference_mode():
+        """Run the generator on every (λ, row) pair in batches of :attr:`batch_size`.
+
+        Args:
+            inputs: ``(B, 4, N_y, N_x)`` float32 from :meth:`network_inputs` (or a transform
+                of them); the grid may be ``(N_x, N_y)`` after a transposition.
+            n: ``(B, 2)`` acquisition size ``(n_y, n_x)`` of each row.
+            met: metabolite index (:func:`mrsisr.metabolites.index_of`).
+            lams: the λ values.
+
+        Returns:
+            ``(L, B, N_y, N_x)`` float64 normalised estimates (masked, data-consistent with
+            the row's input), in :attr:`precision`.
+        """
+        rows = inputs.shape[0]
+        pairs = [(li, r) for li in range(len(lams)) for r in range(rows)]
+        out = np.empty((len(lams), rows, *inputs.shape[-2:]), dtype=np.float64)
+        source = torch.from_numpy(np.ascontiguousarray(inputs))
+        sizes = torch.tensor(np.asarray(n), dtype=torch.int64)
+        bf16 = self.precision is Precision.bf16
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16),
+        ):
             for start in range(0, len(pairs), self.batch_size):
                 chunk = pairs[start : start + self.batch_size]
-                rows = torch.tensor([s for _, s in chunk])
-                batch = source[rows].to(self.device)
+                index = torch.tensor([r for _, r in chunk])
+                batch = source[index].to(self.device)
                 size = len(chunk)
-                cond_n = torch.tensor([list(n)] * size, dtype=torch.int64, device=self.device)
+                cond_n = sizes[index].to(self.device)
                 cond_met = torch.full((size,), met, dtype=torch.int64, device=self.device)
                 cond_lam = torch.tensor(
                     [lams[li] for li, _ in chunk], dtype=torch.float32, device=self.device
@@ -324,6 +379,6 @@ class Predictor:
                     cond_lam,
                 )
                 values = pred[:, 0].double().cpu().numpy()
-                for (li, s), value in zip(chunk, values):
-                    out[li, s] = value
+                for (li, r), value in zip(chunk, values):
+                    out[li, r] = value
         return out
