@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "cohort": "mrsisr.commands.cohort",
     "train": "mrsisr.commands.train",
     "evaluate": "mrsisr.commands.evaluate",
+    "calibrate": "mrsisr.commands.calibrate",
     "reproduce": "mrsisr.commands.reproduce",
     "lpips-weights": "mrsisr.commands.lpips_weights",
     "models": "mrsisr.commands.models",
