@@ -20,6 +20,9 @@ FORBIDDEN = {
     "train": ("mrsisr.commands", "mrsisr.cli"),
     "pipelines": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "provenance": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "symmetry": ("mrsisr.nn", "mrsisr.data", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "uncertainty": ("mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "report": ("mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
 }
 
 

@@ -21,6 +21,7 @@ from mrsisr.errors import UserError
 COMMANDS: dict[str, str] = {
     "demo": "mrsisr.commands.demo",
     "predict": "mrsisr.commands.predict",
+    "report": "mrsisr.commands.report",
     "phantom": "mrsisr.commands.phantom",
     "cohort": "mrsisr.commands.cohort",
     "train": "mrsisr.commands.train",

@@ -1,0 +1,240 @@
+"""Read a folder written by ``mrsisr predict`` into a :class:`~mrsisr.report.html.ReportData`.
+
+The files are recognised by the description ``mrsisr predict`` writes into each NIfTI header
+(:func:`describe_map`), not by their names: ``mrsisr SR <Met> n=<n_y>x<n_x> lambda=<λ,…>``
+for a super-resolved map (3-D, or 4-D with one λ per volume), ``mrsisr SD <method> <Met> …``
+for its SD map and ``mrsisr mask …`` for the mask used. The zero-filled input is recomputed
+from the map itself: the output is data-consistent, so ``zero_fill(degrade(output, n))`` is
+the zero-filled measurement exactly. A provenance sidecar ``<name>.json`` beside a map, when
+present, adds its fields to the provenance table and names the T1 used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrsisr import kspace
+from mrsisr.errors import UserError
+from mrsisr.report.html import MapSeries, ReportData
+
+__all__ = ["describe_map", "describe_sd", "read_predict_folder"]
+
+log = logging.getLogger(__name__)
+
+_DESCRIPTION = re.compile(
+    r"^mrsisr (?P<kind>SR|SD)(?: (?P<method>[a-z]+))? (?P<met>\S+) "
+    r"n=(?P<ny>\d+)x(?P<nx>\d+) lambda=(?P<lams>[0-9.eE+\-, ]+)$"
+)
+_LAM_IN_NAME = re.compile(r"_lam(?P<lam>[0-9.eE+\-]+?)(?:_sd)?\.nii(?:\.gz)?$")
+MASK_DESCRIPTION = "mrsisr mask used for super-resolution"
+
+
+def _lams_text(lams: Sequence[float]) -> str:
+    return ", ".join(f"{v:g}" for v in lams)
+
+
+def describe_map(metabolite: str, n: Sequence[int], lams: Sequence[float]) -> str:
+    """The header description of a super-resolved map (what this module reads back)."""
+    return f"mrsisr SR {metabolite} n={n[0]}x{n[1]} lambda={_lams_text(lams)}"
+
+
+def describe_sd(method: str, metabolite: str, n: Sequence[int], lams: Sequence[float]) -> str:
+    """The header description of an SD map."""
+    return f"mrsisr SD {method} {metabolite} n={n[0]}x{n[1]} lambda={_lams_text(lams)}"
+
+
+def _nifti_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.endswith((".nii", ".nii.gz"))
+    )
+
+
+def _description(path: Path) -> str:
+    import nibabel as nib
+
+    try:
+        raw = nib.load(str(path)).header.get("descrip")
+    except Exception:  # not NIfTI after all: not ours
+        return ""
+    value = raw.item() if hasattr(raw, "item") else raw
+    return value.decode("latin-1", "replace").strip() if isinstance(value, bytes) else str(value)
+
+
+def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from mrsisr.data.nifti import load_volume
+
+    try:
+        return load_volume(path)
+    except Exception as err:
+        raise UserError(f"{path}: not a readable NIfTI file ({type(err).__name__})") from None
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    """The provenance sidecar ``<stem>.json`` of a map, ``{}`` if none or unreadable."""
+    side = path.with_name(re.sub(r"\.nii(\.gz)?$", "", path.name) + ".json")
+    if not side.is_file():
+        return {}
+    try:
+        record = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        log.warning("%s: ignored, not readable JSON (%s)", side, err)
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+class _Entry:
+    def __init__(self, path: Path, match: re.Match[str]) -> None:
+        self.path = path
+        self.kind = match["kind"]
+        self.method = match["method"] or ""
+        self.met = match["met"]
+        self.n = (int(match["ny"]), int(match["nx"]))
+        lams = tuple(float(v) for v in match["lams"].replace(" ", "").split(",") if v)
+        in_name = _LAM_IN_NAME.search(path.name)
+        self.lams = (float(in_name["lam"]),) if in_name and len(lams) == 1 else lams
+
+
+def _volumes(entry: _Entry) -> tuple[list[np.ndarray], np.ndarray]:
+    data, affine = _load(entry.path)
+    if data.ndim == 3:
+        return [data], affine
+    if data.ndim == 4 and data.shape[3] == len(entry.lams):
+        return [data[..., i] for i in range(data.shape[3])], affine
+    raise UserError(f"{entry.path}: shape {data.shape} does not match its {len(entry.lams)} λ")
+
+
+def _scan(folder: Path) -> tuple[list[_Entry], list[Path]]:
+    entries, masks = [], []
+    for path in _nifti_files(folder):
+        text = _description(path)
+        match = _DESCRIPTION.match(text)
+        if match:
+            entries.append(_Entry(path, match))
+        elif text.startswith("mrsisr mask"):
+            masks.append(path)
+    return entries, masks
+
+
+def read_predict_folder(
+    folder: Path, t1: Path | None = None, units: str | None = None
+) -> ReportData:
+    """Everything a report of one ``mrsisr predict`` output folder shows.
+
+    Args:
+        folder: the folder (one patient's outputs).
+        t1: a T1-weighted image to show the maps over (any grid covering them); default:
+            the T1 named in a provenance sidecar, else none.
+        units: the maps' units for the colour bar; default: from a sidecar, else "map units".
+
+    Raises:
+        UserError: not a folder, no super-resolved map in it, inconsistent grids.
+    """
+    from mrsisr import __version__
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder; give the output folder of mrsisr predict")
+    entries, masks = _scan(folder)
+    maps_found = [e for e in entries if e.kind == "SR"]
+    if not maps_found:
+        inner = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and _scan(p)[0]]
+        hint = f"; per-patient folders with maps: {', '.join(inner)}" if inner else ""
+        raise UserError(f"{folder}: no map written by mrsisr predict in this folder{hint}")
+    by_met: dict[str, list[tuple[float, np.ndarray, Path]]] = {}
+    sds: dict[tuple[str, float], tuple[np.ndarray, str]] = {}
+    affine = None
+    meta: dict[str, tuple[int, int]] = {}
+    for entry in entries:
+        volumes, aff = _volumes(entry)
+        if affine is None:
+            affine, shape = aff, volumes[0].shape
+        if volumes[0].shape != shape or not np.allclose(aff, affine, atol=1e-3):
+            raise UserError(f"{entry.path}: on another grid than {maps_found[0].path.name}")
+        for lam, vol in zip(entry.lams, volumes):
+            if entry.kind == "SR":
+                by_met.setdefault(entry.met, []).append((lam, vol, entry.path))
+                meta[entry.met] = entry.n
+            else:
+                sds[entry.met, lam] = (vol, entry.method)
+    series = []
+    for met, items in by_met.items():
+        items.sort(key=lambda item: item[0])
+        lams = tuple(lam for lam, _, _ in items)
+        sr = np.stack([vol for _, vol, _ in items])
+        n = meta[met]
+        measured = kspace.degrade(np.moveaxis(sr[0].astype(np.float64), 2, 0), n)
+        zero_filled = np.moveaxis(kspace.zero_fill(measured, sr.shape[1:3]), 0, 2)
+        have = [sds.get((met, lam)) for lam in lams]
+        sd = np.stack([h[0] for h in have]) if all(have) else None
+        if any(have) and sd is None:
+            log.warning("%s: SD maps for only some λ; the report shows none", met)
+        series.append(
+            MapSeries(
+                name=met,
+                lams=lams,
+                n=n,
+                sr=sr,
+                zero_filled=zero_filled.astype(np.float32),
+                sd=sd,
+                sd_method=have[0][1] if sd is not None else "",
+                files=tuple(dict.fromkeys(p.name for _, _, p in items)),
+            )
+        )
+    mask = None
+    for path in masks:
+        data, aff = _load(path)
+        if data.shape == shape and np.allclose(aff, affine, atol=1e-3):
+            mask = data != 0
+            break
+    side = next((s for s in (_sidecar(e.path) for e in maps_found) if s), {})
+    t1_path = t1 or _sidecar_input(side, "t1")
+    anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
+    rows = [("tool", f"mrsisr {side.get('tool_version', __version__)} (report)")]
+    rows += [(k, _text(v)) for k, v in side.items() if k != "tool_version"]
+    rows += [("folder", str(folder)), ("grid N", f"{shape[0]} x {shape[1]}, {shape[2]} slices")]
+    rows += [("T1 shown", str(t1_path) if t1_path else "none (give --t1)")]
+    if mask is None:
+        rows.append(("mask", "no mask file found: every voxel shown"))
+    return ReportData(
+        maps=tuple(series),
+        t1=anatomy,
+        mask=mask,
+        units=units or str(side.get("units") or "map units"),
+        provenance=tuple(rows),
+        title=f"mrsisr: {folder.resolve().name}",
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _sidecar_input(record: dict[str, Any], role: str) -> str | None:
+    for item in record.get("inputs") or []:
+        if (
+            isinstance(item, dict)
+            and item.get("role") == role
+            and isinstance(item.get("path"), str)
+        ):
+            return item["path"]
+    return None
+
+
+def _t1_on_grid(path: Path, shape: Sequence[int], affine: np.ndarray) -> np.ndarray:
+    from mrsisr.data.resample import resample_to_grid
+
+    if not path.is_file():
+        raise UserError(f"{path}: T1 not found (--t1)")
+    data, aff = _load(path)
+    if data.ndim != 3:
+        raise UserError(f"{path}: {data.ndim}-D image; expected a 3-D T1-weighted image")
+    return resample_to_grid(data, aff, tuple(shape), affine, order=1).astype(np.float32)
