@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -112,20 +113,33 @@ def test_page_needs_no_network(predict_folder):
     assert "@import" not in page and "fetch(" not in page
 
 
-def test_sidecar_fills_the_provenance_and_names_the_t1(predict_folder):
-    sidecar = {
-        "tool_version": "9.9",
-        "model": {"path": "m.safetensors", "sha256": "ab" * 32},
-        "inputs": [{"role": "t1", "path": str(predict_folder.t1)}],
-        "mask_source": "given",
-        "units": "mM",
-    }
-    (predict_folder.folder / "sr_Gln_lam0.json").write_text(json.dumps(sidecar))
+def test_sidecar_fills_the_provenance_and_names_the_t1(predict_folder, tmp_path):
+    from mrsisr.metabolites import Metabolite
+    from mrsisr.provenance import Provenance, sidecar_path
+
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"weights")
+    lr = tmp_path / "lr_Gln.nii.gz"
+    lr.write_bytes(b"map")
+    Provenance(
+        command_line=["mrsisr", "predict"],
+        model=model,
+        inputs=[("map", lr), ("t1", predict_folder.t1)],
+        n=METS["Gln"],
+        grid=GRID,
+        sharpness=(0.0,),
+        metabolite_given="Gln",
+        metabolite=Metabolite.Gln,
+        units="mM",
+        mask_source="given",
+    ).write(sidecar_path(predict_folder.folder / "sr_Gln_lam0.nii.gz"))
     data = read_predict_folder(predict_folder.folder)
     rows = dict(data.provenance)
-    assert rows["tool"].startswith("mrsisr 9.9")
-    assert "ab" * 32 in rows["model"]
+    assert rows["tool"].startswith("mrsisr ")
+    assert hashlib.sha256(b"weights").hexdigest() in rows["model"]
+    assert rows["input: t1"] == str(predict_folder.t1)
     assert rows["mask_source"] == "given"
+    assert rows["n"] == "[10, 12]"
     assert data.units == "mM"
     assert data.t1 is not None and data.t1.shape == (*GRID, SLICES)
     np.testing.assert_allclose(data.t1[:, 0, 0], np.linspace(0, 100, GRID[0]), atol=1e-3)

@@ -5,8 +5,10 @@ The files are recognised by the description ``mrsisr predict`` writes into each 
 for a super-resolved map (3-D, or 4-D with one λ per volume), ``mrsisr SD <method> <Met> …``
 for its SD map and ``mrsisr mask …`` for the mask used. The zero-filled input is recomputed
 from the map itself: the output is data-consistent, so ``zero_fill(degrade(output, n))`` is
-the zero-filled measurement exactly. A provenance sidecar ``<name>.json`` beside a map, when
-present, adds its fields to the provenance table and names the T1 used.
+the zero-filled measurement exactly. A provenance sidecar ``<name>.json`` beside a map
+(:mod:`mrsisr.provenance`), when present, fills the provenance table (tool version, model
+and its hash, inputs, ``n``, ``N``, λ, mask source, …) and names the T1 used. Only the
+sidecar of the first map is shown: the maps of one folder share model and anatomy.
 """
 
 from __future__ import annotations
@@ -198,8 +200,7 @@ def read_predict_folder(
     side = next((s for s in (_sidecar(e.path) for e in maps_found) if s), {})
     t1_path = t1 or _sidecar_input(side, "t1")
     anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
-    rows = [("tool", f"mrsisr {side.get('tool_version', __version__)} (report)")]
-    rows += [(k, _text(v)) for k, v in side.items() if k != "tool_version"]
+    rows = _provenance_rows(side, __version__)
     rows += [("folder", str(folder)), ("grid N", f"{shape[0]} x {shape[1]}, {shape[2]} slices")]
     rows += [("T1 shown", str(t1_path) if t1_path else "none (give --t1)")]
     if mask is None:
@@ -208,7 +209,7 @@ def read_predict_folder(
         maps=tuple(series),
         t1=anatomy,
         mask=mask,
-        units=units or str(side.get("units") or "map units"),
+        units=units or _units(side.get("units")),
         provenance=tuple(rows),
         title=f"mrsisr: {folder.resolve().name}",
     )
@@ -216,6 +217,35 @@ def read_predict_folder(
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _units(value: Any) -> str:
+    if not isinstance(value, str) or not value or value == "as the input":
+        return "map units"
+    return value
+
+
+def _provenance_rows(side: dict[str, Any], version: str) -> list[tuple[str, str]]:
+    """Rows of the provenance table from a sidecar (:mod:`mrsisr.provenance`), if any."""
+    tool = side.get("tool") if isinstance(side.get("tool"), dict) else {}
+    rows = [("tool", f"mrsisr {tool.get('version', version)}" + ("" if side else " (report)"))]
+    if not side:
+        return [*rows, ("sidecar", "none found: only what the NIfTI headers say")]
+    model = side.get("model") if isinstance(side.get("model"), dict) else {}
+    if model:
+        rows.append(("model", f"{model.get('path', '?')} (sha256 {model.get('sha256', '?')})"))
+    for item in side.get("inputs") or []:
+        if isinstance(item, dict):
+            rows.append((f"input: {item.get('role', '?')}", f"{item.get('path', '?')}"))
+    for key in ("n", "N", "sharpness", "metabolite", "units", "mask_source", "pipeline"):
+        if side.get(key) not in (None, "", []):
+            rows.append((key, _text(side[key])))
+    for key in ("notes", "acquisition", "registration", "coverage"):
+        if side.get(key):
+            rows.append((key, _text(side[key])))
+    if side.get("command_line"):
+        rows.append(("command line", " ".join(map(str, side["command_line"]))))
+    return rows
 
 
 def _sidecar_input(record: dict[str, Any], role: str) -> str | None:

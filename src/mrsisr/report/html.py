@@ -3,8 +3,9 @@
 The page needs no network and no library: its data are embedded as base64 in one JSON block
 and drawn by a short vanilla-JavaScript viewer on a canvas (``template.html`` next to this
 module). Every map is quantised to 8 bits with a per-metabolite linear scale, shared by the
-input and every λ so their colours compare (the SD has its own scale; :data:`CLIP_PERCENTILES`): 7 metabolites × 4 λ ×
-40 slices of 64 × 64 with SD take about 14 MB.
+input and every λ so their colours compare (the SD has its own scale; the range is set by
+:data:`CLIP_PERCENTILES`): 7 metabolites × 4 λ × 40 slices of 64 × 64 with SD take about
+14 MB.
 """
 
 from __future__ import annotations
