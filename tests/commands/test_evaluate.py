@@ -64,6 +64,19 @@ def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, 
     assert "Wilcoxon" in summary and "unavailable" in record["metrics"]["lpips"]
     assert (out / "psnr_by_n.png").stat().st_size > 0
     assert "results in" in capsys.readouterr().out
+    margins = record["psnr_margin_over_zero_fill"]
+    assert set(margins) == {"filter_scaling", "bicubic"}
+    assert list(margins["bicubic"]) == ["NAA", "Gln", "all"]
+    assert set(margins["bicubic"]["all"]) == {"8", "12"}
+    assert "margin of `filter_scaling` over zero-filling" in summary
+
+
+def test_all_patients_scores_every_patient_of_a_test_cohort(cohort, tmp_path):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--data", str(cohort), "--all-patients", "--baselines", "zero_fill"]
+    assert main([*argv, "bicubic", "--no-lpips", "--n", "8", "--out", str(out)]) == 0
+    record = json.loads((out / "evaluation.json").read_text())
+    assert record["patients"] == ["P0", "P1", "P2"]
 
 
 @pytest.mark.parametrize(
@@ -71,6 +84,7 @@ def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, 
     [
         (["--fold", "0", "--folds", "3", "--baselines", "lanczos"], "lanczos"),
         (["--patients", "P1", "P2"], "trained or validated on"),
+        (["--all-patients"], "trained or validated on"),
         (["--fold", "3", "--folds", "3"], "--fold 3"),
         (["--fold", "0", "--folds", "3", "--n", "40"], "--data/--n"),
         (["--fold", "0", "--folds", "3", "--reference", "oracle"], "--reference oracle"),

@@ -10,6 +10,9 @@ from scipy.stats import wilcoxon
 
 from mrsisr.evaluation.tables import (
     entries,
+    entry_of,
+    margin_table,
+    margins,
     paired_scores,
     read_samples_csv,
     summary_markdown,
@@ -80,3 +83,26 @@ def test_summary_reports_means_stds_definitions_and_p_values():
     assert "max - min inside the mask" in text
     assert "against `zero_fill`" in text and "p-value" in text
     assert "## LPIPS by" not in text  # all NaN: no LPIPS numbers
+
+
+def test_margins_are_paired_differences_per_metabolite_and_n():
+    rows = _rows()
+    # A second metabolite where the network is 2 dB worse than zero-filling at every map.
+    worse = [
+        {**r, "metabolite": "Gly", "psnr": r["psnr"] - (2.0 if r["method"] == "net" else 0.0)}
+        for r in rows
+        if entry_of(r) in ("net@0", "zero_fill")
+    ]
+    table = margins(rows + worse, "net@0")
+    assert list(table) == ["NAA", "Gly", "all"]
+    for n in (16, 18):
+        net = [r["psnr"] for r in rows if entry_of(r) == "net@0" and r["n"] == n]
+        ref = [r["psnr"] for r in rows if entry_of(r) == "zero_fill" and r["n"] == n]
+        assert table["NAA"][n] == pytest.approx(np.mean(net) - np.mean(ref))
+        assert table["Gly"][n] == pytest.approx(table["NAA"][n] - 2.0)
+        assert table["all"][n] == pytest.approx(table["NAA"][n] - 1.0)
+    text = margin_table(rows + worse, "net@0")
+    assert "| Gly |" in text and f"{min(table['Gly'].values()):+.2f} |" in text
+    summary = summary_markdown(rows + worse, {}, "zero_fill")
+    assert "margin of `net@0` over zero-filling" in summary
+    assert "margin of `zero_fill`" not in summary

@@ -44,7 +44,7 @@ def test_defaults_are_the_paper_recipe():
     assert c.model == GeneratorConfig()
 
 
-@pytest.mark.parametrize("name", ["paper", "paper_noadv", "quick", "tiny"])
+@pytest.mark.parametrize("name", ["paper", "paper_noadv", "quick", "randomised", "tiny"])
 def test_shipped_configs_round_trip_through_toml(name):
     config = load_config(name)
     text = to_toml(config)
@@ -53,7 +53,7 @@ def test_shipped_configs_round_trip_through_toml(name):
 
 
 def test_repository_configs_are_the_shipped_ones():
-    assert builtin_configs() == ["paper", "paper_noadv", "quick", "tiny"]
+    assert builtin_configs() == ["paper", "paper_noadv", "quick", "randomised", "tiny"]
     for name in builtin_configs():
         assert load_config(REPO / "configs" / f"{name}.toml") == load_config(name)
 
@@ -63,6 +63,12 @@ def test_paper_configs_differ_only_in_the_adversarial_term():
     assert paper.uses_critic and paper.lam_range == (0.0, 0.1)
     assert not noadv.uses_critic and noadv.lam_range == (0.0, 0.0)
     assert load_config(None, ["data.lam_range=[0, 0]"]).uses_critic is False
+
+
+def test_randomised_config_is_the_paper_recipe_with_the_paper_epoch_length():
+    paper, randomised = load_config("paper"), load_config("randomised")
+    assert randomised.steps_per_epoch == 112  # 112 batches of 8 = the paper's 890 maps
+    assert dataclasses.replace(randomised, steps_per_epoch=paper.steps_per_epoch) == paper
 
 
 def test_overrides_parse_toml_values_into_the_field_types():
@@ -118,7 +124,7 @@ def test_bad_config_files_name_the_file(tmp_path):
     bad.write_text("epochs = \n")
     with pytest.raises(UserError, match="invalid TOML"):
         load_config(bad)
-    with pytest.raises(UserError, match="one of paper, paper_noadv, quick, tiny"):
+    with pytest.raises(UserError, match="one of paper, paper_noadv, quick, randomised, tiny"):
         load_config("papper")
 
 

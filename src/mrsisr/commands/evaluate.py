@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--fold", type=int, metavar="K", help="evaluate the test patients of fold K")
     which.add_argument("--patients", nargs="+", metavar="ID", help="evaluate these patients")
+    which.add_argument(
+        "--all-patients",
+        action="store_true",
+        help="evaluate every patient of the cohort (a test cohort, e.g. the shifted test set "
+        "of `mrsisr phantom --simulator shifted`)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="folds of the split (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     parser.add_argument(
@@ -76,6 +82,8 @@ def _patients(args: argparse.Namespace, cohort: object) -> list[str]:
     from mrsisr.errors import UserError
 
     ids = list(cohort.patients)  # type: ignore[attr-defined]
+    if args.all_patients:
+        return ids
     if args.patients:
         unknown = [p for p in args.patients if p not in ids]
         if unknown:

@@ -64,7 +64,7 @@ def write_report(
         The files written.
     """
     from mrsisr.evaluation.plots import plot_metric_by_n
-    from mrsisr.evaluation.tables import summary_markdown, write_samples_csv
+    from mrsisr.evaluation.tables import entries, margins, summary_markdown, write_samples_csv
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,13 @@ def write_report(
     summary = summary_markdown(rows, metric_notes, reference, title)
     (out / "summary.md").write_text(summary, encoding="utf-8")
     written.append(out / "summary.md")
-    written.append(write_json(out / "evaluation.json", {**record, "metrics": metric_notes}))
+    document = {**record, "metrics": metric_notes}
+    names = entries(rows)
+    if "zero_fill" in names:  # the margins of summary.md, machine-readable
+        document["psnr_margin_over_zero_fill"] = {
+            name: margins(rows, name) for name in names if name != "zero_fill"
+        }
+    written.append(write_json(out / "evaluation.json", document))
     for metric in ("psnr", "ssim", "lpips"):
         if any(math.isfinite(float(r[metric])) for r in rows):
             path = out / f"{metric}_by_n.png"

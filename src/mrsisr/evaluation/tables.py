@@ -24,6 +24,8 @@ __all__ = [
     "entries",
     "entry_of",
     "format_mean_std",
+    "margin_table",
+    "margins",
     "markdown_table",
     "paired_scores",
     "read_samples_csv",
@@ -182,6 +184,58 @@ def wilcoxon_rows(
     return out
 
 
+def margins(
+    rows: Sequence[Mapping[str, Any]], entry: str, baseline: str = "zero_fill", metric: str = "psnr"
+) -> dict[str, dict[int, float]]:
+    """Mean paired difference ``entry - baseline`` per metabolite and n, and over all metabolites.
+
+    Args:
+        rows: result rows.
+        entry: the entry to compare (e.g. ``full@0``).
+        baseline: the entry it is compared with.
+        metric: a column of :data:`METRICS`.
+
+    Returns:
+        ``{metabolite or "all": {n: mean difference}}`` over the maps both scored (finite
+        scores only); metabolites in first-seen order, then ``"all"``.
+    """
+    out: dict[str, dict[int, float]] = {}
+    groups = [*dict.fromkeys(str(r["metabolite"]) for r in rows), "all"]
+    ns = sorted({int(r["n"]) for r in rows})
+    for group in groups:
+        for n in ns:
+            subset = [
+                r
+                for r in rows
+                if int(r["n"]) == n
+                and group in ("all", str(r["metabolite"]))
+                and entry_of(r) in (entry, baseline)
+            ]
+            if {entry_of(r) for r in subset} != {entry, baseline}:
+                continue
+            pair = paired_scores(subset, metric, [entry, baseline])
+            diff = pair[entry] - pair[baseline]
+            diff = diff[np.isfinite(diff)]
+            if diff.size:
+                out.setdefault(group, {})[n] = float(diff.mean())
+    return out
+
+
+def margin_table(
+    rows: Sequence[Mapping[str, Any]], entry: str, baseline: str = "zero_fill", metric: str = "psnr"
+) -> str:
+    """:func:`margins` as a markdown table (metabolites down, n across, the minimum last)."""
+    table = margins(rows, entry, baseline, metric)
+    ns = sorted({n for values in table.values() for n in values})
+    digits = _DIGITS.get(metric, 4)
+    body = []
+    for group, values in table.items():
+        cells = [f"{values[n]:+.{digits}f}" if n in values else "n/a" for n in ns]
+        worst = min(values.values()) if values else math.nan
+        body.append([f"**{group}**" if group == "all" else group, *cells, f"{worst:+.{digits}f}"])
+    return markdown_table(["metabolite", *(f"n={n}" for n in ns), "min"], body)
+
+
 def _by_n_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
     ns = sorted({int(r["n"]) for r in rows})
     body = []
@@ -232,6 +286,20 @@ def summary_markdown(
             continue
         parts += ["", f"## {metric.upper()} by acquisition size n (mean over maps)", ""]
         parts.append(_by_n_table(rows, metric))
+    if "zero_fill" in names:
+        for name in names:
+            if name == "zero_fill":
+                continue
+            parts += [
+                "",
+                f"## PSNR margin of `{name}` over zero-filling (dB), by metabolite and n",
+                "",
+            ]
+            parts.append(
+                "Mean over maps of the paired difference; **all**: every metabolite; min: the "
+                "smallest margin of the row."
+            )
+            parts += ["", margin_table(rows, name)]
     if len(names) > 1:
         parts += ["", f"## Paired Wilcoxon signed-rank tests against `{reference}`", ""]
         parts.append(
