@@ -38,6 +38,7 @@ __all__ = [
     "ModelInfo",
     "load_model",
     "read_info",
+    "read_safetensors_header",
     "save_model",
 ]
 
@@ -96,18 +97,28 @@ def save_model(
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={_HEADER_KEY: text}))
 
 
-def _safetensors_metadata(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, list]]]:
-    """The metadata and ``{name: (dtype, shape)}`` of a safetensors file, no tensor loaded."""
+def read_safetensors_header(
+    path: Path, what: str = "model file"
+) -> tuple[dict[str, str], dict[str, tuple[str, list]]]:
+    """The metadata and ``{name: (dtype, shape)}`` of a safetensors file, no tensor loaded.
+
+    Args:
+        path: the file.
+        what: what it should be, for the messages.
+
+    Raises:
+        UserError: unreadable, not safetensors, or a header over :data:`MAX_HEADER_BYTES`.
+    """
     from safetensors import safe_open
 
     try:
         with path.open("rb") as fh:
             prefix = fh.read(8)
     except OSError as err:
-        raise UserError(f"{path}: cannot read the model file ({err.strerror})") from None
+        raise UserError(f"{path}: cannot read the {what} ({err.strerror})") from None
     if len(prefix) < 8 or struct.unpack("<Q", prefix)[0] > MAX_HEADER_BYTES:
         raise UserError(
-            f"{path}: not a readable safetensors model file "
+            f"{path}: not a readable safetensors {what} "
             f"(missing header, or header over {MAX_HEADER_BYTES} bytes)"
         )
     try:
@@ -119,7 +130,7 @@ def _safetensors_metadata(path: Path) -> tuple[dict[str, str], dict[str, tuple[s
                 tensors[name] = (view.get_dtype(), view.get_shape())
     except Exception as err:  # safetensors raises several error types for corrupt files
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a readable safetensors model file ({first})") from None
+        raise UserError(f"{path}: not a readable safetensors {what} ({first})") from None
     return metadata, tensors
 
 
@@ -252,7 +263,7 @@ def read_info(path: str | Path) -> ModelInfo:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: model file not found")
-    metadata, tensors = _safetensors_metadata(path)
+    metadata, tensors = read_safetensors_header(path)
     header = _header(path, metadata.get(_HEADER_KEY))
     variant = header.get("variant")
     raw_config = header.get("config") or {}

@@ -53,7 +53,12 @@ def test_json_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "cannot read"),
+        ("{not json", "not valid JSON"),
+        ('{"format": "mrsisr-splits", "version": 1, "splits": 3}', "'splits' is not a list"),
+        ('{"format": "mrsisr-splits", "version": 1, "splits": [], "x": 1}', "unknown key 'x'"),
+        ('{"format": "mrsisr-splits", "version": NaN, "splits": []}', "NaN is not valid JSON"),
+        ('{"format": "mrsisr-splits", "version": true, "splits": []}', "version True"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"format": "other"}', "not a splits file"),
         ('{"format": "mrsisr-splits", "version": 9, "splits": []}', "version"),
         ('{"format": "mrsisr-splits", "version": 1, "splits": [{"train": "ab"}]}', "lists"),
@@ -70,7 +75,7 @@ def test_bad_files_raise_user_errors_naming_the_file(tmp_path, content, message)
     with pytest.raises(UserError, match=message) as info:
         load_splits(path)
     assert str(path) in str(info.value)
-    with pytest.raises(UserError, match="no such file"):
+    with pytest.raises(UserError, match="missing file"):
         load_splits(tmp_path / "missing.json")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr.data.manifest import (
+    EXPECTED,
     FLAIR_FILE,
     MANIFEST_FILE,
     MAP_PREFIX,
@@ -22,7 +22,9 @@ from mrsisr.data.manifest import (
 )
 from mrsisr.data.nifti import load_volume
 from mrsisr.data.resample import covers
+from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+from mrsisr.untrusted import read_json
 
 __all__ = ["PatientFiles", "Problem", "check_cohort", "read_patient_files"]
 
@@ -147,11 +149,9 @@ def read_patient_files(
 def _manifest_problems(root: Path) -> tuple[Manifest | None, list[Problem], dict]:
     path = root / MANIFEST_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, [Problem(path, "missing file; a cohort folder needs a manifest")], {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return None, [Problem(path, f"not valid JSON ({err})")], {}
+        data = read_json(path, EXPECTED)
+    except UserError as err:
+        return None, [Problem(path, str(err).removeprefix(f"{path}: "))], {}
     manifest, messages = parse_manifest(data)
     return manifest, [Problem(path, m) for m in messages], data if isinstance(data, dict) else {}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, parse_metabolite
+from mrsisr.untrusted import read_json
 
 __all__ = [
     "FLAIR_FILE",
@@ -45,6 +46,10 @@ T1_FILE = "t1.nii.gz"
 FLAIR_FILE = "flair.nii.gz"
 MAP_PREFIX = "met_"
 NIFTI_SUFFIX = ".nii.gz"
+
+EXPECTED = f"the {MANIFEST_FILE} manifest of a cohort folder (docs/cohort-format.md)"
+MAX_ANATOMY_UPSAMPLE = 8
+"""T1 and FLAIR are loaded on at most an 8 times finer in-plane grid than the maps."""
 
 # Patient ids become folder names: letters, digits, '_', '-', '.', not starting with '.'.
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
@@ -83,7 +88,7 @@ class Manifest:
         object.__setattr__(self, "patients", tuple(self.patients))
         object.__setattr__(self, "metabolites", tuple(map(parse_metabolite, self.metabolites)))
         fs = self.field_strength_t
-        if isinstance(fs, int) and not isinstance(fs, bool):
+        if isinstance(fs, int) and not isinstance(fs, bool) and abs(fs) < 1000:
             object.__setattr__(self, "field_strength_t", float(fs))
         problems = _field_problems(self)
         if problems:
@@ -114,7 +119,7 @@ def _field_problems(m: Manifest) -> list[str]:
             f"'patients' has invalid ids {bad}; use letters, digits, '_', '-', '.' "
             "(not starting with '.')"
         )
-    if len(set(m.patients)) != len(m.patients):
+    elif len(set(m.patients)) != len(m.patients):
         problems.append("'patients' lists an id twice")
     if not m.metabolites:
         problems.append("'metabolites' is empty; list at least one metabolite")
@@ -128,8 +133,10 @@ def _field_problems(m: Manifest) -> list[str]:
     if not isinstance(m.provenance, str):
         problems.append("'provenance' must be a string")
     up = m.anatomy_upsample
-    if isinstance(up, bool) or not isinstance(up, int) or up < 1:
-        problems.append(f"'anatomy_upsample' must be an integer >= 1, got {up!r}")
+    if isinstance(up, bool) or not isinstance(up, int) or not 1 <= up <= MAX_ANATOMY_UPSAMPLE:
+        problems.append(
+            f"'anatomy_upsample' must be an integer in 1..{MAX_ANATOMY_UPSAMPLE}, got {up!r}"
+        )
     if m.format_version != FORMAT_VERSION:
         problems.append(
             f"'format_version' {m.format_version!r} is not supported; "
@@ -201,13 +208,7 @@ def read_manifest(root: str | Path) -> Manifest:
     path = Path(root) / MANIFEST_FILE
     if not Path(root).is_dir():
         raise UserError(f"{root}: not a directory; give the folder of a cohort")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing; a cohort folder needs a {MANIFEST_FILE}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err})") from None
-    manifest, problems = parse_manifest(data)
+    manifest, problems = parse_manifest(read_json(path, EXPECTED))
     if manifest is None:
         raise UserError(f"{path}: " + "; ".join(problems))
     return manifest

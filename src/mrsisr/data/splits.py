@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr.errors import UserError
+from mrsisr.untrusted import read_json
 
 __all__ = ["Split", "kfold_splits", "load_splits", "save_splits"]
 
@@ -120,23 +121,26 @@ def load_splits(path: str | os.PathLike[str]) -> list[Split]:
     """
     path = Path(path)
     expected = 'a JSON object {"format": "mrsisr-splits", "splits": [{"train", "val", "test"}]}'
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file; expected {expected}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: cannot read ({err}); expected {expected}") from None
+    document = read_json(path, expected)
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise UserError(f"{path}: not a splits file; expected {expected}")
-    if document.get("version") != _VERSION:
+    if document.get("version") != _VERSION or isinstance(document.get("version"), bool):
         raise UserError(
             f"{path}: unsupported splits version {document.get('version')!r}; "
             f"this mrsisr reads version {_VERSION}"
         )
+    unknown = sorted(set(document) - {"format", "version", "splits"})
+    if unknown or not isinstance(document.get("splits", []), list):
+        what = f"unknown key {unknown[0]!r}" if unknown else "'splits' is not a list"
+        raise UserError(f"{path}: {what}; expected {expected}")
     splits = []
     for number, entry in enumerate(document.get("splits", [])):
         parts = [entry.get(k) if isinstance(entry, dict) else None for k in _PARTS]
-        if not all(isinstance(p, list) and all(isinstance(i, str) for i in p) for p in parts):
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != set(_PARTS)
+            or not all(isinstance(p, list) and all(isinstance(i, str) for i in p) for p in parts)
+        ):
             raise UserError(
                 f"{path}: split {number} must hold lists of patient ids under "
                 f"{', '.join(_PARTS)}; expected {expected}"

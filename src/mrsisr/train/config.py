@@ -11,6 +11,8 @@ steps), lambda ~ U[0, 0.1] (0 with probability 0.1), n in {16, 18, ..., 32}.
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,57 +166,88 @@ class TrainConfig:
 
 
 def check_config(config: TrainConfig) -> TrainConfig:
-    """Check the values that each depend on others or on a range.
+    """Check the ranges of the values, and the values that depend on others.
+
+    A configuration may come from a file someone sent, so every count has an upper bound
+    (far above any experiment's, far below one that would exhaust a machine) and every real
+    number must be finite. The checks run in order and stop at the first failure, so a
+    later rule never computes with a value an earlier one refused.
 
     Raises:
         UserError: naming the key and the accepted values.
     """
-    grid = min(config.model.grid)
-    checks = [
-        (config.epochs >= 1, "epochs", "must be >= 1"),
-        (config.batch_size >= 1, "batch_size", "must be >= 1"),
-        (config.val_batch_size >= 1, "val_batch_size", "must be >= 1"),
-        (config.steps_per_epoch >= 0, "steps_per_epoch", "must be >= 0 (0: whole epochs)"),
-        (config.threads >= 0, "threads", "must be >= 0 (0: automatic)"),
-        (config.seed >= 0, "seed", "must be >= 0"),
-        (bool(config.data.n_choices), "data.n_choices", "must hold at least one n"),
+    c, data, loss = config, config.data, config.loss
+    grid = min(c.model.grid)
+    checks: list[tuple[str, Callable[[], bool], str]] = [
+        ("epochs", lambda: 1 <= c.epochs <= 100_000, "must be in 1..100000"),
+        ("batch_size", lambda: 1 <= c.batch_size <= 4096, "must be in 1..4096"),
+        ("val_batch_size", lambda: 1 <= c.val_batch_size <= 4096, "must be in 1..4096"),
         (
-            all(1 <= n <= grid for n in config.data.n_choices),
+            "steps_per_epoch",
+            lambda: 0 <= c.steps_per_epoch <= 10**9,
+            "must be in 0..1e9 (0: whole epochs)",
+        ),
+        ("threads", lambda: 0 <= c.threads <= 1024, "must be in 0..1024 (0: automatic)"),
+        ("seed", lambda: 0 <= c.seed < 2**63, "must be in 0..2**63 - 1"),
+        ("data.n_choices", lambda: 1 <= len(data.n_choices) <= grid, "must hold 1..N values"),
+        (
             "data.n_choices",
+            lambda: all(1 <= n <= grid for n in data.n_choices),
             f"must lie in 1..{grid} (model.grid)",
         ),
         (
-            0 <= config.data.lam_range[0] <= config.data.lam_range[1],
             "data.lam_range",
-            "must be [low, high] with 0 <= low <= high",
+            lambda: _finite(*data.lam_range) and 0 <= data.lam_range[0] <= data.lam_range[1],
+            "must be [low, high] with 0 <= low <= high, finite",
         ),
-        (0 <= config.data.lam_zero_prob <= 1, "data.lam_zero_prob", "must be in [0, 1]"),
-        (config.data.folds >= 3, "data.folds", "must be >= 3 (train, val, test)"),
-        (config.data.num_workers >= 0, "data.num_workers", "must be >= 0"),
-        (0 <= config.loss.alpha <= 1, "loss.alpha", "must be in [0, 1]"),
-        (config.loss.ms_ssim_scales >= 1, "loss.ms_ssim_scales", "must be >= 1"),
+        ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
+        ("data.max_shift", lambda: 0 <= data.max_shift <= grid // 2, f"must be in 0..{grid // 2}"),
+        ("data.folds", lambda: 3 <= data.folds <= 1000, "must be in 3..1000 (train, val, test)"),
+        ("data.split_seed", lambda: 0 <= data.split_seed < 2**63, "must be in 0..2**63 - 1"),
+        ("data.num_workers", lambda: 0 <= data.num_workers <= 256, "must be in 0..256"),
+        ("loss.alpha", lambda: 0 <= loss.alpha <= 1, "must be in [0, 1]"),
+        ("loss.ms_ssim_scales", lambda: 1 <= loss.ms_ssim_scales <= 8, "must be in 1..8"),
         (
-            config.loss.ms_ssim_window >= 3 and config.loss.ms_ssim_window % 2 == 1,
             "loss.ms_ssim_window",
-            "must be an odd integer >= 3",
+            lambda: 3 <= loss.ms_ssim_window <= grid and loss.ms_ssim_window % 2 == 1,
+            f"must be an odd integer in 3..{grid}",
         ),
         (
-            config.loss.ms_ssim_window <= -(-grid // 2 ** (config.loss.ms_ssim_scales - 1)),
             "loss.ms_ssim_window",
+            lambda: loss.ms_ssim_window <= -(-grid // 2 ** (loss.ms_ssim_scales - 1)),
             f"must fit the coarsest MS-SSIM scale of a {grid}-voxel grid "
             "(lower loss.ms_ssim_scales or the window)",
         ),
-        (config.adversarial.n_critic >= 1, "adversarial.n_critic", "must be >= 1"),
-        (config.adversarial.gp_weight >= 0, "adversarial.gp_weight", "must be >= 0"),
-        (config.optim.lr > 0 and config.optim.critic_lr > 0, "optim.lr", "must be > 0"),
-        (config.optim.step_epochs >= 1, "optim.step_epochs", "must be >= 1"),
-        (0 < config.optim.gamma <= 1, "optim.gamma", "must be in (0, 1]"),
+        ("adversarial.n_critic", lambda: 1 <= c.adversarial.n_critic <= 100, "must be in 1..100"),
+        (
+            "adversarial.gp_weight",
+            lambda: _finite(c.adversarial.gp_weight) and c.adversarial.gp_weight >= 0,
+            "must be a finite number >= 0",
+        ),
+        ("optim.lr", lambda: _finite(c.optim.lr) and c.optim.lr > 0, "must be finite and > 0"),
+        (
+            "optim.critic_lr",
+            lambda: _finite(c.optim.critic_lr) and c.optim.critic_lr > 0,
+            "must be finite and > 0",
+        ),
+        ("optim.betas", lambda: all(0 <= b < 1 for b in c.optim.betas), "must be in [0, 1)"),
+        (
+            "optim.weight_decay",
+            lambda: _finite(c.optim.weight_decay) and c.optim.weight_decay >= 0,
+            "must be a finite number >= 0",
+        ),
+        ("optim.step_epochs", lambda: 1 <= c.optim.step_epochs <= 100_000, "must be in 1..100000"),
+        ("optim.gamma", lambda: 0 < c.optim.gamma <= 1, "must be in (0, 1]"),
     ]
-    for ok, key, rule in checks:
-        if not ok:
+    for key, ok, rule in checks:
+        if not ok():
             value = _get(config, key)
             raise UserError(f"config key {key} = {value!r} {rule}")
     return config
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
 
 
 def _get(config: Any, key: str) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 
 from mrsisr.errors import UserError
 from mrsisr.train.config import TrainConfig, check_config
+from mrsisr.untrusted import parse_toml, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -177,7 +178,7 @@ def _parse_value(text: str) -> Any:
     """A TOML value (``3``, ``2e-4``, ``true``, ``[16, 32]``, ``"x"``); a bare word is a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -220,15 +221,11 @@ def load_config(source: str | Path | None, overrides: list[str] | None = None) -
             text = (resources.files("mrsisr") / "configs" / f"{source}.toml").read_text("utf-8")
             where = f"--config {source}"
         elif path.is_file():
-            text, where = path.read_text(encoding="utf-8"), str(path)
+            text, where = read_text(path, "a training configuration (TOML)"), str(path)
         else:
             names = ", ".join(builtin_configs())
             raise UserError(f"--config {source}: no such file; give a TOML file or one of {names}")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise UserError(f"{where}: invalid TOML ({err})") from None
-        config = config_from_dict(data, where)
+        config = config_from_dict(parse_toml(text, where), where)
     return check_config(apply_overrides(config, list(overrides or [])))
 
 

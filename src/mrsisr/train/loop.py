@@ -18,13 +18,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from mrsisr.errors import UserError
 from mrsisr.train import builders, reporting
 from mrsisr.train import distributed as dist_utils
 from mrsisr.train.config_io import config_hash
 from mrsisr.train.distributed import DistInfo
 from mrsisr.train.engine import GanTrainer, batch_to, unwrap
 from mrsisr.train.run import RunPlan, checkpoint_matches, save_generator
-from mrsisr.train.state import capture_rng, load_state, restore_rng, save_state
+from mrsisr.train.state import (
+    capture_rng,
+    check_resume_metadata,
+    load_state,
+    restore_rng,
+    save_state,
+)
 
 __all__ = ["TrainingLoop", "weights_digest"]
 
@@ -160,15 +167,24 @@ class TrainingLoop:
         return state
 
     def _restore(self, generator: nn.Module, critic: nn.Module | None) -> None:
-        state, meta = load_state(self.plan.files.checkpoint)
-        generator.load_state_dict(state["generator"])
-        self.g_opt.load_state_dict(state["g_optimizer"])
-        if critic is not None and self.d_opt is not None:
-            critic.load_state_dict(state["critic"])
-            self.d_opt.load_state_dict(state["d_optimizer"])
-        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
-            scheduler.load_state_dict(saved)
-        restore_rng(state["rng"])
+        path = self.plan.files.checkpoint
+        expect = {"generator": generator, "critic": critic}
+        state, meta = load_state(path, expect=expect)
+        check_resume_metadata(path, meta)
+        try:
+            generator.load_state_dict(state["generator"])
+            self.g_opt.load_state_dict(state["g_optimizer"])
+            if critic is not None and self.d_opt is not None:
+                critic.load_state_dict(state["critic"])
+                self.d_opt.load_state_dict(state["d_optimizer"])
+            for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+                scheduler.load_state_dict(saved)
+            restore_rng(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            raise UserError(
+                f"{path}: corrupted training checkpoint ({type(err).__name__}: {first})"
+            ) from None
         self.start_epoch, self.step = int(meta["epoch"]), int(meta["step"])
         self.history = list(meta["history"])
         self.best = dict(meta["best"])

@@ -40,6 +40,7 @@ from mrsisr.train.config_io import (
     to_toml,
 )
 from mrsisr.train.state import read_state_header
+from mrsisr.untrusted import read_json, read_toml
 
 __all__ = ["RunFiles", "RunPlan", "plan_run", "train"]
 
@@ -111,12 +112,21 @@ class RunPlan:
 
 
 def _stored_config(files: RunFiles) -> TrainConfig:
-    import tomllib
+    data = read_toml(files.config, "the run's configuration (TOML)")
+    return config_from_dict(data, str(files.config))
 
-    try:
-        return config_from_dict(tomllib.loads(files.config.read_text("utf-8")), str(files.config))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise UserError(f"{files.config}: cannot read the run's configuration ({err})") from None
+
+def _stored_run(files: RunFiles) -> dict[str, Any]:
+    """``run.json``, checked: the run's cohort folder and fold."""
+    run = read_json(files.run, "the run's run.json")
+    if not isinstance(run, dict):
+        raise UserError(f"{files.run}: must hold a JSON object")
+    if not isinstance(run.get("data"), str) or not run["data"]:
+        raise UserError(f"{files.run}: field 'data' must be the cohort folder (a string)")
+    fold = run.get("fold")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < 1000:
+        raise UserError(f"{files.run}: field 'fold' must be an integer in 0..999, got {fold!r}")
+    return run
 
 
 def plan_run(
@@ -149,7 +159,7 @@ def plan_run(
     if resume:
         if not files.run.is_file():
             raise UserError(f"--out {out}: no run to resume here (no run.json); drop --resume")
-        stored_run = json.loads(files.run.read_text("utf-8"))
+        stored_run = _stored_run(files)
         stored = _stored_config(files)
         config = config if config is not None else stored
         changed = diff_configs(stored, config)

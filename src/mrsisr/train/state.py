@@ -22,7 +22,15 @@ import torch
 from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
 
-__all__ = ["FORMAT", "capture_rng", "load_state", "read_state_header", "restore_rng", "save_state"]
+__all__ = [
+    "FORMAT",
+    "capture_rng",
+    "check_resume_metadata",
+    "load_state",
+    "read_state_header",
+    "restore_rng",
+    "save_state",
+]
 
 FORMAT = "mrsisr-train-state"
 _HEADER_KEY = "mrsisr_train_state"
@@ -120,42 +128,104 @@ def save_state(path: str | Path, state: dict[str, Any], metadata: dict[str, Any]
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={_HEADER_KEY: header}))
 
 
-def _read_header(path: Path) -> dict[str, Any]:
-    from safetensors import safe_open
+def _placeholders(obj: Any) -> list[str]:
+    """The tensor keys a state skeleton refers to (``{"__tensor__": key}``)."""
+    if isinstance(obj, dict):
+        if set(obj) == {"__tensor__"}:
+            return [obj["__tensor__"]]
+        return [k for v in obj.values() for k in _placeholders(v)]
+    if isinstance(obj, list):
+        return [k for v in obj for k in _placeholders(v)]
+    return []
+
+
+def check_resume_metadata(path: str | Path, meta: Any) -> None:
+    """Check the metadata fields a training resume uses: epoch, step, history, best, hash.
+
+    Raises:
+        UserError: naming the file and the fields needed.
+    """
+
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+    best = meta.get("best") if isinstance(meta, dict) else None
+    if not (
+        isinstance(meta, dict)
+        and count(meta.get("epoch"))
+        and count(meta.get("step"))
+        and isinstance(meta.get("history"), list)
+        and all(isinstance(row, dict) for row in meta["history"])
+        and isinstance(best, dict)
+        and isinstance(best.get("val_loss"), (int, float))
+        and isinstance(meta.get("config_hash"), str)
+    ):
+        raise UserError(
+            f"{path}: invalid training checkpoint metadata; needs epoch and step (integers "
+            ">= 0), history (a list of rows), best.val_loss (a number) and config_hash"
+        )
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, tuple[str, list]]]:
+    """The checked JSON header and the tensor list of a training checkpoint (no data read)."""
+    from mrsisr.checkpoint import read_safetensors_header
 
     if not path.is_file():
         raise UserError(f"{path}: training checkpoint not found")
+    metadata, tensors = read_safetensors_header(path, "training checkpoint")
+    raw = metadata.get(_HEADER_KEY)
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = (fh.metadata() or {}).get(_HEADER_KEY)
         header = json.loads(raw) if raw is not None else None
-    except Exception as err:  # corrupt file: safetensors and json raise several types
-        raise UserError(f"{path}: unreadable training checkpoint ({err})") from None
+    except (ValueError, RecursionError):
+        raise UserError(f"{path}: unreadable training checkpoint (invalid JSON header)") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise UserError(f"{path}: not an mrsisr training checkpoint")
-    return header
+    refs = _placeholders(header.get("state"))
+    if not isinstance(header.get("metadata"), dict):
+        raise UserError(f"{path}: corrupted training checkpoint (its metadata is not an object)")
+    if not isinstance(header.get("state"), dict) or not set(refs) <= set(tensors):
+        raise UserError(f"{path}: corrupted training checkpoint (its state and tensors differ)")
+    return header, tensors
 
 
 def read_state_header(path: str | Path) -> dict[str, Any]:
-    """The JSON metadata of a training checkpoint, without loading its tensors."""
-    return dict(_read_header(Path(path))["metadata"])
+    """The JSON metadata of a training checkpoint, checked, without loading its tensors."""
+    return dict(_read_header(Path(path))[0]["metadata"])
 
 
 def load_state(
-    path: str | Path, map_location: str | torch.device = "cpu"
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    expect: dict[str, torch.nn.Module | None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a checkpoint written by :func:`save_state`.
+
+    Args:
+        path: the checkpoint.
+        map_location: device of the loaded tensors.
+        expect: modules whose state dicts the checkpoint must hold under these names (e.g.
+            ``{"generator": g}``); names and shapes are compared before any tensor is read.
 
     Returns:
         ``(state, metadata)``: the nested state with its tensors on ``map_location``, and the
         JSON metadata.
 
     Raises:
-        UserError: missing, corrupt or foreign file.
+        UserError: missing, corrupt or foreign file, or tensors unlike the expected modules.
     """
     from safetensors.torch import load_file
 
     path = Path(path)
-    header = _read_header(path)
+    header, tensors = _read_header(path)
+    for name, module in (expect or {}).items():
+        if module is None:
+            continue
+        want = {f"s.{name}.{k}": list(v.shape) for k, v in module.state_dict().items()}
+        have = {k: list(v[1]) for k, v in tensors.items() if k.startswith(f"s.{name}.")}
+        if want != have:
+            raise UserError(
+                f"{path}: its {name} does not match the run's configuration "
+                "(resume with the run's config.toml or start a new --out)"
+            )
     tensors = load_file(str(path), device=str(map_location))
     return _unflatten(header["state"], tensors), dict(header["metadata"])
