@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr.commands._predict_jobs import DEFAULT_MODEL, Job, split_suffix
-from mrsisr.data.nifti import load_volume
+from mrsisr.data.nifti import load_volume, read_shape
 from mrsisr.data.resample import covers
 from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor, Volume, output_geometry, resolve_device
@@ -111,6 +111,8 @@ def read_volume(path: Path, what: str) -> Volume:
         raise UserError(f"{path}: file not found; expected {what} (NIfTI)")
     try:
         data, affine = load_volume(path)
+    except UserError:
+        raise
     except Exception as err:  # nibabel raises several types for unreadable files
         raise UserError(
             f"{path}: not a readable NIfTI file ({type(err).__name__}); "
@@ -198,6 +200,23 @@ def _same_grid(a: tuple, b: tuple) -> bool:
     return a[0] == b[0] and np.allclose(a[1], b[1], rtol=0, atol=_AFFINE_TOLERANCE_MM)
 
 
+def _check_map_grid(path: Path, grid: tuple[int, int]) -> None:
+    """Refuse a map larger than the model's grid from its header, before a voxel is read."""
+    if not path.is_file():
+        return  # read_volume names the problem
+    try:
+        shape = read_shape(path)
+    except UserError:
+        raise
+    except Exception:  # unreadable: read_volume names the problem
+        return
+    if len(shape) >= 2 and (shape[0] > grid[0] or shape[1] > grid[1]):
+        raise UserError(
+            f"{path}: map grid {shape[0]}x{shape[1]} is larger than the model's output "
+            f"grid {grid[0]}x{grid[1]}; give the map at its acquisition grid (n <= N)"
+        )
+
+
 def _check_inputs(jobs: Sequence[Job], grid: tuple[int, int]) -> None:
     """Read every input once and check types, values, sizes and fields of view."""
     shapes: dict[Path, tuple] = {}
@@ -212,16 +231,12 @@ def _check_inputs(jobs: Sequence[Job], grid: tuple[int, int]) -> None:
 
     per_patient: dict[Path, tuple] = {}
     for job in jobs:
+        _check_map_grid(job.met, grid)
         shape, affine = header(job.met, "a low-resolution map (n_y, n_x, slices)")
         if min(shape[:2]) < MIN_N:
             raise UserError(
                 f"{job.met}: map grid {shape[0]}x{shape[1]} is too small; the networks need "
                 f"at least {MIN_N} voxels per in-plane axis"
-            )
-        if shape[0] > grid[0] or shape[1] > grid[1]:
-            raise UserError(
-                f"{job.met}: map grid {shape[0]}x{shape[1]} is larger than the model's output "
-                f"grid {grid[0]}x{grid[1]}; give the map at its acquisition grid (n <= N)"
             )
         out_grid = output_geometry(shape, affine, grid)
         if not _same_grid(per_patient.setdefault(job.mask_out, out_grid), out_grid):

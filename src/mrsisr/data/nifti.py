@@ -1,16 +1,49 @@
-"""Reading and writing single NIfTI-1 volumes with nibabel."""
+"""Reading and writing single NIfTI-1 volumes with nibabel.
+
+A NIfTI file is untrusted input: nibabel reads its header first and its data only on demand,
+so the shape the header declares is checked (:data:`MAX_SIDE`, :data:`MAX_VOXELS`) before a
+single voxel is read.
+"""
 
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-__all__ = ["load_volume", "save_volume"]
+from mrsisr.errors import UserError
+
+__all__ = ["MAX_SIDE", "MAX_VOXELS", "load_volume", "read_shape", "save_volume"]
+
+MAX_SIDE = 2048
+"""Largest accepted size of any axis (a 0.1 mm whole-head image has about 2000)."""
+MAX_VOXELS = 2**28
+"""Largest accepted number of voxels (1 GiB as float32; a 7 T 0.5 mm T1 has 6e7)."""
 
 _GZIP_LEVEL = 1  # nibabel's default: fast, and maps compress well anyway
+
+
+def _checked(path: str | Path, img: nib.spatialimages.SpatialImage) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in img.shape)
+    if any(s > MAX_SIDE for s in shape) or math.prod(shape) > MAX_VOXELS:
+        raise UserError(
+            f"{path}: its header declares a {'x'.join(map(str, shape))} image; at most "
+            f"{MAX_SIDE} voxels per axis and {MAX_VOXELS} in all are read"
+        )
+    return shape
+
+
+def read_shape(path: str | Path) -> tuple[int, ...]:
+    """The shape a NIfTI file's header declares, checked, without reading the voxels.
+
+    Raises:
+        UserError: more than :data:`MAX_SIDE` voxels on an axis or :data:`MAX_VOXELS` in all;
+        OSError or nibabel's ImageFileError if the file cannot be read.
+    """
+    return _checked(path, nib.load(str(path)))
 
 
 def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -27,9 +60,11 @@ def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         float64 affine (sform if set, else qform).
 
     Raises:
+        UserError: the header declares a larger image than :func:`read_shape` accepts;
         OSError or nibabel's ImageFileError if the file cannot be read.
     """
     img = nib.load(str(path))
+    _checked(path, img)
     data = np.asarray(img.dataobj, dtype=np.float32)
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]

@@ -214,7 +214,7 @@ def load_config(source: str | Path | None, overrides: list[str] | None = None) -
     Raises:
         UserError: unreadable file, unknown name, unknown key or wrong value.
     """
-    config = TrainConfig()
+    config, where = TrainConfig(), "config"
     if source is not None:
         path = Path(source)
         if not path.is_file() and path.suffix != ".toml" and str(source) in builtin_configs():
@@ -226,7 +226,11 @@ def load_config(source: str | Path | None, overrides: list[str] | None = None) -
             names = ", ".join(builtin_configs())
             raise UserError(f"--config {source}: no such file; give a TOML file or one of {names}")
         config = config_from_dict(parse_toml(text, where), where)
-    return check_config(apply_overrides(config, list(overrides or [])))
+    config = apply_overrides(config, list(overrides or []))
+    try:
+        return check_config(config)
+    except UserError as err:
+        raise UserError(f"{where}: {err}" if source is not None else str(err)) from None
 
 
 def _toml_value(value: Any) -> str:
