@@ -132,7 +132,7 @@ def _placeholders(obj: Any) -> list[str]:
     """The tensor keys a state skeleton refers to (``{"__tensor__": key}``)."""
     if isinstance(obj, dict):
         if set(obj) == {"__tensor__"}:
-            return [obj["__tensor__"]]
+            return [obj["__tensor__"] if isinstance(obj["__tensor__"], str) else ""]
         return [k for v in obj.values() for k in _placeholders(v)]
     if isinstance(obj, list):
         return [k for v in obj for k in _placeholders(v)]
@@ -228,4 +228,8 @@ def load_state(
                 "(resume with the run's config.toml or start a new --out)"
             )
     tensors = load_file(str(path), device=str(map_location))
-    return _unflatten(header["state"], tensors), dict(header["metadata"])
+    try:
+        state = _unflatten(header["state"], tensors)
+    except (TypeError, ValueError, KeyError):  # malformed __tuple__ / __items__ entries
+        raise UserError(f"{path}: corrupted training checkpoint (malformed state)") from None
+    return state, dict(header["metadata"])
