@@ -162,3 +162,17 @@ def test_arguments_are_checked(trained_like):
         propagate_fit(trained_like, lr, -np.ones_like(lr), "Gln", anatomy)
     with pytest.raises(ValueError, match="draws"):
         propagate_fit(trained_like, lr, np.ones_like(lr), "Gln", anatomy, draws=1)
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch, trained_like):
+    import mrsisr.inference as inference
+
+    cpu = torch.device("cpu")
+    assert inference.resolve_precision("fp32", cpu) is Precision.fp32
+    assert inference.resolve_precision("bf16", cpu) is Precision.bf16
+    for native, expected in ((True, Precision.bf16), (False, Precision.fp32)):
+        monkeypatch.setattr(inference, "cpu_has_native_bf16", lambda native=native: native)
+        assert inference.resolve_precision("auto", cpu) is expected
+        assert Predictor(trained_like.model, GRID, precision="auto").precision is expected
+    with pytest.raises(ValueError, match="valid: fp32, bf16, auto"):
+        inference.resolve_precision("fp16", cpu)
