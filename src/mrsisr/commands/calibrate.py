@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.data.cohort import Cohort
     from mrsisr.data.splits import kfold_splits
     from mrsisr.errors import UserError
-    from mrsisr.evaluation.calibration import calibrate, write_calibration
+    from mrsisr.evaluation.calibration import calibrate, source_commit, write_calibration
 
+    commit = source_commit()  # of the code that runs, even if the tree changes meanwhile
     cohort = Cohort.open(args.data)
     if args.fold is not None:
         if not 0 <= args.fold < args.folds:
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         precision_check=not args.no_precision,
     )
-    for path in write_calibration(result, args.out, model=args.model, data=args.data):
+    for path in write_calibration(
+        result, args.out, model=args.model, data=args.data, commit=commit
+    ):
         print(path)
     return 0

@@ -231,8 +231,14 @@ def source_commit() -> str | None:
     return done.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
-def write_calibration(result: CalibrationResult, out, model=None, data=None) -> list:
-    """Write ``calibration.json`` and ``calibration.md`` into ``out``; returns their paths."""
+def write_calibration(
+    result: CalibrationResult, out, model=None, data=None, commit: str | None = None
+) -> list:
+    """Write ``calibration.json`` and ``calibration.md`` into ``out``; returns their paths.
+
+    ``commit``: the source commit the measurement ran from (take it with
+    :func:`source_commit` when the run starts; default: now).
+    """
     import json
     from pathlib import Path
 
@@ -245,7 +251,7 @@ def write_calibration(result: CalibrationResult, out, model=None, data=None) -> 
         **result.to_dict(),
         "model": str(model) if model else "shipped (mrsisr_full.safetensors)",
         "data": str(data) if data else None,
-        "git_commit": source_commit(),
+        "git_commit": commit or source_commit(),
         "machine": machine,
     }
     json_path = out / "calibration.json"
