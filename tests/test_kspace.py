@@ -177,3 +177,88 @@ def test_bad_arguments_raise_value_errors() -> None:
         kspace.degrade(np.zeros(8), 4)
     with pytest.raises(ValueError, match="4x4"):
         kspace.lowres_affine(np.eye(3), (8, 8), (4, 4))
+
+
+def _brain_like(N: int, slices: int = 3, seed: int = 0) -> np.ndarray:
+    """Maps ``(slices, N, N)`` with a sharp elliptic edge, a ripple and a blob (float64)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:N, :N] - N / 2
+    out = []
+    for s in range(slices):
+        inside = np.hypot(y / (0.4 * N), x / (0.33 * N)) < 1
+        blob = 3 * np.exp(-((y - 0.05 * N) ** 2 + (x + 0.03 * N) ** 2) / (0.002 * N * N))
+        out.append(inside * (8 + 2 * np.sin(x * 6 / N + s) + blob + rng.random()))
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    ("acquired", "grid"),
+    [
+        ((24, 24), (32, 32)),
+        ((42, 42), (64, 64)),
+        ((25, 25), (32, 32)),
+        ((24, 20), (32, 32)),
+        ((16, 16), (33, 37)),
+    ],
+)
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_effective_extent_finds_zero_filled_maps_and_truncation_inverts_them(
+    acquired: tuple[int, int], grid: tuple[int, int], noise: float
+) -> None:
+    """Issue 12, "Why" 4: 24 -> 32 and 42 -> 64 zero-filled maps (also noisy, odd, rectangular)
+    are found at their acquired size, and ``degrade`` to it gives the acquisition back."""
+    rng = np.random.default_rng(1)
+    lr = kspace.degrade(_brain_like(96), acquired)
+    lr = lr + noise * rng.standard_normal(lr.shape)
+    padded = kspace.zero_fill(lr, grid).astype(np.float32)  # as a pipeline stores it
+    extent = kspace.effective_extent(padded)
+    assert extent.size == acquired
+    assert extent.is_padded(padded.shape)
+    assert extent.inside > 0.999
+    np.testing.assert_allclose(
+        kspace.degrade(padded.astype(np.float64), extent.size), lr, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 1.5, 3.0])
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_effective_extent_keeps_acquired_maps_even_smooth_ones(
+    smoothing: float, noise: float
+) -> None:
+    """A genuinely acquired 32 x 32 map is not flagged, also when smooth: a Gaussian-smoothed
+    noiseless map holds > 99.9 % of its energy in a 20 x 20 window, but has no edge there."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(2)
+    acquired = kspace.degrade(_brain_like(96), 32)
+    if smoothing:
+        acquired = ndimage.gaussian_filter(acquired, (0, smoothing, smoothing))
+        k = np.abs(kspace.fft2c(acquired)) ** 2
+        assert k[:, 6:26, 6:26].sum() > 0.999 * k.sum()  # the energy rule alone would flag it
+    acquired = acquired + noise * rng.standard_normal(acquired.shape)
+    extent = kspace.effective_extent(acquired.astype(np.float32))
+    assert extent.size == (32, 32)
+    assert not extent.is_padded(acquired.shape)
+
+
+def test_effective_extent_of_apodised_noise_and_zero_maps() -> None:
+    """A Hamming-filtered noisy acquisition and pure noise keep their grid; zero-filling after
+    apodisation is still found; an all-zero map reports its own grid."""
+    rng = np.random.default_rng(3)
+    noisy = kspace.degrade(_brain_like(96), 32) + 0.1 * rng.standard_normal((3, 32, 32))
+    window = np.hamming(32)
+    apodised = kspace.ifft2c(kspace.fft2c(noisy) * np.outer(window, window)).real
+    assert kspace.effective_extent(apodised).size == (32, 32)
+    assert kspace.effective_extent(rng.standard_normal((2, 32, 32))).size == (32, 32)
+    small = kspace.ifft2c(kspace.fft2c(noisy[:, 4:28, 4:28]) * np.outer(*[np.hamming(24)] * 2))
+    assert kspace.effective_extent(kspace.zero_fill(small.real, 32)).size == (24, 24)
+    assert kspace.effective_extent(np.zeros((2, 32, 32))) == kspace.Extent((32, 32), 1.0)
+
+
+def test_effective_extent_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match="energy"):
+        kspace.effective_extent(np.ones((8, 8)), energy=1.0)
+    with pytest.raises(ValueError, match="cliff"):
+        kspace.effective_extent(np.ones((8, 8)), cliff=0)
+    with pytest.raises(ValueError, match="real"):
+        kspace.effective_extent(np.ones((8, 8), dtype=complex))

@@ -39,9 +39,11 @@ import torch
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
+    "Extent",
     "LowRes",
     "data_consistency",
     "degrade",
+    "effective_extent",
     "fft2c",
     "ifft2c",
     "kept_indices",
@@ -280,3 +282,98 @@ def lowres_affine(hr_affine: np.ndarray, N: Sequence[int], n: Sequence[int]) -> 
         voxel_map[axis, axis] = zoom
         voxel_map[axis, 3] = big // 2 - zoom * (small // 2)
     return hr_affine @ voxel_map
+
+
+ENERGY_INSIDE = 0.999
+"""Fraction of a map's k-space energy that a window must hold to count as its extent."""
+
+EDGE_CLIFF = 1e-3
+"""Largest ratio of the k-space power per line outside a window to the power per line just
+inside it for the window to count as an edge of the data (a zero-filled map's k-space is
+numerically zero beyond its window; an acquired map's falls off gradually or meets noise)."""
+
+# Lines ``+h`` and ``-h`` of a window whose difference holds less than this fraction of their
+# energy are one Nyquist line written twice (:func:`zero_fill` of an even size).
+_MIRROR_TOLERANCE = 1e-4
+
+
+class Extent(NamedTuple):
+    """Where the k-space of a map holds its energy, per in-plane axis (:func:`effective_extent`)."""
+
+    size: tuple[int, int]
+    """``(m_y, m_x)``: the acquisition size the data hold; the map's own grid if it is not
+    zero-filled."""
+    inside: float
+    """Fraction of the k-space energy inside the ``size`` window (1 when ``size`` is the grid)."""
+
+    def is_padded(self, shape: Sequence[int]) -> bool:
+        """Whether ``size`` is smaller than the map's grid ``shape`` on some axis."""
+        return self.size[0] < shape[-2] or self.size[1] < shape[-1]
+
+
+def _axis_extent(k: np.ndarray, energy: float, cliff: float) -> tuple[int, float]:
+    """Smallest window of a centred 1-D k-space axis that holds the data (see
+    :func:`effective_extent`); ``k`` is ``(n, M)``, frequency along the first axis."""
+    n = k.shape[0]
+    c = n // 2
+    power = np.sum(np.abs(k) ** 2, axis=1)  # (n,), frequency ``i - c`` at index i
+    total = float(power.sum())
+    if total == 0:
+        return n, 1.0
+    for h in range(n // 2):  # windows of 2h + 1 < n lines
+        inside = float(power[c - h : c + h + 1].sum())
+        outside = total - inside
+        if outside > (1 - energy) * total:
+            continue
+        band = max(1, (h + 1) // 4)  # the outermost lines of the window, on both sides
+        edge = np.concatenate([power[c - h : c - h + band], power[c + h - band + 1 : c + h + 1]])
+        per_line_out = outside / (n - (2 * h + 1))
+        if per_line_out > cliff * float(edge.mean()):
+            continue
+        mirrored = h > 0 and np.sum(np.abs(k[c + h] - k[c - h]) ** 2) <= _MIRROR_TOLERANCE * (
+            power[c + h] + power[c - h]
+        )
+        return (2 * h if mirrored else 2 * h + 1), inside / total
+    return n, 1.0
+
+
+def effective_extent(
+    maps: np.ndarray, energy: float = ENERGY_INSIDE, cliff: float = EDGE_CLIFF
+) -> Extent:
+    """The acquisition size a map's data actually hold: detects zero-filled (sinc-interpolated)
+    maps.
+
+    Along each in-plane axis, the k-space power of every map (summed over the other axis and
+    the leading axes) is compared with centred windows ``|k| <= h``. The extent is the
+    smallest window that (a) holds more than ``energy`` of the power and (b) ends in a cliff:
+    the power per line outside it is below ``cliff`` times the power per line of its outermost
+    lines. Zero-filling leaves nothing but rounding beyond its window; an acquired map, even a
+    smooth one, falls off gradually and meets its noise floor, so (b) keeps smooth acquired
+    maps from being mistaken for zero-filled ones. The window ``|k| <= h`` is reported as
+    ``2h`` when its lines ``+h`` and ``-h`` are the same Nyquist line written twice (as
+    :func:`zero_fill` of an even size writes it), otherwise as ``2h + 1``; in both cases
+    ``degrade(maps, size)`` keeps every non-zero frequency, and it inverts :func:`zero_fill`
+    exactly.
+
+    Args:
+        maps: real maps ``(..., n_y, n_x)`` (e.g. the slices of a volume, ``(S, n_y, n_x)``).
+        energy: fraction of the power the window must hold, in ``(0, 1)``.
+        cliff: largest power ratio outside / edge of the window, ``> 0``.
+
+    Returns:
+        The :class:`Extent`; ``size`` is ``(n_y, n_x)`` when no smaller window holds the data,
+        and for an all-zero map.
+    """
+    _check_image(maps, "maps", real=True)
+    if not 0 < energy < 1:
+        raise ValueError(f"energy must be in (0, 1), got {energy}")
+    if not cliff > 0:
+        raise ValueError(f"cliff must be > 0, got {cliff}")
+    x = np.asarray(maps, dtype=np.float64)
+    sizes, inside = [], 1.0
+    for axis in (-2, -1):
+        k = np.moveaxis(_fft1c(x, axis), axis, 0)
+        m, fraction = _axis_extent(k.reshape(k.shape[0], -1), energy, cliff)
+        sizes.append(m)
+        inside = min(inside, fraction)
+    return Extent(size=(sizes[0], sizes[1]), inside=inside)
