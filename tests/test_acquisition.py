@@ -1,0 +1,119 @@
+"""Acquisition checks of a measured map: zero-filling found, n = N refused, measured region."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from mrsisr import acquisition, kspace
+from mrsisr.data.resample import upsampled_grid
+
+
+def volume(n: tuple[int, int], slices: int = 4, seed: int = 0) -> np.ndarray:
+    """An acquired map ``(n_y, n_x, S)``: a sharp-edged ellipse with noise, k-space truncated."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:96, :96] - 48
+    plane = (np.hypot(y / 38, x / 30) < 1) * (6 + np.sin(x / 7))
+    hr = np.broadcast_to(plane, (slices, 96, 96))
+    lr = kspace.degrade(hr, n) + 0.1 * rng.standard_normal((slices, *n))
+    return np.moveaxis(lr, 0, 2)
+
+
+def zero_filled(lr: np.ndarray, N: tuple[int, int]) -> np.ndarray:
+    return np.moveaxis(kspace.zero_fill(np.moveaxis(lr, 2, 0), N), 0, 2).astype(np.float32)
+
+
+def test_an_acquired_map_is_planned_at_its_own_size() -> None:
+    lr = volume((32, 32))
+    plan = acquisition.plan_acquisition(lr, (64, 64), trained_n=range(16, 33, 2))
+    assert plan.n == plan.grid == plan.detected == (32, 32)
+    assert not plan.truncated
+    assert plan.record()["n"] == [32, 32] and plan.record()["trained_n"] == [16, 32]
+
+
+@pytest.mark.parametrize(("acquired", "stored"), [((24, 24), (32, 32)), ((42, 42), (64, 64))])
+def test_a_zero_filled_map_is_refused_with_its_size_and_the_remedy(acquired, stored) -> None:
+    """Issue 12, "Why" 4: 24 -> 32 and 42 -> 64 zero-filled maps are not super-resolved as is."""
+    padded = zero_filled(volume(acquired), stored)
+    remedy = f"--acquired-n {acquired[0]} {acquired[1]}"
+    with pytest.raises(ValueError, match=f"{acquired[0]}x{acquired[1]} window.*{remedy}"):
+        acquisition.plan_acquisition(padded, (64, 64))
+
+
+def test_acquired_n_truncates_a_zero_filled_map_back_exactly() -> None:
+    lr = volume((24, 24))
+    padded = zero_filled(lr, (32, 32))
+    plan = acquisition.plan_acquisition(padded, (64, 64), acquired_n=24)
+    assert plan.n == (24, 24) and plan.truncated and plan.detected == (24, 24)
+    np.testing.assert_allclose(acquisition.truncate(padded, plan.n), lr, atol=1e-5)
+    assert plan.record()["acquired_n"] == [24, 24]
+
+
+def test_acquired_n_that_discards_data_or_exceeds_the_grid_is_refused() -> None:
+    padded = zero_filled(volume((24, 24)), (32, 32))
+    with pytest.raises(ValueError, match=r"would discard measured data.*24x24"):
+        acquisition.plan_acquisition(padded, (64, 64), acquired_n=(20, 24))
+    with pytest.raises(ValueError, match="larger than the map's grid 32x32"):
+        acquisition.plan_acquisition(padded, (64, 64), acquired_n=40)
+    with pytest.raises(ValueError, match="--acquired-n must be"):
+        acquisition.plan_acquisition(padded, (64, 64), acquired_n=(0, 3))
+
+
+def test_n_equal_to_the_grid_is_nothing_to_super_resolve() -> None:
+    with pytest.raises(
+        ValueError, match="64x64, the model's output grid: nothing to super-resolve"
+    ):
+        acquisition.plan_acquisition(volume((64, 64)), (64, 64))
+    # one axis at the grid still has something to do
+    assert acquisition.plan_acquisition(volume((64, 32)), (64, 64)).n == (64, 32)
+
+
+def test_n_outside_the_trained_range_is_allowed_with_a_warning(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        plan = acquisition.plan_acquisition(volume((12, 12)), (64, 64), trained_n=[16, 24, 32])
+    assert plan.n == (12, 12)
+    assert "outside the sizes the model was trained on (16 to 32)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        acquisition.plan_acquisition(volume((20, 20)), (64, 64), trained_n=[16, 24, 32])
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("units", [1.0, 1e-3])  # millimolar and molar
+def test_zero_voxels_and_slices_are_counted_and_an_all_zero_map_is_refused(units) -> None:
+    lr = volume((32, 32)) * units
+    lr[:, :, 1] = 0
+    lr[:5, :, 2] = 0
+    plan = acquisition.plan_acquisition(lr, (64, 64))
+    assert plan.zero_slices == (1,)
+    assert plan.zero_voxels == 32 * 32 + 5 * 32
+    with pytest.raises(ValueError, match="every voxel is 0"):
+        acquisition.plan_acquisition(np.zeros((32, 32, 3)), (64, 64))
+
+
+def test_measured_support_is_non_zero_and_inside_the_excitation_region() -> None:
+    """A PRESS-box map: zero outside the box; a pipeline's excitation region narrows it more."""
+    lr = np.zeros((16, 16, 2))
+    lr[4:12, 3:13] = 2.0
+    box = np.zeros(lr.shape, dtype=bool)
+    box[5:11, 4:12] = True
+    np.testing.assert_array_equal(acquisition.measured_support(lr), lr != 0)
+    np.testing.assert_array_equal(acquisition.measured_support(lr, box), box)
+    with pytest.raises(ValueError, match="one grid"):
+        acquisition.measured_support(lr, box[:-1])
+
+
+def test_lowres_mask_on_grid_keeps_voxel_centres_and_drops_straddling_voxels() -> None:
+    """On a grid twice as fine, output voxel 2k is input voxel k; voxel 2k + 1 lies between
+    input voxels k and k + 1 and is in only when both are (more than half of it is in)."""
+    affine = np.diag([3.0, 2.5, 4.0, 1.0])
+    affine[:3, 3] = [-20, 7, 3]
+    mask = np.zeros((8, 6, 2), dtype=bool)
+    mask[2:5, 1:4, 0] = True
+    shape, fine = upsampled_grid(mask.shape, affine, 2)
+    on_grid = acquisition.lowres_mask_on_grid(mask, affine, shape, fine)
+    expected = np.zeros(shape, dtype=bool)
+    expected[4:9, 2:7, 0] = True  # 2k for k in 2..4 and the odd voxels between them
+    np.testing.assert_array_equal(on_grid, expected)
