@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from nibabel.processing import resample_from_to
 
-from mrsisr.data.resample import covers, resample_to_grid, upsampled_grid, voxel_map
+from mrsisr.data.resample import (
+    coverage,
+    covers,
+    resample_to_grid,
+    upsampled_grid,
+    voxel_map,
+)
 from mrsisr.kspace import lowres_affine
 
 SLOPE = np.array([0.7, -1.3, 2.1])
@@ -121,3 +127,46 @@ def test_bad_arguments_raise_value_error(kwargs: dict) -> None:
 def test_upsampled_grid_refuses_a_bad_factor() -> None:
     with pytest.raises(ValueError, match="factor"):
         upsampled_grid((4, 4, 4), np.eye(4), 0)
+
+
+def test_coverage_marks_the_voxels_inside_a_cropped_source() -> None:
+    """A source cropped to part of the destination grid: every destination voxel centre is
+    tested independently against the source's world box (axis-aligned here)."""
+    dst_affine = np.diag([2.0, 3.0, 4.0, 1.0])
+    dst_affine[:3, 3] = [-10.0, 5.0, 0.0]
+    dst_shape = (12, 9, 5)
+    src_affine = np.diag([-1.0, 1.5, 4.0, 1.0])  # flipped storage along x
+    src_affine[:3, 3] = [6.5, 9.0, 0.0]
+    src_shape = (11, 10, 3)
+    world = (dst_affine[:3, :3] @ np.indices(dst_shape).reshape(3, -1) + dst_affine[:3, 3:4]).T
+    corners = [src_affine[:3] @ [*c, 1] for c in [(-0.5,) * 3, tuple(s - 0.5 for s in src_shape)]]
+    low, high = np.minimum(*corners), np.maximum(*corners)
+    expected = np.all((world >= low - 1e-9) & (world <= high + 1e-9), axis=1).reshape(dst_shape)
+    got = coverage(src_shape, src_affine, dst_shape, dst_affine)
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < got.sum() < got.size
+    assert covers(src_shape, src_affine, dst_shape, dst_affine) == bool(expected.all())
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_an_image_exactly_covering_the_mrsi_field_of_view_covers_the_output_grid(flipped):
+    """Issue 12, "Why" 5: whatever the storage order of the map, an image whose voxels tile
+    exactly the map's field of view covers every output voxel centre. The output grid of a
+    map stored flipped lies one output voxel off that of the same map stored unflipped
+    (voxel n // 2 and N // 2 coincide in storage order), so an image on the unflipped output
+    grid leaves one edge column of it uncovered."""
+    n, N = 32, 64
+    lr = np.diag([6.875, 6.875, 10.0, 1.0])
+    lr[:3, 3] = [-110 + 6.875 / 2, -110 + 6.875 / 2, 0.0]
+    reverse_x = np.array([[-1, 0, 0, n - 1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    stored = lr @ reverse_x if flipped else lr
+    out = lowres_affine(stored, (n, n), (N, N))
+    shape = (N, N, 3)
+    exact = np.diag([1.0, 1.0, 10.0, 1.0])  # 1 mm voxels tiling [-110, 110] mm in-plane
+    exact[:3, 3] = [-109.5, -109.5, 0.0]
+    assert covers((220, 220, 3), exact.astype(np.float32), shape, out)
+    unflipped_grid = lowres_affine(lr, (n, n), (N, N))
+    missed = ~coverage(shape, unflipped_grid, shape, out)
+    assert missed.sum() == (N * 3 if flipped else 0)
+    if flipped:
+        assert missed[N - 1].all()  # the last column in storage order

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from mrsisr.kspace import lowres_affine
 
-__all__ = ["covers", "resample_to_grid", "upsampled_grid", "voxel_map"]
+__all__ = ["coverage", "covers", "resample_to_grid", "upsampled_grid", "voxel_map"]
 
 # Slack, in source voxels, that absorbs float32 rounding of affines stored in NIfTI headers.
 _EPS = 1e-3
@@ -52,10 +52,41 @@ def voxel_map(src_affine: np.ndarray, dst_affine: np.ndarray) -> np.ndarray:
     return np.linalg.solve(src, dst)
 
 
-def _corners(shape: tuple[int, int, int]) -> np.ndarray:
-    """The 8 corner voxel centres of a grid as homogeneous columns, shape ``(4, 8)``."""
-    grid = np.array(np.meshgrid(*[(0, s - 1) for s in shape], indexing="ij")).reshape(3, -1)
-    return np.vstack([grid, np.ones((1, grid.shape[1]))])
+def coverage(
+    src_shape: Sequence[int],
+    src_affine: np.ndarray,
+    dst_shape: Sequence[int],
+    dst_affine: np.ndarray,
+) -> np.ndarray:
+    """Which voxel centres of the destination grid lie inside the source volume.
+
+    The source volume is the box its voxels cover (half a voxel beyond the outer voxel
+    centres, with a slack of 1e-3 voxel for affines rounded to float32), the region where
+    :func:`resample_to_grid` interpolates instead of filling.
+
+    Args:
+        src_shape: ``(X, Y, Z)`` of the source volume.
+        src_affine: its 4x4 voxel-to-world affine.
+        dst_shape: ``(X', Y', Z')`` of the destination grid.
+        dst_affine: its 4x4 voxel-to-world affine.
+
+    Returns:
+        Bool ``dst_shape``: True where the destination voxel centre is inside.
+    """
+    src = _check_shape(src_shape, "src_shape")
+    dst = _check_shape(dst_shape, "dst_shape")
+    return _inside(_source_coords(voxel_map(src_affine, dst_affine), dst), src).reshape(dst)
+
+
+def _source_coords(vmap: np.ndarray, dst: tuple[int, int, int]) -> np.ndarray:
+    """Source voxel coordinates ``(3, X' Y' Z')`` of every destination voxel centre."""
+    return vmap[:3, :3] @ np.indices(dst, dtype=np.float64).reshape(3, -1) + vmap[:3, 3:4]
+
+
+def _inside(coords: np.ndarray, src: tuple[int, int, int]) -> np.ndarray:
+    """Whether source voxel coordinates ``(3, P)`` lie in the box the source voxels cover."""
+    size = np.asarray(src, dtype=np.float64)[:, None]
+    return np.all((coords >= -0.5 - _EPS) & (coords <= size - 0.5 + _EPS), axis=0)
 
 
 def covers(
@@ -64,22 +95,9 @@ def covers(
     dst_shape: Sequence[int],
     dst_affine: np.ndarray,
 ) -> bool:
-    """Whether every voxel centre of the destination grid lies inside the source volume.
-
-    The source volume is the box its voxels cover (half a voxel beyond the outer voxel
-    centres). Affine maps keep boxes convex, so checking the 8 corner centres is enough.
-
-    Args:
-        src_shape: ``(X, Y, Z)`` of the source volume.
-        src_affine: its 4x4 voxel-to-world affine.
-        dst_shape: ``(X, Y, Z)`` of the destination grid.
-        dst_affine: its 4x4 voxel-to-world affine.
-    """
-    src = np.asarray(_check_shape(src_shape, "src_shape"), dtype=np.float64)
-    dst = _check_shape(dst_shape, "dst_shape")
-    corners = (voxel_map(src_affine, dst_affine) @ _corners(dst))[:3]
-    low, high = -0.5 - _EPS, src[:, None] - 0.5 + _EPS
-    return bool(np.all((corners >= low) & (corners <= high)))
+    """Whether every voxel centre of the destination grid lies inside the source volume
+    (:func:`coverage` everywhere); same arguments."""
+    return bool(coverage(src_shape, src_affine, dst_shape, dst_affine).all())
 
 
 def _antialias_sigmas(matrix: np.ndarray) -> np.ndarray:
@@ -138,12 +156,9 @@ def resample_to_grid(
         sigmas = _antialias_sigmas(vmap[:3, :3])
         if np.any(sigmas > 0):
             source = ndimage.gaussian_filter(source, sigmas, mode="nearest")
-    index = np.indices(dst, dtype=np.float64).reshape(3, -1)
-    coords = vmap[:3, :3] @ index + vmap[:3, 3:4]
+    coords = _source_coords(vmap, dst)
     values = ndimage.map_coordinates(source, coords, order=order, mode="nearest", prefilter=True)
-    size = np.asarray(volume.shape, dtype=np.float64)[:, None]
-    inside = np.all((coords >= -0.5 - _EPS) & (coords <= size - 0.5 + _EPS), axis=0)
-    values[~inside] = fill
+    values[~_inside(coords, volume.shape)] = fill
     return values.reshape(dst).astype(np.float32)
 
 
