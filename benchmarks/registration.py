@@ -169,9 +169,8 @@ def main() -> None:
             f"{r['estimate']['rotation_deg']:.2f}"
             for r in fixed
         )
-        lines.append(
-            f"| {shift_mm:g} | {rotation_deg:g} | {given:.2f} | {reg:.2f} | {delta:+.2f} | {found} |"
-        )
+        cells = [f"{shift_mm:g}", f"{rotation_deg:g}", f"{given:.2f}", f"{reg:.2f}"]
+        lines.append("| " + " | ".join([*cells, f"{delta:+.2f}", found]) + " |")
     true = [
         f"{s:g} mm → ({s * np.cos(np.deg2rad(DIRECTION_DEG)):.2f}, "
         f"{s * np.sin(np.deg2rad(DIRECTION_DEG)):.2f})"
