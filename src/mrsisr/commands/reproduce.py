@@ -6,6 +6,7 @@ Examples::
     mrsisr reproduce table1 --data cohort/ --out results/table1 --max-folds 1 --epochs 5
     mrsisr reproduce fig2 --data cohort/ --out results/fig2 --runs results/table1/runs
     mrsisr reproduce fig4 --data cohort/ --out results/fig4 --model full.safetensors
+    mrsisr reproduce ncond --data cohort/ --out results/ncond --epochs 8 --max-steps 100
 
 Training runs are cached by configuration in ``--runs`` (default ``OUT/runs``) and reused;
 an interrupted run is resumed. Every experiment writes ``protocol.json`` (command, options,
@@ -18,7 +19,7 @@ import argparse
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
 
-EXPERIMENTS = ("table1", "fig2", "fig3", "fig4")
+EXPERIMENTS = ("table1", "fig2", "fig3", "fig4", "ncond")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variants",
         nargs="+",
         metavar="NAME",
-        help="table1: the rows to run (default all six)",
+        help="table1: the rows to run (default all six); ncond: the variant (default full)",
+    )
+    parser.add_argument(
+        "--designs",
+        nargs="+",
+        metavar="NAME",
+        help="ncond: the n-conditioning designs to run (default all)",
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0, 1, 2],
+        metavar="S",
+        help="ncond: training seeds, one run per design and seed (default 0 1 2)",
     )
     parser.add_argument(
         "--model",
@@ -85,11 +100,17 @@ def _check(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < low:
             raise UserError(f"{name} {value}: must be >= {low}")
-    unknown = [v for v in args.variants or [] if v not in TABLE1_VARIANTS]
+    from mrsisr.evaluation.ncond import DESIGNS
+
+    valid = (*TABLE1_VARIANTS, "full") if args.experiment == "ncond" else TABLE1_VARIANTS
+    unknown = [v for v in args.variants or [] if v not in valid]
     if unknown:
-        raise UserError(
-            f"--variants {' '.join(unknown)}: not Table 1 rows; use {', '.join(TABLE1_VARIANTS)}"
-        )
+        raise UserError(f"--variants {' '.join(unknown)}: not Table 1 rows; use {', '.join(valid)}")
+    bad = [d for d in args.designs or [] if d not in DESIGNS]
+    if bad:
+        raise UserError(f"--designs {' '.join(bad)}: unknown; use {', '.join(DESIGNS)}")
+    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
+        raise UserError(f"--seeds {args.seeds}: distinct integers >= 0")
     if args.model and args.experiment not in ("fig3", "fig4"):
         raise UserError("--model: only fig3 and fig4 take model files")
     if args.lam is not None and any(v < 0 for v in args.lam):
@@ -100,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the options and the configuration, then run the experiment."""
     from pathlib import Path
 
-    from mrsisr.evaluation import reproduce, sharpness
+    from mrsisr.evaluation import ncond, reproduce, sharpness
 
     _check(args)
     out = Path(args.out)
@@ -123,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         path = reproduce.reproduce_table1(protocol)
     elif args.experiment == "fig2":
         path = reproduce.reproduce_fig2(protocol)
+    elif args.experiment == "ncond":
+        path = ncond.reproduce_ncond(protocol, args.designs, args.seeds)
     else:
         models = [Path(m) for m in args.model]
         figure = sharpness.reproduce_fig3 if args.experiment == "fig3" else sharpness.reproduce_fig4

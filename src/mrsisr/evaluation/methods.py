@@ -98,7 +98,8 @@ class ModelMethod:
         name: label in the results.
         models: ``{n: generator}`` for per-``n`` networks, or ``{None: generator}``.
         lam_conditioned: whether the generator takes λ (the full model); others run once.
-        n_condition: give the network this ``n`` instead of the input's (Fig. 2a).
+        n_condition: give the network's conditioning this ``n`` instead of the input's
+            (Fig. 2a); data consistency keeps the input's true ``n``.
         met_condition: give the network this metabolite index instead (Fig. 2b).
         tags: extra columns written into every result row of this method.
         infos: the model files' :class:`~mrsisr.checkpoint.ModelInfo` (for checks).
@@ -125,16 +126,18 @@ class ModelMethod:
         model = self.model_for(int(batch.n[0, 0]))
         device = next(model.parameters()).device
         size = batch.lr.shape[0]
-        n = batch.n if self.n_condition is None else torch.full_like(batch.n, self.n_condition)
         met = (
             batch.met
             if self.met_condition is None
             else torch.full_like(batch.met, self.met_condition)
         )
         lam_t = torch.full((size,), float(lam), dtype=torch.float32)
-        args = [batch.lr, batch.t1, batch.flair, batch.mask, n, met, lam_t]
+        args = [batch.lr, batch.t1, batch.flair, batch.mask, batch.n, met, lam_t]
+        swapped = {}
+        if self.n_condition is not None:  # the conditioning sees it; DC keeps the true n
+            swapped["cond_n"] = torch.full_like(batch.n, self.n_condition).to(device)
         with torch.inference_mode():
-            out = model(*(a.to(device) for a in args)).double().cpu()
+            out = model(*(a.to(device) for a in args), **swapped).double().cpu()
         return out * batch.scale.double().reshape(-1, 1, 1, 1)
 
 

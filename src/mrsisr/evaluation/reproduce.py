@@ -19,7 +19,14 @@ import numpy as np
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.train.config import TrainConfig
 
-__all__ = ["TABLE1_VARIANTS", "Protocol", "reproduce_fig2", "reproduce_table1"]
+__all__ = [
+    "TABLE1_VARIANTS",
+    "Protocol",
+    "mean_matrix",
+    "reproduce_fig2",
+    "reproduce_table1",
+    "test_patients",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +111,8 @@ class Protocol:
         }
 
 
-def _test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
+def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
+    """The held-out patients of ``fold`` under the configuration's split."""
     from mrsisr.data.cohort import Cohort
     from mrsisr.data.splits import kfold_splits
 
@@ -166,7 +174,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
             method.name = variant
             methods.append(method)
         dataset = evaluation_dataset(
-            protocol.data, _test_patients(base, protocol.data, fold), base.data.n_choices
+            protocol.data, test_patients(base, protocol.data, fold), base.data.n_choices
         )
         settings = MetricSettings.for_grid(dataset.grid, lpips=protocol.lpips)
         methods.append(BaselineMethod(_zero_fill()))
@@ -198,7 +206,8 @@ def _zero_fill() -> Any:
     return Baseline.zero_fill
 
 
-def _matrix(rows: Sequence[dict[str, Any]], row_key: str, col_key: str, metric: str) -> tuple:
+def mean_matrix(rows: Sequence[dict[str, Any]], row_key: str, col_key: str, metric: str) -> tuple:
+    """``(matrix, row_ids, col_ids)``: the mean finite ``metric`` of each (row, column) pair."""
     row_ids = sorted({r[row_key] for r in rows}, key=str)
     col_ids = sorted({r[col_key] for r in rows}, key=str)
     if all(isinstance(v, (int, np.integer)) for v in row_ids):
@@ -237,7 +246,7 @@ def reproduce_fig2(protocol: Protocol) -> Path:
         runs, base = table1_runs(one, record, fold)
         model, _ = load_model(runs["filter_scaling_met"][0].model)
         dataset = evaluation_dataset(
-            protocol.data, _test_patients(base, protocol.data, fold), base.data.n_choices
+            protocol.data, test_patients(base, protocol.data, fold), base.data.n_choices
         )
         settings = MetricSettings.for_grid(dataset.grid, lpips=False)
         by_n = [
@@ -265,7 +274,7 @@ def reproduce_fig2(protocol: Protocol) -> Path:
         (rows_n, "n", "cond_n", "resolution n", "fig2a_resolution.png"),
         (rows_m, "metabolite", "cond_met", "metabolite", "fig2b_metabolite.png"),
     ):
-        matrix, row_ids, col_ids = _matrix(rows, key, col, "ssim")
+        matrix, row_ids, col_ids = mean_matrix(rows, key, col, "ssim")
         plot_matrix(
             matrix,
             row_ids,

@@ -116,6 +116,7 @@ class ProtocolRecord:
     runs: list[dict[str, Any]] = field(default_factory=list)
     configs: dict[str, str] = field(default_factory=dict)
     _start: float = field(default_factory=time.perf_counter, repr=False)
+    _folders: list[Path] = field(default_factory=list, repr=False)
 
     def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
         """Record a run and its configuration (TOML, by hash)."""
@@ -133,6 +134,26 @@ class ProtocolRecord:
             }
         )
         self.configs.setdefault(run.config_hash, to_toml(config))
+        if run.folder not in self._folders:
+            self._folders.append(run.folder)
+
+    def keep_training_logs(self, folder: Path) -> list[Path]:
+        """Copy each recorded run's ``metrics.csv`` to ``folder/<run>.csv`` (the result's log).
+
+        Returns:
+            The files written (runs without a ``metrics.csv`` are skipped with a warning).
+        """
+        import shutil
+
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for run in self._folders:
+            source = run / "metrics.csv"
+            if not source.is_file():
+                log.warning("%s has no metrics.csv", run)
+                continue
+            written.append(Path(shutil.copyfile(source, folder / f"{run.name}.csv")))
+        return written
 
     def finish(self) -> dict[str, Any]:
         """The JSON document, with the machine and the wall time so far."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.reproduce import Protocol, _test_patients
+from mrsisr.evaluation.reproduce import Protocol, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, ensure_run
 
 __all__ = ["FIG3_LAMS", "FIG4_LAMS", "full_models", "reproduce_fig3", "reproduce_fig4"]
@@ -52,7 +52,7 @@ def full_models(
             log.warning("the configuration trains no critic: λ has no effect")
         run = ensure_run(config, protocol.data, fold, protocol.runs)
         record.add_run(run, config)
-        test = _test_patients(config, protocol.data, fold)
+        test = test_patients(config, protocol.data, fold)
         out.append((run.model, test, list(config.data.n_choices)))
     return out
 

@@ -32,7 +32,15 @@ import numpy as np
 
 from mrsisr.options import parse_enum
 
-__all__ = ["WilcoxonResult", "ZeroMethod", "paired_wilcoxon", "pairwise_wilcoxon", "wilcoxon_table"]
+__all__ = [
+    "WelchResult",
+    "WilcoxonResult",
+    "ZeroMethod",
+    "paired_wilcoxon",
+    "pairwise_wilcoxon",
+    "welch_ttest",
+    "wilcoxon_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +159,47 @@ def pairwise_wilcoxon(
         for i, first in enumerate(names)
         for second in names[i + 1 :]
     }
+
+
+class WelchResult(NamedTuple):
+    """Result of :func:`welch_ttest`."""
+
+    statistic: float
+    p_value: float
+    difference: float
+    """``mean(a) - mean(b)``."""
+
+
+def welch_ttest(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> WelchResult:
+    """Two-sided Welch t-test of two independent groups (e.g. one score per training seed).
+
+    For comparisons at the level of independent units, such as the seeds of two designs:
+    each unit gives one number (its mean over the test maps), so maps that share a patient,
+    a slice or a network are not counted as independent evidence. With 3 units per group a
+    rank test cannot reach p < 0.1; the t-test assumes normal unit means.
+
+    Args:
+        a: ``(S_a,)`` one value per unit of the first group, ``S_a >= 2``.
+        b: ``(S_b,)`` one value per unit of the second group, ``S_b >= 2``.
+
+    Returns:
+        ``(statistic, p_value, difference)``; p = 1 when both groups are constant and equal.
+
+    Raises:
+        ValueError: a group with fewer than 2 finite values.
+    """
+    from scipy.stats import ttest_ind
+
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"each group needs >= 2 finite values, got {x.size} and {y.size}")
+    difference = float(x.mean() - y.mean())
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return WelchResult(
+            0.0 if difference == 0 else np.copysign(np.inf, difference),
+            1.0 if difference == 0 else 0.0,
+            difference,
+        )
+    result = ttest_ind(x, y, equal_var=False)
+    return WelchResult(float(result.statistic), float(result.pvalue), difference)

@@ -14,7 +14,9 @@ all layers of the network at once and give one hidden vector per layer and sampl
 
 Every head starts at the identity: filter scales at 1, hypernetwork kernels at a fixed
 Kaiming-initialised kernel, CIN and AMLayer at ``gamma = beta = 0``. An untrained variant is
-therefore the plain UNet, and training grows the conditioning from there.
+therefore the plain UNet, and training grows the conditioning from there. The filter-scaling
+heads can instead start as ``nn.Linear`` does, as in the authors' code
+(``GeneratorConfig.filter_head_init``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrsisr.nn.conditioning import LEAKY_SLOPE
-from mrsisr.nn.config import ConvImpl
+from mrsisr.nn.config import ConvImpl, HeadInit
 
 __all__ = [
     "AMLayerNorm2d",
@@ -131,7 +133,9 @@ class FilterScalingConv2d(nn.Module):
 
     Filter scaling (Alharbi et al. CVPR 2019; Dong et al. MICCAI 2022, Eq. 2-3): the head, a
     linear layer on the conditioning trunk's hidden vector, gives one scalar per (output,
-    input) channel pair. Scales start at 1 (zero head weights, unit bias).
+    input) channel pair. With ``head_init="identity"`` the scales start at 1 for every
+    condition (zero head weights, unit bias); ``"linear"`` keeps ``nn.Linear``'s random
+    start, as the authors' code does, so the scales differ per condition from the start.
 
     Args:
         in_channels: ``C_in``.
@@ -139,6 +143,7 @@ class FilterScalingConv2d(nn.Module):
         hidden: width of the trunk's hidden vector.
         kernel_size: odd kernel size (3).
         impl: ``grouped`` or ``loop`` (see :func:`per_sample_conv2d`).
+        head_init: ``identity`` or ``linear`` (:class:`~mrsisr.nn.config.HeadInit`).
     """
 
     def __init__(
@@ -148,14 +153,16 @@ class FilterScalingConv2d(nn.Module):
         hidden: int,
         kernel_size: int = 3,
         impl: ConvImpl | str = ConvImpl.grouped,
+        head_init: HeadInit | str = HeadInit.identity,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.impl = ConvImpl(impl)
         self.weight = nn.Parameter(_kaiming_conv_weight(out_channels, in_channels, kernel_size))
         self.head = nn.Linear(hidden, out_channels * in_channels)
-        nn.init.zeros_(self.head.weight)
-        nn.init.ones_(self.head.bias)
+        if HeadInit(head_init) == HeadInit.identity:
+            nn.init.zeros_(self.head.weight)
+            nn.init.ones_(self.head.bias)
 
     def forward(
         self, x: torch.Tensor, hidden: torch.Tensor, inverse: torch.Tensor | None = None

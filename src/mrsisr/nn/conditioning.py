@@ -18,7 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LEAKY_SLOPE", "ConditionGroups", "FilterConditioner", "StackedMLP", "group_conditions"]
+from mrsisr.nn.config import GeneratorConfig, NEncoding
+
+__all__ = [
+    "LEAKY_SLOPE",
+    "ConditionGroups",
+    "FilterConditioner",
+    "StackedMLP",
+    "encode_n",
+    "group_conditions",
+]
 
 LEAKY_SLOPE = 0.2
 
@@ -28,6 +37,31 @@ def _linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int) -> None
     bound = 1.0 / math.sqrt(fan_in)
     nn.init.uniform_(weight, -bound, bound)
     nn.init.uniform_(bias, -bound, bound)
+
+
+def encode_n(n: torch.Tensor, config: GeneratorConfig, dtype: torch.dtype) -> torch.Tensor:
+    """The acquisition sizes as the trunks see them (:class:`~mrsisr.nn.config.NEncoding`).
+
+    Args:
+        n: ``(B, 2)`` int64 acquisition sizes ``(n_y, n_x)``.
+        config: the generator's options (``n_encoding``, ``grid``, ``n_range``, ``n_fourier``).
+        dtype: floating-point type of the result.
+
+    Returns:
+        ``(B, config.n_features)``.
+    """
+    n = n.to(dtype)
+    if config.n_encoding == NEncoding.grid:
+        return n / torch.tensor(config.grid, dtype=dtype, device=n.device)
+    if config.n_encoding == NEncoding.none:
+        return torch.zeros_like(n)
+    low, high = config.n_range
+    unit = (n - low) / (high - low)
+    if config.n_encoding == NEncoding.range:
+        return unit
+    octaves = math.pi * 2.0 ** torch.arange(config.n_fourier, dtype=dtype, device=n.device)
+    angles = (unit[:, :, None] * octaves).flatten(1)  # (B, 2 * n_fourier)
+    return torch.cat([unit, torch.sin(angles), torch.cos(angles)], dim=1)
 
 
 class StackedMLP(nn.Module):
@@ -91,13 +125,20 @@ class FilterConditioner(nn.Module):
         depth: FC layers per trunk.
         n_metabolites: rows of the metabolite embedding; 0 conditions on ``n`` only.
         embedding: length of ``E(m)``.
+        n_features: width of the encoded ``n`` (:func:`encode_n`).
     """
 
     def __init__(
-        self, copies: int, latent: int, depth: int, n_metabolites: int = 0, embedding: int = 3
+        self,
+        copies: int,
+        latent: int,
+        depth: int,
+        n_metabolites: int = 0,
+        embedding: int = 3,
+        n_features: int = 2,
     ) -> None:
         super().__init__()
-        self.n_trunk = StackedMLP(copies, [2] + [latent] * depth)
+        self.n_trunk = StackedMLP(copies, [n_features] + [latent] * depth)
         self.embedding: nn.Parameter | None = None
         self.met_trunk: StackedMLP | None = None
         self.mix: StackedMLP | None = None
@@ -110,7 +151,7 @@ class FilterConditioner(nn.Module):
         """Hidden vectors of every layer.
 
         Args:
-            n: ``(B, 2)`` float, acquisition sizes divided by the grid.
+            n: ``(B, n_features)`` float, the encoded acquisition sizes (:func:`encode_n`).
             met: ``(B,)`` int64 metabolite indices (ignored without metabolites).
 
         Returns:

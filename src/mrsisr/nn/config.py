@@ -15,12 +15,20 @@ from __future__ import annotations
 import enum
 import math
 import operator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mrsisr.options import parse_enum
 
-__all__ = ["IMAGE_INPUTS", "LIMITS", "ConvImpl", "CriticConfig", "GeneratorConfig"]
+__all__ = [
+    "IMAGE_INPUTS",
+    "LIMITS",
+    "ConvImpl",
+    "CriticConfig",
+    "GeneratorConfig",
+    "HeadInit",
+    "NEncoding",
+]
 
 IMAGE_INPUTS = ("lr", "t1", "flair")
 """Images an encoder can take (the generator's first three arguments)."""
@@ -34,13 +42,14 @@ LIMITS: dict[str, int] = {
     "mlp_depth": 16,
     "latent": 1024,
     "met_embedding": 64,
+    "n_fourier": 16,
     "critic_hidden": 4096,
     "critic_pooled": 64,
 }
 """Largest accepted sizes: grid side (the data-consistency buffers hold ``N**3`` values per
 axis), UNet levels, channels of one level, ``channels[0] * N_y * N_x`` (the largest feature
 map of one slice), encoders, depth and width of the conditioning trunks, metabolite
-embedding length, critic hidden width and pooled grid side."""
+embedding length, octaves of the Fourier n encoding, critic hidden width and pooled grid side."""
 
 
 class ConvImpl(str, enum.Enum):
@@ -53,6 +62,39 @@ class ConvImpl(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class NEncoding(str, enum.Enum):
+    """How the acquisition size ``n`` is encoded before the fully-connected trunks see it."""
+
+    grid = "grid"
+    """``n / N`` per axis (0.25-0.5 for n in 16..32 on a 64 grid)."""
+    range = "range"
+    """``(n - lo) / (hi - lo)`` over ``n_range``: 0-1 over the trained sizes."""
+    fourier = "fourier"
+    """The ``range`` value and its sines and cosines at ``n_fourier`` octaves (pi, 2 pi, ...)."""
+    none = "none"
+    """A constant: the trunks do not see ``n`` (the control of the n-conditioning ablation)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class HeadInit(str, enum.Enum):
+    """How the filter-scaling heads (the last FC layer, to one scale per filter) start."""
+
+    identity = "identity"
+    """Zero weights, unit bias: every scale is 1, the same for every condition."""
+    linear = "linear"
+    """``nn.Linear``'s default, as in the authors' code: random scales that differ per n."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Options added after models were trained and runs cached: they enter a run's fingerprint
+# only when they differ from their default (see ``mrsisr.train.config_io.config_hash``).
+_HASH_WHEN_SET = {"hash_when_set": True}
 
 
 def _int(value: Any, name: str, high: int) -> int:
@@ -103,6 +145,14 @@ class GeneratorConfig:
     """Lambda is divided by this before the fully-connected layers (training range max)."""
     conv_impl: ConvImpl = ConvImpl.grouped
     """Per-sample convolutions: ``grouped`` (fast) or ``loop`` (reference)."""
+    n_encoding: NEncoding = field(default=NEncoding.grid, metadata=_HASH_WHEN_SET)
+    """How ``n`` enters the trunks (filter scaling, hypernetwork, AMLayer)."""
+    n_range: tuple[int, int] = field(default=(16, 32), metadata=_HASH_WHEN_SET)
+    """``(lo, hi)`` that the ``range`` and ``fourier`` encodings map to 0 and 1."""
+    n_fourier: int = field(default=4, metadata=_HASH_WHEN_SET)
+    """Octaves of the ``fourier`` encoding (``2 * (1 + 2 * n_fourier)`` features)."""
+    filter_head_init: HeadInit = field(default=HeadInit.identity, metadata=_HASH_WHEN_SET)
+    """Start of the filter-scaling heads: ``identity`` (scales 1) or ``linear`` (authors')."""
 
     def __post_init__(self) -> None:
         self.grid = _int_tuple(self.grid, "grid", LIMITS["grid"], length=2)
@@ -149,6 +199,10 @@ class GeneratorConfig:
         self.filter_latent = _int(self.filter_latent, "filter_latent", LIMITS["latent"])
         self.norm_latent = _int(self.norm_latent, "norm_latent", LIMITS["latent"])
         self.met_embedding = _int(self.met_embedding, "met_embedding", LIMITS["met_embedding"])
+        self.n_fourier = _int(self.n_fourier, "n_fourier", LIMITS["n_fourier"])
+        self.n_range = _int_tuple(self.n_range, "n_range", LIMITS["grid"], length=2)
+        if self.n_range[1] <= self.n_range[0]:
+            raise ValueError(f"n_range must be (lo, hi) with lo < hi, got {self.n_range!r}")
         scale = self.lam_scale
         if isinstance(scale, bool) or not isinstance(scale, (int, float)):
             raise ValueError(f"lam_scale must be a number, got {scale!r}")
@@ -156,11 +210,19 @@ class GeneratorConfig:
             raise ValueError(f"lam_scale must be a finite number > 0, got {scale!r}")
         self.lam_scale = float(scale)
         self.conv_impl = parse_enum(ConvImpl, self.conv_impl, "conv_impl")
+        self.n_encoding = parse_enum(NEncoding, self.n_encoding, "n_encoding")
+        self.filter_head_init = parse_enum(HeadInit, self.filter_head_init, "filter_head_init")
+
+    @property
+    def n_features(self) -> int:
+        """Width of the encoded ``n`` (the trunks' input)."""
+        return 2 * (1 + 2 * self.n_fourier) if self.n_encoding == NEncoding.fourier else 2
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable keyword arguments that rebuild this config."""
         out = asdict(self)
-        out["conv_impl"] = str(self.conv_impl)
+        for name in ("conv_impl", "n_encoding", "filter_head_init"):
+            out[name] = str(out[name])
         return out
 
 

@@ -35,6 +35,7 @@ from mrsisr.nn.conditioning import (
     ConditionGroups,
     FilterConditioner,
     StackedMLP,
+    encode_n,
     group_conditions,
 )
 from mrsisr.nn.config import ConvImpl, GeneratorConfig
@@ -135,22 +136,23 @@ class MultiEncoderUNet(nn.Module):
         self.conv_trunk: FilterConditioner | None = None
         if cond.conv != ConvKind.plain:
             self.conv_trunk = FilterConditioner(
-                layers, cfg.filter_latent, cfg.mlp_depth, n_met, cfg.met_embedding
+                layers, cfg.filter_latent, cfg.mlp_depth, n_met, cfg.met_embedding, cfg.n_features
             )
         self.norm_trunk: StackedMLP | None = None
         if cond.norm == NormKind.cin:
             self.norm_trunk = StackedMLP(layers, [1] + [cfg.norm_latent] * cfg.mlp_depth)
         elif cond.norm == NormKind.amlayer:
-            self.norm_trunk = StackedMLP(layers, [2] + [cfg.filter_latent] * cfg.mlp_depth)
+            self.norm_trunk = StackedMLP(
+                layers, [cfg.n_features] + [cfg.filter_latent] * cfg.mlp_depth
+            )
         self.dc = DataConsistency(cfg.grid)
-        self.register_buffer(
-            "grid_size", torch.tensor(cfg.grid, dtype=torch.float32), persistent=False
-        )
 
     def _layer(self, c_in: int, c_out: int, conv_hidden: int) -> MCMLayer:
         cfg, cond = self.config, self.conditioning
         if cond.conv == ConvKind.filter_scaling:
-            conv: nn.Module = FilterScalingConv2d(c_in, c_out, conv_hidden, impl=cfg.conv_impl)
+            conv: nn.Module = FilterScalingConv2d(
+                c_in, c_out, conv_hidden, impl=cfg.conv_impl, head_init=cfg.filter_head_init
+            )
         elif cond.conv == ConvKind.hypernetwork:
             conv = HyperConv2d(c_in, c_out, conv_hidden, impl=cfg.conv_impl)
         else:
@@ -201,7 +203,7 @@ class MultiEncoderUNet(nn.Module):
 
         With ``groups``, the convolution trunks run once per group: ``(L, U, H_conv)``.
         """
-        n_feat = n.to(dtype) / self.grid_size.to(dtype)
+        n_feat = encode_n(n, self.config, dtype)
         conv_hidden = None
         if self.conv_trunk is not None:
             if groups is None:
@@ -229,6 +231,8 @@ class MultiEncoderUNet(nn.Module):
         n: torch.Tensor,
         met: torch.Tensor,
         lam: torch.Tensor,
+        *,
+        cond_n: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Super-resolve a batch; every sample has its own ``n``, ``met`` and ``lam``.
 
@@ -240,6 +244,9 @@ class MultiEncoderUNet(nn.Module):
             n: ``(B, 2)`` int64 acquisition sizes ``(n_y, n_x)``, ``2 <= n <= N``.
             met: ``(B,)`` int64 metabolite indices into :data:`~mrsisr.metabolites.METABOLITES`.
             lam: ``(B,)`` float sharpness weights ``lambda >= 0``.
+            cond_n: ``(B, 2)`` int64, the ``n`` the conditioning sees instead of ``n``
+                (Fig. 2a of the paper); data consistency always uses ``n``, the size the
+                input was acquired at. ``None``: ``n``.
 
         Returns:
             ``(B, 1, N_y, N_x)``, data-consistent with ``lr`` and multiplied by ``mask``.
@@ -250,9 +257,12 @@ class MultiEncoderUNet(nn.Module):
         """
         if not _exporting_or_compiling():
             check_generator_inputs(self.config.grid, lr, t1, flair, mask, n, met, lam)
-        groups = self.condition_groups(n, met)
+            if cond_n is not None:
+                _check_cond_n(self.config.grid, n, cond_n)
+        seen_n = n if cond_n is None else cond_n
+        groups = self.condition_groups(seen_n, met)
         inverse = None if groups is None else groups.inverse
-        conv_hidden, norm_hidden = self.hidden(n, met, lam, lr.dtype, groups)
+        conv_hidden, norm_hidden = self.hidden(seen_n, met, lam, lr.dtype, groups)
         images = {"lr": lr, "t1": t1, "flair": flair}
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
@@ -287,6 +297,24 @@ class PerSampleLoop(nn.Module):
         """The generator's arguments, each with the batch first; its output, batched."""
         batch = inputs[0].shape[0]
         return torch.cat([self.generator(*(x[b : b + 1] for x in inputs)) for b in range(batch)])
+
+
+def _check_cond_n(grid: tuple[int, int], n: torch.Tensor, cond_n: torch.Tensor) -> None:
+    """``ValueError`` unless ``cond_n`` is an integer ``(B, 2)`` tensor within ``[2, N]``."""
+    ny, nx = grid
+    if (
+        not isinstance(cond_n, torch.Tensor)
+        or cond_n.shape != n.shape
+        or cond_n.is_floating_point()
+    ):
+        raise ValueError(f"cond_n must be an int64 tensor of shape {tuple(n.shape)} like n")
+    low = cond_n.amin(dim=0).tolist()
+    high = cond_n.amax(dim=0).tolist()
+    if low[0] < MIN_N or low[1] < MIN_N or high[0] > ny or high[1] > nx:
+        raise ValueError(
+            f"cond_n must hold {MIN_N} <= n_y <= {ny} and {MIN_N} <= n_x <= {nx}; "
+            f"got {cond_n.tolist()}"
+        )
 
 
 def check_generator_inputs(

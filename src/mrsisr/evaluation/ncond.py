@@ -1,0 +1,223 @@
+"""Does the conditioning on n matter? The n-encoding and head-initialisation ablation.
+
+Every design is one :class:`~mrsisr.nn.config.GeneratorConfig` option set of the same
+network, trained on the same data, fold and number of steps with several seeds:
+
+=====================  =====================================================================
+design                 how ``n`` reaches the filter-scaling trunks, how the heads start
+=====================  =====================================================================
+``grid_identity``      ``n / N`` (0.25-0.5), scales start at 1 (the configuration so far)
+``range_identity``     ``(n - 16) / 16`` (0-1 over the trained sizes), scales start at 1
+``fourier_identity``   the range value and its sines and cosines at 4 octaves, scales at 1
+``grid_linear``        ``n / N``, heads start as ``nn.Linear`` does (the authors' code)
+``no_n``               the trunks see a constant (the control: no n-conditioning at all)
+=====================  =====================================================================
+
+Each run is scored on its fold's test patients with every input size of :data:`FIG2_SIZES`
+given every condition of the same list, as in Fig. 2a (data consistency at the input's true
+``n``): the matching pairs give PSNR and SSIM, the others the Fig. 2a diagonal. Designs are
+compared at the level of seeds (one mean per run, Welch's t-test).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrsisr.evaluation.reproduce import Protocol, mean_matrix, test_patients
+from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.train.config import TrainConfig
+
+__all__ = [
+    "DESIGNS",
+    "FIG2_SIZES",
+    "design_config",
+    "reproduce_ncond",
+    "run_summary",
+]
+
+log = logging.getLogger(__name__)
+
+DESIGNS: dict[str, tuple[str, ...]] = {
+    "grid_identity": (),
+    "range_identity": ('model.n_encoding="range"',),
+    "fourier_identity": ('model.n_encoding="fourier"',),
+    "grid_linear": ('model.filter_head_init="linear"',),
+    "no_n": ('model.n_encoding="none"',),
+}
+"""Design name -> configuration overrides (``model.*`` keys of the generator)."""
+
+REFERENCE = "grid_identity"
+"""The design the others are tested against (the shipped configuration before this study)."""
+
+FIG2_SIZES = (16, 24, 32)
+"""Input sizes and conditions of the evaluation: every input with every condition."""
+
+EVAL_FILE = "ncond_eval.csv"
+"""Per-map scores of a run, cached in its folder."""
+
+
+def design_config(protocol: Protocol, design: str, seed: int) -> TrainConfig:
+    """The configuration of one design and seed: λ = 0, no adversarial term."""
+    variant = (protocol.variants or ("full",))[0]
+    return protocol.train_config(
+        "paper_noadv",
+        f'variant="{variant}"',
+        "adversarial.enabled=false",
+        "data.lam_range=[0.0, 0.0]",
+        *DESIGNS[design],
+        f"seed={seed}",
+    )
+
+
+def _evaluate_run(
+    run: TrainedRun, config: TrainConfig, data: Path, batch_size: int
+) -> list[dict[str, Any]]:
+    """Per-map scores of a run, every input n with every condition, cached in its folder."""
+    from mrsisr.checkpoint import load_model
+    from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+    from mrsisr.evaluation.methods import ModelMethod
+    from mrsisr.evaluation.tables import read_samples_csv, write_samples_csv
+
+    cache = run.folder / EVAL_FILE
+    if cache.is_file():
+        return read_samples_csv(cache)
+    model, _ = load_model(run.model)
+    dataset = evaluation_dataset(data, test_patients(config, data, run.fold), FIG2_SIZES)
+    settings = MetricSettings.for_grid(dataset.grid, lpips=False)
+    swapped = [
+        ModelMethod(f"cond_n={c}", {None: model}, n_condition=c, tags={"cond_n": c})
+        for c in FIG2_SIZES
+    ]
+    rows = evaluate(dataset, swapped, [0.0], settings, batch_size)
+    write_samples_csv(cache.with_suffix(".tmp"), rows).replace(cache)
+    return rows
+
+
+def run_summary(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """One run's numbers: PSNR/SSIM at the matching condition and the Fig. 2a diagonal.
+
+    ``fig2a_wins``: inputs whose matching condition gives the best SSIM; ``fig2a_margin``:
+    mean over inputs of SSIM at the matching condition minus the mean SSIM at the others;
+    ``fig2a_spread``: mean over inputs of the SSIM range across conditions (how much the
+    condition moves the output at all).
+    """
+    matched = [r for r in rows if r["cond_n"] == r["n"]]
+    out = {
+        metric: float(np.mean([r[metric] for r in matched if np.isfinite(r[metric])]))
+        for metric in ("psnr", "ssim")
+    }
+    matrix, inputs, conditions = mean_matrix(rows, "n", "cond_n", "ssim")
+    wins, margins, spreads = 0, [], []
+    for i, n in enumerate(inputs):
+        j = conditions.index(n)
+        others = np.delete(matrix[i], j)
+        wins += int(np.nanargmax(matrix[i]) == j)
+        margins.append(matrix[i, j] - np.nanmean(others))
+        spreads.append(np.nanmax(matrix[i]) - np.nanmin(matrix[i]))
+    out.update(
+        fig2a_wins=float(wins),
+        fig2a_inputs=float(len(inputs)),
+        fig2a_margin=float(np.mean(margins)),
+        fig2a_spread=float(np.mean(spreads)),
+    )
+    return out
+
+
+def _mean_sd(values: Sequence[float], digits: int) -> str:
+    x = np.asarray(values, dtype=np.float64)
+    sd = x.std(ddof=1) if x.size > 1 else float("nan")
+    return f"{x.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
+def _report(
+    summaries: dict[str, list[dict[str, float]]], seeds: Sequence[int], record: ProtocolRecord
+) -> str:
+    from mrsisr.evaluation.tables import format_p, markdown_table
+    from mrsisr.metrics.stats import welch_ttest
+
+    lines = [
+        "# Does the n-conditioning matter? (n encoding and head initialisation)",
+        "",
+        f"Mean ± SD over seeds {list(seeds)}; each seed is one training run, scored on its "
+        f"fold's test patients at n = {list(FIG2_SIZES)} (PSNR, SSIM: the condition matches the "
+        "input). Fig. 2a: SSIM with the condition swapped, data consistency at the input's "
+        f"true n (every input and condition of {list(FIG2_SIZES)}); "
+        "margin = SSIM at the matching condition minus the mean SSIM at the others (×1e3); "
+        "spread = SSIM range over the conditions (×1e3). p: Welch's t-test over seeds against "
+        f"`{REFERENCE}` (one mean per run; the maps of a run are not independent).",
+        "",
+    ]
+    header = ["design", "seeds", "PSNR (dB)", "SSIM", "Fig. 2a wins", "margin ×1e3", "spread ×1e3"]
+    header += ["p PSNR", "p SSIM", "p margin"]
+    body = []
+    ref = summaries.get(REFERENCE, [])
+    for design, runs in summaries.items():
+        wins = sum(int(r["fig2a_wins"]) for r in runs)
+        inputs = sum(int(r["fig2a_inputs"]) for r in runs)
+        cells = [
+            design,
+            str(len(runs)),
+            _mean_sd([r["psnr"] for r in runs], 3),
+            _mean_sd([r["ssim"] for r in runs], 4),
+            f"{wins} of {inputs}",
+            _mean_sd([1e3 * r["fig2a_margin"] for r in runs], 2),
+            _mean_sd([1e3 * r["fig2a_spread"] for r in runs], 2),
+        ]
+        for metric in ("psnr", "ssim", "fig2a_margin"):
+            if design == REFERENCE or len(runs) < 2 or len(ref) < 2:
+                cells.append("")
+            else:
+                test = welch_ttest([r[metric] for r in runs], [r[metric] for r in ref])
+                cells.append(format_p(test.p_value))
+        body.append(cells)
+    lines += [markdown_table(header, body), "", record.markdown()]
+    return "\n".join(lines)
+
+
+def reproduce_ncond(
+    protocol: Protocol, designs: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2)
+) -> Path:
+    """Train (or reuse) every design x seed on the first fold, score them, write the report.
+
+    Args:
+        protocol: cohort, budget (epochs, steps per epoch) and folders; the variant is
+            ``protocol.variants[0]`` (default ``full``, trained at λ = 0).
+        designs: names of :data:`DESIGNS`; ``None``: all.
+        seeds: training seeds; each design runs once per seed.
+
+    Returns:
+        ``OUT/ncond.md``, next to ``runs.csv`` (one line per run), ``training/`` (each run's
+        ``metrics.csv``) and ``protocol.json``.
+    """
+    from mrsisr.evaluation.report import write_json
+    from mrsisr.evaluation.tables import write_samples_csv
+
+    names = list(designs or DESIGNS)
+    unknown = [d for d in names if d not in DESIGNS]
+    if unknown:
+        raise ValueError(f"designs: unknown {', '.join(unknown)}; valid: {', '.join(DESIGNS)}")
+    record = ProtocolRecord("ncond", {**protocol.options(), "designs": names, "seeds": list(seeds)})
+    fold = protocol.fold_ids()[0]
+    summaries: dict[str, list[dict[str, float]]] = {d: [] for d in names}
+    lines: list[dict[str, Any]] = []
+    for seed in seeds:  # seed-major: an interrupted study has every design at the first seeds
+        for design in names:
+            config = design_config(protocol, design, seed)
+            run = ensure_run(config, protocol.data, fold, protocol.runs)
+            record.add_run(run, config)
+            summary = run_summary(_evaluate_run(run, config, protocol.data, protocol.batch_size))
+            summaries[design].append(summary)
+            lines.append({"design": design, "seed": seed, "run": run.folder.name, **summary})
+    out = protocol.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_samples_csv(out / "runs.csv", lines)
+    record.keep_training_logs(out / "training")
+    path = out / "ncond.md"
+    path.write_text(_report(summaries, seeds, record), encoding="utf-8")
+    write_json(out / "protocol.json", record.finish())
+    return path
