@@ -96,3 +96,27 @@ def test_rejects_bad_arguments(kwargs: dict, match: str) -> None:
 def test_table_rejects_unknown_reference() -> None:
     with pytest.raises(ValueError, match="reference must be one of a, b"):
         wilcoxon_table({"a": [1.0], "b": [2.0]}, reference="c")
+
+
+def test_welch_ttest_matches_the_textbook_formula() -> None:
+    from scipy.stats import t as student_t
+
+    from mrsisr.metrics.stats import welch_ttest
+
+    a, b = np.array([24.1, 24.5, 24.3]), np.array([23.8, 24.0, 23.7, 23.9])
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    stat = (a.mean() - b.mean()) / np.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    result = welch_ttest(a, b)
+    assert result.statistic == pytest.approx(stat)
+    assert result.p_value == pytest.approx(2 * student_t.sf(abs(stat), dof))
+    assert result.difference == pytest.approx(a.mean() - b.mean())
+
+
+def test_welch_ttest_of_equal_constant_groups_is_not_significant() -> None:
+    from mrsisr.metrics.stats import welch_ttest
+
+    assert welch_ttest([1.0, 1.0], [1.0, 1.0]).p_value == 1.0
+    assert welch_ttest([2.0, 2.0], [1.0, 1.0]).p_value == 0.0
+    with pytest.raises(ValueError, match="2 finite"):
+        welch_ttest([1.0], [1.0, 2.0])

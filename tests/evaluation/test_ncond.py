@@ -1,0 +1,46 @@
+"""The n-conditioning ablation: per-run summary of the Fig. 2a matrix, design configurations."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from mrsisr.evaluation.ncond import DESIGNS, FIG2_SIZES, run_summary
+
+
+def _rows(ssim_of):
+    rows = []
+    for n, c, s in itertools.product(FIG2_SIZES, FIG2_SIZES, range(2)):
+        rows.append({"n": n, "cond_n": c, "slice": s, "ssim": ssim_of(n, c), "psnr": 20.0 + n})
+    return rows
+
+
+def test_a_diagonal_maximum_wins_every_input_with_its_margin() -> None:
+    summary = run_summary(_rows(lambda n, c: 0.9 if n == c else 0.8))
+    assert summary["fig2a_wins"] == summary["fig2a_inputs"] == len(FIG2_SIZES)
+    assert summary["fig2a_margin"] == pytest.approx(0.1)
+    assert summary["fig2a_spread"] == pytest.approx(0.1)
+    assert summary["ssim"] == pytest.approx(0.9)
+    assert summary["psnr"] == pytest.approx(20.0 + sum(FIG2_SIZES) / len(FIG2_SIZES))
+
+
+def test_a_network_that_prefers_one_condition_wins_once_with_negative_margins() -> None:
+    best = FIG2_SIZES[-1]
+    summary = run_summary(_rows(lambda n, c: 0.9 if c == best else 0.8))
+    assert summary["fig2a_wins"] == 1
+    assert summary["fig2a_margin"] < 0
+
+
+def test_designs_are_generator_options(tmp_path) -> None:
+    from mrsisr.evaluation.ncond import design_config
+    from mrsisr.evaluation.reproduce import Protocol
+    from mrsisr.nn.config import HeadInit, NEncoding
+
+    protocol = Protocol(data=tmp_path, out=tmp_path, runs=tmp_path)
+    configs = {d: design_config(protocol, d, seed=2) for d in DESIGNS}
+    assert {c.variant for c in configs.values()} == {"full"}
+    assert all(c.seed == 2 and not c.uses_critic for c in configs.values())
+    assert configs["no_n"].model.n_encoding == NEncoding.none
+    assert configs["grid_linear"].model.filter_head_init == HeadInit.linear
+    assert configs["grid_identity"].model == configs["grid_identity"].model.__class__()
