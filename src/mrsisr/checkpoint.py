@@ -61,6 +61,7 @@ class ModelInfo:
 
     variant: str
     config: dict[str, Any]
+    """Every :class:`~mrsisr.nn.config.GeneratorConfig` field (JSON types), checked."""
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -271,7 +272,8 @@ def read_info(path: str | Path) -> ModelInfo:
     meta = header.get("metadata") or {}
     _check_metadata(path, meta, config.grid)
     _check_tensors(path, variant, config, tensors)
-    return ModelInfo(variant=variant, config=dict(raw_config), metadata=dict(meta), path=path)
+    full = json.loads(json.dumps(config.to_dict()))  # every field, defaults included
+    return ModelInfo(variant=variant, config=full, metadata=dict(meta), path=path)
 
 
 def load_model(

@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as err:
-        print(f"mrsisr {args.command}: error: {err}", file=sys.stderr)
+        one_line = str(err).replace("\n", "\\n")  # a file name may hold a newline
+        print(f"mrsisr {args.command}: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mrsisr {args.command}: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+from mrsisr.untrusted import read_text
 from mrsisr.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -168,12 +170,12 @@ def _check_output_file(out: Path) -> None:
 def _read_manifest(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise UserError(f"{path}: manifest not found")
+    text = read_text(path, "a prediction manifest (CSV)")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = [c.strip() for c in reader.fieldnames or ()]
-            rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
-    except (UnicodeDecodeError, csv.Error) as err:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [c.strip() for c in reader.fieldnames or ()]
+        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+    except csv.Error as err:
         raise UserError(f"{path}: not a readable CSV file ({err})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in header]
     if missing:

@@ -69,7 +69,7 @@ def _unknown_key(key: str, where: str) -> UserError:
     valid = _keys(TrainConfig)
     close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else "see `mrsisr train --show-config`"
-    return UserError(f"{where}: unknown config key '{key}'; {hint}")
+    return UserError(f"{where}: unknown config key {key!r}; {hint}")
 
 
 def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
