@@ -273,6 +273,28 @@ def test_mutated_prediction_manifests_are_refused_in_one_line(tmp_path, data) ->
     )
 
 
+@FUZZ
+@given(data=st.data())
+def test_mutated_run_metrics_are_refused_in_one_line(tmp_path, data) -> None:
+    """A reproduction sums a reused run's ``metrics.csv`` (the run folder may be sent)."""
+    from mrsisr.evaluation.runs import _history
+
+    rows = [["epoch", "step", "epoch_s", "val_loss"], ["1", "3", "2.5", "0.4"]]
+    rows[1][data.draw(st.integers(0, 3))] = data.draw(
+        st.one_of(st.text(max_size=10), st.sampled_from(["nan", "inf", "-1", "1e400", ""]))
+    )
+    path = tmp_path / "metrics.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+
+    def read(p: Path) -> None:  # what ensure_run computes from the rows it accepts
+        history = _history(p.parent)
+        assert math.isfinite(sum(float(row.get("epoch_s") or 0.0) for row in history))
+        assert int(float(history[-1]["step"])) >= 0
+
+    assert_refused_in_one_line_or_accepted(read, path)
+
+
 # --- NIfTI headers ----------------------------------------------------------------------------
 
 

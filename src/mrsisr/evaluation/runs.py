@@ -10,7 +10,9 @@ reuses Table 1's runs, and a second invocation trains nothing.
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mrsisr.errors import UserError
 from mrsisr.train.config import TrainConfig
+from mrsisr.untrusted import read_text
 
 __all__ = ["ProtocolRecord", "TrainedRun", "ensure_run", "format_duration", "run_name"]
 
@@ -60,11 +64,25 @@ def run_name(config: TrainConfig, fold: int) -> str:
 
 
 def _history(folder: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``metrics.csv``, with the numbers a reproduction sums checked."""
     path = folder / "metrics.csv"
     if not path.is_file():
         return []
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_text(path, "a run's metrics"), newline="")))
+    except csv.Error as err:
+        raise UserError(f"{path}: not a readable CSV file ({err})") from None
+    for line, row in enumerate(rows, start=2):
+        for key, default in (("epoch_s", "0"), ("step", None)):
+            try:
+                ok = 0 <= float(row.get(key) or default) < math.inf  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise UserError(
+                    f"{path}: line {line}: '{key}' must be a number >= 0, got {row.get(key)!r}"
+                )
+    return rows
 
 
 def ensure_run(config: TrainConfig, data: Path, fold: int, runs: Path) -> TrainedRun:
