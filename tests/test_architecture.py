@@ -23,6 +23,7 @@ FORBIDDEN = {
     "symmetry": ("mrsisr.nn", "mrsisr.data", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "uncertainty": ("mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "report": ("mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "predict": ("mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
 }
 
 

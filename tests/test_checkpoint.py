@@ -12,7 +12,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mrsisr.atomic import atomic_write
 from mrsisr.checkpoint import load_model, read_info, save_model
 from mrsisr.errors import UserError
 from mrsisr.nn.variants import build_generator

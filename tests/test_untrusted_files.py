@@ -27,10 +27,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mrsisr.commands._predict_jobs import plan_jobs
 from safetensors.torch import save_file
 
 from mrsisr.checkpoint import load_model, save_model
-from mrsisr.commands._predict_jobs import plan_jobs
 from mrsisr.data.check import check_cohort
 from mrsisr.data.manifest import Manifest, read_manifest
 from mrsisr.data.nifti import MAX_SIDE, load_volume

@@ -1,7 +1,7 @@
 """Super-resolve low-resolution metabolite volumes with a trained generator.
 
-The numerical core of ``mrsisr predict`` and ``mrsisr demo``; file handling and user-facing
-checks live in :mod:`mrsisr.commands.predict` and its helpers.
+The numerical core of ``mrsisr predict`` and ``mrsisr demo`` (volumes in memory); files,
+jobs and user-facing checks live in :mod:`mrsisr.predict`.
 
 Geometry. A low-resolution (LR) map is a volume ``(n_y, n_x, S)`` at its acquisition grid: the
 first two voxel axes are the MRSI plane, slices run along the third. The output grid is the
@@ -35,6 +35,7 @@ from scipy import ndimage
 from torch import nn
 
 from mrsisr import kspace
+from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
@@ -60,15 +61,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SHARPNESS: tuple[float, ...] = (0.0,)
 """Default λ: the paper recommends 0 to 0.03; 0 is the most faithful (highest PSNR/SSIM)."""
-
-
-class Volume(NamedTuple):
-    """A 3-D image and its voxel-to-world affine."""
-
-    data: np.ndarray
-    """``(X, Y, Z)`` values."""
-    affine: np.ndarray
-    """``4 x 4`` voxel-to-world (RAS+, as in NIfTI)."""
 
 
 class Anatomy(NamedTuple):

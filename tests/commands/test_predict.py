@@ -344,7 +344,7 @@ def test_bad_model_file_corrupted(model_file, patient, tmp_path, capsys) -> None
 
 
 def test_missing_shipped_weights_give_a_clear_error(patient, tmp_path, capsys, monkeypatch):
-    import mrsisr.commands._predict_run as run_module
+    import mrsisr.predict.run as run_module
 
     monkeypatch.setattr(run_module, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
     code = main(["predict", *map(str, one_map(patient, tmp_path / "out" / "sr.nii.gz"))])
@@ -375,33 +375,6 @@ def test_python_example_of_the_docs_runs(model_file, patient, tmp_path, monkeypa
     assert namespace["maps"].shape == (2, *GRID, SLICES)
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [("lr_Gln.nii.gz", "Gln"), ("P07-NAA.nii", "NAA"), ("cho_map.nii.gz", "tCho"),
-     ("sub01_mI_conc.nii.gz", "Ins")],
-)  # fmt: skip
-def test_metabolite_is_read_from_the_file_name(name: str, expected: str) -> None:
-    from mrsisr.commands._predict_jobs import metabolite_from_name
-
-    assert metabolite_from_name(Path(name)).value == expected
-
-
-@pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz"])
-def test_ambiguous_file_names_ask_for_the_metabolite(name: str) -> None:
-    from mrsisr.commands._predict_jobs import metabolite_from_name
-    from mrsisr.errors import UserError
-
-    with pytest.raises(UserError, match="--metabolite"):
-        metabolite_from_name(Path(name))
-
-
-def test_output_names_of_several_sharpness_values() -> None:
-    from mrsisr.commands._predict_jobs import output_name
-
-    assert output_name(Path("a/sr_Gln.nii.gz"), 0.0) == Path("a/sr_Gln_lam0.nii.gz")
-    assert output_name(Path("sr.nii"), 0.03) == Path("sr_lam0.03.nii")
-
-
 def test_bad_input_map_too_small(model_file, patient, tmp_path, capsys) -> None:
     bad = save(tmp_path / "lr_Gln.nii.gz", np.ones((1, 12, SLICES)), lr_affine())
     args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
@@ -427,24 +400,3 @@ def test_cuda_without_a_gpu_is_a_user_error(model_file, patient, tmp_path, capsy
 def test_bad_thread_count_is_refused(model_file, patient, tmp_path, capsys) -> None:
     args = one_map(patient, tmp_path / "out" / "sr.nii.gz", "--threads", "0")
     assert ">= 1" in expect_user_error(predict(model_file, *args), capsys, tmp_path, "--threads")
-
-
-def test_threads_are_capped_at_the_idle_cores(monkeypatch) -> None:
-    import mrsisr.commands._predict_run as run_module
-
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(4)
-        monkeypatch.setattr(run_module.os, "cpu_count", lambda: 4)
-        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
-        assert run_module.set_cpu_threads(None) == 1
-        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
-        assert run_module.set_cpu_threads(None) == 1
-        assert run_module.set_cpu_threads(3) == 3  # an explicit count wins
-        torch.set_num_threads(4)
-        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
-        assert run_module.set_cpu_threads(None) == 3
-        monkeypatch.setattr(run_module.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-        assert run_module.set_cpu_threads(None) == 3  # never raised above the current count
-    finally:
-        torch.set_num_threads(before)

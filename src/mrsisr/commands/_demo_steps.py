@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import kspace
-from mrsisr.commands._predict_jobs import Job, parse_sharpness, run_jobs
-from mrsisr.commands._predict_run import load_predictor, read_volume
 from mrsisr.data.manifest import FLAIR_FILE, MASK_FILE, T1_FILE
-from mrsisr.data.nifti import save_volume
+from mrsisr.data.nifti import read_volume, save_volume
 from mrsisr.errors import UserError
 from mrsisr.inference import Predictor
 from mrsisr.metabolites import Metabolite, parse_metabolite
 from mrsisr.nn.unet import MIN_N
+from mrsisr.predict import Job, load_predictor, parse_sharpness, run_jobs
 
 __all__ = ["DemoResult", "run_demo", "tumour_slice"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._predict_jobs import add_model_arguments
+from mrsisr.commands._arguments import add_model_arguments
 
 HELP = "super-resolve an in-silico patient at several n and λ and draw a Fig. 3-style panel"
 

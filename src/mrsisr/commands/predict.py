@@ -1,6 +1,6 @@
 """``mrsisr predict``: super-resolve low-resolution metabolite maps to the model's grid.
 
-Three forms, one code path (:func:`run_jobs`, also used by ``mrsisr demo``):
+Three forms, one code path (:mod:`mrsisr.predict`, also used by ``mrsisr demo``):
 
 * one map: ``--met lr_Gln.nii.gz --metabolite Gln --t1 T1 --flair FLAIR --out sr_Gln.nii.gz``;
 * several maps of one patient: ``--met a.nii.gz b.nii.gz --metabolite Gln Glu ... --out DIR``
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._predict_jobs import add_model_arguments, plan_jobs, run_jobs
+from mrsisr.commands._arguments import add_model_arguments
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to the model's grid"
 
@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check every input, super-resolve, and print the files written."""
-    from mrsisr.commands._predict_run import load_predictor
+    from mrsisr.predict import load_predictor, plan_jobs, run_jobs  # torch: loaded when run
 
     jobs = plan_jobs(
         met=args.met,

@@ -1,4 +1,4 @@
-"""Reading and writing single NIfTI-1 volumes with nibabel.
+"""Reading and writing NIfTI-1 volumes with nibabel: one reader, one writer for the package.
 
 A NIfTI file is untrusted input: nibabel reads its header first and its data only on demand,
 so the shape the header declares is checked (:data:`MAX_SIDE`, :data:`MAX_VOXELS`) before a
@@ -10,20 +10,50 @@ from __future__ import annotations
 import gzip
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import nibabel as nib
 import numpy as np
 
 from mrsisr.errors import UserError
 
-__all__ = ["MAX_SIDE", "MAX_VOXELS", "load_volume", "read_shape", "save_volume"]
+__all__ = [
+    "MAX_SIDE",
+    "MAX_VOXELS",
+    "NIFTI_SUFFIXES",
+    "Volume",
+    "load_volume",
+    "read_shape",
+    "read_volume",
+    "save_volume",
+    "split_suffix",
+]
 
 MAX_SIDE = 2048
 """Largest accepted size of any axis (a 0.1 mm whole-head image has about 2000)."""
 MAX_VOXELS = 2**28
 """Largest accepted number of voxels (1 GiB as float32; a 7 T 0.5 mm T1 has 6e7)."""
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+"""The file endings of NIfTI-1 volumes, compressed first."""
 
 _GZIP_LEVEL = 1  # nibabel's default: fast, and maps compress well anyway
+
+
+class Volume(NamedTuple):
+    """A 3-D image and its voxel-to-world affine."""
+
+    data: np.ndarray
+    """``(X, Y, Z)`` values."""
+    affine: np.ndarray
+    """``4 x 4`` voxel-to-world (RAS+, as in NIfTI)."""
+
+
+def split_suffix(path: Path) -> tuple[str, str]:
+    """``("sr_Gln", ".nii.gz")`` for ``sr_Gln.nii.gz``; the suffix is "" if not NIfTI."""
+    for suffix in NIFTI_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.name[: -len(suffix)], suffix
+    return path.name, ""
 
 
 def _checked(path: str | Path, img: nib.spatialimages.SpatialImage) -> tuple[int, ...]:
@@ -71,28 +101,80 @@ def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return data, np.asarray(img.affine, dtype=np.float64)
 
 
-def save_volume(
-    path: str | Path, data: np.ndarray, affine: np.ndarray, dtype: type = np.float32
-) -> Path:
-    """Write a volume as NIfTI-1 with the affine in both the sform and the qform.
-
-    ``.nii.gz`` files are written reproducibly (no time stamp in the gzip header).
+def read_volume(path: Path, what: str) -> Volume:
+    """Load a 3-D NIfTI volume a user gave and check it, naming the file in every error.
 
     Args:
-        path: destination, ``.nii.gz`` for compressed output.
-        data: volume ``(X, Y, Z)``.
+        path: the file.
+        what: what it should be, for the message (e.g. ``"a low-resolution map"``).
+
+    Returns:
+        The volume, as :func:`load_volume` reads it.
+
+    Raises:
+        UserError: missing, not NIfTI, not 3-D, or holding NaN/inf values.
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: file not found; expected {what} (NIfTI)")
+    try:
+        data, affine = load_volume(path)
+    except UserError:  # an image larger than accepted
+        raise
+    except Exception as err:  # nibabel raises several types for unreadable files
+        raise UserError(
+            f"{path}: not a readable NIfTI file ({type(err).__name__}); "
+            f"expected {what} as .nii or .nii.gz"
+        ) from None
+    if data.ndim != 3:
+        raise UserError(
+            f"{path}: {data.ndim}-D image of shape {data.shape}; expected {what} as a 3-D volume"
+        )
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise UserError(f"{path}: {bad} NaN or infinite values; every voxel must be finite")
+    return Volume(data, affine)
+
+
+def save_volume(
+    path: str | Path,
+    data: np.ndarray,
+    affine: np.ndarray,
+    dtype: type = np.float32,
+    description: str = "",
+) -> Path:
+    """Write a volume as NIfTI-1 with the affine in both the sform and the qform (mm).
+
+    One rule for every file the package writes: maps and images are float32, masks and
+    labels uint8 (``dtype``); a name ending in ``.gz`` is compressed reproducibly (gzip level
+    1, no time stamp, so the same volume always gives the same bytes).
+
+    Args:
+        path: destination, ``.nii.gz`` for compressed output; its folder is created.
+        data: volume ``(X, Y, Z)``, or ``(X, Y, Z, L)`` for a stack of volumes.
         affine: its 4x4 voxel-to-world affine.
         dtype: on-disk data type (float32 for maps and images, uint8 for masks).
+        description: the header's ``descrip`` field (cut to its 79 characters).
+
+    Returns:
+        ``path``.
     """
     path = Path(path)
     img = nib.Nifti1Image(np.asarray(data).astype(dtype), np.asarray(affine, dtype=np.float64))
     img.set_qform(img.affine, code=1)
     img.set_sform(img.affine, code=1)
     img.header.set_xyzt_units("mm")
+    if description:
+        img.header["descrip"] = description[:79].encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.name.endswith(".gz"):
-        # gzip without a time stamp, so that the same volume always gives the same bytes.
-        path.write_bytes(gzip.compress(img.to_bytes(), compresslevel=_GZIP_LEVEL, mtime=0))
+        # GzipFile with mtime=0 writes the bytes nibabel's own (deterministic) writer does.
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0
+            ) as fh,
+        ):
+            fh.write(img.to_bytes())
     else:
         nib.save(img, str(path))
     return path

@@ -140,7 +140,7 @@ class TrainConfig:
     val_batch_size: int = field(default=32, metadata=RESUME_SAFE)
     """Samples per validation batch."""
     threads: int = field(default=0, metadata=RESUME_SAFE)
-    """Torch CPU threads per process (0: the cores divided by the local processes)."""
+    """Torch CPU threads per process (0: automatic, :func:`mrsisr.machine.cpu_threads`)."""
     device: Device = field(default=Device.auto, metadata=RESUME_SAFE)
     """``auto``, ``cpu`` or ``cuda``."""
     progress: bool = field(default=True, metadata=RESUME_SAFE)

@@ -30,6 +30,7 @@ import torch
 from mrsisr.atomic import atomic_write
 from mrsisr.checkpoint import save_model
 from mrsisr.errors import UserError
+from mrsisr.machine import cpu_threads
 from mrsisr.train import distributed as dist_utils
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.train.config_io import (
@@ -231,12 +232,9 @@ def _check_data_fits(config: TrainConfig, cohort: Any) -> None:
 
 
 def _threads(config: TrainConfig) -> int:
-    if config.threads > 0:
-        return config.threads
-    if "OMP_NUM_THREADS" in os.environ:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    """The package's thread policy for one of the local processes of this run."""
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, (os.cpu_count() or 1) // local)
+    return cpu_threads(config.threads or None, processes=local)
 
 
 def _write_run_files(plan: RunPlan, world_size: int) -> None:

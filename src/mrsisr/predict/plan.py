@@ -1,15 +1,12 @@
-"""The jobs of ``mrsisr predict`` (and ``mrsisr demo``): plan, check every input, run, commit.
+"""Step 1 of a prediction: what to super-resolve and where each result goes (:class:`Job`).
 
-A :class:`Job` is one low-resolution map of one patient with its anatomical images and where
-its outputs go. :func:`plan_jobs` turns the command-line arguments into jobs;
-:func:`run_jobs` checks every file of every job before computing anything, then writes all
-outputs to temporary files and renames them only when every job has succeeded, so a failure
-leaves no partial output.
+:func:`plan_jobs` turns the arguments of ``mrsisr predict`` (one map, several maps of one
+patient, or a manifest CSV of a cohort) into jobs; it checks arguments only and reads no
+image. Ways of naming inputs (metabolite names in file names, pipeline folders) belong here.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -17,48 +14,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from mrsisr.data.nifti import split_suffix
 from mrsisr.errors import UserError
+from mrsisr.inference import DEFAULT_SHARPNESS
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
 from mrsisr.untrusted import read_text
-from mrsisr.weights import DEFAULT_MODEL
-
-if TYPE_CHECKING:
-    from mrsisr.inference import Predictor
 
 __all__ = [
-    "DEFAULT_MODEL",
+    "MANIFEST_COLUMNS",
     "Job",
-    "add_model_arguments",
+    "metabolite_from_name",
     "output_name",
     "parse_sharpness",
     "plan_jobs",
-    "run_jobs",
 ]
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of every command that runs a model: ``--model``, ``--device``, ``--threads``."""
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads (default: as many as there are idle cores)",
-    )
 
 
 MANIFEST_COLUMNS = ("patient", "metabolite", "met", "t1", "flair")
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-_NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -103,14 +77,6 @@ class Job:
         return (self.t1, self.flair, self.mask, self.mask_out)
 
 
-def split_suffix(path: Path) -> tuple[str, str]:
-    """``("sr_Gln", ".nii.gz")`` for ``sr_Gln.nii.gz``; the suffix is "" if not NIfTI."""
-    for suffix in _NIFTI_SUFFIXES:
-        if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.name[: -len(suffix)], suffix
-    return path.name, ""
-
-
 def output_name(out: Path, lam: float) -> Path:
     """The file for one λ of several: ``sr_Gln.nii.gz`` → ``sr_Gln_lam0.03.nii.gz``."""
     stem, suffix = split_suffix(out)
@@ -124,8 +90,6 @@ def parse_sharpness(values: Sequence[float] | None) -> tuple[float, ...]:
         UserError: for a negative or non-finite value.
     """
     if not values:
-        from mrsisr.inference import DEFAULT_SHARPNESS
-
         return DEFAULT_SHARPNESS
     for v in values:
         if not math.isfinite(v) or v < 0:
@@ -287,25 +251,3 @@ def plan_jobs(
         )
         for metabolite, path, target in zip(mets, met, outs)
     ]
-
-
-def run_jobs(
-    jobs: Sequence[Job], predictor: Predictor, overwrite: bool = False, progress: bool = False
-) -> list[Path]:
-    """Check every job's files, super-resolve, and write all outputs atomically.
-
-    Args:
-        jobs: from :func:`plan_jobs` (or built directly, e.g. by ``mrsisr demo``).
-        predictor: a :class:`mrsisr.inference.Predictor`.
-        overwrite: replace existing output files instead of refusing.
-        progress: show a progress bar over the jobs (stderr).
-
-    Returns:
-        The files written (maps and masks), in the order they were computed.
-
-    Raises:
-        UserError: for any bad input or existing output, before anything is computed.
-    """
-    from mrsisr.commands._predict_run import execute
-
-    return execute(list(jobs), predictor, overwrite=overwrite, progress=progress)

@@ -1,0 +1,57 @@
+"""Planning predictions: file names, metabolites, the forms of ``mrsisr predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mrsisr.errors import UserError
+from mrsisr.predict.plan import metabolite_from_name, output_name, parse_sharpness, plan_jobs
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("lr_Gln.nii.gz", "Gln"), ("P07-NAA.nii", "NAA"), ("cho_map.nii.gz", "tCho"),
+     ("sub01_mI_conc.nii.gz", "Ins")],
+)  # fmt: skip
+def test_metabolite_is_read_from_the_file_name(name: str, expected: str) -> None:
+    assert metabolite_from_name(Path(name)).value == expected
+
+
+@pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz"])
+def test_ambiguous_file_names_ask_for_the_metabolite(name: str) -> None:
+    with pytest.raises(UserError, match="--metabolite"):
+        metabolite_from_name(Path(name))
+
+
+def test_output_names_of_several_sharpness_values() -> None:
+    assert output_name(Path("a/sr_Gln.nii.gz"), 0.0) == Path("a/sr_Gln_lam0.nii.gz")
+    assert output_name(Path("sr.nii"), 0.03) == Path("sr_lam0.03.nii")
+
+
+def test_sharpness_values_keep_their_order_without_duplicates() -> None:
+    assert parse_sharpness([0.03, 0.0, 0.03]) == (0.03, 0.0)
+    assert parse_sharpness(None) == (0.0,)
+    with pytest.raises(UserError, match="--sharpness"):
+        parse_sharpness([float("nan")])
+
+
+def test_several_maps_of_one_patient_share_a_mask_file(tmp_path: Path) -> None:
+    maps = [tmp_path / "lr_Gln.nii.gz", tmp_path / "lr_NAA.nii.gz"]
+    jobs = plan_jobs(
+        met=maps,
+        metabolites=None,
+        t1=tmp_path / "t1.nii.gz",
+        flair=tmp_path / "flair.nii.gz",
+        mask=None,
+        manifest=None,
+        out=tmp_path / "out",
+        sharpness=[0.0, 0.03],
+    )
+    assert [j.metabolite.value for j in jobs] == ["Gln", "NAA"]
+    assert {j.mask_out for j in jobs} == {tmp_path / "out" / "mask.nii.gz"}
+    assert jobs[0].outputs == (
+        tmp_path / "out" / "sr_Gln_lam0.nii.gz",
+        tmp_path / "out" / "sr_Gln_lam0.03.nii.gz",
+    )
