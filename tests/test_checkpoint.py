@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 import struct
 from pathlib import Path
 
@@ -143,23 +141,3 @@ def test_a_huge_or_deeply_nested_header_is_refused(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(1)}, str(path), metadata={"mrsisr": deep})
     with pytest.raises(UserError, match="too deeply nested"):
         read_info(path)
-
-
-def test_atomic_write_keeps_the_old_file_on_failure_and_normal_permissions(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "f.txt"
-    atomic_write(path, lambda tmp: tmp.write_text("old"))
-    mode = stat.S_IMODE(path.stat().st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    assert mode == 0o666 & ~umask
-
-    def fail(tmp: Path) -> None:
-        tmp.write_text("half")
-        raise RuntimeError("killed mid-write")
-
-    with pytest.raises(RuntimeError):
-        atomic_write(path, fail)
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]

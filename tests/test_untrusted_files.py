@@ -27,7 +27,6 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mrsisr.commands._predict_jobs import plan_jobs
 from safetensors.torch import save_file
 
 from mrsisr.checkpoint import load_model, save_model
@@ -37,6 +36,7 @@ from mrsisr.data.nifti import MAX_SIDE, load_volume
 from mrsisr.data.splits import Split, load_splits, save_splits
 from mrsisr.errors import UserError
 from mrsisr.nn.variants import build_generator
+from mrsisr.predict import plan_jobs
 from mrsisr.train.config_io import config_to_dict, load_config
 from mrsisr.train.run import RunFiles, _stored_run
 from mrsisr.train.state import load_state, save_state

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._predict_jobs import add_model_arguments
+from mrsisr.commands._arguments import add_model_arguments
 
 HELP = "measure the calibration of the uncertainty maps and bf16 vs float32 on held-out patients"
 
@@ -37,11 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the measurement and print where the tables are."""
-    from mrsisr.commands._predict_run import load_predictor
     from mrsisr.data.cohort import Cohort
     from mrsisr.data.splits import kfold_splits
     from mrsisr.errors import UserError
     from mrsisr.evaluation.calibration import calibrate, source_commit, write_calibration
+    from mrsisr.predict import load_predictor
 
     commit = source_commit()  # of the code that runs, even if the tree changes meanwhile
     cohort = Cohort.open(args.data)
