@@ -12,6 +12,7 @@ from mrsisr.metabolites import (
     NotAConcentration,
     index_of,
     metabolite_from_filename,
+    metabolite_of_file,
     normalise_name,
     parse_metabolite,
 )
@@ -116,3 +117,25 @@ def test_file_names_of_non_concentration_maps_are_refused(name: str, marks: str)
 def test_file_names_with_no_or_several_metabolites_ask_for_the_metabolite(name: str) -> None:
     with pytest.raises(ValueError, match="--metabolite"):
         metabolite_from_filename(name)
+
+
+def test_a_given_metabolite_that_contradicts_the_file_name_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"--metabolite tCho contradicts the file name.*NAA"):
+        metabolite_of_file("lr_NAA.nii.gz", "tCho")
+    forced = metabolite_of_file("lr_NAA.nii.gz", "tCho", force=True)
+    assert forced.metabolite is Metabolite.tCho and forced.label == "tCho"
+
+
+def test_a_given_metabolite_decides_where_the_file_name_agrees_or_says_nothing() -> None:
+    assert metabolite_of_file("lr_NAA.nii.gz", "NAA+NAAG").metabolite is Metabolite.NAA
+    assert metabolite_of_file("map.nii.gz", "Gln").metabolite is Metabolite.Gln
+    assert metabolite_of_file("Gln_Glu.nii.gz", "Glu").metabolite is Metabolite.Glu
+    assert metabolite_of_file("sub01_GPCPCh.nii.gz").metabolite is Metabolite.tCho
+    with pytest.raises(ValueError, match="--metabolite: unknown metabolite 'Lac'"):
+        metabolite_of_file("map.nii.gz", "Lac")
+
+
+def test_a_non_concentration_file_is_refused_even_with_a_given_metabolite() -> None:
+    for force in (False, True):
+        with pytest.raises(NotAConcentration, match="standard-deviation"):
+            metabolite_of_file("NAA_sd.nii.gz", "NAA", force=force)

@@ -293,3 +293,23 @@ def test_qc_maps_on_another_grid_are_skipped_not_used(tmp_path) -> None:
     gln = by_metabolite(result.maps)["Gln"]
     assert "SNR_map" not in gln.quality_source and "FWHM_map.nii <= 0.15" in gln.quality_source
     assert "not the map's" in skipped_names(result)["SNR_map.nii"]
+
+
+def test_mrsiprep_finds_each_subject_t1_and_flair_in_the_raw_bids_folders(tmp_path) -> None:
+    mrsiprep_folder(tmp_path)
+    anat1 = tmp_path / "sub-01" / "ses-1" / "anat"
+    write(anat1 / "sub-01_ses-1_T1w.nii.gz", 1.0)
+    write(anat1 / "sub-01_ses-1_desc-brain_T1w.nii.gz", 1.0)  # a derivative: not raw
+    write(anat1 / "sub-01_ses-1_FLAIR.nii.gz", 1.0)
+    anat2 = tmp_path / "sub-02" / "anat"
+    write(anat2 / "sub-02_run-01_T1w.nii.gz", 1.0)
+    write(anat2 / "sub-02_run-02_T1w.nii.gz", 1.0)
+    # read from the derivatives folder: the BIDS root is found above it
+    result = read_pipeline("mrsiprep", tmp_path / "derivatives" / "mrsi-orig")
+    first = next(r for r in result.maps if r.subject == "01")
+    assert first.t1 == anat1 / "sub-01_ses-1_T1w.nii.gz"
+    assert first.flair == anat1 / "sub-01_ses-1_FLAIR.nii.gz"
+    second = next(r for r in result.maps if r.subject == "02")
+    assert second.t1 is None and second.flair is None  # two T1w: the user chooses
+    assert "give --t1w" not in str(result.skipped)
+    assert "several T1w images; give --t1" in skipped_names(result)["sub-02_run-01_T1w.nii.gz"]

@@ -34,6 +34,7 @@ __all__ = [
     "NotAConcentration",
     "index_of",
     "metabolite_from_filename",
+    "metabolite_of_file",
     "normalise_name",
     "parse_metabolite",
 ]
@@ -243,3 +244,44 @@ def metabolite_from_filename(path: str | Path) -> NameMatch:
         what = f"several metabolites ({names})" if found else "no known metabolite"
         raise ValueError(f"{what} in the file name; give --metabolite")
     return found.popitem()[1]
+
+
+def metabolite_of_file(
+    path: str | Path, given: str | None = None, force: bool = False
+) -> NameMatch:
+    """The metabolite of a map file: ``given`` (``--metabolite``) if any, else its name.
+
+    A ``given`` name that contradicts a file name naming another metabolite is refused
+    unless ``force``: ``lr_NAA.nii.gz`` given as tCho is almost always a slip. A file name
+    that marks a non-concentration map is refused whatever is given.
+
+    Args:
+        path: the map file.
+        given: the ``--metabolite`` value for it, or None.
+        force: accept ``given`` even when the file name names another metabolite.
+
+    Raises:
+        NotAConcentration: the file name marks an SD, SNR, CRLB, ratio, … map.
+        ValueError: an unknown ``given`` name, a contradiction, or (without ``given``) a
+            file name with no or several metabolites.
+    """
+    if given is None:
+        return metabolite_from_filename(path)
+    from_name: NameMatch | None
+    try:
+        from_name = metabolite_from_filename(path)
+    except NotAConcentration:
+        raise
+    except ValueError:  # the name says nothing, or several things: the given name decides
+        from_name = None
+    try:
+        stated = normalise_name(given)
+    except ValueError as err:
+        raise ValueError(f"--metabolite: {err}") from None
+    if from_name is not None and from_name.metabolite is not stated.metabolite and not force:
+        raise ValueError(
+            f"--metabolite {given} contradicts the file name, which names "
+            f"{from_name.label} ({from_name.metabolite.value}); pass --force-metabolite if "
+            f"the file really holds {stated.metabolite.value}"
+        )
+    return stated

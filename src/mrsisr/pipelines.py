@@ -131,6 +131,9 @@ class MapRecord:
         brain_mask: a brain mask on the MRSI grid the pipeline wrote, or None.
         subject: the BIDS subject label the map belongs to (``"01"`` for ``sub-01``), or "".
         session: the BIDS session label, or "".
+        t1: the subject's T1-weighted image the pipeline's dataset holds (MRSIPrep: the raw
+            BIDS ``anat/*_T1w``), or None.
+        flair: likewise its FLAIR image (BIDS ``anat/*_FLAIR``), or None.
         notes: things the user should know (e.g. a component read as its total).
     """
 
@@ -146,6 +149,8 @@ class MapRecord:
     brain_mask: Path | None = None
     subject: str = ""
     session: str = ""
+    t1: Path | None = None
+    flair: Path | None = None
     notes: tuple[str, ...] = ()
 
     def sd_map(self) -> np.ndarray | None:
@@ -549,6 +554,39 @@ _BIDS_MRSI = re.compile(
 )
 
 
+def _bids_root(folder: Path) -> Path | None:
+    """The BIDS dataset a folder belongs to: itself if it holds ``derivatives/``, else the
+    folder above the nearest ``derivatives`` folder on its path."""
+    if (folder / "derivatives").is_dir():
+        return folder
+    resolved = folder.resolve()
+    for parent in (resolved, *resolved.parents):
+        if parent.name == "derivatives":
+            return parent.parent
+    return None
+
+
+def _bids_anatomy(
+    root: Path | None, sub: str, ses: str, suffix: str, skipped: list[tuple[Path, str]]
+) -> Path | None:
+    """The one raw ``sub-X[/ses-Y]/anat/*_<suffix>.nii[.gz]`` of a subject, or None."""
+    if root is None:
+        return None
+    anat = root / f"sub-{sub}" / (f"ses-{ses}" if ses else "") / "anat"
+    if not anat.is_dir():
+        return None
+    found = sorted(
+        p
+        for p in anat.iterdir()
+        if re.search(rf"_{suffix}\.nii(\.gz)?$", p.name) and "_desc-" not in p.name
+    )
+    if len(found) > 1:
+        option = {"T1w": "--t1", "FLAIR": "--flair"}[suffix]
+        skipped += [(p, f"one of several {suffix} images; give {option}") for p in found]
+        return None
+    return found[0] if found else None
+
+
 def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
     skipped: list[tuple[Path, str]] = []
     per_subject: dict[str, dict[str, dict[str, Path]]] = {}  # sub-X_ses-Y -> desc -> met -> file
@@ -582,9 +620,17 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
                 candidates.append(_Candidate(path, normalise_name(met), subject))
             except ValueError:
                 skipped.append((path, f"met-{met} is not a metabolite the model knows"))
+    root = _bids_root(folder)
+    anatomy = {
+        prefix: tuple(
+            _bids_anatomy(root, *labels[prefix], kind, skipped) for kind in ("T1w", "FLAIR")
+        )
+        for prefix in {c.subject for c in candidates}
+    }
     records = []
     for c in _choose(candidates, skipped):
         descs = per_subject[c.subject]
+        sub, ses = labels[c.subject]
         values, _ = load_volume(c.path)
         crlb = descs.get("crlb", {}).get(c.match.label)
         fwhm = descs.get("fwhm", {}).get("") or descs.get("linewidth", {}).get("")
@@ -601,8 +647,10 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
                 quality=quality,
                 quality_source=source,
                 brain_mask=descs.get("brainmask", {}).get(""),
-                subject=labels[c.subject][0],
-                session=labels[c.subject][1],
+                subject=sub,
+                session=ses,
+                t1=anatomy[c.subject][0],
+                flair=anatomy[c.subject][1],
                 notes=(c.match.note,) if c.match.partial else (),
             )
         )
