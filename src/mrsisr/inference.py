@@ -234,6 +234,7 @@ class Predictor:
         batch_size: slices per forward pass.
         precision: arithmetic of the forward passes (:class:`Precision`; ``auto`` is resolved
             by :func:`resolve_precision` before it gets here).
+        source: the model file it was loaded from (recorded in provenance sidecars), if any.
     """
 
     model: nn.Module
@@ -241,6 +242,7 @@ class Predictor:
     device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
     batch_size: int = 64
     precision: Precision = Precision.fp32
+    source: Path | None = None
 
     def __post_init__(self) -> None:
         self.precision = resolve_precision(self.precision, self.device)
@@ -275,6 +277,7 @@ class Predictor:
             device=dev,
             batch_size=batch_size,
             precision=precision,
+            source=Path(path),
         )
 
     def prepare_anatomy(

@@ -49,6 +49,7 @@ Where a QC map is missing the criterion is not applied, and the log says so.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import logging
@@ -135,6 +136,7 @@ class MapRecord:
             BIDS ``anat/*_T1w``), or None.
         flair: likewise its FLAIR image (BIDS ``anat/*_FLAIR``), or None.
         notes: things the user should know (e.g. a component read as its total).
+        pipeline: the pipeline that wrote it (:class:`Pipeline` value).
     """
 
     path: Path
@@ -152,6 +154,7 @@ class MapRecord:
     t1: Path | None = None
     flair: Path | None = None
     notes: tuple[str, ...] = ()
+    pipeline: str = ""
 
     def sd_map(self) -> np.ndarray | None:
         """The SD in the map's units, ``(n_y, n_x, S)`` float32, or None without an SD map."""
@@ -331,6 +334,9 @@ def read_pipeline(
         result = _read_vienna(folder, thresholds)
     else:
         result = _read_mrsiprep(folder, thresholds)
+    result = dataclasses.replace(
+        result, maps=tuple(dataclasses.replace(r, pipeline=pipeline.value) for r in result.maps)
+    )
     _log_result(pipeline, folder, result)
     if not result.maps:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in result.skipped[:5]) or "no NIfTI files"

@@ -75,7 +75,7 @@ class Provenance:
 
     Args:
         command_line: the arguments the tool was run with (``sys.argv``).
-        model: the model file.
+        model: the model file, or None if the model was not loaded from a file.
         inputs: ``(role, file)`` of every input: ``"map"``, ``"t1"``, ``"flair"``,
             ``"mask"``, ``"sd"``, ``"qc"``, …
         n: acquisition size ``(n_y, n_x)`` of the map given.
@@ -94,7 +94,7 @@ class Provenance:
     """
 
     command_line: Sequence[str]
-    model: Path
+    model: Path | None
     inputs: Sequence[tuple[str, Path]]
     n: tuple[int, int]
     grid: tuple[int, int]
@@ -119,7 +119,10 @@ class Provenance:
             "format_version": FORMAT_VERSION,
             "tool": {"name": "mrsisr", "version": __version__},
             "command_line": list(self.command_line),
-            "model": {"path": str(self.model), "sha256": hashes(self.model)},
+            "model": {
+                "path": None if self.model is None else str(self.model),
+                "sha256": None if self.model is None else hashes(self.model),
+            },
             "inputs": [
                 {"role": role, "path": str(path), "sha256": hashes(path)}
                 for role, path in self.inputs

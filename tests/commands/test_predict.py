@@ -199,7 +199,13 @@ def test_several_maps_to_a_directory_with_a_given_mask(model_file, patient, tmp_
     )
     assert code == 0
     written = {Path(line).name for line in capsys.readouterr().out.split()}
-    assert written == {"sr_Gln.nii.gz", "sr_Glu.nii.gz", "mask.nii.gz"}
+    assert written == {
+        "sr_Gln.nii.gz",
+        "sr_Glu.nii.gz",
+        "mask.nii.gz",
+        "sr_Gln.json",
+        "sr_Glu.json",
+    }
     assert sorted(p.name for p in out.iterdir()) == sorted(written)
 
 
@@ -215,7 +221,13 @@ def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
     assert predict(model_file, "--manifest", manifest, "--out", out) == 0
     for pid in ("p01", "p02"):
         names = sorted(p.name for p in (out / pid).iterdir())
-        assert names == ["mask.nii.gz", "sr_Gln.nii.gz", "sr_Glu.nii.gz"]
+        assert names == [
+            "mask.nii.gz",
+            "sr_Gln.json",
+            "sr_Gln.nii.gz",
+            "sr_Glu.json",
+            "sr_Glu.nii.gz",
+        ]
     # Both patients share the same images, so the maps agree where both masks agree.
     a = nib.load(str(out / "p01" / "sr_Gln.nii.gz")).get_fdata()
     b = nib.load(str(out / "p02" / "sr_Gln.nii.gz")).get_fdata()

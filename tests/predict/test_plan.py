@@ -7,22 +7,7 @@ from pathlib import Path
 import pytest
 
 from mrsisr.errors import UserError
-from mrsisr.predict.plan import metabolite_from_name, output_name, parse_sharpness, plan_jobs
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [("lr_Gln.nii.gz", "Gln"), ("P07-NAA.nii", "NAA"), ("cho_map.nii.gz", "tCho"),
-     ("sub01_mI_conc.nii.gz", "Ins")],
-)  # fmt: skip
-def test_metabolite_is_read_from_the_file_name(name: str, expected: str) -> None:
-    assert metabolite_from_name(Path(name)).value == expected
-
-
-@pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz"])
-def test_ambiguous_file_names_ask_for_the_metabolite(name: str) -> None:
-    with pytest.raises(UserError, match="--metabolite"):
-        metabolite_from_name(Path(name))
+from mrsisr.predict.plan import output_name, parse_sharpness, plan_jobs
 
 
 def test_output_names_of_several_sharpness_values() -> None:

@@ -1,13 +1,18 @@
 """``mrsisr predict``: super-resolve low-resolution metabolite maps to the model's grid.
 
-Three forms, one code path (:mod:`mrsisr.predict`, also used by ``mrsisr demo``):
+Four forms, one code path (:mod:`mrsisr.predict`, also used by ``mrsisr demo``):
 
 * one map: ``--met lr_Gln.nii.gz --metabolite Gln --t1 T1 --flair FLAIR --out sr_Gln.nii.gz``;
 * several maps of one patient: ``--met a.nii.gz b.nii.gz --metabolite Gln Glu ... --out DIR``
   writes ``DIR/sr_Gln.nii.gz``, ``DIR/sr_Glu.nii.gz`` and ``DIR/mask.nii.gz``;
 * a cohort: ``--manifest batch.csv --out DIR`` (columns ``patient, metabolite, met, t1,
   flair`` and optionally ``mask``; relative paths are relative to the CSV's folder) writes
-  ``DIR/<patient>/sr_<Met>.nii.gz`` and ``DIR/<patient>/mask.nii.gz``.
+  ``DIR/<patient>/sr_<Met>.nii.gz`` and ``DIR/<patient>/mask.nii.gz``;
+* a pipeline's output folder: ``--from fsl-mrs|vienna|mrsiprep DIR --out OUT`` reads every
+  map it can use with its SD map and the pipeline's QC (:mod:`mrsisr.pipelines`).
+
+Every map gets a provenance sidecar ``<name>.json``; ``--bids-out DIR`` writes BIDS-derivative
+names instead of ``--out``.
 
 Several ``--sharpness`` values give one file per value, ``..._lam<λ>.nii.gz``, or one 4-D file
 with ``--stack``. Every input is checked before anything is computed, and outputs are written
@@ -20,6 +25,8 @@ import argparse
 from pathlib import Path
 
 from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.errors import UserError
+from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to the model's grid"
 
@@ -49,6 +56,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="brain/quality mask, any grid (default: derived from T1 and FLAIR)",
     )
+    inputs.add_argument(
+        "--force-metabolite",
+        action="store_true",
+        help="accept a --metabolite that contradicts the metabolite the file name names",
+    )
+    pipeline = parser.add_argument_group("a pipeline's output folder (docs/predict.md)")
+    pipeline.add_argument(
+        "--from",
+        dest="from_",
+        nargs=2,
+        metavar=("PIPELINE", "DIR"),
+        help=f"read every map of a pipeline's output folder; PIPELINE: "
+        f"{', '.join(p.value for p in Pipeline)}",
+    )
+    pipeline.add_argument(
+        "--scaling",
+        choices=(*FSL_MRS_SCALINGS, "internal"),
+        help="FSL-MRS: the concs/ sub-folder to read (default: molarity, else molality, else raw)",
+    )
+    defaults = QualityThresholds()
+    pipeline.add_argument(
+        "--qc-snr-min",
+        type=float,
+        default=defaults.snr_min,
+        metavar="SNR",
+        help="quality mask: keep voxels with the pipeline's SNR >= this "
+        f"(default {defaults.snr_min:g})",
+    )
+    pipeline.add_argument(
+        "--qc-fwhm-max",
+        type=float,
+        default=defaults.fwhm_max_ppm,
+        metavar="PPM",
+        help="quality mask: keep voxels with the pipeline's FWHM <= this, in ppm "
+        f"(default {defaults.fwhm_max_ppm:g})",
+    )
+    pipeline.add_argument(
+        "--qc-crlb-max",
+        type=float,
+        default=defaults.crlb_max,
+        metavar="PCT",
+        help="quality mask: also keep only voxels with the map's CRLB <= PCT percent",
+    )
     parser.add_argument(
         "--manifest",
         type=Path,
@@ -68,18 +118,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="slices per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument(
+    outputs = parser.add_argument_group("outputs (each map with a provenance sidecar .json)")
+    outputs.add_argument(
         "--out",
         type=Path,
-        required=True,
-        help="output .nii.gz (one map) or directory (several maps, or --manifest)",
+        help="output .nii.gz (one map) or directory (several maps, --manifest or --from)",
+    )
+    outputs.add_argument(
+        "--bids-out",
+        type=Path,
+        metavar="DIR",
+        help="instead of --out: a BIDS derivative folder (BIDS names, dataset_description.json)",
+    )
+    outputs.add_argument(
+        "--bids-subject", metavar="LABEL", help="--bids-out: subject of maps that carry none"
+    )
+    outputs.add_argument(
+        "--bids-session", metavar="LABEL", help="--bids-out: session of maps that carry none"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Check every input, super-resolve, and print the files written."""
     from mrsisr.predict import load_predictor, plan_jobs, run_jobs  # torch: loaded when run
+    from mrsisr.predict.plan import BidsOutput, PipelineInput
 
+    source = None
+    if args.from_:
+        thresholds = QualityThresholds(args.qc_snr_min, args.qc_fwhm_max, args.qc_crlb_max)
+        source = PipelineInput(args.from_[0], Path(args.from_[1]), args.scaling, thresholds)
+    elif args.scaling:
+        raise UserError("--scaling: only with --from fsl-mrs")
+    bids = None
+    if args.bids_out is not None:
+        bids = BidsOutput(args.bids_out, args.bids_subject, args.bids_session)
+    elif args.bids_subject or args.bids_session:
+        raise UserError("--bids-subject/--bids-session: only with --bids-out DIR")
     jobs = plan_jobs(
         met=args.met,
         metabolites=args.metabolite,
@@ -90,9 +164,18 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         sharpness=args.sharpness,
         stack=args.stack,
+        source=source,
+        force_metabolite=args.force_metabolite,
+        bids=bids,
     )
     predictor = load_predictor(args.model, args.device, args.batch_size, args.threads)
-    written = run_jobs(jobs, predictor, overwrite=args.overwrite, progress=len(jobs) > 1)
+    written = run_jobs(
+        jobs,
+        predictor,
+        overwrite=args.overwrite,
+        progress=len(jobs) > 1,
+        command_line=getattr(args, "_command_line", ()),
+    )
     for path in written:
         print(path)
     return 0

@@ -37,7 +37,7 @@ def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
     """
     owner: dict[Path, object] = {}
     for job in jobs:
-        for path in job.outputs:
+        for path in (*job.outputs, *job.sidecars):
             if path in owner:
                 raise UserError(
                     f"{path}: two maps would be written to this file; "

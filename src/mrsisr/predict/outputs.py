@@ -7,16 +7,23 @@ belongs here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mrsisr.atomic import FileTransaction
 from mrsisr.data.nifti import save_volume
 from mrsisr.predict.plan import Job
+from mrsisr.provenance import FileHashes, Provenance, dataset_description
 
-__all__ = ["write_maps", "write_mask"]
+__all__ = ["job_provenance", "write_dataset_description", "write_maps", "write_mask"]
+
+log = logging.getLogger(__name__)
 
 
 def write_mask(files: FileTransaction, path: Path, mask: np.ndarray, affine: np.ndarray) -> None:
@@ -33,14 +40,79 @@ def write_mask(files: FileTransaction, path: Path, mask: np.ndarray, affine: np.
     )
 
 
+def job_provenance(
+    job: Job,
+    *,
+    model: Path | None,
+    lr_shape: Sequence[int],
+    grid: Sequence[int],
+    mask_source: str,
+    command_line: Sequence[str] = (),
+    checks: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Provenance:
+    """What the sidecars of a job's outputs say (:class:`mrsisr.provenance.Provenance`).
+
+    Args:
+        job: the job.
+        model: the model file.
+        lr_shape: shape of the low-resolution input ``(n_y, n_x, S)``.
+        grid: the output grid ``(N_y, N_x)``.
+        mask_source: where the mask used came from.
+        command_line: the arguments of the run.
+        checks: results of the input checks by name (``"acquisition"``, ``"registration"``,
+            ``"coverage"``), plain JSON values.
+    """
+    inputs = [("map", job.met), ("t1", job.t1), ("flair", job.flair)]
+    if job.mask is not None:
+        inputs.append(("mask", job.mask))
+    record = job.source
+    if record is not None and record.sd is not None:
+        inputs.append(("sd", record.sd))
+    checks = dict(checks or {})
+    return Provenance(
+        command_line=command_line,
+        model=model,
+        inputs=inputs,
+        n=(int(lr_shape[0]), int(lr_shape[1])),
+        grid=(int(grid[0]), int(grid[1])),
+        sharpness=job.sharpness,
+        metabolite_given=job.metabolite_given or job.metabolite.value,
+        metabolite=job.metabolite,
+        units=job.units,
+        mask_source=mask_source,
+        pipeline=record.pipeline if record is not None else None,
+        notes=job.notes,
+        acquisition=checks.pop("acquisition", None),
+        registration=checks.pop("registration", None),
+        coverage=checks.pop("coverage", None),
+        extra={
+            **({"quality": record.quality_source} if record and record.quality_source else {}),
+            **checks,
+        },
+    )
+
+
+def write_dataset_description(files: FileTransaction, root: Path) -> None:
+    """Write ``root/dataset_description.json`` of a ``--bids-out`` folder unless it exists."""
+    path = root / "dataset_description.json"
+    if path.exists():
+        log.info("%s exists: kept as it is", path)
+        return
+    text = json.dumps(dataset_description(), indent=2, ensure_ascii=False)
+    files.path_for(path).write_text(text + "\n", encoding="utf-8")
+
+
 def write_maps(
     files: FileTransaction,
     job: Job,
     maps: np.ndarray,
     affine: np.ndarray,
     lr_shape: Sequence[int],
+    provenance: Provenance | None = None,
+    hashes: FileHashes | None = None,
 ) -> None:
-    """Write a job's super-resolved maps: one file per λ, or one 4-D file with ``job.stack``.
+    """Write a job's super-resolved maps: one file per λ, or one 4-D file with ``job.stack``;
+    with ``provenance``, each with its JSON sidecar (:attr:`Job.sidecars`).
 
     Args:
         files: the transaction the files join.
@@ -48,7 +120,13 @@ def write_maps(
         maps: ``(L, N_y, N_x, S)`` float32, one volume per λ of ``job.sharpness``.
         affine: the output grid's affine.
         lr_shape: shape of the low-resolution input, recorded in the header.
+        provenance: what the sidecars say (:func:`job_provenance`), or None for none.
+        hashes: the SHA-256 cache of the run (each input is read once).
     """
+    if provenance is not None:
+        per_file = [tuple(job.sharpness)] if job.stack else [(lam,) for lam in job.sharpness]
+        for sidecar, values in zip(job.sidecars, per_file):
+            dataclasses.replace(provenance, sharpness=values).write(files.path_for(sidecar), hashes)
     about = f"mrsisr SR {job.metabolite} n={lr_shape[0]}x{lr_shape[1]} lambda="
     if job.stack:
         lams = ", ".join(f"{v:g}" for v in job.sharpness)

@@ -1,34 +1,42 @@
 """Step 1 of a prediction: what to super-resolve and where each result goes (:class:`Job`).
 
 :func:`plan_jobs` turns the arguments of ``mrsisr predict`` (one map, several maps of one
-patient, or a manifest CSV of a cohort) into jobs; it checks arguments only and reads no
-image. Ways of naming inputs (metabolite names in file names, pipeline folders) belong here.
+patient, a manifest CSV of a cohort, or a pipeline's output folder) into jobs; it checks
+arguments only and reads no image but a pipeline folder's QC maps. Ways of naming inputs
+(metabolite names in file names, pipeline folders) belong here.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mrsisr.data.nifti import split_suffix
 from mrsisr.errors import UserError
 from mrsisr.inference import DEFAULT_SHARPNESS
-from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+from mrsisr.metabolites import Metabolite, NameMatch, metabolite_of_file
+from mrsisr.pipelines import MapRecord, QualityThresholds, read_pipeline
+from mrsisr.provenance import bids_map_name, bids_mask_name, sidecar_path
 from mrsisr.untrusted import read_text
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "BidsOutput",
     "Job",
-    "metabolite_from_name",
+    "PipelineInput",
     "output_name",
     "parse_sharpness",
     "plan_jobs",
 ]
+
+log = logging.getLogger(__name__)
 
 
 MANIFEST_COLUMNS = ("patient", "metabolite", "met", "t1", "flair")
@@ -51,6 +59,15 @@ class Job:
         mask_out: where the mask used is written (shared by the jobs of one patient).
         sharpness: the λ values.
         stack: write the λ values as one 4-D file.
+        metabolite_given: the name as given (``--metabolite``, the file name's or the
+            pipeline's label), recorded in the sidecar.
+        units: units of the map's values, recorded in the sidecar.
+        source: with ``--from``, the pipeline's record of the map (its SD map, the quality
+            mask of the pipeline's QC, …); None otherwise.
+        notes: what the user should know about this map (logged and in the sidecar).
+        named_outputs: the output files, one per λ (or one with ``stack``), when they are
+            named otherwise than from ``out`` (``--bids-out``); empty: from ``out``.
+        bids_root: the ``--bids-out`` folder (gets a ``dataset_description.json``), or None.
     """
 
     patient: str
@@ -63,13 +80,26 @@ class Job:
     mask_out: Path
     sharpness: tuple[float, ...]
     stack: bool = False
+    metabolite_given: str = ""
+    units: str = "as the input"
+    source: MapRecord | None = None
+    notes: tuple[str, ...] = ()
+    named_outputs: tuple[Path, ...] = ()
+    bids_root: Path | None = None
 
     @property
     def outputs(self) -> tuple[Path, ...]:
         """The files this job writes, one per λ (or one 4-D file)."""
+        if self.named_outputs:
+            return self.named_outputs
         if self.stack or len(self.sharpness) == 1:
             return (self.out,)
         return tuple(output_name(self.out, lam) for lam in self.sharpness)
+
+    @property
+    def sidecars(self) -> tuple[Path, ...]:
+        """The provenance sidecar of each output (:func:`mrsisr.provenance.sidecar_path`)."""
+        return tuple(sidecar_path(path) for path in self.outputs)
 
     @property
     def anatomy_key(self) -> tuple[Path, Path, Path | None, Path]:
@@ -97,33 +127,21 @@ def parse_sharpness(values: Sequence[float] | None) -> tuple[float, ...]:
     return tuple(dict.fromkeys(float(v) for v in values))
 
 
-def metabolite_from_name(path: Path) -> Metabolite:
-    """The metabolite named in a file name such as ``lr_Gln.nii.gz`` (exactly one must match).
-
-    Raises:
-        UserError: if no token, or several different ones, name a metabolite.
-    """
-    stem, _ = split_suffix(path)
-    found = set()
-    for token in re.split(r"[^A-Za-z0-9+]+", stem):
-        try:
-            found.add(parse_metabolite(token))
-        except ValueError:
-            continue
-    if len(found) != 1:
-        known = ", ".join(m.value for m in METABOLITES)
-        raise UserError(
-            f"{path}: cannot tell the metabolite from the file name; "
-            f"give --metabolite (known: {known})"
-        )
-    return found.pop()
-
-
-def _metabolite(name: str, where: str) -> Metabolite:
+def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> NameMatch:
+    """The metabolite of a map file (:func:`mrsisr.metabolites.metabolite_of_file`)."""
     try:
-        return parse_metabolite(name)
-    except ValueError as err:
-        raise UserError(f"{where}: {err}") from None
+        match = metabolite_of_file(path, given, force)
+    except ValueError as err:  # NotAConcentration too
+        raise UserError(f"{where}{path}: {err}") from None
+    if match.partial:
+        log.info("%s: note: %s", path, match.note)
+    return match
+
+
+def _job(match: NameMatch, **fields) -> Job:
+    """A job for a map whose metabolite is ``match`` (its note, if any, among the notes)."""
+    fields.setdefault("notes", (match.note,) if match.partial else ())
+    return Job(metabolite=match.metabolite, metabolite_given=match.label, **fields)
 
 
 def _check_output_file(out: Path) -> None:
@@ -153,7 +171,7 @@ def _read_manifest(path: Path) -> list[dict[str, str]]:
 
 
 def _manifest_jobs(
-    manifest: Path, out: Path, sharpness: tuple[float, ...], stack: bool
+    manifest: Path, out: Path, sharpness: tuple[float, ...], stack: bool, force: bool
 ) -> list[Job]:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file; --manifest needs an output directory")
@@ -164,26 +182,147 @@ def _manifest_jobs(
         patient = row["patient"]
         if not _PATIENT_ID.match(patient):
             raise UserError(f"{where}: patient id {patient!r} must be letters, digits, _ . -")
-        met = _metabolite(row["metabolite"], where)
-        for column in ("met", "t1", "flair"):
+        for column in ("metabolite", "met", "t1", "flair"):
             if not row[column]:
                 raise UserError(f"{where}: empty '{column}' column; give a file path")
+        match = _metabolite(base / row["met"], row["metabolite"], force, f"{where}: ")
         folder = out / patient
         jobs.append(
-            Job(
+            _job(
+                match,
                 patient=patient,
-                metabolite=met,
                 met=base / row["met"],
                 t1=base / row["t1"],
                 flair=base / row["flair"],
                 mask=base / row["mask"] if row.get("mask") else None,
-                out=folder / f"sr_{met.value}.nii.gz",
+                out=folder / f"sr_{match.metabolite.value}.nii.gz",
                 mask_out=folder / "mask.nii.gz",
                 sharpness=sharpness,
                 stack=stack,
             )
         )
     return jobs
+
+
+@dataclass(frozen=True)
+class PipelineInput:
+    """A pipeline's output folder to read (``--from PIPELINE DIR``).
+
+    Args:
+        pipeline: ``fsl-mrs``, ``vienna`` or ``mrsiprep`` (:class:`mrsisr.pipelines.Pipeline`).
+        folder: its output folder.
+        scaling: FSL-MRS's ``concs/`` sub-folder (``--scaling``), or None for the default.
+        thresholds: the QC filter of the quality masks.
+    """
+
+    pipeline: str
+    folder: Path
+    scaling: str | None = None
+    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+
+
+def _pipeline_jobs(
+    source: PipelineInput,
+    t1: Path | None,
+    flair: Path | None,
+    mask: Path | None,
+    out: Path,
+    sharpness: tuple[float, ...],
+    stack: bool,
+) -> list[Job]:
+    if split_suffix(out)[1] or (out.exists() and not out.is_dir()):
+        raise UserError(f"--out {out}: --from writes several maps; give an output directory")
+    found = read_pipeline(
+        source.pipeline, source.folder, scaling=source.scaling, thresholds=source.thresholds
+    )
+    subjects: dict[tuple[str, str], list[MapRecord]] = {}
+    for record in found.maps:
+        subjects.setdefault((record.subject, record.session), []).append(record)
+    several = len(subjects) > 1
+    if several and (t1 or flair or mask):
+        given = ", ".join(n for n, v in (("--t1", t1), ("--flair", flair), ("--mask", mask)) if v)
+        raise UserError(
+            f"{given}: {source.folder} holds {len(subjects)} subjects; their own T1w and FLAIR "
+            "images (BIDS anat/) are used, so give none (or one subject's folder)"
+        )
+    jobs = []
+    for (subject, session), records in subjects.items():
+        name = "_".join(
+            p for p in (subject and f"sub-{subject}", session and f"ses-{session}") if p
+        )
+        folder = out / name if several else out
+        first = records[0]
+        anatomy = {"--t1": t1 or first.t1, "--flair": flair or first.flair}
+        for option, path in anatomy.items():
+            if path is None:
+                whose = f" for sub-{subject}" if subject else ""
+                raise UserError(
+                    f"{option}: required with --from {source.pipeline}{whose} (a co-registered "
+                    "image, any grid; MRSIPrep datasets give one per subject in BIDS anat/)"
+                )
+        for record in records:
+            jobs.append(
+                _job(
+                    NameMatch(record.metabolite, record.label, ()),
+                    patient=name,
+                    met=record.path,
+                    t1=Path(anatomy["--t1"]),
+                    flair=Path(anatomy["--flair"]),
+                    mask=mask or first.brain_mask,
+                    out=folder / f"sr_{record.metabolite.value}.nii.gz",
+                    mask_out=folder / "mask.nii.gz",
+                    sharpness=sharpness,
+                    stack=stack,
+                    units=record.units,
+                    source=record,
+                    notes=record.notes,
+                )
+            )
+    return jobs
+
+
+@dataclass(frozen=True)
+class BidsOutput:
+    """Where ``--bids-out`` writes: BIDS-derivative names under ``root``.
+
+    Args:
+        root: the derivative dataset's folder.
+        subject: the BIDS subject label for maps that carry none (``--bids-subject``).
+        session: the BIDS session label for maps that carry none (``--bids-session``).
+    """
+
+    root: Path
+    subject: str | None = None
+    session: str | None = None
+
+
+def _bids_named(job: Job, bids: BidsOutput) -> Job:
+    """``job`` with its outputs and mask under BIDS-derivative names in ``bids.root``."""
+    record = job.source
+    subject = (record.subject if record else "") or bids.subject
+    session = (record.session if record else "") or bids.session
+    if not subject:
+        subject = job.patient if job.patient and "_" not in job.patient else None
+    if not subject:
+        raise UserError(
+            "--bids-subject: required with --bids-out for maps without a BIDS subject "
+            "(letters and digits, e.g. 01)"
+        )
+    try:
+        if job.stack:
+            names = (bids.root / bids_map_name(subject, session, job.metabolite, None),)
+        else:
+            names = tuple(
+                bids.root / bids_map_name(subject, session, job.metabolite, lam)
+                for lam in job.sharpness
+            )
+        mask_out = bids.root / bids_mask_name(subject, session)
+    except ValueError as err:
+        option = "--bids-subject" if bids.subject else "--bids-out"
+        raise UserError(f"{option}: {err}") from None
+    return dataclasses.replace(
+        job, out=names[0], named_outputs=names, mask_out=mask_out, bids_root=bids.root
+    )
 
 
 def plan_jobs(
@@ -194,36 +333,79 @@ def plan_jobs(
     flair: Path | None,
     mask: Path | None,
     manifest: Path | None,
-    out: Path,
+    out: Path | None,
     sharpness: Sequence[float] | None = None,
     stack: bool = False,
+    source: PipelineInput | None = None,
+    force_metabolite: bool = False,
+    bids: BidsOutput | None = None,
 ) -> list[Job]:
     """The jobs the ``predict`` arguments describe (argument-level checks only).
 
     One ``--met`` file and an ``--out`` ending in ``.nii[.gz]`` write that file; several
     files (or an ``--out`` that is an existing directory) write ``OUT/sr_<Met>.nii.gz``; a
-    manifest writes ``OUT/<patient>/sr_<Met>.nii.gz``.
+    manifest writes ``OUT/<patient>/sr_<Met>.nii.gz``; a pipeline folder (``source``)
+    ``OUT/sr_<Met>.nii.gz``, or ``OUT/sub-X[_ses-Y]/sr_<Met>.nii.gz`` for several subjects.
+    With ``bids``, the outputs get BIDS-derivative names under ``bids.root`` instead.
+    Metabolites come from :func:`mrsisr.metabolites.metabolite_of_file` (``--metabolite``
+    checked against the file name unless ``force_metabolite``). Pipeline folders are read
+    here (their QC maps too); map files are not.
 
     Raises:
         UserError: naming the argument and what it accepts.
     """
     lams = parse_sharpness(sharpness)
+    if bids is not None:
+        if out is not None:
+            raise UserError("--bids-out: give --out or --bids-out, not both")
+        target = bids.root
+    elif out is None:
+        raise UserError("--out: required (a .nii.gz file or a folder), or --bids-out DIR")
+    else:
+        target = out
+    forms = [
+        name for name, v in (("--met", met), ("--manifest", manifest), ("--from", source)) if v
+    ]
+    if len(forms) > 1:
+        raise UserError(f"{forms[0]}: give one of --met, --manifest and --from, not {forms[1]}")
     if manifest is not None:
-        if met or t1 or flair or mask or metabolites:
+        if t1 or flair or mask or metabolites:
             raise UserError("--manifest: give either a manifest or --met/--t1/--flair, not both")
-        return _manifest_jobs(manifest, out, lams, stack)
+        jobs = _manifest_jobs(manifest, target, lams, stack, force_metabolite)
+    elif source is not None:
+        if metabolites:
+            raise UserError("--metabolite: not with --from (the pipeline's names are used)")
+        jobs = _pipeline_jobs(source, t1, flair, mask, target, lams, stack)
+    else:
+        jobs = _met_jobs(met, metabolites, t1, flair, mask, target, lams, stack, force_metabolite)
+    return [_bids_named(job, bids) for job in jobs] if bids is not None else jobs
+
+
+def _met_jobs(
+    met: Sequence[Path] | None,
+    metabolites: Sequence[str] | None,
+    t1: Path | None,
+    flair: Path | None,
+    mask: Path | None,
+    out: Path,
+    lams: tuple[float, ...],
+    stack: bool,
+    force: bool,
+) -> list[Job]:
     if not met:
-        raise UserError("--met: give at least one low-resolution map (or --manifest CSV)")
-    for name, value in (("--t1", t1), ("--flair", flair)):
-        if value is None:
-            raise UserError(f"{name}: required with --met (a co-registered image, any grid)")
+        raise UserError(
+            "--met: give at least one low-resolution map (or --manifest CSV, or --from DIR)"
+        )
+    if t1 is None or flair is None:
+        name = "--t1" if t1 is None else "--flair"
+        raise UserError(f"{name}: required with --met (a co-registered image, any grid)")
     if metabolites is not None and len(metabolites) != len(met):
         raise UserError(
             f"--metabolite: {len(metabolites)} name(s) for {len(met)} --met file(s); "
             "give one per file, in the same order"
         )
-    mets = [
-        _metabolite(name, "--metabolite") if metabolites else metabolite_from_name(path)
+    matches = [
+        _metabolite(Path(path), name, force)
         for path, name in zip(met, metabolites or [None] * len(met))
     ]
     to_dir = len(met) > 1 or out.is_dir()
@@ -234,12 +416,12 @@ def plan_jobs(
     else:
         if out.exists() and not out.is_dir():
             raise UserError(f"--out {out}: is a file; several maps need an output directory")
-        outs = [out / f"sr_{m.value}.nii.gz" for m in mets]
+        outs = [out / f"sr_{m.metabolite.value}.nii.gz" for m in matches]
         mask_out = out / "mask.nii.gz"
     return [
-        Job(
+        _job(
+            match,
             patient="",
-            metabolite=metabolite,
             met=Path(path),
             t1=Path(t1),
             flair=Path(flair),
@@ -249,5 +431,5 @@ def plan_jobs(
             sharpness=lams,
             stack=stack,
         )
-        for metabolite, path, target in zip(mets, met, outs)
+        for match, path, target in zip(matches, met, outs)
     ]

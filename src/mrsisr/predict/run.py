@@ -16,8 +16,14 @@ from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
 from mrsisr.predict.checks import check_inputs, check_outputs
-from mrsisr.predict.outputs import write_maps, write_mask
+from mrsisr.predict.outputs import (
+    job_provenance,
+    write_dataset_description,
+    write_maps,
+    write_mask,
+)
 from mrsisr.predict.plan import Job
+from mrsisr.provenance import FileHashes
 from mrsisr.weights import DEFAULT_MODEL
 
 __all__ = ["load_predictor", "run_jobs"]
@@ -65,7 +71,11 @@ def load_predictor(
 
 
 def run_jobs(
-    jobs: Sequence[Job], predictor: Predictor, overwrite: bool = False, progress: bool = False
+    jobs: Sequence[Job],
+    predictor: Predictor,
+    overwrite: bool = False,
+    progress: bool = False,
+    command_line: Sequence[str] = (),
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -74,6 +84,7 @@ def run_jobs(
         predictor: the model to run.
         overwrite: replace existing output files instead of refusing.
         progress: show a progress bar over the jobs (stderr).
+        command_line: the arguments of the run, recorded in each output's sidecar.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -88,17 +99,20 @@ def run_jobs(
     groups: dict[tuple[Path, Path, Path | None, Path], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.anatomy_key, []).append(job)
+    hashes = FileHashes()
     with (
         tqdm(total=len(jobs), disable=not progress, unit="map", desc="super-resolving") as bar,
         FileTransaction() as files,
     ):
+        for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
+            write_dataset_description(files, root)
         for (t1_path, flair_path, mask_path, mask_out), members in groups.items():
             lr = read_volume(members[0].met, "a low-resolution map")
             shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
             anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine)
             write_mask(files, mask_out, anatomy.mask, affine)
             for job in members:
-                _run_one(job, predictor, anatomy, files)
+                _run_one(job, predictor, anatomy, files, command_line, hashes)
                 bar.update()
         return files.commit()
 
@@ -134,7 +148,14 @@ def _anatomy(
     return anatomy
 
 
-def _run_one(job: Job, predictor: Predictor, anatomy: Anatomy, files: FileTransaction) -> None:
+def _run_one(
+    job: Job,
+    predictor: Predictor,
+    anatomy: Anatomy,
+    files: FileTransaction,
+    command_line: Sequence[str],
+    hashes: FileHashes,
+) -> None:
     """Super-resolve one map at every λ of its job and write the result(s)."""
     lr = read_volume(job.met, "a low-resolution map")
     shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
@@ -147,4 +168,12 @@ def _run_one(job: Job, predictor: Predictor, anatomy: Anatomy, files: FileTransa
         ", ".join(f"{v:g}" for v in job.sharpness),
     )
     maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness)
-    write_maps(files, job, maps, affine, lr.data.shape)
+    provenance = job_provenance(
+        job,
+        model=predictor.source,
+        lr_shape=lr.data.shape,
+        grid=predictor.grid,
+        mask_source=anatomy.mask_source,
+        command_line=command_line,
+    )
+    write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes)
