@@ -57,10 +57,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from mrsisr.data.nifti import load_volume
 from mrsisr.errors import UserError
 from mrsisr.metabolites import (
     Metabolite,
@@ -69,6 +67,9 @@ from mrsisr.metabolites import (
     metabolite_from_filename,
     normalise_name,
 )
+
+if TYPE_CHECKING:  # NumPy and nibabel load when a folder is read, not with the CLI's options
+    import numpy as np
 
 __all__ = [
     "FSL_MRS_SCALINGS",
@@ -160,11 +161,12 @@ class MapRecord:
         """The SD in the map's units, ``(n_y, n_x, S)`` float32, or None without an SD map."""
         if self.sd is None:
             return None
-        sd, _ = load_volume(self.sd)
+        import numpy as np
+
+        sd = _load(self.sd)
         if not self.sd_percent:
             return sd
-        values, _ = load_volume(self.path)
-        return (sd / 100.0 * np.abs(values)).astype(np.float32)
+        return (sd / 100.0 * np.abs(_load(self.path))).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,14 @@ def _choose(candidates: Iterable[_Candidate], skipped: list[tuple[Path, str]]) -
     return chosen
 
 
-_Check = tuple[np.ndarray | None, str]  # (voxels that pass, description), or (None, "")
+_Check = tuple["np.ndarray | None", str]  # (voxels that pass, description), or (None, "")
+
+
+def _load(path: Path) -> np.ndarray:
+    """The voxel values of a NIfTI file (float32)."""
+    from mrsisr.data.nifti import load_volume
+
+    return load_volume(path)[0]
 
 
 class _QC:
@@ -240,7 +249,9 @@ class _QC:
         """Voxels where ``QC op limit`` (op ``">="`` or ``"<="``), NaN failing."""
         if path is None:
             return None, ""
-        values, _ = load_volume(path)
+        import numpy as np
+
+        values = _load(path)
         if values.shape != self.shape:
             self.skipped.append((path, f"shape {values.shape}, not the map's {self.shape}"))
             return None, ""
@@ -253,6 +264,8 @@ def _all(checks: Sequence[_Check]) -> _Check:
     present = [(m, d) for m, d in checks if m is not None]
     if not present:
         return None, ""
+    import numpy as np
+
     return np.logical_and.reduce([m for m, _ in present]), " and ".join(d for _, d in present)
 
 
@@ -261,6 +274,8 @@ def _any(checks: Sequence[_Check]) -> _Check:
     present = [(m, d) for m, d in checks if m is not None]
     if len(present) < 2:
         return present[0] if present else (None, "")
+    import numpy as np
+
     return np.logical_or.reduce([m for m, _ in present]), " or ".join(f"({d})" for _, d in present)
 
 
@@ -422,7 +437,7 @@ def _read_fsl_mrs(folder: Path, scaling: str | None, th: QualityThresholds) -> P
     fwhm_unit = f" Hz ({th.fwhm_max_ppm:g} ppm at {mhz:g} MHz)" if mhz else ""
     records = []
     for c in _choose(candidates, skipped):
-        values, _ = load_volume(c.path)
+        values = _load(c.path)
         qc = _QC(values.shape, skipped)
         stem = _stem(c.path)
         sd = _find(folder / "uncertainties", f"{stem}_sd")
@@ -527,7 +542,7 @@ def _read_vienna(folder: Path, th: QualityThresholds) -> PipelineMaps:
     brain = _find(maps, "mask")
     records = []
     for c in _choose(candidates, skipped):
-        values, _ = load_volume(c.path)
+        values = _load(c.path)
         label = _stem(c.path)[: -len("_amp_map")]
         sd = _find(orig, f"{label}_sd_map")
         crlb = _find(orig, f"{label}_crlb_map") or sd
@@ -637,7 +652,7 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
     for c in _choose(candidates, skipped):
         descs = per_subject[c.subject]
         sub, ses = labels[c.subject]
-        values, _ = load_volume(c.path)
+        values = _load(c.path)
         crlb = descs.get("crlb", {}).get(c.match.label)
         fwhm = descs.get("fwhm", {}).get("") or descs.get("linewidth", {}).get("")
         qc = _QC(values.shape, skipped)

@@ -301,8 +301,7 @@ def _bids_named(job: Job, bids: BidsOutput) -> Job:
     record = job.source
     subject = (record.subject if record else "") or bids.subject
     session = (record.session if record else "") or bids.session
-    if not subject:
-        subject = job.patient if job.patient and "_" not in job.patient else None
+    subject = subject or job.patient  # a manifest's patient id
     if not subject:
         raise UserError(
             "--bids-subject: required with --bids-out for maps without a BIDS subject "
