@@ -48,7 +48,6 @@ def job_provenance(
     grid: Sequence[int],
     mask_source: str,
     command_line: Sequence[str] = (),
-    checks: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Provenance:
     """What the sidecars of a job's outputs say (:class:`mrsisr.provenance.Provenance`).
 
@@ -59,8 +58,6 @@ def job_provenance(
         grid: the output grid ``(N_y, N_x)``.
         mask_source: where the mask used came from.
         command_line: the arguments of the run.
-        checks: results of the input checks by name (``"acquisition"``, ``"registration"``,
-            ``"coverage"``), plain JSON values.
     """
     inputs = [("map", job.met), ("t1", job.t1), ("flair", job.flair)]
     if job.mask is not None:
@@ -68,7 +65,6 @@ def job_provenance(
     record = job.source
     if record is not None and record.sd is not None:
         inputs.append(("sd", record.sd))
-    checks = dict(checks or {})
     return Provenance(
         command_line=command_line,
         model=model,
@@ -82,13 +78,19 @@ def job_provenance(
         mask_source=mask_source,
         pipeline=record.pipeline if record is not None else None,
         notes=job.notes,
-        acquisition=checks.pop("acquisition", None),
-        registration=checks.pop("registration", None),
-        coverage=checks.pop("coverage", None),
-        extra={
-            **({"quality": record.quality_source} if record and record.quality_source else {}),
-            **checks,
-        },
+        extra={"quality": record.quality_source} if record and record.quality_source else {},
+    )
+
+
+def _with_checks(provenance: Provenance, checks: Mapping[str, Mapping[str, Any]]) -> Provenance:
+    """``provenance`` with the results of the input checks (``"acquisition"``,
+    ``"registration"``, ``"coverage"``; other names go with the extra keys)."""
+    named = ("acquisition", "registration", "coverage")
+    others = {k: v for k, v in checks.items() if k not in named}
+    return dataclasses.replace(
+        provenance,
+        **{k: checks[k] for k in named if k in checks},
+        extra={**provenance.extra, **others},
     )
 
 
@@ -110,6 +112,7 @@ def write_maps(
     lr_shape: Sequence[int],
     provenance: Provenance | None = None,
     hashes: FileHashes | None = None,
+    checks: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write a job's super-resolved maps: one file per λ, or one 4-D file with ``job.stack``;
     with ``provenance``, each with its JSON sidecar (:attr:`Job.sidecars`).
@@ -122,8 +125,10 @@ def write_maps(
         lr_shape: shape of the low-resolution input, recorded in the header.
         provenance: what the sidecars say (:func:`job_provenance`), or None for none.
         hashes: the SHA-256 cache of the run (each input is read once).
+        checks: results of the input checks by name, plain JSON values, for the sidecars.
     """
     if provenance is not None:
+        provenance = _with_checks(provenance, checks or {})
         per_file = [tuple(job.sharpness)] if job.stack else [(lam,) for lam in job.sharpness]
         for sidecar, values in zip(job.sidecars, per_file):
             dataclasses.replace(provenance, sharpness=values).write(files.path_for(sidecar), hashes)
