@@ -8,16 +8,13 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from tiny_model import GRID, save_tiny_model
 
 from mrsisr import kspace
-from mrsisr.checkpoint import save_model
 from mrsisr.cli import main
-from mrsisr.nn.variants import build_generator
 
-GRID = (32, 32)
 N_LR = (16, 12)  # rectangular acquisition
 SLICES = 3
-TINY = dict(grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
 
 
 def lr_affine() -> np.ndarray:
@@ -44,14 +41,7 @@ def save(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = build_generator("full", **TINY).eval()
-    with torch.no_grad():  # every condition (λ too) changes the output
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn_like(param))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(path, model, "full", TINY, {"purpose": "tests"})
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture(scope="module")
