@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from mrsisr.checkpoint import load_model, read_info, save_model
 from mrsisr.errors import UserError
-from mrsisr.nn.variants import build_generator
+from mrsisr.nn.variants import Variant, build_generator
 
 CONFIG = {"grid": [32, 32], "channels": [4, 8, 8, 8, 8]}
 
@@ -35,6 +35,27 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     loaded, info = load_model(path)
     assert info.variant == "full"
     assert info.metadata == {"trained_on": "nothing"}
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(*inputs()), model(*inputs()), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("variant", [v.value for v in Variant])
+def test_every_variant_loads_bit_identically_from_the_meta_device(
+    tmp_path: Path, variant: str
+) -> None:
+    """``load_model`` fills the meta-device generator: buffers outside the state dict
+    (the data-consistency projections) must be recomputed, and must be the only ones."""
+    model = build_generator(variant, **CONFIG).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    outside = set(dict(model.named_buffers())) - set(model.state_dict())
+    assert outside == {"dc.proj_y", "dc.proj_x"}, "load_model must also reset these buffers"
+    path = tmp_path / "m.safetensors"
+    save_model(path, model, variant, CONFIG)
+    loaded, _ = load_model(path)
+    for name, buffer in model.named_buffers():
+        assert torch.equal(dict(loaded.named_buffers())[name], buffer), name
     with torch.no_grad():
         torch.testing.assert_close(loaded(*inputs()), model(*inputs()), rtol=0, atol=0)
 

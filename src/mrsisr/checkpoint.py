@@ -218,8 +218,9 @@ def _check_metadata(path: Path, metadata: dict[str, Any], grid: tuple[int, int])
 
 def _check_tensors(
     path: Path, variant: str, config: Any, tensors: dict[str, tuple[str, list]]
-) -> None:
-    """Build the described generator on the ``meta`` device and compare it with the file."""
+) -> nn.Module:
+    """Build the described generator on the ``meta`` device, compare it with the file and
+    return it (no memory allocated)."""
     from mrsisr.nn.unet import MultiEncoderUNet
     from mrsisr.nn.variants import CONDITIONING, Variant
 
@@ -249,6 +250,23 @@ def _check_tensors(
                 f"({name} is {dtype} {list(shape)}; the model needs "
                 f"{str(want.dtype).removeprefix('torch.')} {list(want.shape)})"
             )
+    return model
+
+
+def _read(path: str | Path) -> tuple[ModelInfo, nn.Module]:
+    """The checked header of a model file and its generator on the ``meta`` device."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    metadata, tensors = read_safetensors_header(path)
+    header = _header(path, metadata.get(_HEADER_KEY))
+    variant = header.get("variant")
+    config = _checked_config(path, variant, header.get("config") or {})
+    meta = header.get("metadata") or {}
+    _check_metadata(path, meta, config.grid)
+    model = _check_tensors(path, variant, config, tensors)
+    full = json.loads(json.dumps(config.to_dict()))  # every field, defaults included
+    return ModelInfo(variant=variant, config=full, metadata=dict(meta), path=path), model
 
 
 def read_info(path: str | Path) -> ModelInfo:
@@ -261,19 +279,7 @@ def read_info(path: str | Path) -> ModelInfo:
         UserError: the file is missing, not safetensors, not an mrsisr model file, or its
             header and tensors are invalid or do not match (naming the field).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model file not found")
-    metadata, tensors = read_safetensors_header(path)
-    header = _header(path, metadata.get(_HEADER_KEY))
-    variant = header.get("variant")
-    raw_config = header.get("config") or {}
-    config = _checked_config(path, variant, raw_config)
-    meta = header.get("metadata") or {}
-    _check_metadata(path, meta, config.grid)
-    _check_tensors(path, variant, config, tensors)
-    full = json.loads(json.dumps(config.to_dict()))  # every field, defaults included
-    return ModelInfo(variant=variant, config=full, metadata=dict(meta), path=path)
+    return _read(path)[0]
 
 
 def load_model(
@@ -281,20 +287,24 @@ def load_model(
 ) -> tuple[nn.Module, ModelInfo]:
     """Rebuild the generator stored in a model file and load its weights (eval mode).
 
-    Nothing is allocated before :func:`read_info` has checked the whole file.
+    The generator checked on the ``meta`` device (:func:`read_info`) is given memory only
+    then, and filled with the file's tensors (no random initialisation to overwrite).
 
     Raises:
         UserError: the file is not a valid mrsisr model file (see :func:`read_info`).
     """
     from safetensors.torch import load_file
 
-    from mrsisr.nn.variants import build_generator
+    from mrsisr.nn.dc import DataConsistency
 
-    info = read_info(path)
-    model = build_generator(info.variant, **info.config)
+    info, model = _read(path)
     try:
         state = load_file(str(path), device=str(map_location))
     except Exception as err:
         raise UserError(f"{path}: corrupted model tensors ({err})") from None
+    model = model.to_empty(device=map_location)
     model.load_state_dict(state, strict=True)
-    return model.to(map_location).eval(), info
+    for module in model.modules():  # buffers outside the state dict
+        if isinstance(module, DataConsistency):
+            module.reset_buffers()
+    return model.eval(), info

@@ -39,14 +39,19 @@ class DataConsistency(nn.Module):
         super().__init__()
         ny, nx = (grid, grid) if isinstance(grid, int) else (int(grid[0]), int(grid[1]))
         self.grid = (ny, nx)
-        if torch.empty(0).device.type == "meta":
-            # Built on the meta device to check a model file's shapes (mrsisr.checkpoint):
-            # no values, and no meta tensor enters the cache.
-            proj_y, proj_x = torch.empty(ny, ny, ny), torch.empty(nx, nx, nx)
-        else:
-            proj_y, proj_x = _projections(ny).clone(), _projections(nx).clone()
-        self.register_buffer("proj_y", proj_y, persistent=False)
-        self.register_buffer("proj_x", proj_x, persistent=False)
+        # On the meta device (mrsisr.checkpoint checks a model file's shapes before loading
+        # it) the buffers get no values, and no meta tensor enters the cache.
+        self.register_buffer("proj_y", torch.empty(ny, ny, ny), persistent=False)
+        self.register_buffer("proj_x", torch.empty(nx, nx, nx), persistent=False)
+        if self.proj_y.device.type != "meta":
+            self.reset_buffers()
+
+    def reset_buffers(self) -> None:
+        """Fill the projection buffers (after ``to_empty``: they are not in the state dict)."""
+        ny, nx = self.grid
+        with torch.no_grad():
+            self.proj_y.copy_(_projections(ny))
+            self.proj_x.copy_(_projections(nx))
 
     def forward(self, x: torch.Tensor, lr: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """Make ``x`` consistent with the zero-filled measurement ``lr``.
