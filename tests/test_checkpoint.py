@@ -162,3 +162,30 @@ def test_a_huge_or_deeply_nested_header_is_refused(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(1)}, str(path), metadata={"mrsisr": deep})
     with pytest.raises(UserError, match="too deeply nested"):
         read_info(path)
+
+
+def test_half_storage_halves_the_file_and_loads_into_float32(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_generator("full", **CONFIG).eval()
+    full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
+    save_model(full, model, "full", CONFIG)
+    save_model(half, model, "full", CONFIG, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded, _ = load_model(half)
+    for name, value in loaded.state_dict().items():
+        original = model.state_dict()[name]
+        assert value.dtype == original.dtype
+        if value.dtype == torch.float32:  # each weight is its nearest float16
+            torch.testing.assert_close(value, original.half().float(), rtol=0, atol=0)
+    with torch.no_grad():
+        a, b = model(*inputs()), loaded(*inputs())
+    assert 0 < (a - b).abs().max() < 1e-2 * a.abs().max()
+
+
+def test_half_storage_refuses_weights_beyond_float16(tmp_path: Path) -> None:
+    model = build_generator("full", **CONFIG)
+    with torch.no_grad():
+        next(p for p in model.parameters() if p.ndim == 4).fill_(1e6)
+    with pytest.raises(ValueError, match="beyond float16's range"):
+        save_model(tmp_path / "m.safetensors", model, "full", CONFIG, half=True)
+    assert not (tmp_path / "m.safetensors").exists()
