@@ -176,6 +176,13 @@ def test_shifted_preset_is_disjoint_from_training() -> None:
     for name in SHIFTED_FIELDS:
         assert not train[name].overlaps(shifted[name]), name
     assert not set(TRAINING.anatomy.lesion_kinds) & set(SHIFTED.anatomy.lesion_kinds)
+
+    # Contrast-enhanced T1: shifted lesions are brighter on T1 than any training lesion.
+    def t1_levels(kinds):
+        return [r for k in kinds for r in LESION_PATTERNS[k].t1.values()]
+
+    brightest = max(r.high for r in t1_levels(TRAINING.anatomy.lesion_kinds))
+    assert min(r.low for r in t1_levels(SHIFTED.anatomy.lesion_kinds) if r.low > 1) > brightest
     assert PRESETS[Preset.TRAINING] is TRAINING and PRESETS[Preset.SHIFTED] is SHIFTED
 
 

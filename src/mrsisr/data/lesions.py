@@ -145,7 +145,7 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
             core_prob=1.0,
             halo=R(0.1, 0.3),
             irregularity=R(0.05, 0.15),
-            t1=MappingProxyType({S.CORE: R(0.05, 0.3), S.SOLID: R(0.6, 0.9)}),
+            t1=MappingProxyType({S.CORE: R(0.05, 0.3), S.SOLID: R(1.1, 1.5)}),  # enhancing wall
             flair=MappingProxyType({S.CORE: R(0.05, 0.3), S.SOLID: R(1.0, 1.4)}),
             metabolism=MappingProxyType({S.CORE: _VOID, S.SOLID: _factors(NAA=(0.5, 0.8))}),
         ),
@@ -154,7 +154,7 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
             rim_mm=None,
             core_prob=0.0,
             halo=R(0.3, 0.8),
-            t1=MappingProxyType({S.SOLID: R(0.5, 0.8)}),
+            t1=MappingProxyType({S.SOLID: R(1.1, 1.5)}),  # active, enhancing plaque
             flair=MappingProxyType({S.SOLID: R(1.4, 2.0), S.HALO: R(1.1, 1.4)}),
             metabolism=MappingProxyType(
                 {

@@ -9,10 +9,10 @@ Two presets (:class:`Preset`):
 
 * ``training`` (:data:`TRAINING`): the ranges a model is trained on.
 * ``shifted`` (:data:`SHIFTED`): a test set drawn with settings training never used: another
-  contrast family (bright CSF on the T1 channel, incompletely suppressed CSF on FLAIR,
-  stronger bias fields and gamma, thicker slices), other lesion kinds (cysts, demyelinating
-  lesions) and other metabolite relations (grey/white-matter ratios and smooth fields beyond
-  the training spread). The fields listed in :data:`SHIFTED_FIELDS` are disjoint from
+  contrast family (a contrast-enhanced T1 with less dark CSF, incompletely suppressed CSF on
+  FLAIR, stronger bias fields and gamma, thicker slices), other lesion kinds (cysts,
+  demyelinating lesions) and other metabolite relations (grey/white-matter ratios and smooth
+  fields beyond the training spread). The fields listed in :data:`SHIFTED_FIELDS` are disjoint from
   training's (tested); the others are shared.
 
 Every range is documented, with its reason, in ``docs/data-pipeline.md``.
@@ -100,8 +100,8 @@ class LesionKind(str, enum.Enum):
     GLIOMA = "glioma"  # necrotic core, solid tumour, infiltrated oedema; visible and metabolic
     FLAIR_ONLY = "flair_only"  # FLAIR hyperintensity with normal metabolism (gliosis, WMH)
     METABOLIC_ONLY = "metabolic_only"  # metabolic change with normal images (infiltration)
-    CYST = "cyst"  # fluid-filled cavity with a thin wall: no metabolites inside
-    DEMYELINATING = "demyelinating"  # FLAIR-bright, tCho, Ins and Glu up, NAA down, Gly kept
+    CYST = "cyst"  # fluid-filled cavity, enhancing wall: no metabolites inside
+    DEMYELINATING = "demyelinating"  # enhancing, FLAIR-bright; tCho, Ins, Glu up, NAA down
 
     def __str__(self) -> str:
         return self.value
@@ -264,19 +264,20 @@ TRAINING = SimulatorSettings(name=Preset.TRAINING.value)
 SHIFTED = SimulatorSettings(
     name=Preset.SHIFTED.value,
     contrast=ContrastRanges(
-        # Another contrast family: CSF as bright as tissue on the T1 channel (a T2-like or
-        # proton-density-like weighting) and incompletely suppressed on FLAIR.
-        t1=TissueRanges(Range(0.55, 0.75), Range(0.30, 0.80), Range(0.50, 1.00)),
-        flair=TissueRanges(Range(0.32, 0.45), Range(0.35, 0.80), Range(0.25, 0.70)),
+        # Another contrast family: a contrast-enhanced T1 (lesions brighter than tissue, see
+        # mrsisr.data.lesions) with less dark CSF, FLAIR with incomplete CSF suppression (as
+        # B1 inhomogeneity gives at 7 T), stronger bias and gamma, thicker slices.
+        t1=TissueRanges(Range(0.42, 0.55), Range(0.30, 0.80), Range(0.50, 1.00)),
+        flair=TissueRanges(Range(0.28, 0.40), Range(0.35, 0.80), Range(0.25, 0.70)),
         bias_sd=Range(0.30, 0.40),
-        log_gamma=Range(0.40, 0.50),
+        log_gamma=Range(0.35, 0.45),
         thick_mm=Range(5.5, 7.0),
     ),
     anatomy=AnatomyRanges(lesions=(1, 3), lesion_kinds=(LesionKind.CYST, LesionKind.DEMYELINATING)),
     metabolism=MetabolismRanges(
-        tissue_log_spread=Range(0.28, 0.40),
-        field_amplitude=Range(0.25, 0.32),
-        field_length_mm=Range(12.0, 20.0),
+        tissue_log_spread=Range(0.25, 0.35),
+        field_amplitude=Range(0.22, 0.30),
+        field_length_mm=Range(14.0, 22.0),
     ),
 )
 
