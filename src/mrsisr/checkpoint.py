@@ -86,7 +86,7 @@ def save_model(
         metadata: free-form JSON-serialisable facts (training data, recipe, metrics).
         half: store float32 tensors as float16 (half the file; :func:`load_model` loads them
             into the float32 model). The shipped model's outputs change by less than 0.01 dB
-            PSNR (``src/mrsisr/weights/MODEL_CARD.md``).
+            PSNR (``docs/model-files.md``).
 
     Raises:
         ValueError: if ``half`` and a weight does not fit float16 (``|w| > 65504``).
