@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,11 +58,153 @@ def test_layers_only_import_downwards(layer: str) -> None:
 
 
 def test_package_import_is_light() -> None:
-    """``import mrsisr`` and ``mrsisr --help`` must not pull in torch or matplotlib."""
+    """``import mrsisr`` and ``mrsisr --help`` must not pull in numpy, torch or matplotlib."""
     code = (
         "import sys, mrsisr, mrsisr.cli; mrsisr.cli.build_parser();"
-        "heavy = [m for m in ('torch', 'matplotlib', 'nilearn', 'SimpleITK') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'numpy', 'matplotlib', 'nilearn', 'SimpleITK') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
+
+
+# --- the import graph, read from the sources (imports inside functions count) --------------
+
+HEAVY = (
+    "numpy",
+    "torch",
+    "torchvision",
+    "safetensors.torch",
+    "matplotlib",
+    "nilearn",
+    "tensorboard",
+    "SimpleITK",
+    "scipy",
+    "nibabel",
+)
+"""Packages whose import costs start-up time: the only reason to import inside a function
+(directly, or through an mrsisr module that imports one), besides optional packages."""
+_OPTIONAL = ("tensorboard", "playwright", "SimpleITK", "skimage", "pytorch_msssim", "tomli")
+"""Packages that may be missing (not in the dependencies of every Python version)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    target: str
+    lazy: bool  # inside a function
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _targets(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    modules = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES]
+    return modules if len(modules) == len(node.names) else [base, *modules]
+
+
+@functools.cache
+def edges(module: str) -> tuple[Edge, ...]:
+    """Every import of ``module`` outside ``if TYPE_CHECKING:`` blocks (absolute imports)."""
+    found: list[Edge] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        if _is_type_checking(node):
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "level", 0) == 0:
+            found.extend(Edge(t, lazy, node.lineno) for t in _targets(node))
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(ast.parse(MODULES[module].read_text()), False)
+    return tuple(found)
+
+
+def _is_heavy_package(target: str) -> bool:
+    return any(target == h or target.startswith(f"{h}.") for h in HEAVY)
+
+
+def _own(target: str) -> str | None:
+    """The mrsisr module an import names (``mrsisr.a.b.name`` -> ``mrsisr.a.b``)."""
+    while target and target not in MODULES:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+@functools.cache
+def heavy(module: str, _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether importing ``module`` imports a :data:`HEAVY` package (its packages' too)."""
+    seen = _seen | {module}
+    parents = [p for p in (module.rsplit(".", k)[0] for k in range(1, module.count(".") + 1))]
+    for target in [*(e.target for e in edges(module) if not e.lazy), *parents]:
+        if _is_heavy_package(target):
+            return True
+        own = _own(target)
+        if own and own not in seen and heavy(own, seen):
+            return True
+    return False
+
+
+def test_no_import_cycles_counting_imports_inside_functions() -> None:
+    graph = {
+        m: {o for e in edges(m) if (o := _own(e.target)) and o != m and o in MODULES}
+        for m in MODULES
+    }
+    cycles = []
+    for start in graph:  # a cycle through start: start reaches itself
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    cycles.append(" -> ".join((*path, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*path, nxt)))
+            if cycles:
+                break
+    assert not cycles, cycles
+
+
+def test_imports_inside_functions_are_only_for_heavy_packages() -> None:
+    """A function-level import must save start-up time: a heavy package, or a module that
+    imports one; everything else is imported at the top (``TYPE_CHECKING`` for types)."""
+    needless = [
+        f"{MODULES[m].relative_to(PACKAGE)}:{e.line} imports {e.target}"
+        for m in MODULES
+        for e in edges(m)
+        if e.lazy
+        and not _is_heavy_package(e.target)
+        and not ((own := _own(e.target)) and heavy(own))
+        and not (e.target.split(".")[0] != "mrsisr" and e.target.split(".")[0] in _OPTIONAL)
+    ]
+    assert not needless, needless
+
+
+def test_the_command_line_imports_nothing_heavy_before_a_command_runs() -> None:
+    """What ``mrsisr --help`` loads (the CLI and the command modules) stays light."""
+    startup = [m for m in MODULES if m == "mrsisr.cli" or m.startswith("mrsisr.commands")]
+    heavy_at_top = [
+        f"{MODULES[m].relative_to(PACKAGE)}:{e.line} imports {e.target}"
+        for m in startup
+        for e in edges(m)
+        if not e.lazy and (_is_heavy_package(e.target) or ((own := _own(e.target)) and heavy(own)))
+    ]
+    assert not heavy_at_top, heavy_at_top

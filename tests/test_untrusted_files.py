@@ -38,7 +38,7 @@ from mrsisr.errors import UserError
 from mrsisr.nn.variants import build_generator
 from mrsisr.predict import plan_jobs
 from mrsisr.train.config_io import config_to_dict, load_config
-from mrsisr.train.run import RunFiles, _stored_run
+from mrsisr.train.plan import RunFiles, _stored_run
 from mrsisr.train.state import load_state, save_state
 
 FUZZ = settings(

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from torch import nn
 
 from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
+from mrsisr.nn.config import GeneratorConfig
 
 __all__ = [
     "FORMAT",
@@ -124,8 +126,6 @@ def read_safetensors_header(
     Raises:
         UserError: unreadable, not safetensors, or a header over :data:`MAX_HEADER_BYTES`.
     """
-    from safetensors import safe_open
-
     try:
         with path.open("rb") as fh:
             prefix = fh.read(8)
@@ -182,7 +182,6 @@ def _header(path: Path, raw: str | None) -> dict[str, Any]:
 
 def _checked_config(path: Path, variant: Any, config: dict[str, Any]) -> Any:
     """The :class:`~mrsisr.nn.config.GeneratorConfig` of a header, every field checked."""
-    from mrsisr.nn.config import GeneratorConfig
     from mrsisr.nn.variants import Variant
 
     try:

@@ -15,7 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAP_CMAP", "PanelRow", "Tile", "masked_scores", "plot_panel", "sharpness_row"]
+__all__ = [
+    "FIG3_METABOLITES",
+    "MAP_CMAP",
+    "PanelRow",
+    "Tile",
+    "masked_scores",
+    "plot_panel",
+    "sharpness_row",
+]
+
+FIG3_METABOLITES: tuple[str, ...] = ("tCho", "Gln", "Ins")
+"""The metabolites of the paper's Fig. 3 (the demo's figure and its reproduction)."""
 
 MAP_CMAP = "inferno"
 """Colour map of metabolite maps (perceptually uniform)."""

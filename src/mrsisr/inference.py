@@ -39,7 +39,7 @@ from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
-from mrsisr.options import resolve_device
+from mrsisr.options import parse_enum, resolve_device
 
 __all__ = [
     "BF16_PSNR_TOLERANCE_DB",
@@ -208,7 +208,6 @@ def resolve_precision(precision: Precision | str, device: torch.device) -> Preci
     Raises:
         ValueError: for an unknown precision, listing the valid ones.
     """
-    from mrsisr.options import parse_enum
 
     precision = parse_enum(Precision, precision, "precision")
     if precision is not Precision.auto:

@@ -8,6 +8,10 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from mrsisr import __version__
+
 __all__ = ["cpu_model", "cpu_threads", "load_average", "machine_info", "usable_cpus"]
 
 
@@ -72,10 +76,7 @@ def cpu_threads(requested: int | None = None, processes: int = 1) -> int:
 
 def machine_info() -> dict[str, Any]:
     """CPU, cores, load, threads, GPU and the software versions, as a JSON-ready dict."""
-    import numpy as np
     import torch
-
-    from mrsisr import __version__
 
     load = load_average()
     cuda = torch.cuda.is_available()

@@ -41,6 +41,7 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.inference import DEFAULT_SHARPNESS, Anatomy, Predictor
 from mrsisr.metabolites import Metabolite, index_of
+from mrsisr.options import parse_enum
 from mrsisr.symmetry import symmetries_of
 
 __all__ = [
@@ -198,7 +199,6 @@ def super_resolve_with_uncertainty(
     rng: np.random.Generator | None = None,
 ) -> Estimate:
     """:func:`tta` or :func:`propagate_fit` by name (``sd`` is required for ``fit``)."""
-    from mrsisr.options import parse_enum
 
     method = parse_enum(Uncertainty, method, "uncertainty method")
     if method is Uncertainty.tta:

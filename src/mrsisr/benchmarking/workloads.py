@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from mrsisr.metabolites import METABOLITES
+from mrsisr.train.config import TrainConfig
+
 __all__ = ["Case", "Workload", "WorkloadSpec", "make_batch", "make_call"]
 
 
@@ -113,7 +116,6 @@ def make_batch(batch: int, grid: tuple[int, int], shared: bool, seed: int = 0) -
         seed: seed of every draw.
     """
     from mrsisr.data.dataset import Sample, simulate_input
-    from mrsisr.metabolites import METABOLITES
 
     rng = np.random.default_rng(seed)
     ny, nx = grid
@@ -153,7 +155,6 @@ def make_batch(batch: int, grid: tuple[int, int], shared: bool, seed: int = 0) -
 
 def _train_config(grid: tuple[int, int]) -> Any:
     """The default training configuration, with an MS-SSIM that fits a small test grid."""
-    from mrsisr.train.config import TrainConfig
 
     config = TrainConfig()
     config.model = replace(config.model, grid=grid)

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.errors import UserError
 
 HELP = "measure the calibration of the uncertainty maps and bf16 vs float32 on held-out patients"
 
@@ -38,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the measurement and print where the tables are."""
     from mrsisr.data.cohort import Cohort
-    from mrsisr.data.splits import kfold_splits
-    from mrsisr.errors import UserError
+    from mrsisr.data.splits import fold_split  # numpy
     from mrsisr.evaluation.calibration import calibrate, source_commit, write_calibration
     from mrsisr.predict import load_predictor
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fold is not None:
         if not 0 <= args.fold < args.folds:
             raise UserError(f"--fold: must be in 0..{args.folds - 1}, got {args.fold}")
-        patients = kfold_splits(cohort.patients, args.folds, args.split_seed)[args.fold].test
+        patients = fold_split(cohort.patients, args.folds, args.split_seed, args.fold).test
     else:
         unknown = sorted(set(args.patients) - set(cohort.patients))
         if unknown:

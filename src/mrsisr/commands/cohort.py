@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mrsisr.data.manifest import MASK_FILE
+
 HELP = "validate a cohort folder (NIfTI maps, masks, T1/FLAIR, cohort.json)"
 
 
@@ -23,7 +25,6 @@ def run(args: argparse.Namespace) -> int:
     """Check the cohort and print the summary or the problems."""
     from mrsisr.data.check import check_cohort
     from mrsisr.data.cohort import Cohort
-    from mrsisr.data.manifest import MASK_FILE
 
     problems = check_cohort(args.dir)
     if problems:

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Make the phantom, super-resolve it, draw the figure and print where everything is."""
-    from mrsisr.commands._demo_steps import run_demo
+    from mrsisr.demo import run_demo  # torch: loaded when run
 
     result = run_demo(
         model=args.model,

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the folder, write the page and print its path."""
-    from mrsisr.report import write_report
+    from mrsisr.report import write_report  # numpy
     from mrsisr.report.collect import read_predict_folder
 
     data = read_predict_folder(args.folder, t1=args.t1, units=args.units)

@@ -16,6 +16,9 @@ machine, wall time, runs and their configurations) next to its tables and figure
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from mrsisr.errors import UserError
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
 
@@ -86,8 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     from mrsisr.data.check import check_cohort
-    from mrsisr.errors import UserError
-    from mrsisr.evaluation.reproduce import TABLE1_VARIANTS
+    from mrsisr.evaluation.reproduce import TABLE1_VARIANTS  # numpy
 
     problems = check_cohort(args.data)
     if problems:
@@ -100,7 +102,8 @@ def _check(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < low:
             raise UserError(f"{name} {value}: must be >= {low}")
-    from mrsisr.evaluation.ncond import DESIGNS
+
+    from mrsisr.evaluation.ncond import DESIGNS  # torch
 
     valid = (*TABLE1_VARIANTS, "full") if args.experiment == "ncond" else TABLE1_VARIANTS
     unknown = [v for v in args.variants or [] if v not in valid]
@@ -119,9 +122,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options and the configuration, then run the experiment."""
-    from pathlib import Path
-
-    from mrsisr.evaluation import ncond, reproduce, sharpness
+    from mrsisr.evaluation import ncond, reproduce, sharpness  # torch
 
     _check(args)
     out = Path(args.out)

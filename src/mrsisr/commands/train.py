@@ -16,6 +16,9 @@ import json
 import os
 from pathlib import Path
 
+from mrsisr.errors import UserError
+from mrsisr.train.config_io import load_config, to_toml
+
 HELP = "train a network on a cohort (paper recipe by default; resumable; torchrun-ready)"
 
 
@@ -53,8 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, check the run, train, and print a summary."""
-    from mrsisr.errors import UserError
-    from mrsisr.train.config_io import load_config, to_toml
     from mrsisr.train.run import plan_run, train
 
     overrides = list(args.overrides)

@@ -29,6 +29,7 @@ from mrsisr import __version__
 from mrsisr.data.cohort import write_patient
 from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
+from mrsisr.data.randomise import PRESETS, Preset
 from mrsisr.data.simulate import PhantomGeometry, simulate_patient
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
@@ -99,7 +100,6 @@ def _write_one(
     if simulator is Simulator.PAPER:
         simulated = simulate_patient(patient_id, rng, geometry)
     else:
-        from mrsisr.data.randomise import PRESETS, Preset
         from mrsisr.data.randomised import simulate_randomised_patient
 
         preset = Preset.SHIFTED if simulator is Simulator.SHIFTED else Preset.TRAINING

@@ -45,6 +45,7 @@ from mrsisr.metabolites import METABOLITES, Metabolite
 
 __all__ = [
     "LABELS",
+    "TUMOUR_CORE_LABELS",
     "TUMOUR_LABELS",
     "PhantomGeometry",
     "SimulatedPatient",
@@ -71,6 +72,11 @@ LABELS: tuple[str, ...] = ("background", *(c.value for c in Compartment))
 TUMOUR_LABELS: tuple[int, ...] = tuple(
     LABELS.index(c.value) for c in (Compartment.OEDEMA, Compartment.ENHANCING, Compartment.NECROSIS)
 )
+"""Labels of the whole lesion: oedema, enhancing tumour and necrosis."""
+TUMOUR_CORE_LABELS: tuple[int, ...] = tuple(
+    LABELS.index(c.value) for c in (Compartment.ENHANCING, Compartment.NECROSIS)
+)
+"""Labels of the tumour core: enhancing tumour and necrosis."""
 
 
 @dataclass(frozen=True)

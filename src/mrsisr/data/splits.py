@@ -19,7 +19,7 @@ import numpy as np
 from mrsisr.errors import UserError
 from mrsisr.untrusted import read_json
 
-__all__ = ["Split", "kfold_splits", "load_splits", "save_splits"]
+__all__ = ["Split", "fold_split", "kfold_splits", "load_splits", "save_splits"]
 
 _FORMAT = "mrsisr-splits"
 _VERSION = 1
@@ -111,6 +111,25 @@ def save_splits(path: str | os.PathLike[str], splits: Sequence[Split]) -> Path:
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def fold_split(patient_ids: Iterable[str], folds: int, seed: int, fold: int) -> Split:
+    """The split of fold ``fold``: the one place that says which patients a fold holds out.
+
+    Training (:func:`mrsisr.train.plan.plan_run`), evaluation and reproduction all ask here.
+
+    Args:
+        patient_ids: the cohort's patient ids.
+        folds: number of folds (:func:`kfold_splits`).
+        seed: seed of the split.
+        fold: which fold, ``0 <= fold < folds``.
+
+    Raises:
+        ValueError: ``fold`` out of range, or the cohort cannot be split so.
+    """
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} must be in 0..{folds - 1}")
+    return kfold_splits(patient_ids, folds, seed)[fold]
 
 
 def load_splits(path: str | os.PathLike[str]) -> list[Split]:

@@ -25,10 +25,13 @@ network's forward passes.
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,9 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.data.slices import SliceRule
+from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.inference import Anatomy, Precision, Predictor
+from mrsisr.machine import machine_info
 from mrsisr.metabolites import Metabolite
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
 
@@ -134,7 +139,6 @@ def calibrate(
         seed: seed of the noise of ``fit`` (inputs and draws).
         precision_check: also compare float32 and bf16 at λ = 0.
     """
-    from mrsisr.data.tissue import NOISE_SD_MM
 
     rng = np.random.default_rng(seed)
     rule = SliceRule()
@@ -204,8 +208,6 @@ def _pool(pooled, method: str, met: Metabolite, sd: np.ndarray, error: np.ndarra
 
 def source_commit() -> str | None:
     """The git commit of the source tree mrsisr runs from, or ``None`` outside a checkout."""
-    import subprocess
-    from pathlib import Path
 
     try:
         done = subprocess.run(
@@ -239,10 +241,6 @@ def write_calibration(
     ``commit``: the source commit the measurement ran from (take it with
     :func:`source_commit` when the run starts; default: now).
     """
-    import json
-    from pathlib import Path
-
-    from mrsisr.machine import machine_info
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from mrsisr.evaluation.report import write_json
 from mrsisr.evaluation.reproduce import Protocol, mean_matrix, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.metrics.stats import welch_ttest
 from mrsisr.train.config import TrainConfig
 
 __all__ = [
@@ -138,7 +140,6 @@ def _report(
     summaries: dict[str, list[dict[str, float]]], seeds: Sequence[int], record: ProtocolRecord
 ) -> str:
     from mrsisr.evaluation.tables import format_p, markdown_table
-    from mrsisr.metrics.stats import welch_ttest
 
     lines = [
         "# Does the n-conditioning matter? (n encoding and head initialisation)",
@@ -194,7 +195,6 @@ def reproduce_ncond(
         ``OUT/ncond.md``, next to ``runs.csv`` (one line per run), ``training/`` (each run's
         ``metrics.csv``) and ``protocol.json``.
     """
-    from mrsisr.evaluation.report import write_json
     from mrsisr.evaluation.tables import write_samples_csv
 
     names = list(designs or DESIGNS)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mrsisr.evaluation.plots import plot_metric_by_n
 from mrsisr.machine import machine_info
 
 __all__ = ["REPORT_FILES", "machine_info", "write_json", "write_report"]
@@ -63,7 +64,6 @@ def write_report(
     Returns:
         The files written.
     """
-    from mrsisr.evaluation.plots import plot_metric_by_n
     from mrsisr.evaluation.tables import entries, margins, summary_markdown, write_samples_csv
 
     out = Path(out)

@@ -16,8 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from mrsisr.data.splits import fold_split
+from mrsisr.evaluation.plots import plot_matrix
+from mrsisr.evaluation.report import write_json, write_report
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.metabolites import METABOLITES
 from mrsisr.train.config import TrainConfig
+from mrsisr.train.config_io import load_config
 
 __all__ = [
     "TABLE1_VARIANTS",
@@ -84,7 +89,6 @@ class Protocol:
 
     def train_config(self, default: str, *overrides: str) -> TrainConfig:
         """The base configuration with the protocol's and the experiment's overrides."""
-        from mrsisr.train.config_io import load_config
 
         extra = [f"data.folds={self.folds}"]
         if self.epochs is not None:
@@ -114,10 +118,9 @@ class Protocol:
 def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
     """The held-out patients of ``fold`` under the configuration's split."""
     from mrsisr.data.cohort import Cohort
-    from mrsisr.data.splits import kfold_splits
 
     patients = Cohort.open(data).patients
-    return list(kfold_splits(patients, config.data.folds, config.data.split_seed)[fold].test)
+    return list(fold_split(patients, config.data.folds, config.data.split_seed, fold).test)
 
 
 def table1_runs(
@@ -157,7 +160,6 @@ def reproduce_table1(protocol: Protocol) -> Path:
     """
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import BaselineMethod, load_model_methods
-    from mrsisr.evaluation.report import write_json, write_report
     from mrsisr.evaluation.table1 import table1_markdown
 
     record = ProtocolRecord("table1", protocol.options())
@@ -233,10 +235,7 @@ def reproduce_fig2(protocol: Protocol) -> Path:
     from mrsisr.checkpoint import load_model
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import ModelMethod
-    from mrsisr.evaluation.plots import plot_matrix
-    from mrsisr.evaluation.report import write_json
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
-    from mrsisr.metabolites import METABOLITES
 
     record = ProtocolRecord("fig2", protocol.options())
     one = Protocol(**{**protocol.__dict__, "variants": ("filter_scaling_met",)})

@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mrsisr.errors import UserError
+from mrsisr.evaluation.report import machine_info
 from mrsisr.train.config import TrainConfig
+from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
 
 __all__ = ["ProtocolRecord", "TrainedRun", "ensure_run", "format_duration", "run_name"]
@@ -57,7 +60,6 @@ class TrainedRun:
 
 def run_name(config: TrainConfig, fold: int) -> str:
     """``<variant>[-n<n>]-fold<k>-<config hash>``."""
-    from mrsisr.train.config_io import config_hash
 
     single = f"-n{config.data.n_choices[0]}" if config.variant == "single_scale" else ""
     return f"{config.variant}{single}-fold{fold}-{config_hash(config)}"
@@ -97,7 +99,6 @@ def ensure_run(config: TrainConfig, data: Path, fold: int, runs: Path) -> Traine
     Returns:
         The finished run.
     """
-    from mrsisr.train.config_io import config_hash
     from mrsisr.train.run import plan_run, train
 
     folder = runs / run_name(config, fold)
@@ -138,7 +139,6 @@ class ProtocolRecord:
 
     def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
         """Record a run and its configuration (TOML, by hash)."""
-        from mrsisr.train.config_io import to_toml
 
         self.runs.append(
             {
@@ -161,7 +161,6 @@ class ProtocolRecord:
         Returns:
             The files written (runs without a ``metrics.csv`` are skipped with a warning).
         """
-        import shutil
 
         folder.mkdir(parents=True, exist_ok=True)
         written = []
@@ -175,7 +174,6 @@ class ProtocolRecord:
 
     def finish(self) -> dict[str, Any]:
         """The JSON document, with the machine and the wall time so far."""
-        from mrsisr.evaluation.report import machine_info
 
         return {
             "experiment": self.experiment,

@@ -14,8 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from mrsisr.errors import UserError
+from mrsisr.evaluation.paper import PAPER_FIG4
+from mrsisr.evaluation.plots import plot_lambda_curves
+from mrsisr.evaluation.report import write_json
 from mrsisr.evaluation.reproduce import Protocol, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, ensure_run
+from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 
 __all__ = ["FIG3_LAMS", "FIG4_LAMS", "full_models", "reproduce_fig3", "reproduce_fig4"]
 
@@ -27,15 +32,12 @@ FIG3_LAMS: tuple[float, ...] = (0.0, 0.03, 0.06, 0.09)
 FIG4_LAMS: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(11))
 """λ from 0 to 0.1 in steps of 0.01 (the paper's Fig. 4 range)."""
 
-FIG3_METABOLITES = ("tCho", "Gln", "Ins")
-
 
 def full_models(
     protocol: Protocol, record: ProtocolRecord, models: Sequence[Path] = ()
 ) -> list[tuple[Path, list[str], list[int]]]:
     """``(model file, test patients, n values)`` per fold: the given files or trained runs."""
     from mrsisr.checkpoint import read_info
-    from mrsisr.errors import UserError
 
     out = []
     for path in models:
@@ -67,9 +69,6 @@ def reproduce_fig4(
     """
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import load_model_methods
-    from mrsisr.evaluation.paper import PAPER_FIG4
-    from mrsisr.evaluation.plots import plot_lambda_curves
-    from mrsisr.evaluation.report import write_json
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
 
     record = ProtocolRecord("fig4", {**protocol.options(), "lams": list(lams)})
@@ -161,8 +160,6 @@ def reproduce_fig3(
 
     from mrsisr.evaluation.evaluate import evaluation_dataset
     from mrsisr.evaluation.methods import load_model_methods
-    from mrsisr.evaluation.report import write_json
-    from mrsisr.figures import plot_panel, sharpness_row
 
     record = ProtocolRecord("fig3", {**protocol.options(), "lams": list(lams)})
     path, patients, ns = full_models(protocol, record, models)[0]

@@ -41,12 +41,17 @@ _DIGITS = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "nrmse": 4, "lpips": 4}
 _INT_COLUMNS = {"slice", "n", "fold", "cond_n"}
 
 
+def entry_name(method: str, lam: float | None) -> str:
+    """The name of an entry: ``method@lam`` for a λ-conditioned method, else ``method``."""
+    return method if lam is None else f"{method}@{float(lam):g}"
+
+
 def entry_of(row: Mapping[str, Any]) -> str:
     """The entry a row belongs to: ``method`` or ``method@lam``."""
     lam = row.get("lam")
     if lam is None or lam == "" or (isinstance(lam, float) and math.isnan(lam)):
-        return str(row["method"])
-    return f"{row['method']}@{float(lam):g}"
+        return entry_name(str(row["method"]), None)
+    return entry_name(str(row["method"]), float(lam))
 
 
 def entries(rows: Iterable[Mapping[str, Any]]) -> list[str]:

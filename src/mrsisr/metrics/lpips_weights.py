@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from torch import Tensor
 
 from mrsisr.atomic import atomic_write
@@ -234,7 +235,6 @@ def load_weights(path: Path | str | None = None) -> dict[str, Tensor]:
         LPIPSUnavailable: if the file does not exist.
         UserError: if it is not a valid LPIPS weights file.
     """
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = default_weights_path() if path is None else Path(path)

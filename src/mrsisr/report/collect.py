@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr import kspace
+from mrsisr import __version__, kspace
 from mrsisr.errors import UserError
 from mrsisr.report.html import MapSeries, ReportData
 
@@ -140,7 +140,6 @@ def read_predict_folder(
     Raises:
         UserError: not a folder, no super-resolved map in it, inconsistent grids.
     """
-    from mrsisr import __version__
 
     folder = Path(folder)
     if not folder.is_dir():

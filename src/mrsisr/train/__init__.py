@@ -7,8 +7,9 @@ Import the submodule you need:
 * :mod:`mrsisr.train.losses` — masked L1 + MS-SSIM, WGAN-GP terms;
 * :mod:`mrsisr.train.engine` — :class:`~mrsisr.train.engine.GanTrainer` (one step);
 * :mod:`mrsisr.train.state` — safetensors training checkpoints;
-* :mod:`mrsisr.train.run` — :func:`~mrsisr.train.run.plan_run` and
-  :func:`~mrsisr.train.run.train` (what ``mrsisr train`` calls).
+* :mod:`mrsisr.train.plan` — :func:`~mrsisr.train.plan.plan_run`: every check, nothing written;
+* :mod:`mrsisr.train.loop` — :class:`~mrsisr.train.loop.TrainingLoop`, the epochs;
+* :mod:`mrsisr.train.run` — :func:`~mrsisr.train.run.train` (what ``mrsisr train`` calls).
 
 See ``docs/training.md``.
 """

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from mrsisr.errors import UserError
 from mrsisr.train import builders, reporting
@@ -24,7 +25,7 @@ from mrsisr.train import distributed as dist_utils
 from mrsisr.train.config_io import config_hash
 from mrsisr.train.distributed import DistInfo
 from mrsisr.train.engine import GanTrainer, batch_to, unwrap
-from mrsisr.train.run import RunPlan, checkpoint_matches, save_generator
+from mrsisr.train.plan import RunPlan, checkpoint_matches, save_generator
 from mrsisr.train.state import (
     capture_rng,
     check_resume_metadata,
@@ -74,7 +75,7 @@ class TrainingLoop:
     """Builds the parts of a planned run on this process and runs its epochs.
 
     Args:
-        plan: the checked run (:func:`mrsisr.train.run.plan_run`).
+        plan: the checked run (:func:`mrsisr.train.plan.plan_run`).
         dist: this process's place in the job.
     """
 
@@ -267,8 +268,6 @@ class TrainingLoop:
     def _progress(self, total: int, epoch: int) -> Any:
         if not (self.dist.is_main and self.plan.config.progress):
             return None
-        from tqdm.auto import tqdm
-
         desc = f"epoch {epoch + 1}/{self.plan.config.epochs}"
         return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None)
 

@@ -1,234 +1,28 @@
-"""A training run: check the inputs, build the parts, loop over epochs, keep the run folder.
+"""Running a planned training run (also as one rank of ``torchrun``: only rank 0 writes).
 
-A run folder holds::
-
-    config.toml             the resolved configuration (reusable with --config)
-    split.json              the patients of the fold (train / val / test)
-    run.json                data folder, fold, variant, world size
-    checkpoint.safetensors  everything --resume needs (weights, optimisers, RNG, history)
-    best.safetensors        the generator with the lowest validation loss (mrsisr predict)
-    last.safetensors        the generator after the last epoch
-    metrics.csv             one row per epoch; loss_curves.png at the end
-    tensorboard/            events, if the tensorboard package is installed
-
-:func:`plan_run` checks everything and writes nothing, so a user error leaves no files;
-:func:`train` runs (also as one rank of ``torchrun``: only rank 0 writes).
+:func:`mrsisr.train.plan.plan_run` checks a run and writes nothing; :func:`train` writes the
+run files and runs :class:`mrsisr.train.loop.TrainingLoop`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from mrsisr.atomic import atomic_write
-from mrsisr.checkpoint import save_model
-from mrsisr.errors import UserError
+from mrsisr.data.splits import save_splits
 from mrsisr.machine import cpu_threads
 from mrsisr.train import distributed as dist_utils
-from mrsisr.train.config import TrainConfig, check_config
-from mrsisr.train.config_io import (
-    config_from_dict,
-    config_hash,
-    config_to_dict,
-    diff_configs,
-    to_toml,
-)
-from mrsisr.train.state import read_state_header
-from mrsisr.untrusted import read_json, read_toml
+from mrsisr.train.config import TrainConfig
+from mrsisr.train.config_io import config_hash, to_toml
+from mrsisr.train.loop import TrainingLoop
+from mrsisr.train.plan import RunFiles, RunPlan, plan_run
 
 __all__ = ["RunFiles", "RunPlan", "plan_run", "train"]
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """The paths of a run folder."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        """The resolved configuration (TOML)."""
-        return self.root / "config.toml"
-
-    @property
-    def split(self) -> Path:
-        """The patients of the fold (JSON, :func:`mrsisr.data.splits.load_splits`)."""
-        return self.root / "split.json"
-
-    @property
-    def run(self) -> Path:
-        """Data folder, fold, variant and world size (JSON)."""
-        return self.root / "run.json"
-
-    @property
-    def checkpoint(self) -> Path:
-        """The training state that ``--resume`` reads."""
-        return self.root / "checkpoint.safetensors"
-
-    @property
-    def best(self) -> Path:
-        """The generator with the lowest validation loss (a model file)."""
-        return self.root / "best.safetensors"
-
-    @property
-    def last(self) -> Path:
-        """The generator after the last epoch (a model file)."""
-        return self.root / "last.safetensors"
-
-    @property
-    def metrics(self) -> Path:
-        """One row per epoch (CSV)."""
-        return self.root / "metrics.csv"
-
-    @property
-    def curves(self) -> Path:
-        """Loss curves (PNG), drawn at the end of the run."""
-        return self.root / "loss_curves.png"
-
-    @property
-    def tensorboard(self) -> Path:
-        """TensorBoard event folder."""
-        return self.root / "tensorboard"
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """A checked run: what to train, on what, where."""
-
-    config: TrainConfig
-    data: Path
-    fold: int
-    files: RunFiles
-    split: Any
-    resume: bool
-
-
-def _stored_config(files: RunFiles) -> TrainConfig:
-    data = read_toml(files.config, "the run's configuration (TOML)")
-    return config_from_dict(data, str(files.config))
-
-
-def _stored_run(files: RunFiles) -> dict[str, Any]:
-    """``run.json``, checked: the run's cohort folder and fold."""
-    run = read_json(files.run, "the run's run.json")
-    if not isinstance(run, dict):
-        raise UserError(f"{files.run}: must hold a JSON object")
-    if not isinstance(run.get("data"), str) or not run["data"]:
-        raise UserError(f"{files.run}: field 'data' must be the cohort folder (a string)")
-    fold = run.get("fold")
-    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < 1000:
-        raise UserError(f"{files.run}: field 'fold' must be an integer in 0..999, got {fold!r}")
-    return run
-
-
-def plan_run(
-    config: TrainConfig | None,
-    data: str | Path | None,
-    fold: int | None,
-    out: str | Path,
-    resume: bool = False,
-) -> RunPlan:
-    """Check a run before anything is written.
-
-    Args:
-        config: the configuration; ``None`` when resuming takes the run's own.
-        data: cohort folder; ``None`` when resuming takes the run's own.
-        fold: cross-validation fold, ``0 <= fold < config.data.folds``; ``None`` when resuming.
-        out: the run folder.
-        resume: continue the run in ``out`` from its last checkpoint.
-
-    Raises:
-        UserError: invalid cohort, fold, variant, an existing run without ``resume``, or a
-            resume with a different configuration, cohort or fold.
-    """
-    from mrsisr.data.check import check_cohort
-    from mrsisr.data.cohort import Cohort
-    from mrsisr.data.splits import kfold_splits
-    from mrsisr.train.builders import check_variant
-
-    files = RunFiles(Path(out))
-    stored_run: dict[str, Any] = {}
-    if resume:
-        if not files.run.is_file():
-            raise UserError(f"--out {out}: no run to resume here (no run.json); drop --resume")
-        stored_run = _stored_run(files)
-        stored = _stored_config(files)
-        config = config if config is not None else stored
-        changed = diff_configs(stored, config)
-        if changed:
-            raise UserError(
-                f"--resume: the configuration differs from the run's ({'; '.join(changed[:4])}); "
-                "resume with the same configuration or start a new --out"
-            )
-        data = data if data is not None else stored_run["data"]
-        fold = fold if fold is not None else stored_run["fold"]
-        if int(fold) != int(stored_run["fold"]):
-            raise UserError(f"--fold {fold}: the run in {out} trains fold {stored_run['fold']}")
-    elif files.checkpoint.exists() or files.run.exists():
-        raise UserError(f"--out {out}: already holds a run; pass --resume or choose a new --out")
-    if config is None or data is None or fold is None:
-        raise UserError("--config, --data and --fold are required for a new run")
-    check_config(config)
-    check_variant(config)
-    data = Path(data)
-    problems = check_cohort(data)
-    if problems:
-        more = (
-            f" (and {len(problems) - 1} more; run `mrsisr cohort check`)"
-            if len(problems) > 1
-            else ""
-        )
-        raise UserError(f"--data {data}: invalid cohort: {problems[0]}{more}")
-    if resume and Path(stored_run["data"]).resolve() != data.resolve():
-        log.warning("resuming on %s; the run started on %s", data, stored_run["data"])
-    cohort = Cohort.open(data)
-    _check_data_fits(config, cohort)
-    patients = cohort.patients
-    folds = config.data.folds
-    if not 0 <= int(fold) < folds:
-        raise UserError(f"--fold {fold}: must be in 0..{folds - 1} (data.folds = {folds})")
-    try:
-        split = kfold_splits(patients, folds, config.data.split_seed)[int(fold)]
-    except ValueError as err:
-        raise UserError(f"--data {data}: cannot make {folds} folds ({err})") from None
-    return RunPlan(
-        config=config, data=data, fold=int(fold), files=files, split=split, resume=resume
-    )
-
-
-def _check_data_fits(config: TrainConfig, cohort: Any) -> None:
-    """The configured metabolites and grid must be those of the cohort."""
-    import nibabel as nib
-
-    from mrsisr.data.manifest import MASK_FILE
-    from mrsisr.metabolites import parse_metabolite
-
-    available = [m.value for m in cohort.manifest.metabolites]
-    for name in config.data.metabolites:
-        try:
-            known = parse_metabolite(name).value in available
-        except ValueError as err:
-            raise UserError(f"config key data.metabolites: {err}") from None
-        if not known:
-            raise UserError(
-                f"config key data.metabolites: {name} is not in the cohort {cohort.root}; "
-                f"it has {', '.join(available)}"
-            )
-    shape = nib.load(cohort.root / cohort.patients[0] / MASK_FILE).shape[:2]
-    if tuple(shape) != tuple(config.model.grid):
-        raise UserError(
-            f"config key model.grid = {list(config.model.grid)} does not match the cohort's "
-            f"{shape[0]} x {shape[1]} maps; set --set model.grid=[{shape[0]}, {shape[1]}]"
-        )
 
 
 def _threads(config: TrainConfig) -> int:
@@ -241,8 +35,6 @@ def _write_run_files(plan: RunPlan, world_size: int) -> None:
     files = plan.files
     files.root.mkdir(parents=True, exist_ok=True)
     atomic_write(files.config, lambda tmp: tmp.write_text(to_toml(plan.config), "utf-8"))
-    from mrsisr.data.splits import save_splits
-
     atomic_write(files.split, lambda tmp: save_splits(tmp, [plan.split]))
     run = {
         "data": str(plan.data.resolve()),
@@ -261,8 +53,6 @@ def train(plan: RunPlan) -> dict[str, Any]:
         A summary: ``epochs``, ``steps``, ``best_epoch``, ``best_val_loss``, ``seconds`` and
         ``weights_sha256`` (fingerprint of this process's final generator weights).
     """
-    from mrsisr.train.loop import TrainingLoop
-
     owns_group = not torch.distributed.is_available() or not torch.distributed.is_initialized()
     dist = dist_utils.setup(str(plan.config.device))
     previous_threads = torch.get_num_threads()
@@ -280,31 +70,3 @@ def train(plan: RunPlan) -> dict[str, Any]:
         torch.set_num_threads(previous_threads)
         if owns_group:  # a process group the caller made stays the caller's
             dist_utils.teardown()
-
-
-def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts: dict) -> None:
-    """Export the generator as a model file for ``mrsisr predict`` (architecture + recipe)."""
-    config = plan.config
-    metadata = {
-        "fold": plan.fold,
-        "split": plan.split.to_dict(),
-        "n_choices": list(config.data.n_choices),
-        "lam_range": list(config.lam_range),
-        "train_config": config_to_dict(config),
-        **facts,
-    }
-    model_config = config_to_dict(config.model)
-    save_model(path, generator, config.variant, model_config, metadata)
-
-
-def checkpoint_matches(plan: RunPlan) -> dict[str, Any] | None:
-    """The metadata of the run's checkpoint if resuming from one, checked against the plan."""
-    if not (plan.resume and plan.files.checkpoint.exists()):
-        return None
-    meta = read_state_header(plan.files.checkpoint)
-    if meta.get("config_hash") != config_hash(plan.config):
-        raise UserError(
-            f"{plan.files.checkpoint}: written with another configuration; resume with the "
-            "run's config.toml or start a new --out"
-        )
-    return meta

@@ -1,4 +1,4 @@
-"""The steps of ``mrsisr demo``: phantom, simulated acquisitions, prediction, figure."""
+"""The steps of ``mrsisr demo`` (library): phantom, simulated acquisitions, prediction, figure."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.manifest import FLAIR_FILE, MASK_FILE, T1_FILE
 from mrsisr.data.nifti import read_volume, save_volume
+from mrsisr.data.simulate import TUMOUR_CORE_LABELS
 from mrsisr.errors import UserError
+from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 from mrsisr.inference import Predictor
 from mrsisr.metabolites import Metabolite, parse_metabolite
 from mrsisr.nn.unet import MIN_N
@@ -23,13 +25,10 @@ __all__ = ["DemoResult", "run_demo", "tumour_slice"]
 
 log = logging.getLogger(__name__)
 
-FIGURE_METABOLITES = ("tCho", "Gln", "Ins")
 FIGURE_FILE = "fig3_sharpness.png"
 FIGURE_ANATOMY_UPSAMPLE = 3
 DEMO_MARKER = ".mrsisr-demo"
 INPUTS_DIR, OUTPUTS_DIR, PHANTOM_DIR = "input", "sr", "phantom"
-TUMOUR_LABELS = (5, 6)
-"""Phantom labels of the tumour core: enhancing tumour and necrosis (:mod:`mrsisr.data.phantom`)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def tumour_slice(
             where tCho (raised in gliomas) peaks inside the mask.
     """
     if labels is not None:
-        core = np.isin(labels, TUMOUR_LABELS).sum(axis=(0, 1))
+        core = np.isin(labels, TUMOUR_CORE_LABELS).sum(axis=(0, 1))
         if core.max() > 0:
             return int(np.argmax(core))
     volume = maps.get(Metabolite.tCho, next(iter(maps.values())))
@@ -105,14 +104,13 @@ def _simulate(patient, ns: Sequence[int], grid, folder: Path) -> dict[tuple[int,
 
 def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path) -> Path:
     from mrsisr.data.phantom import LABELS_FILE
-    from mrsisr.figures import plot_panel, sharpness_row
 
     labels_file = jobs[0].t1.parent / LABELS_FILE
     labels = read_volume(labels_file, "phantom labels").data if labels_file.is_file() else None
     z = tumour_slice(patient.maps, patient.mask, labels)
     by_key = {(job.met.parent.name, job.metabolite): job for job in jobs}
     rows = []
-    wanted = [parse_metabolite(m) for m in FIGURE_METABOLITES if m in patient.maps.keys()]
+    wanted = [parse_metabolite(m) for m in FIG3_METABOLITES if m in patient.maps.keys()]
     wanted = wanted or list(patient.maps)[:3]
     ordered = sorted(set(ns), reverse=True)  # like the paper: finer n in the upper rows
     for row, met in enumerate(wanted):

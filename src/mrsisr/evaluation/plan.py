@@ -1,0 +1,231 @@
+"""What an evaluation scores, checked before anything is computed (``mrsisr evaluate``).
+
+:func:`plan_evaluation` turns the choices of a user (cohort, models, patients or fold, n,
+λ, baselines) into an :class:`EvaluationPlan`: the patients (:func:`select_patients`), the
+acquisition sizes (the models' training n unless given), the methods and the entries of the
+tables, each checked against the others (grid, held-out patients, the single-scale networks'
+n). :func:`mrsisr.evaluation.evaluate.evaluate` then runs the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mrsisr.checkpoint import ModelInfo
+from mrsisr.data.check import check_cohort
+from mrsisr.data.cohort import Cohort
+from mrsisr.data.dataset import DEFAULT_N_CHOICES, MRSIDataset
+from mrsisr.data.splits import fold_split
+from mrsisr.errors import UserError
+from mrsisr.evaluation.baselines import Baseline
+from mrsisr.evaluation.evaluate import MetricSettings, evaluation_dataset
+from mrsisr.evaluation.methods import (
+    BaselineMethod,
+    Method,
+    ModelMethod,
+    check_held_out,
+    load_model_methods,
+)
+from mrsisr.evaluation.tables import entry_name
+from mrsisr.inference import model_grid
+from mrsisr.options import resolve_device
+
+__all__ = ["EvaluationPlan", "default_n", "plan_evaluation", "select_patients"]
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """A checked evaluation: what to score, on which maps, with which metrics.
+
+    Args:
+        data: the cohort folder.
+        patients: the patients scored.
+        n_values: the acquisition sizes simulated.
+        lams: the λ of the λ-conditioned models.
+        models: the trained models (one method per file, single-scale networks grouped).
+        baselines: the classical methods.
+        dataset: every (patient, slice, metabolite, n) map to score.
+        settings: how each metric is computed.
+        reference: the entry the Wilcoxon tests compare against.
+        fold: the fold whose test patients are scored, or ``None``.
+        folds: number of folds of the split.
+        seed: seed of the split.
+    """
+
+    data: Path
+    patients: list[str]
+    n_values: list[int]
+    lams: list[float]
+    models: list[ModelMethod]
+    baselines: list[Baseline]
+    dataset: MRSIDataset
+    settings: MetricSettings
+    reference: str
+    fold: int | None = None
+    folds: int = 5
+    seed: int = 0
+
+    @property
+    def methods(self) -> list[Method]:
+        """Every method, models first."""
+        return [*self.models, *(BaselineMethod(b) for b in self.baselines)]
+
+    @property
+    def infos(self) -> list[ModelInfo]:
+        """The model files' descriptions."""
+        return [info for m in self.models for info in m.infos]
+
+    def record(self) -> dict[str, Any]:
+        """What was run, JSON-ready (``evaluation.json`` adds command, machine and time)."""
+        return {
+            "data": str(self.data.resolve()),
+            "patients": self.patients,
+            "fold": self.fold,
+            "folds": self.folds if self.fold is not None else None,
+            "split_seed": self.seed,
+            "n": self.n_values,
+            "lam": self.lams,
+            "models": [
+                {"path": str(i.path), "variant": i.variant, "fold": i.metadata.get("fold")}
+                for i in self.infos
+            ],
+            "baselines": [b.value for b in self.baselines],
+            "reference": self.reference,
+        }
+
+
+def select_patients(
+    cohort_ids: Sequence[str],
+    *,
+    patients: Sequence[str] | None = None,
+    fold: int | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> list[str]:
+    """The patients to score: ``patients``, the test patients of ``fold``, or every one.
+
+    Raises:
+        UserError: an unknown patient, a fold out of range or a cohort too small to split.
+    """
+    ids = list(cohort_ids)
+    if patients:
+        unknown = [p for p in patients if p not in ids]
+        if unknown:
+            raise UserError(
+                f"--patients: unknown {', '.join(unknown)}; the cohort has {', '.join(ids)}"
+            )
+        return list(patients)
+    if fold is None:
+        return ids
+    if not 0 <= fold < folds:
+        raise UserError(f"--fold {fold}: must be in 0..{folds - 1} (--folds {folds})")
+    try:
+        return list(fold_split(ids, folds, seed, fold).test)
+    except ValueError as err:
+        raise UserError(f"--folds {folds}: cannot split the cohort ({err})") from None
+
+
+def default_n(models: Sequence[ModelMethod]) -> list[int]:
+    """The n to evaluate when none is given: the models' common training n, else the
+    single-scale networks' n, else :data:`mrsisr.data.dataset.DEFAULT_N_CHOICES`."""
+    trained = {tuple(info.metadata.get("n_choices") or ()) for m in models for info in m.infos}
+    single = [k for m in models for k in m.models if k is not None]
+    common = next(iter(trained)) if len(trained) == 1 and not single else ()
+    return list(common or sorted(single) or DEFAULT_N_CHOICES)
+
+
+def plan_evaluation(
+    data: str | Path,
+    model_files: Sequence[str | Path],
+    patients: Sequence[str] | None = None,
+    fold: int | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    n_values: Sequence[int] | None = None,
+    lams: Sequence[float] = (0.0,),
+    baselines: Sequence[str] = ("zero_fill", "bicubic", "guided"),
+    metabolites: Sequence[str] | None = None,
+    reference: str | None = None,
+    lpips: bool = True,
+    device: str = "cpu",
+) -> EvaluationPlan:
+    """Check an evaluation before anything is computed.
+
+    Args:
+        data: cohort folder.
+        model_files: model files (single-scale networks are grouped into one method).
+        patients: the patients to score; else the test patients of ``fold``; else all.
+        fold: a fold of :func:`mrsisr.data.splits.fold_split` (``folds``, ``seed``).
+        folds: number of folds of the split.
+        seed: seed of the split.
+        n_values: acquisition sizes; default :func:`default_n`.
+        lams: λ values for the λ-conditioned models.
+        baselines: classical methods (:class:`mrsisr.evaluation.baselines.Baseline`).
+        metabolites: metabolites to score (default all).
+        reference: entry of the Wilcoxon tests (default the first).
+        lpips: compute LPIPS.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Raises:
+        UserError: naming the argument and what it accepts.
+    """
+    data = Path(data)
+    problems = check_cohort(data)
+    if problems:
+        raise UserError(f"--data {data}: invalid cohort: {problems[0]}")
+    if any(v < 0 for v in lams):
+        raise UserError(f"--lam {list(lams)}: sharpness weights must be >= 0")
+    try:
+        chosen = [Baseline.parse(b) for b in baselines]
+        dev = str(resolve_device(device))
+    except ValueError as err:
+        raise UserError(f"--baselines/--device: {err}") from None
+    cohort = Cohort.open(data)
+    ids = select_patients(cohort.patients, patients=patients, fold=fold, folds=folds, seed=seed)
+    models = load_model_methods(model_files, device=dev)
+    if not models and not chosen:
+        raise UserError("--model/--baselines: nothing to evaluate; give a model or a baseline")
+    check_held_out(models, ids)
+    ns = list(n_values or default_n(models))
+    try:
+        dataset = evaluation_dataset(cohort, ids, ns, metabolites)
+    except ValueError as err:
+        raise UserError(f"--data/--n/--metabolites: {err}") from None
+    for info in (info for m in models for info in m.infos):
+        if tuple(model_grid(info.config)) != tuple(dataset.grid):
+            raise UserError(
+                f"--model {info.path}: its grid {model_grid(info.config)} is not the cohort's "
+                f"{dataset.grid}"
+            )
+    for model in models:
+        for n in ns:
+            try:
+                model.model_for(n)
+            except ValueError as err:
+                raise UserError(f"--n: {err}") from None
+    methods: list[Method] = [*models, *(BaselineMethod(b) for b in chosen)]
+    names = [
+        entry_name(m.name, lam if m.lam_conditioned else None)
+        for m in methods
+        for lam in (lams if m.lam_conditioned else [None])
+    ]
+    reference = reference or names[0]
+    if reference not in names:
+        raise UserError(f"--reference {reference}: not an entry; entries: {', '.join(names)}")
+    return EvaluationPlan(
+        data=data,
+        patients=ids,
+        n_values=ns,
+        lams=list(lams),
+        models=models,
+        baselines=chosen,
+        dataset=dataset,
+        settings=MetricSettings.for_grid(dataset.grid, lpips=lpips),
+        reference=reference,
+        fold=fold,
+        folds=folds,
+        seed=seed,
+    )

@@ -1,0 +1,35 @@
+"""The evaluation plan: which patients a fold holds out, entries, default n."""
+
+from __future__ import annotations
+
+import pytest
+
+from mrsisr.data.splits import fold_split, kfold_splits
+from mrsisr.errors import UserError
+from mrsisr.evaluation.plan import select_patients
+from mrsisr.evaluation.tables import entry_name, entry_of
+
+IDS = [f"P{i:02d}" for i in range(11)]
+
+
+def test_the_test_patients_of_the_folds_partition_the_cohort() -> None:
+    tested = [select_patients(IDS, fold=k, folds=5, seed=3) for k in range(5)]
+    assert sorted(p for fold in tested for p in fold) == IDS
+    assert tested[2] == list(kfold_splits(IDS, 5, 3)[2].test) == list(fold_split(IDS, 5, 3, 2).test)
+    assert select_patients(IDS, fold=2, folds=5, seed=4) != tested[2]  # the seed matters
+
+
+def test_patients_given_or_every_patient() -> None:
+    assert select_patients(IDS, patients=["P03", "P01"]) == ["P03", "P01"]
+    assert select_patients(IDS) == IDS
+    with pytest.raises(UserError, match="--patients: unknown P99"):
+        select_patients(IDS, patients=["P99"])
+    with pytest.raises(UserError, match=r"--fold 5: must be in 0\.\.4"):
+        select_patients(IDS, fold=5, folds=5)
+    with pytest.raises(ValueError, match="fold -1"):
+        fold_split(IDS, 5, 0, -1)
+
+
+def test_entry_names_of_the_plan_and_of_the_rows_agree() -> None:
+    assert entry_name("full", 0.03) == entry_of({"method": "full", "lam": 0.03}) == "full@0.03"
+    assert entry_name("zero_fill", None) == entry_of({"method": "zero_fill", "lam": ""})
