@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from tiny_model import GRID, save_tiny_model
+from tiny_model import GRID, save
 
 from mrsisr import kspace
 from mrsisr.cli import main
@@ -32,16 +32,6 @@ def world_box(shape, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     corners = np.array(np.meshgrid(*[(-0.5, s - 0.5) for s in shape], indexing="ij"))
     points = affine[:3, :3] @ corners.reshape(3, -1) + affine[:3, 3:4]
     return points.min(axis=1), points.max(axis=1)
-
-
-def save(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
-    nib.save(nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine), str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
-from tiny_model import GRID, save_tiny_model
+from tiny_model import GRID
+from tiny_model import save as save_nifti
 
 from mrsisr import __version__
 from mrsisr.cli import main
@@ -24,14 +24,7 @@ LR_AFFINE = np.array([[4.0, 0, 0, -32], [0, 4, 0, -32], [0, 0, 10, 0], [0, 0, 0,
 
 
 def save(path: Path, data, affine: np.ndarray = LR_AFFINE) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine), str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+    return save_nifti(path, data, affine)
 
 
 @pytest.fixture(scope="module")

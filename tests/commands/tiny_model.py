@@ -1,9 +1,13 @@
-"""A tiny model of the full variant for the predict tests (fast on a CPU)."""
+"""What the predict tests share: a tiny model of the full variant (fast on a CPU) as a
+fixture, and writing NIfTI inputs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+import pytest
 import torch
 
 from mrsisr.checkpoint import save_model
@@ -21,4 +25,17 @@ def save_tiny_model(path: Path) -> Path:
         for param in model.parameters():
             param.add_(0.2 * torch.randn_like(param))
     save_model(path, model, "full", TINY, {"purpose": "tests"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    """The tiny model's file (import this fixture into a test module to use it)."""
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+def save(path: Path, data, affine: np.ndarray) -> Path:
+    """Write ``data`` as a float32 NIfTI file with ``affine`` (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine), str(path))
     return path

@@ -1,0 +1,5 @@
+"""Fixtures of the command tests: ``model_file``, a tiny model (tests/commands/tiny_model.py)."""
+
+from tiny_model import model_file
+
+__all__ = ["model_file"]
