@@ -108,6 +108,8 @@ def test_fsl_mrs_quality_mask_is_the_paper_filter_on_the_pipeline_qc(tmp_path) -
     assert "0.15 ppm at 297.2 MHz" in maps["Gln"].quality_source
     # a combined map passes where one of its parts does
     np.testing.assert_array_equal(maps["tCho"].quality, passes("PCho") | passes("GPC"))
+    assert maps["tCho"].quality_source.startswith("((PCho_snr.nii.gz >= 2.5 and PCho_fwhm")
+    assert maps["tCho"].quality_source.endswith(") and PCho+GPC_sd.nii.gz < 999 %")
     # the paper's filter keeps some voxels and drops others here, so the test can fail
     assert 0 < maps["Gln"].quality.sum() < maps["Gln"].quality.size
 

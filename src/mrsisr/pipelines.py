@@ -246,7 +246,7 @@ class _QC:
         self.skipped = skipped
 
     def check(self, path: Path | None, op: str, limit: float, unit: str = "") -> _Check:
-        """Voxels where ``QC op limit`` (op ``">="`` or ``"<="``), NaN failing."""
+        """Voxels where ``QC op limit`` (op ``">="``, ``"<="`` or ``"<"``), NaN failing."""
         if path is None:
             return None, ""
         import numpy as np
@@ -255,7 +255,8 @@ class _QC:
         if values.shape != self.shape:
             self.skipped.append((path, f"shape {values.shape}, not the map's {self.shape}"))
             return None, ""
-        passes = values >= limit if op == ">=" else values <= limit
+        compare = {">=": np.greater_equal, "<=": np.less_equal, "<": np.less}[op]
+        passes = compare(values, limit)
         return passes & np.isfinite(values), f"{path.name} {op} {limit:g}{unit}"
 
 
@@ -266,7 +267,8 @@ def _all(checks: Sequence[_Check]) -> _Check:
         return None, ""
     import numpy as np
 
-    return np.logical_and.reduce([m for m, _ in present]), " and ".join(d for _, d in present)
+    text = " and ".join(f"({d})" if " or " in d else d for _, d in present)
+    return np.logical_and.reduce([m for m, _ in present]), text
 
 
 def _any(checks: Sequence[_Check]) -> _Check:
@@ -459,7 +461,7 @@ def _read_fsl_mrs(folder: Path, scaling: str | None, th: QualityThresholds) -> P
         checks = [_any(parts)]
         if sd is not None:
             # FSL-MRS writes 999 % where the uncertainty is undetermined (a failed fit).
-            checks.append(qc.check(sd, "<=", 998.0, " %"))
+            checks.append(qc.check(sd, "<", 999.0, " %"))
             if th.crlb_max is not None:
                 checks.append(qc.check(sd, "<=", th.crlb_max, " %"))
         quality, source = _all(checks)
