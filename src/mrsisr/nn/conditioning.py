@@ -118,6 +118,7 @@ class FilterConditioner(nn.Module):
     metabolites, also a learned ``embedding``-long vector ``E(m)`` per metabolite, ``depth``
     FC layers on it, and one FC layer on the concatenation of both. The per-layer heads (the
     last FC layer, to ``C_out * C_in`` scales or to whole kernels) live in the convolutions.
+    ``extra`` features (the image-presence flags) enter the trunk on ``n`` with it.
 
     Args:
         copies: number of conditioned layers ``L``.
@@ -126,6 +127,7 @@ class FilterConditioner(nn.Module):
         n_metabolites: rows of the metabolite embedding; 0 conditions on ``n`` only.
         embedding: length of ``E(m)``.
         n_features: width of the encoded ``n`` (:func:`encode_n`).
+        extra: number of extra features given with ``n`` (0: none).
     """
 
     def __init__(
@@ -136,9 +138,11 @@ class FilterConditioner(nn.Module):
         n_metabolites: int = 0,
         embedding: int = 3,
         n_features: int = 2,
+        extra: int = 0,
     ) -> None:
         super().__init__()
-        self.n_trunk = StackedMLP(copies, [n_features] + [latent] * depth)
+        self.extra = int(extra)
+        self.n_trunk = StackedMLP(copies, [n_features + self.extra] + [latent] * depth)
         self.embedding: nn.Parameter | None = None
         self.met_trunk: StackedMLP | None = None
         self.mix: StackedMLP | None = None
@@ -147,16 +151,23 @@ class FilterConditioner(nn.Module):
             self.met_trunk = StackedMLP(copies, [embedding] + [latent] * depth)
             self.mix = StackedMLP(copies, [2 * latent, 2 * latent])
 
-    def forward(self, n: torch.Tensor, met: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, n: torch.Tensor, met: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Hidden vectors of every layer.
 
         Args:
             n: ``(B, n_features)`` float, the encoded acquisition sizes (:func:`encode_n`).
             met: ``(B,)`` int64 metabolite indices (ignored without metabolites).
+            extra: ``(B, extra)`` float features, required when ``extra > 0``.
 
         Returns:
             ``(L, B, latent)``, or ``(L, B, 2 * latent)`` with metabolites.
         """
+        if self.extra:
+            if extra is None or extra.shape[-1] != self.extra:
+                raise ValueError(f"this conditioner needs {self.extra} extra features with n")
+            n = torch.cat([n, extra.to(n.dtype)], dim=-1)
         hidden = self.n_trunk(n)
         if self.embedding is not None and self.met_trunk is not None and self.mix is not None:
             met_hidden = self.met_trunk(self.embedding[:, met])  # (L, B, latent)
@@ -173,8 +184,10 @@ class ConditionGroups(NamedTuple):
     """``(B,)`` int64: the group of each sample."""
 
 
-def group_conditions(n: torch.Tensor, met: torch.Tensor | None = None) -> ConditionGroups | None:
-    """Group the samples whose ``n`` (and metabolite) are equal; ``None`` if no two are.
+def group_conditions(
+    n: torch.Tensor, met: torch.Tensor | None = None, present: torch.Tensor | None = None
+) -> ConditionGroups | None:
+    """Group the samples whose ``n`` (metabolite, image presence) are equal; ``None`` if no two are.
 
     A batch whose samples share ``(n, m)`` (the grouped sampler's batches) then needs one
     filter-scaled kernel per group instead of one per sample. Costs one ``torch.unique``
@@ -183,11 +196,17 @@ def group_conditions(n: torch.Tensor, met: torch.Tensor | None = None) -> Condit
     Args:
         n: ``(B, 2)`` int64 acquisition sizes.
         met: ``(B,)`` int64 metabolite indices, or ``None`` to group on ``n`` only.
+        present: ``(B, 2)`` bool image-presence flags, or ``None`` to ignore them.
 
     Returns:
         The groups, or ``None`` when every sample has its own conditions (``U == B``).
     """
-    keys = n.long() if met is None else torch.cat([n.long(), met.long()[:, None]], dim=1)
+    parts = [n.long()]
+    if met is not None:
+        parts.append(met.long()[:, None])
+    if present is not None:
+        parts.append(present.long())
+    keys = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
     unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
     count, batch = unique.shape[0], keys.shape[0]
     if count == batch:

@@ -21,6 +21,7 @@ from typing import Any
 from mrsisr.options import parse_enum
 
 __all__ = [
+    "ANATOMY_INPUTS",
     "IMAGE_INPUTS",
     "LIMITS",
     "ConvImpl",
@@ -32,6 +33,8 @@ __all__ = [
 
 IMAGE_INPUTS = ("lr", "t1", "flair")
 """Images an encoder can take (the generator's first three arguments)."""
+ANATOMY_INPUTS = ("t1", "flair")
+"""The anatomical images, in the column order of the generator's ``present`` argument."""
 
 LIMITS: dict[str, int] = {
     "grid": 256,
@@ -153,6 +156,10 @@ class GeneratorConfig:
     """Octaves of the ``fourier`` encoding (``2 * (1 + 2 * n_fourier)`` features)."""
     filter_head_init: HeadInit = field(default=HeadInit.identity, metadata=_HASH_WHEN_SET)
     """Start of the filter-scaling heads: ``identity`` (scales 1) or ``linear`` (authors')."""
+    presence: bool = field(default=False, metadata=_HASH_WHEN_SET)
+    """Work without T1 and/or FLAIR: the generator's ``present`` flags are a condition of the
+    filter trunks (with ``n``) and an absent image is replaced by zeros. Needs conditioned
+    convolutions (filter scaling or hypernetwork). Off: both images are required."""
 
     def __post_init__(self) -> None:
         self.grid = _int_tuple(self.grid, "grid", LIMITS["grid"], length=2)
@@ -212,6 +219,8 @@ class GeneratorConfig:
         self.conv_impl = parse_enum(ConvImpl, self.conv_impl, "conv_impl")
         self.n_encoding = parse_enum(NEncoding, self.n_encoding, "n_encoding")
         self.filter_head_init = parse_enum(HeadInit, self.filter_head_init, "filter_head_init")
+        if not isinstance(self.presence, bool):
+            raise ValueError(f"presence must be true or false, got {self.presence!r}")
 
     @property
     def n_features(self) -> int:

@@ -8,7 +8,9 @@ map, which is made data-consistent with the input (:class:`~mrsisr.nn.dc.DataCon
 and multiplied by the mask.
 
 What the layers are conditioned on is a :class:`Conditioning`; the named variants of the
-paper are in :mod:`mrsisr.nn.variants`.
+paper are in :mod:`mrsisr.nn.variants`. With ``GeneratorConfig.presence`` the network also
+works without T1 and/or FLAIR: the ``present`` flags of each sample join ``n`` as a condition
+of the filter trunks, and an absent image is replaced by zeros (docs/networks.md).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from mrsisr.nn.conditioning import (
     encode_n,
     group_conditions,
 )
-from mrsisr.nn.config import ConvImpl, GeneratorConfig
+from mrsisr.nn.config import ANATOMY_INPUTS, ConvImpl, GeneratorConfig
 from mrsisr.nn.dc import DataConsistency
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "NormKind",
     "PerSampleLoop",
     "check_generator_inputs",
+    "check_present",
 ]
 
 MIN_N = 2
@@ -110,6 +113,12 @@ class MultiEncoderUNet(nn.Module):
         chans = cfg.channels
         n_met = len(METABOLITES) if cond.met else 0
         conv_hidden = cfg.filter_latent * (2 if cond.met else 1)
+        if cfg.presence and cond.conv == ConvKind.plain:
+            raise ValueError(
+                "presence needs conditioned convolutions (filter scaling or hypernetwork: "
+                "the filter_scaling, filter_scaling_met, full or hypernetwork variants); "
+                "this variant has plain convolutions"
+            )
         self._count = 0
 
         def block(c_in: int, c_out: int) -> MCMBlock:
@@ -136,7 +145,13 @@ class MultiEncoderUNet(nn.Module):
         self.conv_trunk: FilterConditioner | None = None
         if cond.conv != ConvKind.plain:
             self.conv_trunk = FilterConditioner(
-                layers, cfg.filter_latent, cfg.mlp_depth, n_met, cfg.met_embedding, cfg.n_features
+                layers,
+                cfg.filter_latent,
+                cfg.mlp_depth,
+                n_met,
+                cfg.met_embedding,
+                cfg.n_features,
+                extra=len(ANATOMY_INPUTS) if cfg.presence else 0,
             )
         self.norm_trunk: StackedMLP | None = None
         if cond.norm == NormKind.cin:
@@ -171,7 +186,14 @@ class MultiEncoderUNet(nn.Module):
         """Number of conv-norm-PReLU layers (the rows of the stacked trunks)."""
         return self._count
 
-    def condition_groups(self, n: torch.Tensor, met: torch.Tensor) -> ConditionGroups | None:
+    @property
+    def accepts_missing_images(self) -> bool:
+        """Whether T1 and/or FLAIR may be absent (``GeneratorConfig.presence``)."""
+        return self.config.presence
+
+    def condition_groups(
+        self, n: torch.Tensor, met: torch.Tensor, present: torch.Tensor | None = None
+    ) -> ConditionGroups | None:
         """Groups of samples that share the conditions of the convolutions, or ``None``.
 
         ``None`` (one kernel per sample) when grouping does not pay: more groups than half
@@ -186,7 +208,9 @@ class MultiEncoderUNet(nn.Module):
             or _exporting_or_compiling()
         ):
             return None
-        groups = group_conditions(n, met if self.conditioning.met else None)
+        groups = group_conditions(
+            n, met if self.conditioning.met else None, present if self.config.presence else None
+        )
         if groups is None or 2 * groups.first.shape[0] > n.shape[0]:
             return None
         return groups
@@ -198,18 +222,30 @@ class MultiEncoderUNet(nn.Module):
         lam: torch.Tensor,
         dtype: torch.dtype,
         groups: ConditionGroups | None = None,
+        present: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Trunk outputs of every layer: ``((L, B, H_conv) | None, (L, B, H_norm) | None)``.
 
         With ``groups``, the convolution trunks run once per group: ``(L, U, H_conv)``.
+        ``present`` ``(B, 2)`` bool is used with ``GeneratorConfig.presence`` (``None``: both).
         """
         n_feat = encode_n(n, self.config, dtype)
         conv_hidden = None
         if self.conv_trunk is not None:
+            extra = None
+            if self.config.presence:
+                extra = (
+                    n_feat.new_ones(n.shape[0], len(ANATOMY_INPUTS))
+                    if present is None
+                    else present.to(dtype)
+                )
             if groups is None:
-                conv_hidden = self.conv_trunk(n_feat, met)
+                conv_hidden = self.conv_trunk(n_feat, met, extra)
             else:
-                conv_hidden = self.conv_trunk(n_feat[groups.first], met[groups.first])
+                first = groups.first
+                conv_hidden = self.conv_trunk(
+                    n_feat[first], met[first], None if extra is None else extra[first]
+                )
         norm_hidden = None
         if self.norm_trunk is not None:
             if self.conditioning.norm == NormKind.cin:
@@ -231,10 +267,11 @@ class MultiEncoderUNet(nn.Module):
         n: torch.Tensor,
         met: torch.Tensor,
         lam: torch.Tensor,
+        present: torch.Tensor | None = None,
         *,
         cond_n: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Super-resolve a batch; every sample has its own ``n``, ``met`` and ``lam``.
+        """Super-resolve a batch; every sample has its own ``n``, ``met``, ``lam`` (and images).
 
         Args:
             lr: zero-filled low-resolution maps ``(B, 1, N_y, N_x)``, normalised.
@@ -244,6 +281,9 @@ class MultiEncoderUNet(nn.Module):
             n: ``(B, 2)`` int64 acquisition sizes ``(n_y, n_x)``, ``2 <= n <= N``.
             met: ``(B,)`` int64 metabolite indices into :data:`~mrsisr.metabolites.METABOLITES`.
             lam: ``(B,)`` float sharpness weights ``lambda >= 0``.
+            present: ``(B, 2)`` bool, whether each sample has its T1 (column 0) and its FLAIR
+                (column 1); ``None``: both. An absent image is replaced by zeros whatever it
+                holds. Only a model with ``GeneratorConfig.presence`` accepts absent images.
             cond_n: ``(B, 2)`` int64, the ``n`` the conditioning sees instead of ``n``
                 (Fig. 2a of the paper); data consistency always uses ``n``, the size the
                 input was acquired at. ``None``: ``n``.
@@ -252,17 +292,25 @@ class MultiEncoderUNet(nn.Module):
             ``(B, 1, N_y, N_x)``, data-consistent with ``lr`` and multiplied by ``mask``.
 
         Raises:
-            ValueError: an input has the wrong shape or type, holds NaN or inf, or a
-                condition is out of range (the message names it and the accepted values).
+            ValueError: an input has the wrong shape or type, holds NaN or inf, a condition
+                is out of range, or an image is absent for a model that needs both (the
+                message names it and the accepted values).
         """
+        if present is not None and self.config.presence:
+            check_present(present, lr.shape[0])
+            zero = lr.new_zeros(())
+            t1 = torch.where(present[:, 0, None, None, None], t1, zero)
+            flair = torch.where(present[:, 1, None, None, None], flair, zero)
         if not _exporting_or_compiling():
-            check_generator_inputs(self.config.grid, lr, t1, flair, mask, n, met, lam)
+            check_generator_inputs(
+                self.config.grid, lr, t1, flair, mask, n, met, lam, present, self.config.presence
+            )
             if cond_n is not None:
                 _check_cond_n(self.config.grid, n, cond_n)
         seen_n = n if cond_n is None else cond_n
-        groups = self.condition_groups(seen_n, met)
+        groups = self.condition_groups(seen_n, met, present)
         inverse = None if groups is None else groups.inverse
-        conv_hidden, norm_hidden = self.hidden(seen_n, met, lam, lr.dtype, groups)
+        conv_hidden, norm_hidden = self.hidden(seen_n, met, lam, lr.dtype, groups, present)
         images = {"lr": lr, "t1": t1, "flair": flair}
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
@@ -317,6 +365,22 @@ def _check_cond_n(grid: tuple[int, int], n: torch.Tensor, cond_n: torch.Tensor) 
         )
 
 
+def check_present(present: torch.Tensor | None, batch: int) -> None:
+    """Raise ``ValueError`` unless ``present`` is ``None`` or a ``(batch, 2)`` bool tensor."""
+    if present is None:
+        return
+    if isinstance(present, torch.Tensor):
+        if tuple(present.shape) == (batch, 2) and present.dtype == torch.bool:
+            return
+        got = f"{present.dtype} of shape {tuple(present.shape)}"
+    else:
+        got = type(present).__name__
+    raise ValueError(
+        f"present must be a bool tensor of shape ({batch}, 2) saying whether each sample has "
+        f"its T1 and its FLAIR; got {got}"
+    )
+
+
 def check_generator_inputs(
     grid: tuple[int, int],
     lr: torch.Tensor,
@@ -326,11 +390,14 @@ def check_generator_inputs(
     n: torch.Tensor,
     met: torch.Tensor,
     lam: torch.Tensor,
+    present: torch.Tensor | None = None,
+    accepts_missing: bool = False,
 ) -> None:
     """Raise ``ValueError`` naming the first bad input of a generator call and what is accepted.
 
     Shapes and dtypes are checked in Python; the values (finite images, a 0/1 mask, ``n`` in
-    ``[2, N]``, known metabolites, finite ``lambda >= 0``) with one synchronising reduction.
+    ``[2, N]``, known metabolites, finite ``lambda >= 0``, both images present unless
+    ``accepts_missing``) with one synchronising reduction.
     """
     ny, nx = grid
     images = {"lr": lr, "t1": t1, "flair": flair, "mask": mask}
@@ -361,6 +428,7 @@ def check_generator_inputs(
             f"lam must be a floating-point tensor of shape ({batch},); "
             f"got {lam.dtype} of shape {tuple(lam.shape)}"
         )
+    check_present(present, batch)
     n_met = len(METABOLITES)
     checks = torch.stack(
         [
@@ -371,6 +439,9 @@ def check_generator_inputs(
             ((n[:, 0] >= MIN_N) & (n[:, 0] <= ny) & (n[:, 1] >= MIN_N) & (n[:, 1] <= nx)).all(),
             ((met >= 0) & (met < n_met)).all(),
             (torch.isfinite(lam) & (lam >= 0)).all(),
+            lam.new_ones((), dtype=torch.bool)
+            if present is None or accepts_missing
+            else present.all(),
         ]
     ).tolist()
     if all(checks):
@@ -384,5 +455,7 @@ def check_generator_inputs(
         f"n must hold {MIN_N} <= n_y <= {ny} and {MIN_N} <= n_x <= {nx}; got {n.tolist()}",
         f"met must hold metabolite indices 0..{n_met - 1} ({names}); got {met.tolist()}",
         f"lam must be finite and >= 0; got {lam.tolist()}",
+        "present: this model needs both T1 and FLAIR (it was built without "
+        "GeneratorConfig.presence, so it cannot work without an image)",
     ]
     raise ValueError(messages[checks.index(False)])
