@@ -14,14 +14,14 @@ from mrsisr.train.losses import ReconstructionLoss
 
 
 class StandInGenerator(nn.Module):
-    """``model(lr, t1, flair, mask, n, met, lam)`` with a lambda-conditioned conv."""
+    """``model(lr, t1, flair, mask, n, met, lam, present=None)`` with a lambda-conditioned conv."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 1, 3, padding=1)
         self.lam_gain = nn.Parameter(torch.tensor(0.5))
 
-    def forward(self, lr, t1, flair, mask, n, met, lam):
+    def forward(self, lr, t1, flair, mask, n, met, lam, present=None):
         x = self.conv(torch.cat([lr, t1, flair], 1))
         return (lr + x * (1 + self.lam_gain * lam.view(-1, 1, 1, 1))) * mask
 

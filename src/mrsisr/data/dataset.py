@@ -7,7 +7,9 @@ zero-filled back to the grid (:func:`mrsisr.kspace.zero_fill`), applied as the e
 projection matrices (:func:`simulate_input`), with ``n`` and the sharpness weight λ drawn per
 sample. Randomness comes from a generator seeded by ``(seed, epoch,
 index)``, so a sample does not depend on the order it is read in or on the number of loader
-workers. See ``docs/data-pipeline.md``.
+workers. With ``presence_probs`` a sample may lose its T1 and/or FLAIR (modality dropout):
+the absent image is zeros and :attr:`Sample.present` says so; this draw has its own stream,
+so the other draws are the same with or without it. See ``docs/data-pipeline.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_N_CHOICES",
+    "IMAGE_SETS",
     "MRSIDataset",
     "Sample",
     "SampleKey",
@@ -46,6 +49,18 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_N_CHOICES: tuple[int, ...] = tuple(range(16, 33, 2))
 """The paper's acquisition sizes: the even n from 16 to 32 (square acquisitions)."""
+
+
+IMAGE_SETS: tuple[tuple[bool, bool], ...] = (
+    (True, True),
+    (True, False),
+    (False, True),
+    (False, False),
+)
+"""The (T1, FLAIR) presence of each entry of ``presence_probs``: both, T1 only, FLAIR only, none."""
+
+_PRESENCE_STREAM = 1
+"""Extra seed word of the modality-dropout draws (independent of n, λ and augmentation)."""
 
 
 class Sample(NamedTuple):
@@ -77,10 +92,13 @@ class Sample(NamedTuple):
     """``()`` int64 index of the patient in :attr:`MRSIDataset.patient_ids`."""
     slice: torch.Tensor
     """``()`` int64 slice index ``z`` in the patient's volume."""
+    present: torch.Tensor | None = None
+    """``(2,)`` bool: whether ``t1`` and ``flair`` are the images or zeros standing for an
+    absent one (modality dropout); ``None`` (hand-made batches): both present."""
 
     def to(self, device: torch.device | str) -> Sample:
         """The same sample (or batch) with every tensor on ``device``."""
-        return Sample(*(t.to(device) for t in self))
+        return Sample(*(None if t is None else t.to(device) for t in self))
 
 
 class SampleKey(NamedTuple):
@@ -150,6 +168,8 @@ class MRSIDataset(Dataset[Sample]):
         slice_rule: which slices of a patient are used (:class:`SliceRule`).
         expand_n: give every (patient, slice, metabolite) once per entry of ``n_choices``
             (evaluation over all acquisition sizes) instead of drawing ``n``.
+        presence_probs: probabilities of the image sets of :data:`IMAGE_SETS` (both, T1
+            only, FLAIR only, none), summing to 1; an absent image is zeros.
         seed: non-negative seed of every random draw.
         deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
             (validation and test sets; combine with ``augment=False``).
@@ -168,6 +188,7 @@ class MRSIDataset(Dataset[Sample]):
         max_shift: int = 3,
         slice_rule: SliceRule | None = None,
         expand_n: bool = False,
+        presence_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
         seed: int = 0,
         deterministic: bool = False,
     ) -> None:
@@ -182,6 +203,13 @@ class MRSIDataset(Dataset[Sample]):
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         if len(n_choices) == 0:
             raise ValueError("n_choices must hold at least one acquisition size")
+        probs = np.asarray(presence_probs, dtype=np.float64)
+        if probs.shape != (len(IMAGE_SETS),) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-6:
+            raise ValueError(
+                "presence_probs must be 4 probabilities (both, T1 only, FLAIR only, none) "
+                f"summing to 1, got {list(presence_probs)!r}"
+            )
+        self.presence_probs = tuple(float(p) for p in probs / probs.sum())
         self.lam_range = (low, high)
         self.lam_zero_prob = float(lam_zero_prob)
         self.augment = bool(augment)
@@ -250,6 +278,14 @@ class MRSIDataset(Dataset[Sample]):
         _, met, n_pos = self._locate(int(index))
         return int(self._met_index[met]), None if n_pos is None else self.n_choices[n_pos]
 
+    def draw_presence(self, index: int) -> tuple[bool, bool]:
+        """(T1, FLAIR) presence of sample ``index`` in this epoch, from its own stream."""
+        if self.presence_probs[0] == 1.0:
+            return IMAGE_SETS[0]
+        epoch = 0 if self.deterministic else self.epoch
+        rng = np.random.default_rng([self.seed, epoch, int(index), _PRESENCE_STREAM])
+        return IMAGE_SETS[int(rng.choice(len(IMAGE_SETS), p=self.presence_probs))]
+
     def draw_lam(self, rng: np.random.Generator) -> float:
         """λ: exactly 0 with probability ``lam_zero_prob``, else uniform on ``lam_range``."""
         is_zero = rng.random() < self.lam_zero_prob
@@ -284,10 +320,12 @@ class MRSIDataset(Dataset[Sample]):
         def image(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)[None])
 
+        present = self.draw_presence(key.index % len(self))
+        t1, flair = (img if keep else np.zeros_like(img) for img, keep in zip(images[1:3], present))
         return Sample(
             lr=image(lr / scale),
-            t1=image(images[1]),
-            flair=image(images[2]),
+            t1=image(t1),
+            flair=image(flair),
             mask=image(mask),
             hr=image(hr / scale),
             n=torch.tensor(n, dtype=torch.int64),
@@ -296,4 +334,5 @@ class MRSIDataset(Dataset[Sample]):
             scale=torch.tensor(scale, dtype=torch.float32),
             patient=torch.tensor(volume, dtype=torch.int64),
             slice=torch.tensor(z, dtype=torch.int64),
+            present=torch.tensor(present, dtype=torch.bool),
         )

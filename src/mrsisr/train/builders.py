@@ -59,10 +59,11 @@ def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
 
 
 def check_variant(config: TrainConfig) -> str:
-    """Validate ``config.variant`` against the registry and the data settings.
+    """Validate ``config.variant`` against the registry, the data and architecture settings.
 
     Raises:
-        UserError: unknown variant (valid ones listed), or single-scale with several n.
+        UserError: unknown variant (valid ones listed), single-scale with several n, or
+            presence flags for a variant with plain convolutions.
     """
     from mrsisr.nn.variants import Variant
 
@@ -71,6 +72,16 @@ def check_variant(config: TrainConfig) -> str:
         raise UserError(
             f"--variant {config.variant}: unknown variant; use one of {', '.join(valid)}"
         )
+    if config.model.presence:
+        from mrsisr.nn.unet import ConvKind
+        from mrsisr.nn.variants import CONDITIONING
+
+        if CONDITIONING[Variant(config.variant)].conv == ConvKind.plain:
+            raise UserError(
+                f"model.presence = true: the presence flags condition the filter trunks, which "
+                f"the {config.variant} variant has not (plain convolutions); use full, "
+                "filter_scaling, filter_scaling_met or hypernetwork"
+            )
     if config.variant == "single_scale" and len(config.data.n_choices) != 1:
         raise UserError(
             f"--variant single_scale: trains one network per n, but data.n_choices = "
@@ -152,6 +163,7 @@ def build_datasets(config: TrainConfig, cohort: Any, split: Any) -> tuple[Any, A
             lam_zero_prob=config.data.lam_zero_prob if config.uses_critic else 1.0,
             augment=config.data.augment,
             max_shift=config.data.max_shift,
+            presence_probs=config.data.presence_probs,
             **common,
         )
         val = MRSIDataset(

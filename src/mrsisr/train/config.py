@@ -70,6 +70,12 @@ class DataConfig:
     """Seed of the patient shuffle that makes the folds."""
     val_all_n: bool = False
     """Validate every map at every n (9x slower); default: one fixed n per map."""
+    presence_probs: tuple[float, float, float, float] = field(
+        default=(1.0, 0.0, 0.0, 0.0), metadata=HASH_WHEN_SET
+    )
+    """Modality dropout: probabilities that a training sample keeps both images, only its T1,
+    only its FLAIR, or neither (an absent image becomes zeros, as at inference). Anything but
+    ``[1, 0, 0, 0]`` needs ``model.presence = true``. Validation always has both images."""
     grouped_batches: bool = field(default=False, metadata=HASH_WHEN_SET)
     """Batches of one metabolite and one n (the authors' sampler); faster steps, each layer
     then runs one plain convolution (``docs/benchmarks.md``). Default: mixed batches."""
@@ -201,6 +207,19 @@ def check_config(config: TrainConfig) -> TrainConfig:
             "must be [low, high] with 0 <= low <= high, finite",
         ),
         ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
+        (
+            "data.presence_probs",
+            lambda: len(data.presence_probs) == 4
+            and _finite(*data.presence_probs)
+            and min(data.presence_probs) >= 0
+            and abs(sum(data.presence_probs) - 1) <= 1e-6,
+            "must be 4 probabilities [both, T1 only, FLAIR only, none] summing to 1",
+        ),
+        (
+            "data.presence_probs",
+            lambda: c.model.presence or tuple(data.presence_probs)[1:] == (0, 0, 0),
+            "drops images, which needs model.presence = true",
+        ),
         ("data.max_shift", lambda: 0 <= data.max_shift <= grid // 2, f"must be in 0..{grid // 2}"),
         ("data.folds", lambda: 3 <= data.folds <= 1000, "must be in 3..1000 (train, val, test)"),
         ("data.split_seed", lambda: 0 <= data.split_seed < 2**63, "must be in 0..2**63 - 1"),

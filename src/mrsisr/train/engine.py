@@ -21,12 +21,17 @@ from mrsisr.train.losses import (
     weighted_adversarial_loss,
 )
 
-__all__ = ["GanTrainer", "batch_to", "unwrap"]
+__all__ = ["GanTrainer", "batch_to", "present", "unwrap"]
 
 
 def unwrap(module: nn.Module) -> nn.Module:
     """The network inside a ``DistributedDataParallel`` (or similar) wrapper."""
     return getattr(module, "module", module)
+
+
+def present(batch: Any) -> torch.Tensor | None:
+    """The batch's ``(B, 2)`` image-presence flags, or ``None`` (both images) if it has none."""
+    return getattr(batch, "present", None)
 
 
 def batch_to(batch: Any, device: torch.device) -> Any:
@@ -44,7 +49,7 @@ class GanTrainer:
     minimises the reconstruction loss plus ``mean_b lam_b * (-critic(fake_b))``.
 
     Args:
-        generator: ``generator(lr, t1, flair, mask, n, met, lam) -> (B, 1, N_y, N_x)``.
+        generator: ``generator(lr, t1, flair, mask, n, met, lam, present) -> (B, 1, N_y, N_x)``.
         g_optimizer: optimiser of the generator's parameters.
         loss: the reconstruction loss.
         critic: ``critic(t1, flair, lr, x) -> (B,)`` or ``(B, 1)``; ``None`` for no GAN.
@@ -97,7 +102,14 @@ class GanTrainer:
         """
         self.generator.train()
         fake = self.generator(
-            batch.lr, batch.t1, batch.flair, batch.mask, batch.n, batch.met, batch.lam
+            batch.lr,
+            batch.t1,
+            batch.flair,
+            batch.mask,
+            batch.n,
+            batch.met,
+            batch.lam,
+            present(batch),
         )
         target = batch.hr * batch.mask
         logs: dict[str, float] = {}
@@ -191,7 +203,7 @@ class GanTrainer:
         for batch in batches:
             lam = torch.zeros_like(batch.lam)
             pred = self.generator(
-                batch.lr, batch.t1, batch.flair, batch.mask, batch.n, batch.met, lam
+                batch.lr, batch.t1, batch.flair, batch.mask, batch.n, batch.met, lam, present(batch)
             )
             target = batch.hr * batch.mask
             terms = self.loss(pred, target, batch.mask)

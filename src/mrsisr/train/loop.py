@@ -24,7 +24,7 @@ from mrsisr.train import builders, reporting
 from mrsisr.train import distributed as dist_utils
 from mrsisr.train.config_io import config_hash
 from mrsisr.train.distributed import DistInfo
-from mrsisr.train.engine import GanTrainer, batch_to, unwrap
+from mrsisr.train.engine import GanTrainer, batch_to, present, unwrap
 from mrsisr.train.plan import RunPlan, checkpoint_matches, save_generator
 from mrsisr.train.state import (
     capture_rng,
@@ -55,7 +55,9 @@ def _metric_functions(config: Any) -> dict[str, Any]:
 
 def _find_unused(model: nn.Module, batch: Any) -> bool:
     """Whether one forward/backward leaves parameters without a gradient (DDP must know)."""
-    out = model(batch.lr, batch.t1, batch.flair, batch.mask, batch.n, batch.met, batch.lam)
+    out = model(
+        batch.lr, batch.t1, batch.flair, batch.mask, batch.n, batch.met, batch.lam, present(batch)
+    )
     out.sum().backward()
     unused = any(p.requires_grad and p.grad is None for p in model.parameters())
     model.zero_grad(set_to_none=True)
