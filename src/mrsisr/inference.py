@@ -8,7 +8,9 @@ first two voxel axes are the MRSI plane, slices run along the third. The output 
 model's ``(N_y, N_x)`` in-plane with the same ``S`` slices and the same field of view; its
 affine is ``kspace.lowres_affine(lr_affine, n, N)`` (voxel ``n // 2`` of the input and voxel
 ``N // 2`` of the output are the same point). T1 and FLAIR, at any grid, are resampled onto the
-output grid through their affines.
+output grid through their affines. Either or both may be absent for a model trained with
+presence flags (``GeneratorConfig.presence``): the absent image is zeros and flagged absent,
+and the brain mask is derived from what there is (the other image, else the maps themselves).
 
 What the output holds. The generator returns a masked, data-consistent estimate per slice.
 :meth:`Predictor.super_resolve` multiplies it back to the input's units and applies data
@@ -50,6 +52,8 @@ __all__ = [
     "Volume",
     "brain_mask",
     "cpu_has_native_bf16",
+    "images_label",
+    "map_mask",
     "model_grid",
     "otsu_threshold",
     "output_geometry",
@@ -66,14 +70,30 @@ DEFAULT_SHARPNESS: tuple[float, ...] = (0.0,)
 class Anatomy(NamedTuple):
     """Anatomical inputs on the output grid, normalised as in training."""
 
-    t1: np.ndarray
-    """``(N_y, N_x, S)`` float32, divided by its 99.5th percentile inside the mask."""
-    flair: np.ndarray
-    """``(N_y, N_x, S)`` float32, normalised like ``t1``."""
+    t1: np.ndarray | None
+    """``(N_y, N_x, S)`` float32, divided by its 99.5th percentile inside the mask; ``None``:
+    no T1."""
+    flair: np.ndarray | None
+    """``(N_y, N_x, S)`` float32, normalised like ``t1``; ``None``: no FLAIR."""
     mask: np.ndarray
     """``(N_y, N_x, S)`` bool brain/quality mask."""
     mask_source: str
-    """Where the mask came from (a file name, or ``"derived from T1 and FLAIR"``)."""
+    """Where the mask came from (a file name, or ``"derived from T1 and FLAIR ..."``)."""
+
+    @property
+    def present(self) -> tuple[bool, bool]:
+        """Whether there is a T1 and whether there is a FLAIR."""
+        return self.t1 is not None, self.flair is not None
+
+
+def images_label(present: Sequence[bool]) -> str:
+    """``"T1 and FLAIR"``, ``"T1 only"``, ``"FLAIR only"`` or ``"no anatomical image"``."""
+    t1, flair = (bool(v) for v in present)
+    if t1 and flair:
+        return "T1 and FLAIR"
+    if t1 or flair:
+        return "T1 only" if t1 else "FLAIR only"
+    return "no anatomical image"
 
 
 def model_grid(config: dict) -> tuple[int, int]:
@@ -136,27 +156,29 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[int(np.nanargmax(between[:-1]))])
 
 
-def brain_mask(t1: np.ndarray, flair: np.ndarray) -> np.ndarray:
-    """A brain mask from T1 and FLAIR on the same grid: Otsu, largest component, holes filled.
+def brain_mask(*images: np.ndarray) -> np.ndarray:
+    """A brain mask from images on one grid (T1 and FLAIR, either, or maps): Otsu and cleaning.
 
-    Each image is scaled by its 99.5th percentile, the two are summed, thresholded with
+    Each image is scaled by its 99.5th percentile, they are summed, thresholded with
     :func:`otsu_threshold`, the largest 3-D connected component is kept, and holes are filled
     in 3-D and then slice by slice (dark lesions and ventricles inside the brain stay in).
 
     Args:
-        t1: ``(X, Y, Z)`` T1-weighted image.
-        flair: ``(X, Y, Z)`` FLAIR image.
+        *images: one or more ``(X, Y, Z)`` images, e.g. ``brain_mask(t1, flair)``.
 
     Returns:
         ``(X, Y, Z)`` bool mask.
 
     Raises:
-        ValueError: if the images are constant (no brain to find).
+        ValueError: no image, images of different shapes, or constant images (no brain).
     """
-    if t1.shape != flair.shape:
-        raise ValueError(f"t1 and flair must have one shape, got {t1.shape} and {flair.shape}")
-    everywhere = np.ones(t1.shape, dtype=bool)
-    combined = normalise_anatomy(t1, everywhere) + normalise_anatomy(flair, everywhere)
+    if not images:
+        raise ValueError("brain_mask needs at least one image")
+    shapes = {np.shape(img) for img in images}
+    if len(shapes) != 1:
+        raise ValueError(f"the images must have one shape, got {sorted(shapes)}")
+    everywhere = np.ones(images[0].shape, dtype=bool)
+    combined = sum(normalise_anatomy(np.asarray(img), everywhere) for img in images)
     mask = combined > otsu_threshold(combined)
     labels, count = ndimage.label(mask)
     if count > 1:
@@ -166,6 +188,32 @@ def brain_mask(t1: np.ndarray, flair: np.ndarray) -> np.ndarray:
     for s in range(mask.shape[2]):
         mask[:, :, s] = ndimage.binary_fill_holes(mask[:, :, s])
     return mask
+
+
+def map_mask(maps: Sequence[np.ndarray], grid: Sequence[int]) -> np.ndarray:
+    """A brain mask from low-resolution metabolite maps alone, when there is no image.
+
+    Each map is zero-filled to ``grid`` (:func:`mrsisr.kspace.zero_fill`) and the magnitudes
+    go through :func:`brain_mask`. The edge follows the maps' blurred brain boundary, so it is
+    coarser than a mask from a T1 or FLAIR; give a mask when there is one.
+
+    Args:
+        maps: one or more ``(n_y, n_x, S)`` maps of one patient (same slices).
+        grid: the output grid ``(N_y, N_x)``.
+
+    Returns:
+        ``(N_y, N_x, S)`` bool mask.
+    """
+    if not maps:
+        raise ValueError("map_mask needs at least one map")
+    grid = (int(grid[0]), int(grid[1]))
+    filled = [
+        np.abs(
+            np.moveaxis(kspace.zero_fill(np.moveaxis(np.asarray(m, np.float64), 2, 0), grid), 0, 2)
+        )
+        for m in maps
+    ]
+    return brain_mask(*filled)
 
 
 class Precision(str, enum.Enum):
@@ -243,6 +291,28 @@ class Predictor:
     precision: Precision = Precision.fp32
     source: Path | None = None
 
+    @property
+    def accepts_missing_images(self) -> bool:
+        """Whether the model works without T1 and/or FLAIR (trained with presence flags)."""
+        return bool(getattr(self.model, "accepts_missing_images", False))
+
+    def check_images(self, present: Sequence[bool]) -> None:
+        """Refuse an absent T1 or FLAIR for a model that needs both.
+
+        Args:
+            present: whether there is a T1 and whether there is a FLAIR.
+
+        Raises:
+            UserError: naming the model and what it needs.
+        """
+        if all(present) or self.accepts_missing_images:
+            return
+        raise UserError(
+            f"{self.source or 'the model'}: this model needs both --t1 and --flair (it was "
+            f"trained without presence flags); got {images_label(present)}. Give both images, "
+            "or use a model trained with model.presence = true"
+        )
+
     def __post_init__(self) -> None:
         self.precision = resolve_precision(self.precision, self.device)
 
@@ -281,32 +351,51 @@ class Predictor:
 
     def prepare_anatomy(
         self,
-        t1: Volume,
-        flair: Volume,
+        t1: Volume | None,
+        flair: Volume | None,
         shape: Sequence[int],
         affine: np.ndarray,
         mask: Volume | None = None,
         mask_source: str = "",
+        maps: Sequence[np.ndarray] = (),
     ) -> Anatomy:
         """Resample T1, FLAIR (and the mask) onto the output grid and normalise them.
 
         Args:
-            t1: T1-weighted volume at any grid.
-            flair: FLAIR volume at any grid.
+            t1: T1-weighted volume at any grid, or ``None`` (no T1).
+            flair: FLAIR volume at any grid, or ``None`` (no FLAIR).
             shape: output grid ``(N_y, N_x, S)``.
             affine: output affine (:func:`output_geometry`).
             mask: optional mask at any grid (nonzero = inside); an output voxel is inside
-                when more than half of it is; if ``None`` it is derived with :func:`brain_mask`.
+                when more than half of it is; if ``None`` it is derived with
+                :func:`brain_mask` from the images there are, or with :func:`map_mask`
+                from ``maps`` when there is neither.
             mask_source: a name for the given mask, used in the log.
+            maps: the patient's ``(n_y, n_x, S)`` LR maps, needed only without images and mask.
+
+        Raises:
+            UserError: an image is absent and the model needs both (:meth:`check_images`).
+            ValueError: no image, no mask and no map; or constant images (no brain found).
         """
         from mrsisr.data.resample import resample_to_grid
 
+        self.check_images((t1 is not None, flair is not None))
         shape = tuple(int(s) for s in shape)
-        t1_hr = resample_to_grid(t1.data, t1.affine, shape, affine, order=1)
-        flair_hr = resample_to_grid(flair.data, flair.affine, shape, affine, order=1)
-        if mask is None:
-            hr_mask = brain_mask(t1_hr, flair_hr)
-            mask_source = "derived from T1 and FLAIR (Otsu, largest component, holes filled)"
+        images = {
+            name: resample_to_grid(vol.data, vol.affine, shape, affine, order=1)
+            for name, vol in (("T1", t1), ("FLAIR", flair))
+            if vol is not None
+        }
+        if mask is None and images:
+            hr_mask = brain_mask(*images.values())
+            mask_source = (
+                f"derived from {' and '.join(images)} (Otsu, largest component, holes filled)"
+            )
+        elif mask is None:
+            if not maps:
+                raise ValueError("without T1, FLAIR or a mask, the mask needs the maps")
+            hr_mask = map_mask(maps, shape[:2])
+            mask_source = "derived from the maps (no image: Otsu on the zero-filled maps)"
         else:
             data = (np.asarray(mask.data) != 0).astype(np.float32)
             # Linear interpolation of the (anti-aliased) 0/1 mask, then > 0.5: a voxel is in
@@ -314,9 +403,10 @@ class Predictor:
             hr_mask = resample_to_grid(data, mask.affine, shape, affine, order=1) > 0.5
             mask_source = mask_source or "given"
         log.info("brain mask %s: %d voxels", mask_source, int(hr_mask.sum()))
+        normalised = {k: normalise_anatomy(v, hr_mask) for k, v in images.items()}
         return Anatomy(
-            t1=normalise_anatomy(t1_hr, hr_mask),
-            flair=normalise_anatomy(flair_hr, hr_mask),
+            t1=normalised.get("T1"),
+            flair=normalised.get("FLAIR"),
             mask=hr_mask,
             mask_source=mask_source,
         )
@@ -333,7 +423,8 @@ class Predictor:
         Args:
             lr: ``(n_y, n_x, S)`` measured map at its acquisition grid, in its units.
             metabolite: which metabolite the map is.
-            anatomy: inputs on the output grid (:meth:`prepare_anatomy`), ``(N_y, N_x, S)``.
+            anatomy: inputs on the output grid (:meth:`prepare_anatomy`), ``(N_y, N_x, S)``;
+                an absent image is given to the model as zeros, flagged absent.
             sharpness: the λ values, each ``>= 0``.
 
         Returns:
@@ -346,13 +437,17 @@ class Predictor:
         measured = np.moveaxis(lr, 2, 0)  # (S, n_y, n_x)
         inputs, scale = self.network_inputs(measured, anatomy)
         n = np.broadcast_to(np.array(measured.shape[-2:]), (len(measured), 2))
-        estimate = self.estimate(inputs, n, index_of(metabolite), lams)
+        estimate = self.estimate(inputs, n, index_of(metabolite), lams, anatomy.present)
         estimate *= scale[None, :, None, None]
         consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
         return np.moveaxis(consistent, 1, 3).astype(np.float32)
 
     def check_volume(self, lr: np.ndarray, anatomy: Anatomy, sharpness: Sequence[float]) -> None:
-        """Check an LR volume ``(n_y, n_x, S)``, its anatomy and the λ values (``ValueError``)."""
+        """Check an LR volume ``(n_y, n_x, S)``, its anatomy and the λ values.
+
+        Raises:
+            ValueError: a bad shape or λ; UserError: an absent image the model needs.
+        """
         lams = [float(v) for v in sharpness]
         if lr.ndim != 3:
             raise ValueError(f"lr must be a volume (n_y, n_x, S), got shape {lr.shape}")
@@ -361,6 +456,7 @@ class Predictor:
         shape, _ = output_geometry(lr.shape, np.eye(4), self.grid)  # checks n <= N
         if anatomy.mask.shape != shape:
             raise ValueError(f"anatomy is on grid {anatomy.mask.shape}, expected {shape}")
+        self.check_images(anatomy.present)
 
     def network_inputs(
         self, measured: np.ndarray, anatomy: Anatomy
@@ -372,17 +468,19 @@ class Predictor:
             anatomy: inputs on the output grid, ``(N_y, N_x, S)``.
 
         Returns:
-            ``inputs`` ``(S, 4, N_y, N_x)`` float32 (zero-filled map / scale, T1, FLAIR, mask)
-            and ``scale`` ``(S,)`` (:func:`mrsisr.data.normalise.map_scale`).
+            ``inputs`` ``(S, 4, N_y, N_x)`` float32 (zero-filled map / scale, T1, FLAIR, mask;
+            an absent image is zeros) and ``scale`` ``(S,)``
+            (:func:`mrsisr.data.normalise.map_scale`).
         """
         zero_filled = kspace.zero_fill(measured, self.grid)  # (S, N_y, N_x)
         mask = np.moveaxis(anatomy.mask, 2, 0)
         scale = map_scale(zero_filled, mask)  # (S,)
+        absent = np.zeros(mask.shape, dtype=np.float32)
         inputs = np.stack(
             [
                 zero_filled / scale[:, None, None],
-                np.moveaxis(anatomy.t1, 2, 0),
-                np.moveaxis(anatomy.flair, 2, 0),
+                absent if anatomy.t1 is None else np.moveaxis(anatomy.t1, 2, 0),
+                absent if anatomy.flair is None else np.moveaxis(anatomy.flair, 2, 0),
                 mask,
             ],
             axis=1,
@@ -390,7 +488,12 @@ class Predictor:
         return inputs, scale
 
     def estimate(
-        self, inputs: np.ndarray, n: np.ndarray, met: int, lams: Sequence[float]
+        self,
+        inputs: np.ndarray,
+        n: np.ndarray,
+        met: int,
+        lams: Sequence[float],
+        present: Sequence[bool] = (True, True),
     ) -> np.ndarray:
         """Run the generator on every (λ, row) pair in batches of :attr:`batch_size`.
 
@@ -400,6 +503,9 @@ class Predictor:
             n: ``(B, 2)`` acquisition size ``(n_y, n_x)`` of each row.
             met: metabolite index (:func:`mrsisr.metabolites.index_of`).
             lams: the λ values.
+            present: whether ``inputs`` hold a T1 and a FLAIR (:attr:`Anatomy.present`); the
+                flags reach the model only when an image is absent, so a model without
+                presence flags keeps its seven-argument call.
 
         Returns:
             ``(L, B, N_y, N_x)`` float64 normalised estimates (masked, data-consistent with
@@ -425,6 +531,9 @@ class Predictor:
                 cond_lam = torch.tensor(
                     [lams[li] for li, _ in chunk], dtype=torch.float32, device=self.device
                 )
+                flags = ()
+                if not all(present):
+                    flags = (torch.tensor([list(present)] * size, device=self.device),)
                 pred = self.model(
                     batch[:, 0:1],
                     batch[:, 1:2],
@@ -433,6 +542,7 @@ class Predictor:
                     cond_n,
                     cond_met,
                     cond_lam,
+                    *flags,
                 )
                 values = pred[:, 0].double().cpu().numpy()
                 for (li, r), value in zip(chunk, values):

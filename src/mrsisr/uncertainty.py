@@ -110,7 +110,9 @@ def tta(
     outputs = []
     for sym in symmetries_of(predictor.grid):
         sizes = np.broadcast_to(np.array(sym.size(n)), (slices, 2))
-        est = predictor.estimate(sym.apply(inputs), sizes, index_of(metabolite), lams)
+        est = predictor.estimate(
+            sym.apply(inputs), sizes, index_of(metabolite), lams, anatomy.present
+        )
         outputs.append(sym.invert(est))  # (L, S, N_y, N_x)
     variants = np.stack(outputs, axis=1) * scale[None, None, :, None, None]
     consistent = kspace.data_consistency(variants, measured)  # (L, V, S, N_y, N_x)
@@ -161,7 +163,9 @@ def propagate_fit(
     samples = measured + spread * rng.standard_normal((draws, *measured.shape))  # (K, S, ...)
     inputs, scale = predictor.network_inputs(samples.reshape(-1, *n), _repeat(anatomy, draws))
     sizes = np.broadcast_to(np.array(n), (draws * slices, 2))
-    est = predictor.estimate(inputs, sizes, index_of(metabolite), lams)  # (L, K·S, N_y, N_x)
+    est = predictor.estimate(  # (L, K·S, N_y, N_x)
+        inputs, sizes, index_of(metabolite), lams, anatomy.present
+    )
     est = (est * scale[None, :, None, None]).reshape(len(lams), draws, slices, *est.shape[-2:])
     consistent = kspace.data_consistency(est, samples)  # each draw consistent with itself
     return _summary(consistent, measured, ddof=1)
@@ -169,9 +173,13 @@ def propagate_fit(
 
 def _repeat(anatomy: Anatomy, times: int) -> Anatomy:
     """The anatomy of ``times`` copies of a volume stacked along the slice axis."""
+
+    def tile(image: np.ndarray | None) -> np.ndarray | None:
+        return None if image is None else np.tile(image, (1, 1, times))
+
     return Anatomy(
-        t1=np.tile(anatomy.t1, (1, 1, times)),
-        flair=np.tile(anatomy.flair, (1, 1, times)),
+        t1=tile(anatomy.t1),
+        flair=tile(anatomy.flair),
         mask=np.tile(anatomy.mask, (1, 1, times)),
         mask_source=anatomy.mask_source,
     )

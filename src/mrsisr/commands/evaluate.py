@@ -22,6 +22,14 @@ from mrsisr.errors import UserError
 
 HELP = "score models and baselines on held-out patients (PSNR, SSIM, MS-SSIM, NRMSE, LPIPS)"
 
+IMAGE_CHOICES: dict[str, tuple[bool, bool]] = {
+    "both": (True, True),
+    "t1": (True, False),
+    "flair": (False, True),
+    "none": (False, False),
+}
+"""``--images`` values: which of (T1, FLAIR) the models are given."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``mrsisr evaluate``."""
@@ -67,6 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="classical methods: zero_fill, bicubic, guided (default: all; none: no value)",
     )
+    parser.add_argument(
+        "--images",
+        nargs="+",
+        default=["both"],
+        choices=list(IMAGE_CHOICES),
+        metavar="SET",
+        help="anatomical images given to the models: both, t1, flair, none (several: one "
+        "entry each, e.g. full[t1]; all but both need a model trained with presence flags)",
+    )
     parser.add_argument("--metabolites", nargs="+", metavar="MET", help="default: all")
     parser.add_argument(
         "--reference",
@@ -106,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         reference=args.reference,
         lpips=not args.no_lpips,
         device=args.device,
+        images={name: IMAGE_CHOICES[name] for name in args.images},
     )
     rows = evaluate(plan.dataset, plan.methods, plan.lams, plan.settings, args.batch_size)
     record = {

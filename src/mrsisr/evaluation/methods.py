@@ -101,6 +101,8 @@ class ModelMethod:
         n_condition: give the network's conditioning this ``n`` instead of the input's
             (Fig. 2a); data consistency keeps the input's true ``n``.
         met_condition: give the network this metabolite index instead (Fig. 2b).
+        present: ``(T1, FLAIR)``: which images the network is given (an absent one is
+            zeros and flagged absent, as ``mrsisr predict`` does); ``None``: both.
         tags: extra columns written into every result row of this method.
         infos: the model files' :class:`~mrsisr.checkpoint.ModelInfo` (for checks).
     """
@@ -110,6 +112,7 @@ class ModelMethod:
     lam_conditioned: bool = False
     n_condition: int | None = None
     met_condition: int | None = None
+    present: tuple[bool, bool] | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     infos: list[Any] = field(default_factory=list)
 
@@ -136,6 +139,13 @@ class ModelMethod:
         swapped = {}
         if self.n_condition is not None:  # the conditioning sees it; DC keeps the true n
             swapped["cond_n"] = torch.full_like(batch.n, self.n_condition).to(device)
+        if self.present is not None:
+            t1, flair = (
+                img if keep else torch.zeros_like(img)
+                for img, keep in zip((batch.t1, batch.flair), self.present)
+            )
+            args[1:3] = [t1, flair]
+            args.append(torch.tensor([self.present] * size, dtype=torch.bool))
         with torch.inference_mode():
             out = model(*(a.to(device) for a in args), **swapped).double().cpu()
         return out * batch.scale.double().reshape(-1, 1, 1, 1)

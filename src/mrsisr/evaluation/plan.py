@@ -9,7 +9,8 @@ n). :func:`mrsisr.evaluation.evaluate.evaluate` then runs the plan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,13 @@ from mrsisr.evaluation.tables import entry_name
 from mrsisr.inference import model_grid
 from mrsisr.options import resolve_device
 
-__all__ = ["EvaluationPlan", "default_n", "plan_evaluation", "select_patients"]
+__all__ = [
+    "EvaluationPlan",
+    "default_n",
+    "plan_evaluation",
+    "select_patients",
+    "with_image_sets",
+]
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,9 @@ class EvaluationPlan:
 
     @property
     def infos(self) -> list[ModelInfo]:
-        """The model files' descriptions."""
-        return [info for m in self.models for info in m.infos]
+        """The model files' descriptions (once each, whatever the image sets)."""
+        unique = {id(info): info for m in self.models for info in m.infos}
+        return list(unique.values())
 
     def record(self) -> dict[str, Any]:
         """What was run, JSON-ready (``evaluation.json`` adds command, machine and time)."""
@@ -88,6 +96,7 @@ class EvaluationPlan:
             "split_seed": self.seed,
             "n": self.n_values,
             "lam": self.lams,
+            "images": sorted({str(m.tags.get("images", "both")) for m in self.models}),
             "models": [
                 {"path": str(i.path), "variant": i.variant, "fold": i.metadata.get("fold")}
                 for i in self.infos
@@ -137,6 +146,37 @@ def default_n(models: Sequence[ModelMethod]) -> list[int]:
     return list(common or sorted(single) or DEFAULT_N_CHOICES)
 
 
+def with_image_sets(
+    models: Sequence[ModelMethod], images: Mapping[str, tuple[bool, bool]]
+) -> list[ModelMethod]:
+    """One method per model and image set: ``full`` (both images), ``full[t1]``, ...
+
+    Args:
+        models: the model methods.
+        images: label -> ``(T1, FLAIR)`` presence, e.g. ``{"both": (True, True),
+            "t1": (True, False)}``.
+
+    Raises:
+        UserError: an image set without both images for a model that needs both.
+    """
+    out = []
+    for method in models:
+        for label, present in images.items():
+            tags = {**method.tags, "images": label}
+            if all(present):
+                out.append(dataclasses.replace(method, tags=tags))
+                continue
+            for info, model in zip(method.infos, method.models.values()):
+                if not getattr(model, "accepts_missing_images", False):
+                    raise UserError(
+                        f"--images {label}: {info.path} needs both T1 and FLAIR (it was "
+                        "trained without presence flags)"
+                    )
+            name = f"{method.name}[{label}]"
+            out.append(dataclasses.replace(method, name=name, present=present, tags=tags))
+    return out
+
+
 def plan_evaluation(
     data: str | Path,
     model_files: Sequence[str | Path],
@@ -151,6 +191,7 @@ def plan_evaluation(
     reference: str | None = None,
     lpips: bool = True,
     device: str = "cpu",
+    images: Mapping[str, tuple[bool, bool]] | None = None,
 ) -> EvaluationPlan:
     """Check an evaluation before anything is computed.
 
@@ -168,6 +209,8 @@ def plan_evaluation(
         reference: entry of the Wilcoxon tests (default the first).
         lpips: compute LPIPS.
         device: ``auto``, ``cpu`` or ``cuda``.
+        images: label -> ``(T1, FLAIR)`` given to the models, one entry each
+            (:func:`with_image_sets`); default both images only.
 
     Raises:
         UserError: naming the argument and what it accepts.
@@ -185,7 +228,9 @@ def plan_evaluation(
         raise UserError(f"--baselines/--device: {err}") from None
     cohort = Cohort.open(data)
     ids = select_patients(cohort.patients, patients=patients, fold=fold, folds=folds, seed=seed)
-    models = load_model_methods(model_files, device=dev)
+    models = with_image_sets(
+        load_model_methods(model_files, device=dev), images or {"both": (True, True)}
+    )
     if not models and not chosen:
         raise UserError("--model/--baselines: nothing to evaluate; give a model or a baseline")
     check_held_out(models, ids)

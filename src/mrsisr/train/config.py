@@ -209,10 +209,12 @@ def check_config(config: TrainConfig) -> TrainConfig:
         ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
         (
             "data.presence_probs",
-            lambda: len(data.presence_probs) == 4
-            and _finite(*data.presence_probs)
-            and min(data.presence_probs) >= 0
-            and abs(sum(data.presence_probs) - 1) <= 1e-6,
+            lambda: (
+                len(data.presence_probs) == 4
+                and _finite(*data.presence_probs)
+                and min(data.presence_probs) >= 0
+                and abs(sum(data.presence_probs) - 1) <= 1e-6
+            ),
             "must be 4 probabilities [both, T1 only, FLAIR only, none] summing to 1",
         ),
         (
