@@ -341,10 +341,15 @@ class PerSampleLoop(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """The generator's arguments, each with the batch first; its output, batched."""
-        batch = inputs[0].shape[0]
-        return torch.cat([self.generator(*(x[b : b + 1] for x in inputs)) for b in range(batch)])
+    def forward(self, *inputs: torch.Tensor | None) -> torch.Tensor:
+        """The generator's arguments, each with the batch first (or ``None``); its output."""
+        batch = inputs[0].shape[0] if inputs[0] is not None else 0
+        return torch.cat(
+            [
+                self.generator(*(None if x is None else x[b : b + 1] for x in inputs))
+                for b in range(batch)
+            ]
+        )
 
 
 def _check_cond_n(grid: tuple[int, int], n: torch.Tensor, cond_n: torch.Tensor) -> None:
