@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from mrsisr.checkpoint import load_model, save_model
 from mrsisr.cli import main
 from mrsisr.data.splits import kfold_splits
+from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+from mrsisr.evaluation.methods import ModelMethod
+from mrsisr.nn.variants import build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
-from eval_cohort import save_tiny_model, write_cohort
+from eval_cohort import TINY, save_tiny_model, write_cohort
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +102,67 @@ def test_user_errors_exit_2_and_write_nothing(cohort, model, tmp_path, capsys, e
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+# --images: both / T1 only / FLAIR only / none, one entry each
+
+
+@pytest.fixture(scope="module")
+def flagged_model(tmp_path_factory, split):
+    torch.manual_seed(0)
+    config = {**TINY, "presence": True}
+    model = build_generator("full", **config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    path = tmp_path_factory.mktemp("m") / "full.safetensors"
+    meta = {"split": split.to_dict(), "n_choices": [8, 12], "fold": 0}
+    save_model(path, model, "full", config, meta)
+    return path
+
+
+def images_argv(model, cohort, out, *images):
+    return [
+        "evaluate", "--model", str(model), "--data", str(cohort), "--fold", "0", "--folds", "3",
+        "--baselines", "zero_fill", "--no-lpips", "--images", *images, "--out", str(out),
+    ]  # fmt: skip
+
+
+def test_every_image_set_is_an_entry_of_its_own(flagged_model, cohort, tmp_path):
+    out = tmp_path / "eval"
+    assert main(images_argv(flagged_model, cohort, out, "both", "t1", "flair", "none")) == 0
+    with (out / "samples.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    methods = {r["method"] for r in rows}
+    assert methods == {"full", "full[t1]", "full[flair]", "full[none]", "zero_fill"}
+    psnr = {m: [float(r["psnr"]) for r in rows if r["method"] == m] for m in methods}
+    assert len({tuple(v) for v in psnr.values()}) == 5  # each set gives other numbers
+    assert {r["images"] for r in rows if r["method"] == "full[t1]"} == {"t1"}
+
+
+def test_a_model_without_presence_refuses_a_missing_image(split, cohort, tmp_path, capsys):
+    model = save_tiny_model(tmp_path / "fs.safetensors", "filter_scaling", split)
+    assert main(images_argv(model, cohort, tmp_path / "eval", "both", "t1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--images t1" in err and "fs.safetensors needs both T1 and FLAIR" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "eval").exists()
+
+
+def test_a_missing_image_is_given_as_zeros_flagged_absent(flagged_model, cohort):
+    model, _ = load_model(flagged_model)
+    dataset = evaluation_dataset(cohort, ["P0"], [8])
+    settings = MetricSettings.for_grid(dataset.grid, lpips=False)
+    method = ModelMethod("t1", {None: model}, present=(True, False))
+    seen = []
+
+    def record(module, args, out):
+        seen.append(args)
+
+    handle = model.register_forward_hook(record)
+    try:
+        evaluate(dataset, [method], settings=settings)
+    finally:
+        handle.remove()
+    lr, t1, flair, *_, present = seen[0]
+    assert t1.abs().sum() > 0 and torch.equal(flair, torch.zeros_like(flair))
+    assert present.dtype == torch.bool and present.tolist() == [[True, False]] * len(lr)
