@@ -179,3 +179,15 @@ def test_brain_mask_of_one_image_equals_that_of_the_image_twice() -> None:
 )
 def test_images_label(present, label) -> None:
     assert images_label(present) == label
+
+
+def test_uncertainty_estimates_work_with_a_missing_image(flagged: Predictor) -> None:
+    from mrsisr.uncertainty import propagate_fit, tta
+
+    lr = lr_volume((16, 16), slices=2)
+    given = anatomy((True, False), shape=(*GRID, 2))
+    plain = flagged.super_resolve(lr, Metabolite.Gln, given)
+    flipped = tta(flagged, lr, Metabolite.Gln, given)
+    assert flipped.mean.shape == plain.shape and np.isfinite(flipped.sd).all()
+    noise = propagate_fit(flagged, lr, np.zeros_like(lr), Metabolite.Gln, given, draws=2)
+    np.testing.assert_allclose(noise.mean, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
