@@ -323,7 +323,12 @@ from mrsisr.checkpoint import load_model
 from mrsisr.errors import UserError
 from mrsisr.train.config_io import load_config
 from mrsisr.data.splits import load_splits
-readers = {".safetensors": load_model, ".toml": load_config, ".json": load_splits}
+from mrsisr.data.manifest import read_manifest
+readers = {
+    ".safetensors": load_model,
+    ".toml": load_config,
+    ".json": lambda p: read_manifest(p.parent) if p.name == "cohort.json" else load_splits(p),
+}
 for name in sys.argv[1:]:
     path = Path(name)
     try:
@@ -358,6 +363,14 @@ def test_mutated_files_stay_within_a_memory_bound(tmp_path_factory, data) -> Non
         files.append(path)
         path = folder / f"config{i}.toml"
         path.write_text(as_toml(data.draw(mutated(config_to_dict(load_config("tiny"))))))
+        files.append(path)
+        path = save_splits(folder / f"split{i}.json", [Split(("A",), ("B",), ("C",))])
+        path.write_text(as_json(data.draw(mutated(json.loads(path.read_text())))))
+        files.append(path)
+        (folder / f"cohort{i}").mkdir()
+        path = folder / f"cohort{i}" / "cohort.json"
+        cohort = Manifest(("P1",), ("tCho",), "mM", 3.0, "test").to_json()
+        path.write_text(as_json(data.draw(mutated(cohort))))
         files.append(path)
     result = limited_run([sys.executable, "-c", _READER, *map(str, files)])
     assert result.returncode == 0, result.stderr[-2000:]
