@@ -48,13 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="metabolite of each --met file (e.g. tCho tCr NAA Gly Gln Glu Ins); "
         "default: read from the file names",
     )
-    inputs.add_argument("--t1", type=Path, metavar="FILE", help="T1-weighted image, any grid")
+    inputs.add_argument(
+        "--t1",
+        type=Path,
+        metavar="FILE",
+        help="T1-weighted image, any grid (--t1 alone, --flair alone or neither: only with a "
+        "model trained with presence flags)",
+    )
     inputs.add_argument("--flair", type=Path, metavar="FILE", help="FLAIR image, any grid")
     inputs.add_argument(
         "--mask",
         type=Path,
         metavar="FILE",
-        help="brain/quality mask, any grid (default: derived from T1 and FLAIR)",
+        help="brain/quality mask, any grid (default: derived from the images given, or from "
+        "the maps themselves without an image)",
     )
     inputs.add_argument(
         "--force-metabolite",
@@ -103,7 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--manifest",
         type=Path,
         metavar="CSV",
-        help="cohort form: CSV with columns patient, metabolite, met, t1, flair[, mask]",
+        help="cohort form: CSV with columns patient, metabolite, met, t1, flair[, mask] (an "
+        "empty t1 or flair cell: no such image)",
     )
     parser.add_argument(
         "--sharpness",

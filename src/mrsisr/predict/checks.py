@@ -113,8 +113,12 @@ def check_inputs(jobs: Sequence[Job], grid: tuple[int, int]) -> None:
                 f"{job.met}: on another grid than the other maps of this patient; "
                 "maps of one patient must share shape and affine"
             )
-        anatomy = [(job.t1, "a T1-weighted image"), (job.flair, "a FLAIR image")]
-        for path, what in [*anatomy, *([(job.mask, "a mask")] if job.mask else [])]:
+        given = [
+            (job.t1, "a T1-weighted image"),
+            (job.flair, "a FLAIR image"),
+            (job.mask, "a mask"),
+        ]
+        for path, what in [(path, what) for path, what in given if path is not None]:
             src_shape, src_affine = header(path, what)
             if not covers(src_shape, src_affine, *out_grid):
                 raise UserError(

@@ -59,9 +59,10 @@ def job_provenance(
         mask_source: where the mask used came from.
         command_line: the arguments of the run.
     """
-    inputs = [("map", job.met), ("t1", job.t1), ("flair", job.flair)]
-    if job.mask is not None:
-        inputs.append(("mask", job.mask))
+    inputs = [("map", job.met)]
+    for role, path in (("t1", job.t1), ("flair", job.flair), ("mask", job.mask)):
+        if path is not None:
+            inputs.append((role, path))
     record = job.source
     if record is not None and record.sd is not None:
         inputs.append(("sd", record.sd))

@@ -51,9 +51,10 @@ class Job:
         patient: patient id ("" for a single patient given on the command line).
         metabolite: which metabolite the map is.
         met: the low-resolution map file.
-        t1: the T1-weighted image file.
-        flair: the FLAIR image file.
-        mask: a mask file, or ``None`` to derive one from T1 and FLAIR.
+        t1: the T1-weighted image file, or ``None`` (no T1: a model with presence flags).
+        flair: the FLAIR image file, or ``None`` (no FLAIR).
+        mask: a mask file, or ``None`` to derive one from the images (from the maps
+            without an image).
         out: output file (``.nii`` or ``.nii.gz``); with several λ and no ``stack`` the
             files are named by :func:`output_name`.
         mask_out: where the mask used is written (shared by the jobs of one patient).
@@ -73,8 +74,8 @@ class Job:
     patient: str
     metabolite: Metabolite
     met: Path
-    t1: Path
-    flair: Path
+    t1: Path | None
+    flair: Path | None
     mask: Path | None
     out: Path
     mask_out: Path
@@ -102,9 +103,13 @@ class Job:
         return tuple(sidecar_path(path) for path in self.outputs)
 
     @property
-    def anatomy_key(self) -> tuple[Path, Path, Path | None, Path]:
+    def anatomy_key(self) -> tuple[Path | None, Path | None, Path | None, Path]:
         """Jobs with the same key share their anatomical inputs and mask."""
         return (self.t1, self.flair, self.mask, self.mask_out)
+
+
+def _optional_path(path: str | Path | None) -> Path | None:
+    return None if path is None else Path(path)
 
 
 def output_name(out: Path, lam: float) -> Path:
@@ -182,7 +187,7 @@ def _manifest_jobs(
         patient = row["patient"]
         if not _PATIENT_ID.match(patient):
             raise UserError(f"{where}: patient id {patient!r} must be letters, digits, _ . -")
-        for column in ("metabolite", "met", "t1", "flair"):
+        for column in ("metabolite", "met"):
             if not row[column]:
                 raise UserError(f"{where}: empty '{column}' column; give a file path")
         match = _metabolite(base / row["met"], row["metabolite"], force, f"{where}: ")
@@ -192,8 +197,8 @@ def _manifest_jobs(
                 match,
                 patient=patient,
                 met=base / row["met"],
-                t1=base / row["t1"],
-                flair=base / row["flair"],
+                t1=base / row["t1"] if row["t1"] else None,
+                flair=base / row["flair"] if row["flair"] else None,
                 mask=base / row["mask"] if row.get("mask") else None,
                 out=folder / f"sr_{match.metabolite.value}.nii.gz",
                 mask_out=folder / "mask.nii.gz",
@@ -253,21 +258,14 @@ def _pipeline_jobs(
         folder = out / name if several else out
         first = records[0]
         anatomy = {"--t1": t1 or first.t1, "--flair": flair or first.flair}
-        for option, path in anatomy.items():
-            if path is None:
-                whose = f" for sub-{subject}" if subject else ""
-                raise UserError(
-                    f"{option}: required with --from {source.pipeline}{whose} (a co-registered "
-                    "image, any grid; MRSIPrep datasets give one per subject in BIDS anat/)"
-                )
         for record in records:
             jobs.append(
                 _job(
                     NameMatch(record.metabolite, record.label, ()),
                     patient=name,
                     met=record.path,
-                    t1=Path(anatomy["--t1"]),
-                    flair=Path(anatomy["--flair"]),
+                    t1=_optional_path(anatomy["--t1"]),
+                    flair=_optional_path(anatomy["--flair"]),
                     mask=mask or first.brain_mask,
                     out=folder / f"sr_{record.metabolite.value}.nii.gz",
                     mask_out=folder / "mask.nii.gz",
@@ -395,9 +393,6 @@ def _met_jobs(
         raise UserError(
             "--met: give at least one low-resolution map (or --manifest CSV, or --from DIR)"
         )
-    if t1 is None or flair is None:
-        name = "--t1" if t1 is None else "--flair"
-        raise UserError(f"{name}: required with --met (a co-registered image, any grid)")
     if metabolites is not None and len(metabolites) != len(met):
         raise UserError(
             f"--metabolite: {len(metabolites)} name(s) for {len(met)} --met file(s); "
@@ -422,8 +417,8 @@ def _met_jobs(
             match,
             patient="",
             met=Path(path),
-            t1=Path(t1),
-            flair=Path(flair),
+            t1=_optional_path(t1),
+            flair=_optional_path(flair),
             mask=mask,
             out=target,
             mask_out=mask_out,

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from mrsisr.atomic import FileTransaction
 from mrsisr.data.nifti import read_volume
 from mrsisr.errors import UserError
-from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
+from mrsisr.inference import Anatomy, Predictor, images_label, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
 from mrsisr.predict.checks import check_inputs, check_outputs
 from mrsisr.predict.outputs import (
@@ -96,7 +96,9 @@ def run_jobs(
     jobs = list(jobs)
     check_outputs(jobs, overwrite)
     check_inputs(jobs, predictor.grid)
-    groups: dict[tuple[Path, Path, Path | None, Path], list[Job]] = {}
+    for job in jobs:
+        predictor.check_images((job.t1 is not None, job.flair is not None))
+    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.anatomy_key, []).append(job)
     hashes = FileHashes()
@@ -109,7 +111,16 @@ def run_jobs(
         for (t1_path, flair_path, mask_path, mask_out), members in groups.items():
             lr = read_volume(members[0].met, "a low-resolution map")
             shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
-            anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine)
+            maps = []  # a mask from the maps themselves when there is no image and no mask
+            if not (t1_path or flair_path or mask_path):
+                maps = [read_volume(job.met, "a low-resolution map").data for job in members]
+            anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine, maps)
+            log.info(
+                "%s: images used: %s; mask %s",
+                members[0].patient or members[0].met.name,
+                images_label(anatomy.present),
+                anatomy.mask_source,
+            )
             write_mask(files, mask_out, anatomy.mask, affine)
             for job in members:
                 _run_one(job, predictor, anatomy, files, command_line, hashes)
@@ -119,28 +130,32 @@ def run_jobs(
 
 def _anatomy(
     predictor: Predictor,
-    t1: Path,
-    flair: Path,
+    t1: Path | None,
+    flair: Path | None,
     mask: Path | None,
     shape: tuple[int, int, int],
     affine: np.ndarray,
+    maps: Sequence[np.ndarray] = (),
 ) -> Anatomy:
-    """T1, FLAIR and mask on the output grid; a user error if no brain is left in the mask."""
+    """T1, FLAIR (either may be absent) and mask on the output grid; a user error if no
+    brain is left in the mask. ``maps``: the patient's LR maps, for a mask without images."""
+    sources = ", ".join(str(p) for p in (t1, flair) if p is not None) or "the maps"
     try:
         anatomy = predictor.prepare_anatomy(
-            read_volume(t1, "a T1-weighted image"),
-            read_volume(flair, "a FLAIR image"),
+            read_volume(t1, "a T1-weighted image") if t1 else None,
+            read_volume(flair, "a FLAIR image") if flair else None,
             shape,
             affine,
             mask=read_volume(mask, "a mask") if mask else None,
             mask_source=str(mask or ""),
+            maps=maps,
         )
     except ValueError as err:  # constant images: no brain mask can be derived
         if isinstance(err, UserError):
             raise
-        raise UserError(f"{t1}, {flair}: {err}; give --mask") from None
+        raise UserError(f"{sources}: {err}; give --mask") from None
     if not anatomy.mask.any():
-        where = mask or f"the mask derived from {t1} and {flair}"
+        where = mask or f"the mask derived from {sources}"
         raise UserError(
             f"{where}: no voxel of the map's grid is inside the mask; "
             "check that it is co-registered to the map"
