@@ -62,6 +62,15 @@ def test_sidecar_holds_what_made_the_map(tmp_path) -> None:
     assert data["registration"] == {"shift_mm": [0.5, -1.25], "applied": False}
     assert data["acquisition"] is None and data["coverage"] is None
     assert data["command_line"][:2] == ["mrsisr", "predict"]
+    assert data["inputs"][0]["path"] == str(files["lr.nii.gz"])
+
+
+def test_sidecar_paths_are_absolute(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lr.nii.gz").write_bytes(b"map")
+    record = Provenance([], None, [("map", Path("lr.nii.gz"))], (8, 8), (16, 16), (0.0,),
+                        "Gln", Metabolite.Gln)  # fmt: skip
+    assert record.to_json()["inputs"][0]["path"] == str(tmp_path / "lr.nii.gz")
 
 
 def test_values_that_are_not_json_are_refused(tmp_path) -> None:

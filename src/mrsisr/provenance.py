@@ -77,7 +77,8 @@ class Provenance:
         command_line: the arguments the tool was run with (``sys.argv``).
         model: the model file, or None if the model was not loaded from a file.
         inputs: ``(role, file)`` of every input: ``"map"``, ``"t1"``, ``"flair"``,
-            ``"mask"``, ``"sd"``, ``"qc"``, …
+            ``"mask"``, ``"sd"``, …; recorded as absolute paths, so that the sidecar still
+            names them when read from another folder.
         n: acquisition size ``(n_y, n_x)`` of the map given.
         grid: the output grid ``(N_y, N_x)``.
         sharpness: the λ value(s) of the file, in the order of its volumes.
@@ -120,11 +121,11 @@ class Provenance:
             "tool": {"name": "mrsisr", "version": __version__},
             "command_line": list(self.command_line),
             "model": {
-                "path": None if self.model is None else str(self.model),
+                "path": None if self.model is None else str(Path(self.model).absolute()),
                 "sha256": None if self.model is None else hashes(self.model),
             },
             "inputs": [
-                {"role": role, "path": str(path), "sha256": hashes(path)}
+                {"role": role, "path": str(Path(path).absolute()), "sha256": hashes(path)}
                 for role, path in self.inputs
             ],
             "n": list(self.n),

@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metabolite",
         nargs="+",
         metavar="NAME",
-        help="metabolite of each --met file (e.g. tCho tCr NAA Gly Gln Glu Ins); "
-        "default: read from the file names",
+        help="metabolite of each --met file: tCho tCr NAA Gly Gln Glu Ins, or spellings "
+        "such as GPC+PCh, CrPCr, NAANAAG, mI; default: read from the file names",
     )
     inputs.add_argument(
         "--t1",
