@@ -39,7 +39,7 @@ from mrsisr.data.contrast import ImageContrast, Misregistration, Skull, synthesi
 from mrsisr.data.lesions import Lesion
 from mrsisr.data.randomise import Range, SimulatorSettings
 from mrsisr.data.simulate import PhantomGeometry, SimulatedPatient, quality_mask, to_mrsi_grid
-from mrsisr.data.tissue import NOISE_SD_MM
+from mrsisr.data.tissue import HEALTHY_MM, NOISE_SD_MM
 from mrsisr.metabolites import METABOLITES, Metabolite
 
 __all__ = [
@@ -55,28 +55,17 @@ M = Metabolite
 
 # Healthy (GM, WM) concentrations (mM) from two literature tables; a patient's centre is a
 # random mix of the two. First: the meta-analysis of healthy controls tabulated by the
-# MRS-Digital-Phantom project (tCho = GPC + PCh, tCr = Cr + PCr, NAA = NAA + NAAG). Second:
-# Pouwels & Frahm, MRM 39:53 (1998). Glycine, in neither: Ganji et al., MRM 2016, in both.
+# MRS-Digital-Phantom project, which the paper's phantom uses (mrsisr.data.tissue.HEALTHY_MM)
+# for all but Glu and Gln. Second: Pouwels & Frahm, MRM 39:53 (1998), with tNAA = NAA + NAAG.
+# Glycine, in neither: Ganji et al., MRM 2016 (HEALTHY_MM), in both.
 LITERATURE_MM: tuple[MappingProxyType[Metabolite, tuple[float, float]], ...] = (
+    MappingProxyType({**HEALTHY_MM, M.Gln: (2.43, 2.47), M.Glu: (8.07, 8.30)}),
     MappingProxyType(
         {
-            M.tCho: (1.30, 1.65),
-            M.tCr: (7.76, 7.10),
-            M.NAA: (9.21, 11.12),
-            M.Gly: (1.10, 0.30),
-            M.Gln: (2.43, 2.47),
-            M.Glu: (8.07, 8.30),
-            M.Ins: (4.86, 5.42),
-        }
-    ),
-    MappingProxyType(
-        {
+            **HEALTHY_MM,
             M.tCho: (1.17, 1.70),
             M.tCr: (6.70, 5.63),
             M.NAA: (9.30, 10.24),
-            M.Gly: (1.10, 0.30),
-            M.Gln: (4.25, 1.83),
-            M.Glu: (8.52, 6.57),
             M.Ins: (4.35, 3.67),
         }
     ),
