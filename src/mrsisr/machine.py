@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,15 @@ import numpy as np
 
 from mrsisr import __version__
 
-__all__ = ["cpu_model", "cpu_threads", "load_average", "machine_info", "usable_cpus"]
+__all__ = [
+    "cpu_model",
+    "cpu_threads",
+    "load_average",
+    "machine_info",
+    "source_commit",
+    "source_state",
+    "usable_cpus",
+]
 
 
 def cpu_model() -> str:
@@ -94,3 +103,39 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "mrsisr": __version__,
     }
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def source_state() -> dict[str, Any]:
+    """``{"commit": sha | None, "clean": bool | None}`` of the source tree mrsisr runs from.
+
+    ``None`` outside a git checkout (an installed wheel); ``clean`` is ``False`` when tracked
+    files differ from the commit (untracked files are ignored).
+    """
+    commit = _git("rev-parse", "HEAD") or None
+    if commit is None:
+        return {"commit": None, "clean": None}
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "clean": None if status is None else not status}
+
+
+def source_commit() -> str | None:
+    """The commit of :func:`source_state`, with ``+dirty`` if the tree differs from it."""
+    state = source_state()
+    if state["commit"] is None:
+        return None
+    return state["commit"] + ("" if state["clean"] is not False else "+dirty")

@@ -69,6 +69,20 @@ def test_table1_has_our_rows_the_papers_and_the_protocol(table1):
     assert (table1 / "table1" / "samples.csv").is_file()
 
 
+def test_protocols_trace_the_code_the_configs_and_the_training_logs(table1):
+    protocol = json.loads((table1 / "table1" / "protocol.json").read_text())
+    code = protocol["code"]
+    assert set(code) == {"commit", "clean"}
+    if code["commit"] is not None:  # a git checkout (not an installed wheel)
+        assert len(code["commit"]) == 40 and isinstance(code["clean"], bool)
+    for run in protocol["runs"]:
+        folder = table1 / "runs" / run["folder"]
+        assert run["seed"] == 0 and run["config_hash"] in protocol["configs"]
+        assert protocol["configs"][run["config_hash"]] == (folder / "config.toml").read_text()
+        kept = table1 / "table1" / "training" / f"{run['folder']}.csv"
+        assert kept.read_text() == (folder / "metrics.csv").read_text()
+
+
 def test_fig2_reuses_the_table1_runs(cohort, table1, capsys):
     out = table1 / "fig2"
     argv = [
@@ -85,6 +99,10 @@ def test_fig2_reuses_the_table1_runs(cohort, table1, capsys):
     assert main(argv) == 0
     protocol = json.loads((out / "protocol.json").read_text())
     assert [r["reused"] for r in protocol["runs"]] == [True]
+    # The same run has the same configuration text in both records.
+    table = json.loads((table1 / "table1" / "protocol.json").read_text())
+    assert set(protocol["configs"].items()) <= set(table["configs"].items())
+    assert (out / "training" / f"{protocol['runs'][0]['folder']}.csv").is_file()
     assert (out / "fig2a_resolution.png").is_file() and (out / "fig2b_metabolite.png").is_file()
     assert "input \\ condition" in (out / "fig2.md").read_text()
 
@@ -99,8 +117,25 @@ def test_fig3_and_fig4_use_a_given_full_model(cohort, tmp_path):
     )
     text = (tmp_path / "f4" / "fig4.md").read_text()
     assert "| 0.1 |" in text and (tmp_path / "f4" / "fig4_lambda.png").is_file()
-    assert main(["reproduce", "fig3", "--out", str(tmp_path / "f3"), *common]) == 0
+    protocol = json.loads((tmp_path / "f4" / "protocol.json").read_text())
+    assert protocol["options"]["folds_run"] == [] and protocol["options"]["models"] == [str(model)]
+    threads = ["--set", "threads=1"]
+    assert main(["reproduce", "fig3", "--out", str(tmp_path / "f3"), *common, *threads]) == 0
     assert (tmp_path / "f3" / "fig3_sharpness.png").stat().st_size > 0
+    protocol = json.loads((tmp_path / "f3" / "protocol.json").read_text())
+    assert protocol["machine"]["torch_threads"] == 1
+
+
+def test_fig2_of_a_given_model_file_at_chosen_sizes(cohort, tmp_path):
+    split = kfold_splits(["P0", "P1", "P2"], folds=3, seed=0)[0]
+    model = save_tiny_model(tmp_path / "full.safetensors", "full", split)
+    argv = ["reproduce", "fig2", "--data", str(cohort), "--out", str(tmp_path / "f2")]
+    assert main([*argv, "--model", str(model), "--n", "6", "10", "--no-lpips"]) == 0
+    text = (tmp_path / "f2" / "fig2.md").read_text()
+    assert "| 6 |" in text and "| 10 |" in text and "| 12 |" not in text
+    assert "data consistency uses the input's true n" in text
+    protocol = json.loads((tmp_path / "f2" / "protocol.json").read_text())
+    assert protocol["runs"] == [] and protocol["options"]["models"] == [str(model)]
 
 
 def test_user_errors_exit_2_and_write_nothing(cohort, tmp_path, capsys):

@@ -80,8 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="PATH",
-        help="fig3/fig4: full-model file(s) to use instead of training (each is evaluated "
+        help="fig2/fig3/fig4: model file(s) to use instead of training (each is evaluated "
         "on the test patients it records)",
+    )
+    parser.add_argument(
+        "--n",
+        dest="sizes",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="fig2: input sizes and n conditions (default the trained ones)",
     )
     parser.add_argument("--lam", nargs="+", type=float, metavar="L", help="fig3/fig4: λ values")
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
@@ -114,8 +122,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--designs {' '.join(bad)}: unknown; use {', '.join(DESIGNS)}")
     if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {args.seeds}: distinct integers >= 0")
-    if args.model and args.experiment not in ("fig3", "fig4"):
-        raise UserError("--model: only fig3 and fig4 take model files")
+    if args.model and args.experiment not in ("fig2", "fig3", "fig4"):
+        raise UserError("--model: only fig2, fig3 and fig4 take model files")
+    if args.sizes is not None and (args.experiment != "fig2" or min(args.sizes) < 2):
+        raise UserError(f"--n {args.sizes}: fig2 only, sizes >= 2")
     if args.lam is not None and any(v < 0 for v in args.lam):
         raise UserError(f"--lam {args.lam}: sharpness weights must be >= 0")
 
@@ -140,11 +150,15 @@ def run(args: argparse.Namespace) -> int:
         lpips=not args.no_lpips,
     )
     default = "paper" if args.experiment in ("fig3", "fig4") else "paper_noadv"
-    protocol.train_config(default)  # a bad --config or --set fails before anything is written
+    config = protocol.train_config(default)  # a bad --config or --set fails before any output
+    if config.threads > 0:  # evaluation too runs (and is recorded) with the threads asked for
+        import torch
+
+        torch.set_num_threads(config.threads)
     if args.experiment == "table1":
         path = reproduce.reproduce_table1(protocol)
     elif args.experiment == "fig2":
-        path = reproduce.reproduce_fig2(protocol)
+        path = reproduce.reproduce_fig2(protocol, [Path(m) for m in args.model], args.sizes)
     elif args.experiment == "ncond":
         path = ncond.reproduce_ncond(protocol, args.designs, args.seeds)
     else:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,11 +40,11 @@ from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.data.slices import SliceRule
 from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.inference import Anatomy, Precision, Predictor
-from mrsisr.machine import machine_info
+from mrsisr.machine import machine_info, source_commit
 from mrsisr.metabolites import Metabolite
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
 
-__all__ = ["CalibrationResult", "calibrate", "calibration_stats", "psnr_in_mask"]
+__all__ = ["CalibrationResult", "calibrate", "calibration_stats", "psnr_in_mask", "source_commit"]
 
 log = logging.getLogger(__name__)
 
@@ -204,33 +203,6 @@ def calibrate(
 
 def _pool(pooled, method: str, met: Metabolite, sd: np.ndarray, error: np.ndarray) -> None:
     pooled[method].setdefault(met.value, []).extend([sd, error])
-
-
-def source_commit() -> str | None:
-    """The git commit of the source tree mrsisr runs from, or ``None`` outside a checkout."""
-
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0 or not done.stdout.strip():
-        return None
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=Path(__file__).resolve().parent,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    return done.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def write_calibration(

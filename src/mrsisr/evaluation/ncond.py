@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.report import write_json
 from mrsisr.evaluation.reproduce import Protocol, mean_matrix, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metrics.stats import welch_ttest
@@ -216,8 +215,7 @@ def reproduce_ncond(
     out = protocol.out
     out.mkdir(parents=True, exist_ok=True)
     write_samples_csv(out / "runs.csv", lines)
-    record.keep_training_logs(out / "training")
     path = out / "ncond.md"
     path.write_text(_report(summaries, seeds, record), encoding="utf-8")
-    write_json(out / "protocol.json", record.finish())
+    record.write(out)
     return path

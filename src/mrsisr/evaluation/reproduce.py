@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from mrsisr.data.splits import fold_split
+from mrsisr.errors import UserError
 from mrsisr.evaluation.plots import plot_matrix
-from mrsisr.evaluation.report import write_json, write_report
+from mrsisr.evaluation.report import write_report
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metabolites import METABOLITES
 from mrsisr.train.config import TrainConfig
@@ -28,6 +29,7 @@ __all__ = [
     "TABLE1_VARIANTS",
     "Protocol",
     "mean_matrix",
+    "model_files",
     "reproduce_fig2",
     "reproduce_table1",
     "test_patients",
@@ -99,8 +101,12 @@ class Protocol:
         config.progress = False
         return config
 
-    def options(self) -> dict[str, Any]:
-        """The options as JSON-ready values (for ``protocol.json``)."""
+    def options(self, models: Sequence[Path] = ()) -> dict[str, Any]:
+        """The options as JSON-ready values (for ``protocol.json``).
+
+        With ``models`` (files used instead of training), no fold is run: each file is
+        evaluated on the test patients it records, and ``folds_run`` is empty.
+        """
         return {
             "data": str(self.data.resolve()),
             "runs": str(self.runs.resolve()),
@@ -109,7 +115,8 @@ class Protocol:
             "epochs": self.epochs,
             "max_steps": self.max_steps,
             "folds": self.folds,
-            "folds_run": self.fold_ids(),
+            "folds_run": [] if models else self.fold_ids(),
+            "models": [str(m) for m in models],
             "variants": list(self.variants) if self.variants else None,
             **self.extra,
         }
@@ -121,6 +128,24 @@ def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
 
     patients = Cohort.open(data).patients
     return list(fold_split(patients, config.data.folds, config.data.split_seed, fold).test)
+
+
+def model_files(models: Sequence[Path]) -> list[tuple[Path, list[str], list[int]]]:
+    """``(model file, test patients, trained n values)`` of each file, from its metadata.
+
+    Raises:
+        UserError: a file that records no test patients (metadata ``split``).
+    """
+    from mrsisr.checkpoint import read_info
+
+    out = []
+    for path in models:
+        info = read_info(path)
+        test = list((info.metadata.get("split") or {}).get("test") or [])
+        if not test:
+            raise UserError(f"--model {path}: records no test patients (metadata 'split')")
+        out.append((Path(path), test, list(info.metadata.get("n_choices") or [])))
+    return out
 
 
 def table1_runs(
@@ -198,7 +223,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
     text = table1_markdown(rows, params, train_h, folds_run) + "\n" + record.markdown()
     path = protocol.out / "table1.md"
     path.write_text(text, encoding="utf-8")
-    write_json(protocol.out / "protocol.json", record.finish())
+    record.write(protocol.out)
     return path
 
 
@@ -223,36 +248,52 @@ def mean_matrix(rows: Sequence[dict[str, Any]], row_key: str, col_key: str, metr
     return matrix, row_ids, col_ids
 
 
-def reproduce_fig2(protocol: Protocol) -> Path:
+def reproduce_fig2(
+    protocol: Protocol, models: Sequence[Path] = (), sizes: Sequence[int] | None = None
+) -> Path:
     """Fig. 2: SSIM when the condition (n; metabolite) given to the network matches the input.
 
-    Uses the Table 1 ``filter_scaling_met`` runs (conditioned on n and m), trained if absent.
+    The swapped n reaches only the conditioning; data consistency keeps the input's true n
+    (as in the authors' code), so a network that ignores n scores the same at every condition.
+
+    Args:
+        protocol: cohort, budget and folders; without ``models``, the Table 1
+            ``filter_scaling_met`` runs of its folds are used (trained if absent).
+        models: model files to study instead, each on the test patients it records.
+        sizes: input sizes and n conditions; ``None``: the trained ones.
 
     Returns:
         ``OUT/fig2.md``, next to ``fig2a_resolution.png``, ``fig2b_metabolite.png``,
-        ``samples.csv`` and ``protocol.json``.
+        ``samples_*.csv``, ``protocol.json`` and ``training/`` (the runs' ``metrics.csv``).
     """
     from mrsisr.checkpoint import load_model
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import ModelMethod
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
 
-    record = ProtocolRecord("fig2", protocol.options())
-    one = Protocol(**{**protocol.__dict__, "variants": ("filter_scaling_met",)})
+    record = ProtocolRecord("fig2", protocol.options(models))
+    cases: list[tuple[Path, list[str], list[int], int | str]] = []
+    if models:
+        for path, patients, ns in model_files(models):
+            cases.append((path, patients, ns, path.name))
+    else:
+        one = Protocol(**{**protocol.__dict__, "variants": ("filter_scaling_met",)})
+        for fold in protocol.fold_ids():
+            runs, base = table1_runs(one, record, fold)
+            patients = test_patients(base, protocol.data, fold)
+            cases.append((runs["filter_scaling_met"][0].model, patients, base.data.n_choices, fold))
     rows_n: list[dict[str, Any]] = []
     rows_m: list[dict[str, Any]] = []
-    for fold in protocol.fold_ids():
-        runs, base = table1_runs(one, record, fold)
-        model, _ = load_model(runs["filter_scaling_met"][0].model)
-        dataset = evaluation_dataset(
-            protocol.data, test_patients(base, protocol.data, fold), base.data.n_choices
-        )
+    for path, patients, ns, fold in cases:
+        model, _ = load_model(path)
+        ns = list(sizes or ns)
+        dataset = evaluation_dataset(protocol.data, patients, ns)
         settings = MetricSettings.for_grid(dataset.grid, lpips=False)
         by_n = [
             ModelMethod(
                 f"cond_n={c}", {None: model}, n_condition=c, tags={"cond_n": c, "fold": fold}
             )
-            for c in base.data.n_choices
+            for c in ns
         ]
         rows_n += evaluate(dataset, by_n, [0.0], settings, protocol.batch_size)
         by_m = [
@@ -281,7 +322,7 @@ def reproduce_fig2(protocol: Protocol) -> Path:
             out / png,
             f"{label} given as condition",
             f"{label} of the input",
-            "mean SSIM (filter_scaling_met, λ = 0)",
+            f"mean SSIM ({'model file' if models else 'filter_scaling_met'}, λ = 0)",
         )
         matched = sum(
             1
@@ -290,9 +331,11 @@ def reproduce_fig2(protocol: Protocol) -> Path:
         )
         parts += [f"## Input {label} vs condition (mean SSIM over maps and folds)", ""]
         parts.append(f"![{png}]({png})")
+        spread = max(float(np.nanmax(row) - np.nanmin(row)) for row in matrix)
         parts += [
             "",
-            f"The matching condition gives the best SSIM for {matched} of {len(row_ids)} inputs.",
+            f"The matching condition gives the best SSIM for {matched} of {len(row_ids)} inputs; "
+            f"the largest SSIM range over the conditions of one input is {spread:.4f}.",
             "",
         ]
         body = [[str(a), *(f"{v:.4f}" for v in matrix[i])] for i, a in enumerate(row_ids)]
@@ -302,8 +345,14 @@ def reproduce_fig2(protocol: Protocol) -> Path:
         "Paper (Fig. 2): the matching n always gives the best SSIM; the matching "
         "metabolite does for every metabolite but NAA."
     )
-    parts += ["", record.markdown()]
+    parts += [
+        "",
+        "The swapped n is given to the conditioning only; data consistency uses the input's "
+        "true n.",
+        "",
+        record.markdown(),
+    ]
     path = out / "fig2.md"
     path.write_text("\n".join(parts), encoding="utf-8")
-    write_json(out / "protocol.json", record.finish())
+    record.write(out)
     return path

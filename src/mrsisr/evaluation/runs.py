@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mrsisr.errors import UserError
-from mrsisr.evaluation.report import machine_info
+from mrsisr.evaluation.report import machine_info, write_json
+from mrsisr.machine import source_state
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
@@ -134,24 +135,35 @@ class ProtocolRecord:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     runs: list[dict[str, Any]] = field(default_factory=list)
     configs: dict[str, str] = field(default_factory=dict)
+    code: dict[str, Any] = field(default_factory=source_state)
+    """The git commit the command ran from and whether the tree was clean, at its start."""
     _start: float = field(default_factory=time.perf_counter, repr=False)
     _folders: list[Path] = field(default_factory=list, repr=False)
 
     def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
-        """Record a run and its configuration (TOML, by hash)."""
+        """Record a run and its configuration (TOML, by hash).
+
+        The configuration text is the run's own ``config.toml`` (what it was trained with),
+        so every record of one run holds the same text whatever code version wrote it.
+        """
 
         self.runs.append(
             {
                 "folder": run.folder.name,
                 "variant": run.variant,
                 "fold": run.fold,
+                "seed": config.seed,
+                "threads": config.threads,
+                "config_hash": run.config_hash,
                 "epochs": run.epochs,
                 "steps": run.steps,
                 "train_seconds": round(run.train_seconds, 1),
                 "reused": run.reused,
             }
         )
-        self.configs.setdefault(run.config_hash, to_toml(config))
+        own = run.folder / "config.toml"
+        text = own.read_text(encoding="utf-8") if own.is_file() else to_toml(config)
+        self.configs.setdefault(run.config_hash, text)
         if run.folder not in self._folders:
             self._folders.append(run.folder)
 
@@ -181,10 +193,16 @@ class ProtocolRecord:
             "options": self.options,
             "started": self.started,
             "wall_seconds": round(time.perf_counter() - self._start, 1),
+            "code": self.code,
             "machine": machine_info(),
             "runs": self.runs,
             "configs": self.configs,
         }
+
+    def write(self, folder: Path) -> Path:
+        """Write ``folder/protocol.json``; copy the runs' training logs to ``folder/training``."""
+        self.keep_training_logs(folder / "training")
+        return write_json(folder / "protocol.json", self.finish())
 
     def markdown(self) -> str:
         """The protocol as a markdown section."""
@@ -195,6 +213,8 @@ class ProtocolRecord:
             "## Protocol",
             "",
             f"- command: `{' '.join(doc['command'])}`",
+            f"- code: commit {(self.code['commit'] or 'unknown')[:12]}"
+            f"{'' if self.code['clean'] is not False else ' (tree not clean)'}",
             f"- options: `{doc['options']}`",
             f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
             f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.errors import UserError
 from mrsisr.evaluation.paper import PAPER_FIG4
 from mrsisr.evaluation.plots import plot_lambda_curves
-from mrsisr.evaluation.report import write_json
-from mrsisr.evaluation.reproduce import Protocol, test_patients
+from mrsisr.evaluation.reproduce import Protocol, model_files, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, ensure_run
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 
@@ -37,15 +35,7 @@ def full_models(
     protocol: Protocol, record: ProtocolRecord, models: Sequence[Path] = ()
 ) -> list[tuple[Path, list[str], list[int]]]:
     """``(model file, test patients, n values)`` per fold: the given files or trained runs."""
-    from mrsisr.checkpoint import read_info
-
-    out = []
-    for path in models:
-        info = read_info(path)
-        test = list((info.metadata.get("split") or {}).get("test") or [])
-        if not test:
-            raise UserError(f"--model {path}: records no test patients (metadata 'split')")
-        out.append((Path(path), test, list(info.metadata.get("n_choices") or [])))
+    out = model_files(models)
     if out:
         return out
     for fold in protocol.fold_ids():
@@ -71,7 +61,7 @@ def reproduce_fig4(
     from mrsisr.evaluation.methods import load_model_methods
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
 
-    record = ProtocolRecord("fig4", {**protocol.options(), "lams": list(lams)})
+    record = ProtocolRecord("fig4", {**protocol.options(models), "lams": list(lams)})
     rows: list[dict[str, Any]] = []
     settings = None
     for fold, (path, patients, ns) in enumerate(full_models(protocol, record, models)):
@@ -121,7 +111,7 @@ def reproduce_fig4(
     ]
     path = out / "fig4.md"
     path.write_text("\n".join(parts), encoding="utf-8")
-    write_json(out / "protocol.json", record.finish())
+    record.write(out)
     return path
 
 
@@ -161,7 +151,7 @@ def reproduce_fig3(
     from mrsisr.evaluation.evaluate import evaluation_dataset
     from mrsisr.evaluation.methods import load_model_methods
 
-    record = ProtocolRecord("fig3", {**protocol.options(), "lams": list(lams)})
+    record = ProtocolRecord("fig3", {**protocol.options(models), "lams": list(lams)})
     path, patients, ns = full_models(protocol, record, models)[0]
     (method,) = load_model_methods([path])
     rows = []
@@ -191,5 +181,5 @@ def reproduce_fig3(
     figure = plot_panel(
         rows, titles, protocol.out / "fig3_sharpness.png", title="PSNR (dB) / SSIM inside the mask"
     )
-    write_json(protocol.out / "protocol.json", record.finish())
+    record.write(protocol.out)
     return figure
