@@ -51,6 +51,10 @@ def table1(cohort, tmp_path_factory):
         "--variants",
         "single_scale",
         "filter_scaling_met",
+        "full",
+        "--seeds",
+        "0",
+        "1",
         *TINY,
     ]
     assert main(argv) == 0
@@ -63,7 +67,15 @@ def test_table1_has_our_rows_the_papers_and_the_protocol(table1):
         assert label in text
     assert "Ordering, ours vs the paper" in text and "## Protocol" in text
     protocol = json.loads((table1 / "table1" / "protocol.json").read_text())
-    assert [r["variant"] for r in protocol["runs"]] == ["single_scale"] * 2 + ["filter_scaling_met"]
+    per_seed = ["single_scale"] * 2 + ["filter_scaling_met", "full"]
+    assert [r["variant"] for r in protocol["runs"]] == per_seed * 2
+    assert [r["seed"] for r in protocol["runs"]] == [0] * 4 + [1] * 4
+    assert "The full model (trained with the adversarial term, evaluated at λ = 0)" in text
+    full = [c for h, c in protocol["configs"].items() if "fold0-" + h in str(protocol["runs"])]
+    assert sum('variant = "full"' in c and "enabled = true" in c for c in full) == 2
+    # Two networks per row: the p-value is a test over networks, not over maps.
+    row = next(line for line in text.splitlines() if line.startswith("| Filter Scaling with Met"))
+    assert "1 network" not in row and row.count("±") >= 3 + 2
     assert protocol["machine"]["cores"] >= 1 and protocol["wall_seconds"] > 0
     assert protocol["options"]["folds_run"] == [0]
     assert (table1 / "table1" / "samples.csv").is_file()
@@ -77,7 +89,7 @@ def test_protocols_trace_the_code_the_configs_and_the_training_logs(table1):
         assert len(code["commit"]) == 40 and isinstance(code["clean"], bool)
     for run in protocol["runs"]:
         folder = table1 / "runs" / run["folder"]
-        assert run["seed"] == 0 and run["config_hash"] in protocol["configs"]
+        assert run["seed"] in (0, 1) and run["config_hash"] in protocol["configs"]
         assert protocol["configs"][run["config_hash"]] == (folder / "config.toml").read_text()
         kept = table1 / "table1" / "training" / f"{run['folder']}.csv"
         assert kept.read_text() == (folder / "metrics.csv").read_text()

@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variants",
         nargs="+",
         metavar="NAME",
-        help="table1: the rows to run (default all six); ncond: the variant (default full)",
+        help="table1: the rows to run (default the six and full); ncond: the variant "
+        "(default full)",
     )
     parser.add_argument(
         "--designs",
@@ -73,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=[0, 1, 2],
         metavar="S",
-        help="ncond: training seeds, one run per design and seed (default 0 1 2)",
+        help="table1/ncond: training seeds, one network per row (or design) and seed "
+        "(default 0 1 2)",
     )
     parser.add_argument(
         "--model",
@@ -97,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     from mrsisr.data.check import check_cohort
-    from mrsisr.evaluation.reproduce import TABLE1_VARIANTS  # numpy
+    from mrsisr.evaluation.reproduce import TABLE1_EXTRA, TABLE1_VARIANTS  # numpy
 
     problems = check_cohort(args.data)
     if problems:
@@ -113,7 +115,7 @@ def _check(args: argparse.Namespace) -> None:
 
     from mrsisr.evaluation.ncond import DESIGNS  # torch
 
-    valid = (*TABLE1_VARIANTS, "full") if args.experiment == "ncond" else TABLE1_VARIANTS
+    valid = (*TABLE1_VARIANTS, *TABLE1_EXTRA)
     unknown = [v for v in args.variants or [] if v not in valid]
     if unknown:
         raise UserError(f"--variants {' '.join(unknown)}: not Table 1 rows; use {', '.join(valid)}")
@@ -147,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         max_folds=args.max_folds,
         variants=tuple(args.variants) if args.variants else None,
+        seeds=tuple(args.seeds),
         lpips=not args.no_lpips,
     )
     default = "paper" if args.experiment in ("fig3", "fig4") else "paper_noadv"
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.experiment == "fig2":
         path = reproduce.reproduce_fig2(protocol, [Path(m) for m in args.model], args.sizes)
     elif args.experiment == "ncond":
-        path = ncond.reproduce_ncond(protocol, args.designs, args.seeds)
+        path = ncond.reproduce_ncond(protocol, args.designs)
     else:
         models = [Path(m) for m in args.model]
         figure = sharpness.reproduce_fig3 if args.experiment == "fig3" else sharpness.reproduce_fig4

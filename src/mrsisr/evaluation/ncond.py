@@ -179,16 +179,14 @@ def _report(
     return "\n".join(lines)
 
 
-def reproduce_ncond(
-    protocol: Protocol, designs: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2)
-) -> Path:
+def reproduce_ncond(protocol: Protocol, designs: Sequence[str] | None = None) -> Path:
     """Train (or reuse) every design x seed on the first fold, score them, write the report.
 
     Args:
         protocol: cohort, budget (epochs, steps per epoch) and folders; the variant is
             ``protocol.variants[0]`` (default ``full``, trained at λ = 0).
-        designs: names of :data:`DESIGNS`; ``None``: all.
-        seeds: training seeds; each design runs once per seed.
+        designs: names of :data:`DESIGNS`; ``None``: all. Each runs once per seed of
+            ``protocol.seeds``.
 
     Returns:
         ``OUT/ncond.md``, next to ``runs.csv`` (one line per run), ``training/`` (each run's
@@ -200,7 +198,8 @@ def reproduce_ncond(
     unknown = [d for d in names if d not in DESIGNS]
     if unknown:
         raise ValueError(f"designs: unknown {', '.join(unknown)}; valid: {', '.join(DESIGNS)}")
-    record = ProtocolRecord("ncond", {**protocol.options(), "designs": names, "seeds": list(seeds)})
+    seeds = protocol.seeds
+    record = ProtocolRecord("ncond", {**protocol.options(), "designs": names})
     fold = protocol.fold_ids()[0]
     summaries: dict[str, list[dict[str, float]]] = {d: [] for d in names}
     lines: list[dict[str, Any]] = []

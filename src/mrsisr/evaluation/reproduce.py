@@ -26,6 +26,7 @@ from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import load_config
 
 __all__ = [
+    "TABLE1_EXTRA",
     "TABLE1_VARIANTS",
     "Protocol",
     "mean_matrix",
@@ -63,7 +64,8 @@ class Protocol:
         max_steps: optimisation steps per epoch; ``None``: whole epochs.
         folds: folds of the patient-wise split (5 in the paper).
         max_folds: run only the first folds; ``None``: all of them.
-        variants: Table 1 rows to run; ``None``: all six.
+        variants: Table 1 rows to run; ``None``: all six and ``full``.
+        seeds: training seeds; Table 1 trains every network once per seed.
         lpips: compute LPIPS where its weights are installed.
         batch_size: maps per evaluation batch.
     """
@@ -78,6 +80,7 @@ class Protocol:
     folds: int = 5
     max_folds: int | None = None
     variants: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] = (0,)
     lpips: bool = True
     batch_size: int = 32
     extra: dict[str, Any] = field(default_factory=dict)
@@ -118,6 +121,7 @@ class Protocol:
             "folds_run": [] if models else self.fold_ids(),
             "models": [str(m) for m in models],
             "variants": list(self.variants) if self.variants else None,
+            "seeds": list(self.seeds),
             **self.extra,
         }
 
@@ -148,24 +152,39 @@ def model_files(models: Sequence[Path]) -> list[tuple[Path, list[str], list[int]
     return out
 
 
+TABLE1_EXTRA: tuple[str, ...] = ("full",)
+"""Rows beyond the paper's: the full model (trained with the adversarial term, λ ~ U[0, 0.1]),
+evaluated at λ = 0, against Filter Scaling with Met trained without it for as many steps."""
+
+_NO_ADVERSARIAL = ("adversarial.enabled=false", "data.lam_range=[0.0, 0.0]")
+_ADVERSARIAL = ("adversarial.enabled=true", "data.lam_range=[0.0, 0.1]")
+
+
 def table1_runs(
     protocol: Protocol, record: ProtocolRecord, fold: int
-) -> tuple[dict[str, list[TrainedRun]], TrainConfig]:
-    """Train (or reuse) every Table 1 network of one fold, without the adversarial loss."""
-    base = protocol.train_config(
-        "paper_noadv", "adversarial.enabled=false", "data.lam_range=[0.0, 0.0]"
-    )
-    runs: dict[str, list[TrainedRun]] = {}
-    for variant in protocol.variants or TABLE1_VARIANTS:
-        ns = base.data.n_choices if variant == "single_scale" else [None]
-        for n in ns:
-            extra = [f'variant="{variant}"'] + ([f"data.n_choices=[{n}]"] if n else [])
-            config = protocol.train_config(
-                "paper_noadv", "adversarial.enabled=false", "data.lam_range=[0.0, 0.0]", *extra
-            )
-            run = ensure_run(config, protocol.data, fold, protocol.runs)
-            record.add_run(run, config)
-            runs.setdefault(variant, []).append(run)
+) -> tuple[dict[str, dict[int, list[TrainedRun]]], TrainConfig]:
+    """Train (or reuse) every Table 1 network of one fold, once per seed.
+
+    Every row trains without the adversarial term except ``full`` (:data:`TABLE1_EXTRA`),
+    which trains with it for the same number of steps.
+
+    Returns:
+        ``({variant: {seed: runs}}, base configuration)``; ``runs`` holds the nine networks of
+        ``single_scale`` and one network otherwise.
+    """
+    base = protocol.train_config("paper_noadv", *_NO_ADVERSARIAL)
+    runs: dict[str, dict[int, list[TrainedRun]]] = {}
+    for seed in protocol.seeds:
+        for variant in protocol.variants or (*TABLE1_VARIANTS, *TABLE1_EXTRA):
+            ns = base.data.n_choices if variant == "single_scale" else [None]
+            terms = _ADVERSARIAL if variant in TABLE1_EXTRA else _NO_ADVERSARIAL
+            for n in ns:
+                extra = [f'variant="{variant}"', f"seed={seed}"]
+                extra += [f"data.n_choices=[{n}]"] if n else []
+                config = protocol.train_config("paper_noadv", *terms, *extra)
+                run = ensure_run(config, protocol.data, fold, protocol.runs)
+                record.add_run(run, config)
+                runs.setdefault(variant, {}).setdefault(seed, []).append(run)
     return runs, base
 
 
@@ -193,23 +212,23 @@ def reproduce_table1(protocol: Protocol) -> Path:
     settings = None
     for fold in protocol.fold_ids():
         runs, base = table1_runs(protocol, record, fold)
-        for variant, run_list in runs.items():
-            all_runs.setdefault(variant, []).extend(run_list)
         methods = []
-        for variant, run_list in runs.items():
-            (method,) = load_model_methods([r.model for r in run_list])
-            method.name = variant
-            methods.append(method)
+        for variant, by_seed in runs.items():
+            for seed, run_list in by_seed.items():
+                all_runs.setdefault(variant, []).extend(run_list)
+                (method,) = load_model_methods([r.model for r in run_list])
+                method.name = variant
+                method.lam_conditioned = False  # one evaluation, at λ = 0
+                method.tags.update(fold=fold, seed=seed)
+                methods.append(method)
         dataset = evaluation_dataset(
             protocol.data, test_patients(base, protocol.data, fold), base.data.n_choices
         )
         settings = MetricSettings.for_grid(dataset.grid, lpips=protocol.lpips)
-        methods.append(BaselineMethod(_zero_fill()))
-        for method in methods:
-            method.tags["fold"] = fold
+        methods.append(BaselineMethod(_zero_fill(), tags={"fold": fold}))
         rows += evaluate(dataset, methods, [0.0], settings, protocol.batch_size)
-    folds_run = len(protocol.fold_ids())
-    params = {v: _params(r[: len(r) // folds_run]) for v, r in all_runs.items()}
+    networks = len(protocol.fold_ids()) * len(protocol.seeds)
+    params = {v: _params(r[: len(r) // networks]) for v, r in all_runs.items()}
     train_h = {v: sum(r.train_seconds for r in rl) / 3600 for v, rl in all_runs.items()}
     reference = "single_scale" if "single_scale" in all_runs else None
     write_report(
@@ -220,7 +239,8 @@ def reproduce_table1(protocol: Protocol) -> Path:
         reference,
         "Table 1: multi-scale strategies (λ = 0)",
     )
-    text = table1_markdown(rows, params, train_h, folds_run) + "\n" + record.markdown()
+    text = table1_markdown(rows, params, train_h, len(protocol.fold_ids()), protocol.seeds)
+    text += "\n" + record.markdown()
     path = protocol.out / "table1.md"
     path.write_text(text, encoding="utf-8")
     record.write(protocol.out)
@@ -258,7 +278,8 @@ def reproduce_fig2(
 
     Args:
         protocol: cohort, budget and folders; without ``models``, the Table 1
-            ``filter_scaling_met`` runs of its folds are used (trained if absent).
+            ``filter_scaling_met`` runs of its folds and first seed are used (trained if
+            absent).
         models: model files to study instead, each on the test patients it records.
         sizes: input sizes and n conditions; ``None``: the trained ones.
 
@@ -277,11 +298,15 @@ def reproduce_fig2(
         for path, patients, ns in model_files(models):
             cases.append((path, patients, ns, path.name))
     else:
-        one = Protocol(**{**protocol.__dict__, "variants": ("filter_scaling_met",)})
+        first_seed = protocol.seeds[:1]
+        one = Protocol(
+            **{**protocol.__dict__, "variants": ("filter_scaling_met",), "seeds": first_seed}
+        )
         for fold in protocol.fold_ids():
             runs, base = table1_runs(one, record, fold)
             patients = test_patients(base, protocol.data, fold)
-            cases.append((runs["filter_scaling_met"][0].model, patients, base.data.n_choices, fold))
+            first = runs["filter_scaling_met"][protocol.seeds[0]][0]
+            cases.append((first.model, patients, base.data.n_choices, fold))
     rows_n: list[dict[str, Any]] = []
     rows_m: list[dict[str, Any]] = []
     for path, patients, ns, fold in cases:

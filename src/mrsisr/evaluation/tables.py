@@ -38,7 +38,7 @@ KEY_COLUMNS: tuple[str, ...] = ("patient", "slice", "metabolite", "n")
 """The columns that identify one map; samples are paired on them."""
 
 _DIGITS = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "nrmse": 4, "lpips": 4}
-_INT_COLUMNS = {"slice", "n", "fold", "cond_n"}
+_INT_COLUMNS = {"slice", "n", "fold", "seed", "cond_n"}
 
 
 def entry_name(method: str, lam: float | None) -> str:
