@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import kspace
-from mrsisr.data.manifest import FLAIR_FILE, MASK_FILE, T1_FILE
+from mrsisr.data.manifest import FLAIR_FILE, T1_FILE
 from mrsisr.data.nifti import read_volume, save_volume
 from mrsisr.data.simulate import TUMOUR_CORE_LABELS
 from mrsisr.errors import UserError
@@ -118,7 +118,7 @@ def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path) -> Path:
         job = by_key[f"n{n}", met]
         lr = read_volume(job.met, "a low-resolution map").data[:, :, z]
         outputs = [read_volume(p, "an output").data[:, :, z] for p in job.outputs]
-        mask = read_volume(job.mask_out, "a mask").data[:, :, z]
+        mask = patient.mask[:, :, z]  # the ground truth is defined inside the quality mask
         zero_filled = kspace.zero_fill(lr.astype(np.float64), grid)
         flair = patient.flair[:, :, z]
         rows.append(
@@ -132,7 +132,10 @@ def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path) -> Path:
             )
         )
     titles = ["zero-filling", *(f"λ = {v:g}" for v in sharpness), "ground truth", "FLAIR"]
-    title = f"in-silico patient {patient.id}, slice {z}; PSNR (dB) / SSIM inside the mask"
+    title = (
+        f"in-silico patient {patient.id}, slice {z}; network mask derived from T1 and FLAIR "
+        "(as for a user); PSNR (dB) / SSIM inside the quality mask"
+    )
     return plot_panel(rows, titles, path, title=title)
 
 
@@ -172,7 +175,7 @@ def run_demo(
             met=path,
             t1=folder / T1_FILE,
             flair=folder / FLAIR_FILE,
-            mask=folder / MASK_FILE,
+            mask=None,  # derived from T1 and FLAIR, as for a user without a quality mask
             out=outputs / f"n{n}" / f"sr_{met.value}.nii.gz",
             mask_out=outputs / f"n{n}" / "mask.nii.gz",
             sharpness=lams,
