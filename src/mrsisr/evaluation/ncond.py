@@ -11,6 +11,8 @@ design                 how ``n`` reaches the filter-scaling trunks, how the head
 ``fourier_identity``   the range value and its sines and cosines at 4 octaves, scales at 1
 ``grid_linear``        ``n / N``, heads start as ``nn.Linear`` does (the authors' code)
 ``no_n``               the trunks see a constant (the control: no n-conditioning at all)
+``no_n_linear``        a constant, heads start as ``nn.Linear`` does: the control of
+                       ``grid_linear`` (random filter scales, the same for every n)
 =====================  =====================================================================
 
 Each run is scored on its fold's test patients with every input size of :data:`FIG2_SIZES`
@@ -49,6 +51,7 @@ DESIGNS: dict[str, tuple[str, ...]] = {
     "fourier_identity": ('model.n_encoding="fourier"',),
     "grid_linear": ('model.filter_head_init="linear"',),
     "no_n": ('model.n_encoding="none"',),
+    "no_n_linear": ('model.n_encoding="none"', 'model.filter_head_init="linear"'),
 }
 """Design name -> configuration overrides (``model.*`` keys of the generator)."""
 
