@@ -174,8 +174,9 @@ class ProtocolRecord:
             The files written (runs without a ``metrics.csv`` are skipped with a warning).
         """
 
-        folder.mkdir(parents=True, exist_ok=True)
-        written = []
+        written: list[Path] = []
+        if self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
         for run in self._folders:
             source = run / "metrics.csv"
             if not source.is_file():
