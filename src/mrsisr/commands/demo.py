@@ -6,7 +6,8 @@ with the low-resolution affine), super-resolves them at several λ through the s
 as ``mrsisr predict`` (with the mask it derives from T1 and FLAIR, as a user without a
 quality mask gets), and draws zero-filling, the network at each λ, the ground truth and
 FLAIR for a few metabolites through the tumour, with PSNR / SSIM inside the phantom's
-quality mask (where the ground truth is defined) under each map. Everything goes to ``--out`` (default ``./demo_out``), replacing a previous demo there.
+quality mask (where the ground truth is defined) under each map. Everything goes to
+``--out`` (default ``./demo_out``), replacing a previous demo there.
 """
 
 from __future__ import annotations
