@@ -211,3 +211,26 @@ def test_bids_out_writes_bids_derivative_names_and_a_description(
     assert description["GeneratedBy"][0]["Name"] == "mrsisr"
     # the outputs are not read back as inputs: a second run from the same root still works
     assert predict(model_file, *args, "--overwrite") == 0
+
+
+def test_bids_out_and_pipeline_options_are_refused_where_they_do_not_apply(
+    model_file, anatomy, tmp_path, capsys
+) -> None:
+    folder = fsl_mrsi_folder(tmp_path / "fsl", ("Gln",))
+    images = ["--t1", anatomy["t1"], "--flair", anatomy["flair"]]
+    cases = [
+        (["--from", "fsl-mrs", folder, *images, "--bids-out", tmp_path / "b"], "--bids-subject"),
+        (["--from", "fsl-mrs", folder, *images, "--bids-out", tmp_path / "b", "--bids-subject",
+          "P-1"], "a BIDS label has only letters and digits"),
+        (["--met", folder / "concs/molarity/Gln.nii.gz", *images, "--scaling", "raw",
+          "--out", tmp_path / "o"], "--scaling: only with --from fsl-mrs"),
+        (["--from", "fsl-mrs", folder, *images, "--out", tmp_path / "o", "--bids-out",
+          tmp_path / "b"], "--bids-out: give --out or --bids-out, not both"),
+        (["--from", "fsl-mrs", folder, *images, "--scaling", "internal", "--out", tmp_path / "o"],
+         "ratio to the internal reference"),
+    ]  # fmt: skip
+    for args, message in cases:
+        assert predict(model_file, *args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "b").exists() and not (tmp_path / "o").exists()
