@@ -30,7 +30,7 @@ from torch import nn
 
 from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
-from mrsisr.nn.config import GeneratorConfig
+from mrsisr.nn.config import GeneratorConfig, Variant
 
 __all__ = [
     "FORMAT",
@@ -61,7 +61,7 @@ _DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16}
 class ModelInfo:
     """What a model file says about itself."""
 
-    variant: str
+    variant: Variant
     config: dict[str, Any]
     """Every :class:`~mrsisr.nn.config.GeneratorConfig` field (JSON types), checked."""
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -71,7 +71,7 @@ class ModelInfo:
 def save_model(
     path: str | Path,
     model: nn.Module,
-    variant: str,
+    variant: Variant | str,
     config: dict[str, Any],
     metadata: dict[str, Any] | None = None,
     *,
@@ -82,7 +82,7 @@ def save_model(
     Args:
         path: destination ``.safetensors`` file.
         model: the generator (a DDP wrapper is unwrapped).
-        variant: its :class:`~mrsisr.nn.variants.Variant` value.
+        variant: its :class:`~mrsisr.nn.config.Variant`.
         config: the keyword arguments that rebuild it with ``build_generator(variant, **config)``
             (JSON-serialisable).
         metadata: free-form JSON-serialisable facts (training data, recipe, metrics).
@@ -180,14 +180,8 @@ def _header(path: Path, raw: str | None) -> dict[str, Any]:
     return header
 
 
-def _checked_config(path: Path, variant: Any, config: dict[str, Any]) -> Any:
+def _checked_config(path: Path, config: dict[str, Any]) -> GeneratorConfig:
     """The :class:`~mrsisr.nn.config.GeneratorConfig` of a header, every field checked."""
-    from mrsisr.nn.variants import Variant
-
-    try:
-        Variant.parse(variant if isinstance(variant, str) else repr(variant))
-    except ValueError as err:
-        raise UserError(f"{path}: header field 'variant': {err}") from None
     known = [f.name for f in fields(GeneratorConfig)]
     unknown = sorted(set(config) - set(known))
     if unknown:
@@ -230,15 +224,15 @@ def _check_metadata(path: Path, metadata: dict[str, Any], grid: tuple[int, int])
 
 
 def _check_tensors(
-    path: Path, variant: str, config: Any, tensors: dict[str, tuple[str, list]]
+    path: Path, variant: Variant, config: GeneratorConfig, tensors: dict[str, tuple[str, list]]
 ) -> nn.Module:
     """Build the described generator on the ``meta`` device, compare it with the file and
     return it (no memory allocated)."""
     from mrsisr.nn.unet import MultiEncoderUNet
-    from mrsisr.nn.variants import CONDITIONING, Variant
+    from mrsisr.nn.variants import CONDITIONING
 
     with torch.device("meta"):
-        model = MultiEncoderUNet(config, CONDITIONING[Variant.parse(variant)])
+        model = MultiEncoderUNet(config, CONDITIONING[variant])
     expected = model.state_dict()
     values = sum(t.numel() for t in expected.values())
     if values > MAX_MODEL_VALUES:
@@ -276,8 +270,12 @@ def _read(path: str | Path) -> tuple[ModelInfo, nn.Module]:
         raise UserError(f"{path}: model file not found")
     metadata, tensors = read_safetensors_header(path)
     header = _header(path, metadata.get(_HEADER_KEY))
-    variant = header.get("variant")
-    config = _checked_config(path, variant, header.get("config") or {})
+    try:
+        raw = header.get("variant")
+        variant = Variant.parse(raw if isinstance(raw, str) else repr(raw))
+    except ValueError as err:
+        raise UserError(f"{path}: header field 'variant': {err}") from None
+    config = _checked_config(path, header.get("config") or {})
     meta = header.get("metadata") or {}
     _check_metadata(path, meta, config.grid)
     model = _check_tensors(path, variant, config, tensors)

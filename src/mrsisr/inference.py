@@ -24,7 +24,6 @@ the estimate carries only the part of the measurement that the masked map does n
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
-from mrsisr.options import parse_enum, resolve_device
+from mrsisr.options import StrEnum, parse_enum, resolve_device
 
 __all__ = [
     "BF16_PSNR_TOLERANCE_DB",
@@ -216,7 +215,7 @@ def map_mask(maps: Sequence[np.ndarray], grid: Sequence[int]) -> np.ndarray:
     return brain_mask(*filled)
 
 
-class Precision(str, enum.Enum):
+class Precision(StrEnum):
     """Arithmetic of the generator's forward passes at inference."""
 
     fp32 = "fp32"

@@ -22,10 +22,11 @@ never super-resolved.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from mrsisr.options import StrEnum
 
 __all__ = [
     "METABOLITES",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class Metabolite(str, enum.Enum):
+class Metabolite(StrEnum):
     """Metabolite names as written in files and on the command line."""
 
     tCho = "tCho"  # total choline (GPC + PCh)
@@ -50,9 +51,6 @@ class Metabolite(str, enum.Enum):
     Gln = "Gln"  # glutamine
     Glu = "Glu"  # glutamate
     Ins = "Ins"  # myo-inositol
-
-    def __str__(self) -> str:
-        return self.value
 
 
 METABOLITES: tuple[Metabolite, ...] = tuple(Metabolite)

@@ -3,9 +3,46 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["parse_enum", "resolve_device"]
+__all__ = ["Device", "StrEnum", "parse_enum", "resolve_device"]
+
+_E = TypeVar("_E", bound="StrEnum")
+
+
+class StrEnum(str, enum.Enum):
+    """Base of every option of the package: members are their lower-case string values.
+
+    A member equals its value (``Variant.full == "full"``), prints and formats as it
+    (``f"{Variant.full}"`` is ``"full"``) and is parsed with :meth:`parse`; ``choices()``
+    gives the values for ``argparse``. The same behaviour as :class:`enum.StrEnum` of
+    Python 3.11, written once here because the package supports Python 3.10.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def choices(cls) -> tuple[str, ...]:
+        """The accepted values, in definition order (``argparse`` ``choices``)."""
+        return tuple(str(m.value) for m in cls)
+
+    @classmethod
+    def parse(cls: type[_E], value: Any, name: str | None = None) -> _E:
+        """The member ``value`` names; ``ValueError`` naming ``name`` and the valid values."""
+        result: _E = parse_enum(cls, value, name or cls.__name__.lower())
+        return result
+
+
+class Device(StrEnum):
+    """Where to compute: ``auto`` picks CUDA when available (:func:`resolve_device`)."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
 
 
 def parse_enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
@@ -19,7 +56,7 @@ def parse_enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
         raise ValueError(f"unknown {name} {value!r}; valid: {valid}") from None
 
 
-def resolve_device(device: str = "auto", index: int = 0) -> Any:
+def resolve_device(device: Device | str = Device.auto, index: int = 0) -> Any:
     """The torch device for ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
 
     Args:
@@ -31,8 +68,8 @@ def resolve_device(device: str = "auto", index: int = 0) -> Any:
     """
     import torch
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be one of auto, cpu, cuda; got {device!r}")
+    if device not in Device.choices():
+        raise ValueError(f"device must be one of {', '.join(Device.choices())}; got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but CUDA is not available; use auto or cpu")
     if device != "cpu" and torch.cuda.is_available():

@@ -50,7 +50,6 @@ Where a QC map is missing the criterion is not applied, and the log says so.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import logging
 import re
@@ -67,6 +66,7 @@ from mrsisr.metabolites import (
     metabolite_from_filename,
     normalise_name,
 )
+from mrsisr.options import StrEnum
 
 if TYPE_CHECKING:  # NumPy and nibabel load when a folder is read, not with the CLI's options
     import numpy as np
@@ -85,15 +85,12 @@ log = logging.getLogger(__name__)
 _NIFTI = re.compile(r"\.nii(\.gz)?$")
 
 
-class Pipeline(str, enum.Enum):
+class Pipeline(StrEnum):
     """The pipelines whose output folders ``--from`` reads."""
 
-    FSL_MRS = "fsl-mrs"
-    VIENNA = "vienna"
-    MRSIPREP = "mrsiprep"
-
-    def __str__(self) -> str:
-        return self.value
+    fsl_mrs = "fsl-mrs"
+    vienna = "vienna"
+    mrsiprep = "mrsiprep"
 
 
 @dataclass(frozen=True)
@@ -343,11 +340,11 @@ def read_pipeline(
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"--from {pipeline} {folder}: not a folder; give the pipeline's output")
-    if scaling is not None and pipeline is not Pipeline.FSL_MRS:
+    if scaling is not None and pipeline is not Pipeline.fsl_mrs:
         raise UserError("--scaling: only for --from fsl-mrs (FSL-MRS's concs/ sub-folders)")
-    if pipeline is Pipeline.FSL_MRS:
+    if pipeline is Pipeline.fsl_mrs:
         result = _read_fsl_mrs(folder, scaling, thresholds)
-    elif pipeline is Pipeline.VIENNA:
+    elif pipeline is Pipeline.vienna:
         result = _read_vienna(folder, thresholds)
     else:
         result = _read_mrsiprep(folder, thresholds)

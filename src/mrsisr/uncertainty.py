@@ -31,7 +31,6 @@ The mean is returned made data-consistent with the measured map itself, so
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -41,7 +40,7 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.inference import DEFAULT_SHARPNESS, Anatomy, Predictor
 from mrsisr.metabolites import Metabolite, index_of
-from mrsisr.options import parse_enum
+from mrsisr.options import StrEnum, parse_enum
 from mrsisr.symmetry import symmetries_of
 
 __all__ = [
@@ -59,7 +58,7 @@ DEFAULT_DRAWS = 16
 """Monte Carlo draws of :func:`propagate_fit` (SD to about 18 %)."""
 
 
-class Uncertainty(str, enum.Enum):
+class Uncertainty(StrEnum):
     """How ``mrsisr predict`` estimates the SD of a super-resolved map."""
 
     tta = "tta"

@@ -67,7 +67,7 @@ def test_show_config_prints_every_key_with_overrides(capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--variant", "fancy"], "unknown variant; use one of single_scale"),
+        (["--variant", "fancy"], "--variant: unknown variant 'fancy'; valid: single_scale"),
         (["--set", "optim.lrr=1"], "did you mean optim.lr"),
         (["--fold", "7"], "--fold 7: must be in 0..2"),
         (["--config", "nope.toml"], "--config nope.toml: no such file"),

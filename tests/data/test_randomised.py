@@ -143,8 +143,8 @@ def test_lesions_draw_within_their_pattern(kind: LesionKind) -> None:
 def test_flair_only_and_metabolic_only_lesions() -> None:
     atlas = load_atlas(3.4)
     rng = np.random.default_rng(0)
-    flair_only = Lesion.random(rng, LesionKind.FLAIR_ONLY, atlas, lambda p: p[2], (-20.0, 60.0))
-    metabolic = Lesion.random(rng, LesionKind.METABOLIC_ONLY, atlas, lambda p: p[2], (-20.0, 60.0))
+    flair_only = Lesion.random(rng, LesionKind.flair_only, atlas, lambda p: p[2], (-20.0, 60.0))
+    metabolic = Lesion.random(rng, LesionKind.metabolic_only, atlas, lambda p: p[2], (-20.0, 60.0))
     assert flair_only.visible and not flair_only.metabolic
     assert metabolic.metabolic and not metabolic.visible
     points = np.repeat(metabolic.geometry.centre_mm[:, None], 5, axis=1)
@@ -183,7 +183,7 @@ def test_shifted_preset_is_disjoint_from_training() -> None:
 
     brightest = max(r.high for r in t1_levels(TRAINING.anatomy.lesion_kinds))
     assert min(r.low for r in t1_levels(SHIFTED.anatomy.lesion_kinds) if r.low > 1) > brightest
-    assert PRESETS[Preset.TRAINING] is TRAINING and PRESETS[Preset.SHIFTED] is SHIFTED
+    assert PRESETS[Preset.training] is TRAINING and PRESETS[Preset.shifted] is SHIFTED
 
 
 def test_shifted_patients_draw_outside_training() -> None:
@@ -203,7 +203,7 @@ def test_shifted_patients_draw_outside_training() -> None:
 
 def test_lesion_count_covers_its_range() -> None:
     one = dataclasses.replace(
-        TRAINING, anatomy=dataclasses.replace(TRAINING.anatomy, lesion_kinds=(LesionKind.GLIOMA,))
+        TRAINING, anatomy=dataclasses.replace(TRAINING.anatomy, lesion_kinds=(LesionKind.glioma,))
     )
     counts = {len(_tiny_patient(s, one)[1]["lesions"]) for s in range(10)}
     assert counts == {0, 1, 2, 3}
@@ -220,7 +220,7 @@ def test_randomised_cohorts_are_valid_and_reproducible(tmp_path: Path) -> None:
         if path.is_file():
             assert path.read_bytes() == (b / path.relative_to(a)).read_bytes(), path
     record = json.loads((s / "S01" / PARAMS_FILE).read_text())
-    assert record["preset"] == "shifted" and record["seed"] == [5, 0, Simulator.SHIFTED.code]
+    assert record["preset"] == "shifted" and record["seed"] == [5, 0, Simulator.shifted.code]
 
 
 def test_command_lists_every_simulator() -> None:

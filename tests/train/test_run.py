@@ -152,7 +152,7 @@ def test_existing_run_without_resume_is_refused(finished_run, tiny_cohort):
 
 def test_user_errors_are_raised_before_any_file_is_written(tiny_cohort, tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(UserError, match="unknown variant; use one of single_scale, "):
+    with pytest.raises(UserError, match=r"variant='fullest' is not valid; use one of single_sc"):
         plan_run(tiny('variant="fullest"'), tiny_cohort, 0, out)
     with pytest.raises(UserError, match=r"single_scale.*data\.n_choices"):
         plan_run(tiny('variant="single_scale"'), tiny_cohort, 0, out)

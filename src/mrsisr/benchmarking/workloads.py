@@ -25,7 +25,6 @@ loss, fused Adam as configured) so the times are those of real training:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,12 +33,13 @@ import numpy as np
 import torch
 
 from mrsisr.metabolites import METABOLITES
+from mrsisr.options import StrEnum
 from mrsisr.train.config import TrainConfig
 
 __all__ = ["Case", "Workload", "WorkloadSpec", "make_batch", "make_call"]
 
 
-class Case(str, enum.Enum):
+class Case(StrEnum):
     """A network configuration (see the module docstring)."""
 
     plain = "plain"
@@ -47,9 +47,6 @@ class Case(str, enum.Enum):
     loop_conv = "loop_conv"
     fast = "fast"
     fast_grouped = "fast_grouped"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 CASE_HELP: dict[Case, str] = {
@@ -61,7 +58,7 @@ CASE_HELP: dict[Case, str] = {
 }
 
 
-class Workload(str, enum.Enum):
+class Workload(StrEnum):
     """A unit of work that is timed (see the module docstring)."""
 
     train = "train"
@@ -69,9 +66,6 @@ class Workload(str, enum.Enum):
     gan5 = "gan5"
     infer_b1 = "infer_b1"
     infer_b32 = "infer_b32"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

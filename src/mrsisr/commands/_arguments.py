@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrsisr.options import Device
 from mrsisr.weights import DEFAULT_MODEL
 
-__all__ = ["add_model_arguments"]
+__all__ = ["add_device_argument", "add_model_arguments"]
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device``: the one device option of the package, with its one default."""
+    parser.add_argument(
+        "--device",
+        choices=Device.choices(),
+        default=Device.auto.value,
+        help="where to compute: auto (CUDA when available), cpu or cuda (default auto)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +30,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"model file (default: the shipped weights, {DEFAULT_MODEL.name})",
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_device_argument(parser)
     parser.add_argument(
         "--threads",
         type=int,

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from mrsisr.commands._arguments import add_device_argument
 from mrsisr.errors import UserError
 
 HELP = "score models and baselines on held-out patients (PSNR, SSIM, MS-SSIM, NRMSE, LPIPS)"
@@ -93,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
     parser.add_argument("--batch-size", type=int, default=32, help="maps per batch (default 32)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    add_device_argument(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
 

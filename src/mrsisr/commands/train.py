@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from mrsisr.errors import UserError
+from mrsisr.nn.config import Variant
 from mrsisr.train.config_io import load_config, to_toml
 
 HELP = "train a network on a cohort (paper recipe by default; resumable; torchrun-ready)"
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     if args.variant is not None:
+        try:
+            Variant.parse(args.variant)
+        except ValueError as err:
+            raise UserError(f"--variant: {err}") from None
         overrides.append(f"variant={json.dumps(args.variant)}")
     source = args.config
     if args.resume and source is None and args.out is not None:

@@ -17,7 +17,6 @@ up, NAA and tCr down; demyelination: tCho, Ins and Glu up, NAA down), not measur
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,6 +26,7 @@ from mrsisr.data.anatomy import Atlas, SmoothField
 from mrsisr.data.randomise import LesionKind, Range
 from mrsisr.data.tumour import LesionFractions, Tumour, _depth_map
 from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.options import StrEnum
 
 __all__ = ["LESION_PATTERNS", "Lesion", "LesionPattern", "Shell"]
 
@@ -34,15 +34,12 @@ M = Metabolite
 R = Range
 
 
-class Shell(str, enum.Enum):
+class Shell(StrEnum):
     """The nested parts of a lesion, inner to outer."""
 
-    CORE = "core"
-    SOLID = "solid"
-    HALO = "halo"
-
-    def __str__(self) -> str:
-        return self.value
+    core = "core"
+    solid = "solid"
+    halo = "halo"
 
 
 def _factors(**ranges: tuple[float, float]) -> MappingProxyType[Metabolite, Range]:
@@ -84,21 +81,21 @@ class LesionPattern:
 S = Shell
 LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
     {
-        LesionKind.GLIOMA: LesionPattern(
+        LesionKind.glioma: LesionPattern(
             radius_mm=R(8.0, 22.0),
             rim_mm=R(3.0, 7.0),
             core_prob=0.8,
             halo=R(0.5, 1.3),
             t1=MappingProxyType(
-                {S.CORE: R(0.1, 0.45), S.SOLID: R(0.45, 0.8), S.HALO: R(0.7, 0.95)}
+                {S.core: R(0.1, 0.45), S.solid: R(0.45, 0.8), S.halo: R(0.7, 0.95)}
             ),
             flair=MappingProxyType(
-                {S.CORE: R(0.5, 1.2), S.SOLID: R(1.1, 1.6), S.HALO: R(1.3, 2.0)}
+                {S.core: R(0.5, 1.2), S.solid: R(1.1, 1.6), S.halo: R(1.3, 2.0)}
             ),
             metabolism=MappingProxyType(
                 {
-                    S.CORE: _factors(**{m.value: (0.05, 0.4) for m in METABOLITES}),
-                    S.SOLID: _factors(
+                    S.core: _factors(**{m.value: (0.05, 0.4) for m in METABOLITES}),
+                    S.solid: _factors(
                         tCho=(1.5, 3.5),
                         tCr=(0.4, 0.9),
                         NAA=(0.1, 0.5),
@@ -107,7 +104,7 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
                         Glu=(0.5, 1.1),
                         Ins=(1.0, 2.2),
                     ),
-                    S.HALO: _factors(
+                    S.halo: _factors(
                         tCho=(1.0, 1.5),
                         tCr=(0.8, 1.0),
                         NAA=(0.5, 0.95),
@@ -119,46 +116,46 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
                 }
             ),
         ),
-        LesionKind.FLAIR_ONLY: LesionPattern(
+        LesionKind.flair_only: LesionPattern(
             radius_mm=R(4.0, 15.0),
             rim_mm=None,
             core_prob=0.0,
             halo=R(0.2, 0.8),
-            t1=MappingProxyType({S.SOLID: R(0.75, 1.0)}),
-            flair=MappingProxyType({S.SOLID: R(1.3, 2.0), S.HALO: R(1.1, 1.5)}),
+            t1=MappingProxyType({S.solid: R(0.75, 1.0)}),
+            flair=MappingProxyType({S.solid: R(1.3, 2.0), S.halo: R(1.1, 1.5)}),
         ),
-        LesionKind.METABOLIC_ONLY: LesionPattern(
+        LesionKind.metabolic_only: LesionPattern(
             radius_mm=R(6.0, 20.0),
             rim_mm=None,
             core_prob=0.0,
             halo=R(0.3, 1.0),
             metabolism=MappingProxyType(
                 {
-                    S.SOLID: _factors(**{m.value: (0.3, 3.0) for m in METABOLITES}),
-                    S.HALO: _factors(**{m.value: (0.7, 1.4) for m in METABOLITES}),
+                    S.solid: _factors(**{m.value: (0.3, 3.0) for m in METABOLITES}),
+                    S.halo: _factors(**{m.value: (0.7, 1.4) for m in METABOLITES}),
                 }
             ),
         ),
-        LesionKind.CYST: LesionPattern(
+        LesionKind.cyst: LesionPattern(
             radius_mm=R(6.0, 16.0),
             rim_mm=R(1.0, 2.0),
             core_prob=1.0,
             halo=R(0.1, 0.3),
             irregularity=R(0.05, 0.15),
-            t1=MappingProxyType({S.CORE: R(0.05, 0.3), S.SOLID: R(1.1, 1.5)}),  # enhancing wall
-            flair=MappingProxyType({S.CORE: R(0.05, 0.3), S.SOLID: R(1.0, 1.4)}),
-            metabolism=MappingProxyType({S.CORE: _VOID, S.SOLID: _factors(NAA=(0.5, 0.8))}),
+            t1=MappingProxyType({S.core: R(0.05, 0.3), S.solid: R(1.1, 1.5)}),  # enhancing wall
+            flair=MappingProxyType({S.core: R(0.05, 0.3), S.solid: R(1.0, 1.4)}),
+            metabolism=MappingProxyType({S.core: _VOID, S.solid: _factors(NAA=(0.5, 0.8))}),
         ),
-        LesionKind.DEMYELINATING: LesionPattern(
+        LesionKind.demyelinating: LesionPattern(
             radius_mm=R(5.0, 14.0),
             rim_mm=None,
             core_prob=0.0,
             halo=R(0.3, 0.8),
-            t1=MappingProxyType({S.SOLID: R(1.1, 1.5)}),  # active, enhancing plaque
-            flair=MappingProxyType({S.SOLID: R(1.4, 2.0), S.HALO: R(1.1, 1.4)}),
+            t1=MappingProxyType({S.solid: R(1.1, 1.5)}),  # active, enhancing plaque
+            flair=MappingProxyType({S.solid: R(1.4, 2.0), S.halo: R(1.1, 1.4)}),
             metabolism=MappingProxyType(
                 {
-                    S.SOLID: _factors(
+                    S.solid: _factors(
                         tCho=(1.3, 2.0),
                         NAA=(0.5, 0.8),
                         Ins=(1.3, 2.0),
@@ -166,7 +163,7 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
                         Gln=(1.0, 1.5),
                         tCr=(0.9, 1.1),
                     ),
-                    S.HALO: _factors(NAA=(0.8, 0.95), Ins=(1.0, 1.3)),
+                    S.halo: _factors(NAA=(0.8, 0.95), Ins=(1.0, 1.3)),
                 }
             ),
         ),

@@ -14,7 +14,6 @@ part of the cohort format; readers ignore it.
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from mrsisr.data.randomise import PRESETS, Preset
 from mrsisr.data.simulate import PhantomGeometry, simulate_patient
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
+from mrsisr.options import StrEnum
 
 __all__ = [
     "LABELS_FILE",
@@ -50,7 +50,7 @@ PARAMS_FILE = "phantom_params.json"
 FIELD_STRENGTH_T = 7.0
 
 
-class Simulator(str, enum.Enum):
+class Simulator(StrEnum):
     """Which simulator makes the patients.
 
     ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
@@ -58,12 +58,9 @@ class Simulator(str, enum.Enum):
     with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`.
     """
 
-    PAPER = "paper"
-    RANDOMISED = "randomised"
-    SHIFTED = "shifted"
-
-    def __str__(self) -> str:
-        return self.value
+    paper = "paper"
+    randomised = "randomised"
+    shifted = "shifted"
 
     @property
     def prefix(self) -> str:
@@ -94,15 +91,15 @@ def _write_one(
     """Simulate patient ``index`` of the cohort of ``seed`` and write its folder."""
     # The paper's phantom keeps its seeds (byte-identical cohorts); the randomised presets
     # add their own stream so that no two simulators share a patient's draws.
-    stream = [seed, index] if simulator is Simulator.PAPER else [seed, index, simulator.code]
+    stream = [seed, index] if simulator is Simulator.paper else [seed, index, simulator.code]
     rng = np.random.default_rng(stream)
     record = None
-    if simulator is Simulator.PAPER:
+    if simulator is Simulator.paper:
         simulated = simulate_patient(patient_id, rng, geometry)
     else:
         from mrsisr.data.randomised import simulate_randomised_patient
 
-        preset = Preset.SHIFTED if simulator is Simulator.SHIFTED else Preset.TRAINING
+        preset = Preset.shifted if simulator is Simulator.shifted else Preset.training
         simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
     folder = write_patient(root, simulated.patient)
     save_volume(folder / LABELS_FILE, simulated.labels, simulated.patient.affine, dtype=np.uint8)
@@ -128,7 +125,7 @@ def make_phantom_cohort(
     fine: int = 3,
     workers: int = 1,
     overwrite: bool = False,
-    simulator: Simulator | str = Simulator.PAPER,
+    simulator: Simulator | str = Simulator.paper,
 ) -> Path:
     """Write an in-silico glioma cohort to ``out`` and return its path.
 
@@ -181,7 +178,7 @@ def make_phantom_cohort(
         else:
             for job in jobs:
                 _write_one(*job)
-        which = "" if simulator is Simulator.PAPER else f"simulator {simulator}, "
+        which = "" if simulator is Simulator.paper else f"simulator {simulator}, "
         write_manifest(
             staging,
             Manifest(

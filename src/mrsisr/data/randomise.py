@@ -20,13 +20,13 @@ Every range is documented, with its reason, in ``docs/data-pipeline.md``.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from mrsisr.metabolites import Metabolite
+from mrsisr.options import StrEnum
 
 __all__ = [
     "PRESETS",
@@ -82,34 +82,28 @@ class Range:
         return self.low <= other.high and other.low <= self.high
 
 
-class Tissue(str, enum.Enum):
+class Tissue(StrEnum):
     """The healthy tissue classes images are synthesised from."""
 
-    CSF = "csf"
-    GM = "gm"
-    WM = "wm"
-
-    def __str__(self) -> str:
-        return self.value
+    csf = "csf"
+    gm = "gm"
+    wm = "wm"
 
 
-class LesionKind(str, enum.Enum):
+class LesionKind(StrEnum):
     """Kinds of lesion; each has its own shape, image and metabolic pattern
     (:data:`mrsisr.data.lesions.LESION_PATTERNS`)."""
 
-    GLIOMA = "glioma"  # necrotic core, solid tumour, infiltrated oedema; visible and metabolic
-    FLAIR_ONLY = "flair_only"  # FLAIR hyperintensity with normal metabolism (gliosis, WMH)
-    METABOLIC_ONLY = "metabolic_only"  # metabolic change with normal images (infiltration)
-    CYST = "cyst"  # fluid-filled cavity, enhancing wall: no metabolites inside
-    DEMYELINATING = "demyelinating"  # enhancing, FLAIR-bright; tCho, Ins, Glu up, NAA down
-
-    def __str__(self) -> str:
-        return self.value
+    glioma = "glioma"  # necrotic core, solid tumour, infiltrated oedema; visible and metabolic
+    flair_only = "flair_only"  # FLAIR hyperintensity with normal metabolism (gliosis, WMH)
+    metabolic_only = "metabolic_only"  # metabolic change with normal images (infiltration)
+    cyst = "cyst"  # fluid-filled cavity, enhancing wall: no metabolites inside
+    demyelinating = "demyelinating"  # enhancing, FLAIR-bright; tCho, Ins, Glu up, NAA down
 
 
 @dataclass(frozen=True)
 class TissueRanges:
-    """One :class:`Range` per healthy tissue; ``ranges[Tissue.GM]`` reads one."""
+    """One :class:`Range` per healthy tissue; ``ranges[Tissue.gm]`` reads one."""
 
     csf: Range
     gm: Range
@@ -183,9 +177,9 @@ class AnatomyRanges:
     atrophy: Range = Range(0.0, 0.5)
     lesions: tuple[int, int] = (0, 3)
     lesion_kinds: tuple[LesionKind, ...] = (
-        LesionKind.GLIOMA,
-        LesionKind.FLAIR_ONLY,
-        LesionKind.METABOLIC_ONLY,
+        LesionKind.glioma,
+        LesionKind.flair_only,
+        LesionKind.metabolic_only,
     )
 
 
@@ -249,20 +243,17 @@ def _ranges(obj: object, prefix: str) -> dict[str, Range]:
     return out
 
 
-class Preset(str, enum.Enum):
+class Preset(StrEnum):
     """Named simulator settings."""
 
-    TRAINING = "training"
-    SHIFTED = "shifted"
-
-    def __str__(self) -> str:
-        return self.value
+    training = "training"
+    shifted = "shifted"
 
 
-TRAINING = SimulatorSettings(name=Preset.TRAINING.value)
+TRAINING = SimulatorSettings(name=Preset.training.value)
 
 SHIFTED = SimulatorSettings(
-    name=Preset.SHIFTED.value,
+    name=Preset.shifted.value,
     contrast=ContrastRanges(
         # Another contrast family: a contrast-enhanced T1 (lesions brighter than tissue, see
         # mrsisr.data.lesions) with less dark CSF, FLAIR with incomplete CSF suppression (as
@@ -273,7 +264,7 @@ SHIFTED = SimulatorSettings(
         log_gamma=Range(0.35, 0.45),
         thick_mm=Range(5.5, 7.0),
     ),
-    anatomy=AnatomyRanges(lesions=(1, 3), lesion_kinds=(LesionKind.CYST, LesionKind.DEMYELINATING)),
+    anatomy=AnatomyRanges(lesions=(1, 3), lesion_kinds=(LesionKind.cyst, LesionKind.demyelinating)),
     metabolism=MetabolismRanges(
         tissue_log_spread=Range(0.25, 0.35),
         field_amplitude=Range(0.22, 0.30),
@@ -282,7 +273,7 @@ SHIFTED = SimulatorSettings(
 )
 
 PRESETS: MappingProxyType[Preset, SimulatorSettings] = MappingProxyType(
-    {Preset.TRAINING: TRAINING, Preset.SHIFTED: SHIFTED}
+    {Preset.training: TRAINING, Preset.shifted: SHIFTED}
 )
 
 SHIFTED_FIELDS: tuple[str, ...] = (

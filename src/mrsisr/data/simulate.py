@@ -70,11 +70,11 @@ _SNR_METABOLITES = (Metabolite.NAA, Metabolite.tCr, Metabolite.tCho)
 # Names of the label values: label = index.
 LABELS: tuple[str, ...] = ("background", *(c.value for c in Compartment))
 TUMOUR_LABELS: tuple[int, ...] = tuple(
-    LABELS.index(c.value) for c in (Compartment.OEDEMA, Compartment.ENHANCING, Compartment.NECROSIS)
+    LABELS.index(c.value) for c in (Compartment.oedema, Compartment.enhancing, Compartment.necrosis)
 )
 """Labels of the whole lesion: oedema, enhancing tumour and necrosis."""
 TUMOUR_CORE_LABELS: tuple[int, ...] = tuple(
-    LABELS.index(c.value) for c in (Compartment.ENHANCING, Compartment.NECROSIS)
+    LABELS.index(c.value) for c in (Compartment.enhancing, Compartment.necrosis)
 )
 """Labels of the tumour core: enhancing tumour and necrosis."""
 
@@ -153,12 +153,12 @@ def _compartments(
     gm, wm = gm * keep, wm * keep
     oedema_wm, oedema_gm = wm * lesion.oedema, gm * lesion.oedema * 0.5  # spreads in WM
     fractions = {
-        Compartment.CSF: csf,
-        Compartment.GM: gm - oedema_gm,
-        Compartment.WM: wm - oedema_wm,
-        Compartment.OEDEMA: oedema_wm + oedema_gm,
-        Compartment.ENHANCING: enhancing,
-        Compartment.NECROSIS: necrosis,
+        Compartment.csf: csf,
+        Compartment.gm: gm - oedema_gm,
+        Compartment.wm: wm - oedema_wm,
+        Compartment.oedema: oedema_wm + oedema_gm,
+        Compartment.enhancing: enhancing,
+        Compartment.necrosis: necrosis,
     }
     return fractions, t1
 
@@ -168,11 +168,11 @@ def _concentration(met: Metabolite, frac: dict[Compartment, np.ndarray]) -> np.n
     c_gm, c_wm = HEALTHY_MM[met]
     f_oedema, f_enhancing, f_necrosis = LESION_FACTOR[met]
     return (
-        frac[Compartment.GM] * c_gm
-        + frac[Compartment.WM] * c_wm
-        + frac[Compartment.OEDEMA] * c_wm * f_oedema
-        + frac[Compartment.ENHANCING] * c_wm * f_enhancing
-        + frac[Compartment.NECROSIS] * c_wm * f_necrosis
+        frac[Compartment.gm] * c_gm
+        + frac[Compartment.wm] * c_wm
+        + frac[Compartment.oedema] * c_wm * f_oedema
+        + frac[Compartment.enhancing] * c_wm * f_enhancing
+        + frac[Compartment.necrosis] * c_wm * f_necrosis
     )
 
 

@@ -8,10 +8,10 @@ noise is an *assumption* chosen to give the qualitative pattern of high-grade gl
 
 from __future__ import annotations
 
-import enum
 from types import MappingProxyType
 
 from mrsisr.metabolites import Metabolite
+from mrsisr.options import StrEnum
 
 __all__ = [
     "FLAIR_INTENSITY",
@@ -25,18 +25,15 @@ __all__ = [
 M = Metabolite
 
 
-class Compartment(str, enum.Enum):
+class Compartment(StrEnum):
     """Tissue compartments a voxel is a mixture of."""
 
-    CSF = "csf"
-    GM = "gm"
-    WM = "wm"
-    OEDEMA = "oedema"  # peritumoral oedema (infiltrated white matter)
-    ENHANCING = "enhancing"  # solid, contrast-enhancing tumour
-    NECROSIS = "necrosis"  # necrotic core
-
-    def __str__(self) -> str:
-        return self.value
+    csf = "csf"
+    gm = "gm"
+    wm = "wm"
+    oedema = "oedema"  # peritumoral oedema (infiltrated white matter)
+    enhancing = "enhancing"  # solid, contrast-enhancing tumour
+    necrosis = "necrosis"  # necrotic core
 
 
 # Healthy (grey matter, white matter) concentrations in mM. CSF holds ~0 of every metabolite.
@@ -97,17 +94,17 @@ NOISE_SD_MM: MappingProxyType[Metabolite, float] = MappingProxyType(
 # template (WM ~ 0.85, GM ~ 0.6, CSF ~ 0.25 there): oedema and tumour are T1-hypointense
 # (no contrast agent), the necrotic core more so.
 T1_INTENSITY: MappingProxyType[Compartment, float] = MappingProxyType(
-    {Compartment.OEDEMA: 0.55, Compartment.ENHANCING: 0.5, Compartment.NECROSIS: 0.3}
+    {Compartment.oedema: 0.55, Compartment.enhancing: 0.5, Compartment.necrosis: 0.3}
 )
 
 # Assumption: FLAIR intensities: CSF suppressed, GM slightly above WM, oedema brightest.
 FLAIR_INTENSITY: MappingProxyType[Compartment, float] = MappingProxyType(
     {
-        Compartment.CSF: 0.08,
-        Compartment.GM: 0.5,
-        Compartment.WM: 0.4,
-        Compartment.OEDEMA: 1.0,
-        Compartment.ENHANCING: 0.75,
-        Compartment.NECROSIS: 0.4,
+        Compartment.csf: 0.08,
+        Compartment.gm: 0.5,
+        Compartment.wm: 0.4,
+        Compartment.oedema: 1.0,
+        Compartment.enhancing: 0.75,
+        Compartment.necrosis: 0.4,
     }
 )

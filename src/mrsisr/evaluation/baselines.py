@@ -20,13 +20,11 @@ Every function takes batches of 2-D maps ``(B, ..)`` as NumPy arrays in the coho
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
 from scipy import ndimage
 
 from mrsisr import kspace
-from mrsisr.options import parse_enum
+from mrsisr.options import StrEnum, parse_enum
 
 __all__ = [
     "GUIDED_EPS",
@@ -46,15 +44,12 @@ GUIDED_EPS = 0.01
 """Regularisation of the guided filter, in squared guide units (the guide is ~1 in tissue)."""
 
 
-class Baseline(str, enum.Enum):
+class Baseline(StrEnum):
     """The classical methods ``mrsisr evaluate --baselines`` accepts."""
 
     zero_fill = "zero_fill"
     bicubic = "bicubic"
     guided = "guided"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def parse(cls, value: Baseline | str) -> Baseline:

@@ -19,6 +19,7 @@ from torch import nn
 
 from mrsisr.errors import UserError
 from mrsisr.evaluation.baselines import Baseline, run_baseline
+from mrsisr.nn.config import Variant
 
 __all__ = [
     "BaselineMethod",
@@ -175,7 +176,7 @@ def load_model_methods(paths: Sequence[str | Path], device: str = "cpu") -> list
     for path in paths:
         model, info = load_model(path, map_location=device)
         ns = list(info.metadata.get("n_choices") or [])
-        if info.variant == "single_scale" and len(ns) == 1:
+        if info.variant == Variant.single_scale and len(ns) == 1:
             if int(ns[0]) in singles:
                 raise UserError(f"--model {path}: a second single-scale network for n={ns[0]}")
             singles[int(ns[0])] = model
@@ -188,7 +189,7 @@ def load_model_methods(paths: Sequence[str | Path], device: str = "cpu") -> list
     methods = []
     if singles:
         models: dict[int | None, nn.Module] = dict(sorted(singles.items()))
-        methods.append(ModelMethod("single_scale", models, infos=single_infos))
+        methods.append(ModelMethod(Variant.single_scale, models, infos=single_infos))
     names: set[str] = {m.name for m in methods}
     for model, info in loaded:
         name = info.variant

@@ -32,7 +32,7 @@ from mrsisr.evaluation.methods import (
 )
 from mrsisr.evaluation.tables import entry_name
 from mrsisr.inference import model_grid
-from mrsisr.options import resolve_device
+from mrsisr.options import Device, resolve_device
 
 __all__ = [
     "EvaluationPlan",
@@ -190,7 +190,7 @@ def plan_evaluation(
     metabolites: Sequence[str] | None = None,
     reference: str | None = None,
     lpips: bool = True,
-    device: str = "cpu",
+    device: Device | str = Device.auto,
     images: Mapping[str, tuple[bool, bool]] | None = None,
 ) -> EvaluationPlan:
     """Check an evaluation before anything is computed.

@@ -22,6 +22,7 @@ from mrsisr.evaluation.plots import plot_matrix
 from mrsisr.evaluation.report import write_report
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metabolites import METABOLITES
+from mrsisr.nn.config import Variant
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import load_config
 
@@ -38,14 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TABLE1_VARIANTS: tuple[str, ...] = (
-    "single_scale",
-    "unconditioned",
-    "amlayer",
-    "hypernetwork",
-    "filter_scaling",
-    "filter_scaling_met",
-)
+TABLE1_VARIANTS: tuple[Variant, ...] = tuple(v for v in Variant if v is not Variant.full)
 """The rows of the paper's Table 1, as variants."""
 
 
@@ -176,7 +170,7 @@ def table1_runs(
     runs: dict[str, dict[int, list[TrainedRun]]] = {}
     for seed in protocol.seeds:
         for variant in protocol.variants or (*TABLE1_VARIANTS, *TABLE1_EXTRA):
-            ns = base.data.n_choices if variant == "single_scale" else [None]
+            ns = base.data.n_choices if variant == Variant.single_scale else [None]
             terms = _ADVERSARIAL if variant in TABLE1_EXTRA else _NO_ADVERSARIAL
             for n in ns:
                 extra = [f'variant="{variant}"', f"seed={seed}"]
@@ -230,7 +224,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
     networks = len(protocol.fold_ids()) * len(protocol.seeds)
     params = {v: _params(r[: len(r) // networks]) for v, r in all_runs.items()}
     train_h = {v: sum(r.train_seconds for r in rl) / 3600 for v, rl in all_runs.items()}
-    reference = "single_scale" if "single_scale" in all_runs else None
+    reference = Variant.single_scale if Variant.single_scale in all_runs else None
     write_report(
         protocol.out,
         rows,

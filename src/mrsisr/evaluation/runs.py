@@ -24,6 +24,7 @@ from typing import Any
 from mrsisr.errors import UserError
 from mrsisr.evaluation.report import machine_info, write_json
 from mrsisr.machine import source_state
+from mrsisr.nn.config import Variant
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
@@ -62,7 +63,7 @@ class TrainedRun:
 def run_name(config: TrainConfig, fold: int) -> str:
     """``<variant>[-n<n>]-fold<k>-<config hash>``."""
 
-    single = f"-n{config.data.n_choices[0]}" if config.variant == "single_scale" else ""
+    single = f"-n{config.data.n_choices[0]}" if config.variant == Variant.single_scale else ""
     return f"{config.variant}{single}-fold{fold}-{config_hash(config)}"
 
 

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
 
-from mrsisr.options import parse_enum
+from mrsisr.options import StrEnum, parse_enum
 
 __all__ = [
     "WelchResult",
@@ -45,12 +44,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class ZeroMethod(str, Enum):
+class ZeroMethod(StrEnum):
     """How zero differences enter the signed-rank test (``scipy.stats.wilcoxon``)."""
 
-    PRATT = "pratt"
-    WILCOX = "wilcox"
-    ZSPLIT = "zsplit"
+    pratt = "pratt"
+    wilcox = "wilcox"
+    zsplit = "zsplit"
 
     @classmethod
     def parse(cls, value: str | ZeroMethod) -> ZeroMethod:
@@ -72,7 +71,7 @@ _ALTERNATIVES = ("two-sided", "greater", "less")
 def paired_wilcoxon(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,
-    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+    zero_method: str | ZeroMethod = ZeroMethod.pratt,
     alternative: str = "two-sided",
 ) -> WilcoxonResult:
     """Wilcoxon signed-rank test of paired samples ``a`` and ``b`` (see the module notes).
@@ -118,7 +117,7 @@ def paired_wilcoxon(
 def wilcoxon_table(
     scores: Mapping[str, Sequence[float] | np.ndarray],
     reference: str,
-    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+    zero_method: str | ZeroMethod = ZeroMethod.pratt,
 ) -> dict[str, WilcoxonResult]:
     """Two-sided paired tests of every method against a reference method.
 
@@ -142,7 +141,7 @@ def wilcoxon_table(
 
 def pairwise_wilcoxon(
     scores: Mapping[str, Sequence[float] | np.ndarray],
-    zero_method: str | ZeroMethod = ZeroMethod.PRATT,
+    zero_method: str | ZeroMethod = ZeroMethod.pratt,
 ) -> dict[tuple[str, str], WilcoxonResult]:
     """Two-sided paired tests for each unordered pair of methods (the paper's Table 1).
 

@@ -12,13 +12,12 @@ grids, 8 to 128 channels) and far below what would exhaust a workstation's memor
 
 from __future__ import annotations
 
-import enum
 import math
 import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mrsisr.options import parse_enum
+from mrsisr.options import StrEnum, parse_enum
 
 __all__ = [
     "ANATOMY_INPUTS",
@@ -29,6 +28,7 @@ __all__ = [
     "GeneratorConfig",
     "HeadInit",
     "NEncoding",
+    "Variant",
 ]
 
 IMAGE_INPUTS = ("lr", "t1", "flair")
@@ -55,7 +55,24 @@ map of one slice), encoders, depth and width of the conditioning trunks, metabol
 embedding length, octaves of the Fourier n encoding, critic hidden width and pooled grid side."""
 
 
-class ConvImpl(str, enum.Enum):
+class Variant(StrEnum):
+    """Generator variants, in the order of the paper's Table 1 (then the shipped model)."""
+
+    single_scale = "single_scale"
+    unconditioned = "unconditioned"
+    amlayer = "amlayer"
+    hypernetwork = "hypernetwork"
+    filter_scaling = "filter_scaling"
+    filter_scaling_met = "filter_scaling_met"
+    full = "full"
+
+    @classmethod
+    def parse(cls, value: Variant | str) -> Variant:
+        """The variant named ``value``; ``ValueError`` listing the valid names otherwise."""
+        return parse_enum(cls, value, "variant")
+
+
+class ConvImpl(StrEnum):
     """How a convolution with per-sample weights runs (same numbers, different speed)."""
 
     grouped = "grouped"
@@ -63,11 +80,8 @@ class ConvImpl(str, enum.Enum):
     loop = "loop"
     """One convolution per sample (the simple reference)."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class NEncoding(str, enum.Enum):
+class NEncoding(StrEnum):
     """How the acquisition size ``n`` is encoded before the fully-connected trunks see it."""
 
     grid = "grid"
@@ -79,20 +93,14 @@ class NEncoding(str, enum.Enum):
     none = "none"
     """A constant: the trunks do not see ``n`` (the control of the n-conditioning ablation)."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class HeadInit(str, enum.Enum):
+class HeadInit(StrEnum):
     """How the filter-scaling heads (the last FC layer, to one scale per filter) start."""
 
     identity = "identity"
     """Zero weights, unit bias: every scale is 1, the same for every condition."""
     linear = "linear"
     """``nn.Linear``'s default, as in the authors' code: random scales that differ per n."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Options added after models were trained and runs cached: they enter a run's fingerprint

@@ -15,7 +15,6 @@ of the filter trunks, and an absent image is replaced by zeros (docs/networks.md
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +41,7 @@ from mrsisr.nn.conditioning import (
 )
 from mrsisr.nn.config import ANATOMY_INPUTS, ConvImpl, GeneratorConfig
 from mrsisr.nn.dc import DataConsistency
+from mrsisr.options import StrEnum
 
 __all__ = [
     "Conditioning",
@@ -57,7 +57,7 @@ MIN_N = 2
 """Smallest acquisition size the generator accepts (per axis)."""
 
 
-class ConvKind(str, enum.Enum):
+class ConvKind(StrEnum):
     """The 3 x 3 convolutions of the blocks."""
 
     plain = "plain"
@@ -65,7 +65,7 @@ class ConvKind(str, enum.Enum):
     hypernetwork = "hypernetwork"
 
 
-class NormKind(str, enum.Enum):
+class NormKind(StrEnum):
     """The normalisation after each convolution of the blocks."""
 
     instance = "instance"

@@ -18,12 +18,11 @@ conditions it does not use.
 
 from __future__ import annotations
 
-import enum
 from typing import Any, NamedTuple
 
 from torch import nn
 
-from mrsisr.nn.config import CriticConfig, GeneratorConfig, parse_enum
+from mrsisr.nn.config import CriticConfig, GeneratorConfig, Variant
 from mrsisr.nn.critic import Critic
 from mrsisr.nn.unet import Conditioning, ConvKind, MultiEncoderUNet, NormKind
 
@@ -39,26 +38,6 @@ __all__ = [
     "count_parameters",
     "parameter_table",
 ]
-
-
-class Variant(str, enum.Enum):
-    """Generator variants, in the order of the paper's Table 1 (then the shipped model)."""
-
-    single_scale = "single_scale"
-    unconditioned = "unconditioned"
-    amlayer = "amlayer"
-    hypernetwork = "hypernetwork"
-    filter_scaling = "filter_scaling"
-    filter_scaling_met = "filter_scaling_met"
-    full = "full"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @classmethod
-    def parse(cls, value: Variant | str) -> Variant:
-        """The variant named ``value``; ``ValueError`` listing the valid names otherwise."""
-        return parse_enum(cls, value, "variant")
 
 
 CONDITIONING: dict[Variant, Conditioning] = {

@@ -28,7 +28,7 @@ __all__ = [
     "build_loss",
     "build_optimizer",
     "build_scheduler",
-    "check_variant",
+    "check_model",
     "derive_seed",
     "seed_globals",
     "step_generator",
@@ -58,43 +58,29 @@ def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(seed, "step", rank, step))
 
 
-def check_variant(config: TrainConfig) -> str:
-    """Validate ``config.variant`` against the registry, the data and architecture settings.
+def check_model(config: TrainConfig) -> None:
+    """Check the architecture options that depend on the variant.
 
     Raises:
-        UserError: unknown variant (valid ones listed), single-scale with several n, or
-            presence flags for a variant with plain convolutions.
+        UserError: presence flags for a variant with plain convolutions.
     """
-    from mrsisr.nn.variants import Variant
-
-    valid = [v.value for v in Variant]
-    if config.variant not in valid:
-        raise UserError(
-            f"--variant {config.variant}: unknown variant; use one of {', '.join(valid)}"
-        )
     if config.model.presence:
         from mrsisr.nn.unet import ConvKind
         from mrsisr.nn.variants import CONDITIONING
 
-        if CONDITIONING[Variant(config.variant)].conv == ConvKind.plain:
+        if CONDITIONING[config.variant].conv == ConvKind.plain:
             raise UserError(
                 f"model.presence = true: the presence flags condition the filter trunks, which "
                 f"the {config.variant} variant has not (plain convolutions); use full, "
                 "filter_scaling, filter_scaling_met or hypernetwork"
             )
-    if config.variant == "single_scale" and len(config.data.n_choices) != 1:
-        raise UserError(
-            f"--variant single_scale: trains one network per n, but data.n_choices = "
-            f"{config.data.n_choices}; set one value, e.g. --set data.n_choices=[24]"
-        )
-    return config.variant
 
 
 def build_generator_for(config: TrainConfig) -> nn.Module:
     """The generator of ``config.variant`` with the ``config.model`` architecture."""
     from mrsisr.nn.variants import build_generator
 
-    return build_generator(check_variant(config), **dataclasses.asdict(config.model))
+    return build_generator(config.variant, **dataclasses.asdict(config.model))
 
 
 def build_critic_for(config: TrainConfig) -> nn.Module | None:

@@ -10,14 +10,14 @@ steps), lambda ~ U[0, 0.1] (0 with probability 0.1), n in {16, 18, ..., 32}.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mrsisr.errors import UserError
-from mrsisr.nn.config import CriticConfig, GeneratorConfig
+from mrsisr.nn.config import CriticConfig, GeneratorConfig, Variant
+from mrsisr.options import Device
 
 __all__ = [
     "AdversarialConfig",
@@ -35,17 +35,6 @@ RESUME_SAFE = {"resume_safe": True}
 # Keys added after runs were started: they enter the fingerprint only when set to another
 # value than their default, so older runs keep their fingerprint and can still resume.
 HASH_WHEN_SET = {"hash_when_set": True}
-
-
-class Device(str, enum.Enum):
-    """Where to train: ``auto`` picks CUDA when available."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass
@@ -133,8 +122,8 @@ class OptimConfig:
 class TrainConfig:
     """A whole training experiment."""
 
-    variant: str = "full"
-    """Generator variant (``mrsisr.nn.variants.Variant``)."""
+    variant: Variant = Variant.full
+    """Generator variant (:class:`mrsisr.nn.config.Variant`)."""
     epochs: int = field(default=100, metadata=RESUME_SAFE)
     """Number of epochs (may be raised when resuming)."""
     batch_size: int = 8
@@ -205,6 +194,12 @@ def check_config(config: TrainConfig) -> TrainConfig:
             "data.lam_range",
             lambda: _finite(*data.lam_range) and 0 <= data.lam_range[0] <= data.lam_range[1],
             "must be [low, high] with 0 <= low <= high, finite",
+        ),
+        (
+            "data.n_choices",
+            lambda: c.variant != Variant.single_scale or len(data.n_choices) == 1,
+            "must hold one value with variant single_scale (one network per n), "
+            "e.g. --set data.n_choices=[24]",
         ),
         ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
         (

@@ -31,7 +31,7 @@ from mrsisr.data.manifest import MASK_FILE
 from mrsisr.data.splits import Split, fold_split
 from mrsisr.errors import UserError
 from mrsisr.metabolites import parse_metabolite
-from mrsisr.train.builders import check_variant
+from mrsisr.train.builders import check_model
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.train.config_io import config_from_dict, config_hash, config_to_dict, diff_configs
 from mrsisr.train.state import read_state_header
@@ -167,7 +167,7 @@ def plan_run(
     if config is None or data is None or fold is None:
         raise UserError("--config, --data and --fold are required for a new run")
     check_config(config)
-    check_variant(config)
+    check_model(config)
     data = Path(data)
     problems = check_cohort(data)
     if problems:
