@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrsisr import kspace
-from mrsisr.options import StrEnum, parse_enum
+from mrsisr.options import StrEnum
 
 __all__ = [
     "GUIDED_EPS",
@@ -50,11 +50,6 @@ class Baseline(StrEnum):
     zero_fill = "zero_fill"
     bicubic = "bicubic"
     guided = "guided"
-
-    @classmethod
-    def parse(cls, value: Baseline | str) -> Baseline:
-        """The baseline named ``value``; ``ValueError`` listing the valid names otherwise."""
-        return parse_enum(cls, value, "baseline")
 
 
 def lowres_positions(N: int, n: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mrsisr.options import StrEnum, parse_enum
+from mrsisr.options import StrEnum
 
 __all__ = [
     "WelchResult",
@@ -50,11 +50,6 @@ class ZeroMethod(StrEnum):
     pratt = "pratt"
     wilcox = "wilcox"
     zsplit = "zsplit"
-
-    @classmethod
-    def parse(cls, value: str | ZeroMethod) -> ZeroMethod:
-        """The member named ``value``; ValueError listing the valid names otherwise."""
-        return parse_enum(cls, value, "zero_method")
 
 
 class WilcoxonResult(NamedTuple):
@@ -90,7 +85,7 @@ def paired_wilcoxon(
     """
     from scipy.stats import wilcoxon
 
-    method = ZeroMethod.parse(zero_method)
+    method = ZeroMethod.parse(zero_method, "zero_method")
     if alternative not in _ALTERNATIVES:
         raise ValueError(
             f"alternative must be one of {', '.join(_ALTERNATIVES)}; got {alternative!r}"

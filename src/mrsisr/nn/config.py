@@ -66,11 +66,6 @@ class Variant(StrEnum):
     filter_scaling_met = "filter_scaling_met"
     full = "full"
 
-    @classmethod
-    def parse(cls, value: Variant | str) -> Variant:
-        """The variant named ``value``; ``ValueError`` listing the valid names otherwise."""
-        return parse_enum(cls, value, "variant")
-
 
 class ConvImpl(StrEnum):
     """How a convolution with per-sample weights runs (same numbers, different speed)."""
