@@ -72,16 +72,18 @@ def masked_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tup
     """
     import torch
 
-    from mrsisr.metrics import psnr, ssim
+    from mrsisr.metrics import masked_data_range, psnr, ssim
 
     inside = np.asarray(mask) != 0
     if not inside.any():
         raise ValueError("mask is empty; the scores are defined inside the mask only")
-    values = np.asarray(target, dtype=np.float64)[inside]
-    data_range = float(values.max() - values.min()) or 1.0
 
     def as_batch(x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float64))[None, None]
+
+    data_range = masked_data_range(as_batch(target), as_batch(inside))
+    if not bool(data_range > 0):  # a constant map: undefined, as in the evaluation tables
+        return float("nan"), float("nan")
 
     p, t, m = as_batch(pred), as_batch(target), as_batch(inside)
     win = min(11, *(s - 1 + s % 2 for s in inside.shape))

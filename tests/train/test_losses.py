@@ -13,7 +13,7 @@ from mrsisr.train.losses import (
     ReconstructionLoss,
     critic_wasserstein_loss,
     gradient_penalty,
-    masked_data_range,
+    loss_data_range,
     masked_l1,
     weighted_adversarial_loss,
 )
@@ -41,7 +41,7 @@ def test_masked_l1_matches_numpy_mean_over_mask_voxels(pair):
 
 def test_masked_data_range_is_max_minus_min_inside_the_mask(pair):
     _, target, mask = pair
-    got = masked_data_range(target, mask).numpy()
+    got = loss_data_range(target, mask).numpy()
     inside = target[0, 0].numpy()[mask[0, 0].numpy() > 0]
     assert got[0] == pytest.approx(inside.max() - inside.min(), rel=1e-6)
     whole = target[2].numpy()
@@ -54,7 +54,7 @@ def test_reconstruction_loss_weights_l1_and_ms_ssim(pair):
     similarity_fn = functools.partial(ms_ssim, weights=ms_ssim_weights(2), win_size=7)
     loss = ReconstructionLoss(alpha=0.84, ms_ssim=similarity_fn)
     terms = loss(pred, target, mask)
-    similarity = similarity_fn(pred, target, masked_data_range(target, mask), mask=mask)
+    similarity = similarity_fn(pred, target, loss_data_range(target, mask), mask=mask)
     expected = 0.16 * masked_l1(pred, target, mask) + 0.84 * (1 - similarity)
     torch.testing.assert_close(terms.total, expected)
     zero = loss(target, target, mask)

@@ -34,6 +34,7 @@ import torch
 
 from mrsisr.metabolites import METABOLITES
 from mrsisr.options import StrEnum
+from mrsisr.scales import fitting_scales
 from mrsisr.train.config import TrainConfig
 
 __all__ = ["Case", "Workload", "WorkloadSpec", "make_batch", "make_call"]
@@ -153,10 +154,7 @@ def _train_config(grid: tuple[int, int]) -> Any:
     config = TrainConfig()
     config.model = replace(config.model, grid=grid)
     size, window = min(grid), config.loss.ms_ssim_window
-    scales = config.loss.ms_ssim_scales
-    while scales > 1 and window > -(-size // 2 ** (scales - 1)):
-        scales -= 1
-    config.loss.ms_ssim_scales = scales
+    config.loss.ms_ssim_scales = fitting_scales(size, window, config.loss.ms_ssim_scales)
     config.loss.ms_ssim_window = min(window, size - 1 + size % 2)
     return config
 

@@ -48,10 +48,7 @@ def save_preview(
     Returns:
         The PNG path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     cohort = Cohort.open(cohort_root)
     pid = patient_id or cohort.patients[0]
@@ -69,7 +66,8 @@ def save_preview(
     ]
     columns = 5
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.1 * rows))
+    fig = Figure(figsize=(3.0 * columns, 3.1 * rows))
+    axes = fig.subplots(rows, columns)
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, (title, volume, cmap) in zip(np.ravel(axes), panels):
@@ -84,6 +82,5 @@ def save_preview(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
-    plt.close(fig)
     log.info("wrote %s (patient %s, slice %d)", out, pid, z)
     return out

@@ -32,6 +32,7 @@ from mrsisr import kspace
 from mrsisr.data.dataset import MRSIDataset
 from mrsisr.evaluation.methods import EvalBatch, Method
 from mrsisr.metabolites import METABOLITES
+from mrsisr.scales import fitting_scales
 
 __all__ = [
     "DATA_RANGE_RULE",
@@ -76,10 +77,7 @@ class MetricSettings:
         """The standard settings (11-voxel window, 3 scales), reduced to fit a small grid."""
         side = min(int(g) for g in grid)
         win = min(11, side if side % 2 else side - 1)
-        scales = 3
-        while scales > 1 and -(-side // 2 ** (scales - 1)) < win:
-            scales -= 1
-        return cls(win_size=win, ms_ssim_scales=scales, **kwargs)
+        return cls(win_size=win, ms_ssim_scales=fitting_scales(side, win, 3), **kwargs)
 
     def lpips_model(self) -> Any:
         """The LPIPS network, or ``None`` when LPIPS is off or its weights are absent."""
@@ -167,13 +165,6 @@ def _batches(dataset: MRSIDataset, batch_size: int) -> Iterator[tuple[EvalBatch,
             )
 
 
-def _masked_extrema(target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    flat, inside = target.flatten(1), mask.flatten(1) > 0
-    high = flat.masked_fill(~inside, -torch.inf).amax(1)
-    low = flat.masked_fill(~inside, torch.inf).amin(1)
-    return high, low
-
-
 def score(
     pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, settings: MetricSettings
 ) -> dict[str, np.ndarray]:
@@ -190,14 +181,14 @@ def score(
         (mask size). A map with an empty mask or a constant ground truth gets NaN for every
         metric.
     """
-    from mrsisr.metrics import lpips, ms_ssim, ms_ssim_weights, nrmse, psnr, ssim
+    from mrsisr.metrics import lpips, masked_extrema, ms_ssim, ms_ssim_weights, nrmse, psnr, ssim
 
     # float32: torch's float64 convolutions (SSIM windows) are ~10x slower on CPU, and float32
     # holds the maps' 7 significant digits; an exact prediction still scores exactly.
     inside = (mask > 0).float()
     pred, target = pred.float() * inside, target.float() * inside
-    high, low = _masked_extrema(target, inside)
-    data_range = high - low
+    low, high = masked_extrema(target, inside)  # NaN for an empty mask
+    data_range = high - low  # 0 for a constant map: every metric NaN below
     valid = torch.isfinite(data_range) & (data_range > 0)
     safe_range = torch.where(valid, data_range, torch.ones_like(data_range))
     weights = ms_ssim_weights(settings.ms_ssim_scales)

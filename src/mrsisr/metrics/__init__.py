@@ -10,6 +10,7 @@ the metric needs one, an optional mask, and returns ``(B,)``):
   (:mod:`mrsisr.metrics.stats`)
 """
 
+from mrsisr.metrics._common import masked_data_range, masked_extrema, masked_mean
 from mrsisr.metrics.lpips import LPIPS, LPIPSUnavailable, lpips, lpips_available
 from mrsisr.metrics.pixel import mse, nrmse, psnr
 from mrsisr.metrics.ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_weights, ssim
@@ -29,6 +30,9 @@ __all__ = [
     "ZeroMethod",
     "lpips",
     "lpips_available",
+    "masked_data_range",
+    "masked_extrema",
+    "masked_mean",
     "ms_ssim",
     "ms_ssim_weights",
     "mse",

@@ -87,7 +87,7 @@ def as_weights(mask: Tensor | None, like: Tensor) -> Tensor | None:
     return (expanded != 0).to(dtype=like.dtype, device=like.device)
 
 
-def weighted_mean(values: Tensor, weights: Tensor | None) -> Tensor:
+def masked_mean(values: Tensor, weights: Tensor | None) -> Tensor:
     """Per-sample mean of ``values`` over ``(C, H, W)``, weighted by ``weights`` if given.
 
     Args:
@@ -102,3 +102,40 @@ def weighted_mean(values: Tensor, weights: Tensor | None) -> Tensor:
         return values.flatten(1).mean(dim=1)
     total = weights.flatten(1).sum(dim=1)
     return (values * weights).flatten(1).sum(dim=1) / total
+
+
+def masked_extrema(values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample minimum and maximum of ``values`` inside ``mask``.
+
+    Args:
+        values: ``(B, C, H, W)``.
+        mask: same shape, nonzero inside.
+
+    Returns:
+        ``(low, high)``, each ``(B,)``; NaN for a sample whose mask is empty.
+    """
+    flat, inside = values.flatten(1), mask.flatten(1) != 0
+    high = flat.masked_fill(~inside, -torch.inf).amax(1)
+    low = flat.masked_fill(~inside, torch.inf).amin(1)
+    empty = ~inside.any(1)
+    nan = torch.full_like(high, torch.nan)
+    return torch.where(empty, nan, low), torch.where(empty, nan, high)
+
+
+def masked_data_range(target: Tensor, mask: Tensor) -> Tensor:
+    """The data range of every metric of the package: ``max - min`` of ``target`` in ``mask``.
+
+    The one rule, with its edge cases decided here: a constant map has range 0 and a map with
+    an empty mask NaN, and the metrics of either are undefined (NaN in evaluation tables and
+    figure captions). The training loss, which needs a positive scale, floors the range
+    (:func:`mrsisr.train.losses.loss_data_range`).
+
+    Args:
+        target: ``(B, C, H, W)`` ground truth.
+        mask: same shape, nonzero inside.
+
+    Returns:
+        ``(B,)``.
+    """
+    low, high = masked_extrema(target, mask)
+    return high - low

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mrsisr.metrics._common import DataRange, as_data_range, as_weights, check_pair, weighted_mean
+from mrsisr.metrics._common import DataRange, as_data_range, as_weights, check_pair, masked_mean
 
 __all__ = ["mse", "nrmse", "psnr"]
 
@@ -29,7 +29,7 @@ def mse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """
     check_pair(pred, target)
     weights = as_weights(mask, pred)
-    return weighted_mean((pred - target) ** 2, weights)
+    return masked_mean((pred - target) ** 2, weights)
 
 
 def psnr(pred: Tensor, target: Tensor, data_range: DataRange, mask: Tensor | None = None) -> Tensor:
@@ -71,6 +71,6 @@ def nrmse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     """
     check_pair(pred, target)
     weights = as_weights(mask, pred)
-    error = weighted_mean((pred - target) ** 2, weights)
-    energy = weighted_mean(target**2, weights)
+    error = masked_mean((pred - target) ** 2, weights)
+    energy = masked_mean(target**2, weights)
     return torch.sqrt(error / energy)

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mrsisr.metrics._common import DataRange, as_data_range, as_weights, check_pair, weighted_mean
+from mrsisr.metrics._common import DataRange, as_data_range, as_weights, check_pair, masked_mean
+from mrsisr.scales import coarsest_side
 
 __all__ = ["MS_SSIM_SCALES", "MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_weights", "ssim"]
 
@@ -142,7 +143,7 @@ def ssim(
     weights = as_weights(mask, pred)
     window = _gaussian_window(win_size, sigma, pred)
     ssim_map, _ = _ssim_maps(pred, target, peak, window, weights is not None, k1, k2)
-    return weighted_mean(ssim_map, weights)
+    return masked_mean(ssim_map, weights)
 
 
 def _downsample(x: Tensor) -> Tensor:
@@ -199,7 +200,7 @@ def ms_ssim(
             f"weights must be a non-empty sequence of non-negative numbers, got {weights!r}"
         )
     height, width = pred.shape[-2:]
-    coarsest = -(-min(height, width) // 2 ** (len(scale_weights) - 1))
+    coarsest = coarsest_side(min(height, width), len(scale_weights))
     if not win_size <= coarsest:
         raise ValueError(
             f"{len(scale_weights)} MS-SSIM scales of a {height}x{width} image leave {coarsest} "
@@ -216,7 +217,7 @@ def ms_ssim(
     for level, weight in enumerate(scale_weights):
         ssim_map, cs_map = _ssim_maps(x, y, peak, window, same, k1, k2)
         last = level == len(scale_weights) - 1
-        value = weighted_mean(ssim_map if last else cs_map, m)
+        value = masked_mean(ssim_map if last else cs_map, m)
         result = result * _positive_power(value, weight)
         if not last:
             x, y = _downsample(x), _downsample(y)

@@ -18,6 +18,7 @@ from typing import Any
 from mrsisr.errors import UserError
 from mrsisr.nn.config import CriticConfig, GeneratorConfig, Variant
 from mrsisr.options import Device
+from mrsisr.scales import coarsest_side
 
 __all__ = [
     "AdversarialConfig",
@@ -230,7 +231,7 @@ def check_config(config: TrainConfig) -> TrainConfig:
         ),
         (
             "loss.ms_ssim_window",
-            lambda: loss.ms_ssim_window <= -(-grid // 2 ** (loss.ms_ssim_scales - 1)),
+            lambda: loss.ms_ssim_window <= coarsest_side(grid, loss.ms_ssim_scales),
             f"must fit the coarsest MS-SSIM scale of a {grid}-voxel grid "
             "(lower loss.ms_ssim_scales or the window)",
         ),

@@ -17,7 +17,7 @@ from mrsisr.train.losses import (
     ReconstructionLoss,
     critic_wasserstein_loss,
     gradient_penalty,
-    masked_data_range,
+    loss_data_range,
     weighted_adversarial_loss,
 )
 
@@ -213,7 +213,7 @@ class GanTrainer:
             sums["ms_ssim"] += float(terms.ms_ssim.sum())
             scale = batch.scale.reshape(-1, 1, 1, 1).to(pred.dtype)
             pred_d, target_d = pred * scale, target * scale
-            data_range = masked_data_range(target_d, batch.mask)
+            data_range = loss_data_range(target_d, batch.mask)
             for name, fn in metrics.items():
                 sums[name] += float(fn(pred_d, target_d, data_range, mask=batch.mask).sum())
         return sums

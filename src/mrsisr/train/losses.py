@@ -22,12 +22,14 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from mrsisr.metrics import masked_data_range, masked_mean
+
 __all__ = [
     "ReconstructionLoss",
     "ReconstructionTerms",
     "critic_wasserstein_loss",
     "gradient_penalty",
-    "masked_data_range",
+    "loss_data_range",
     "masked_l1",
     "weighted_adversarial_loss",
 ]
@@ -47,26 +49,26 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
         ``(B,)`` per-sample mean absolute error.
     """
     weight = mask.to(pred.dtype)
-    total = ((pred - target).abs() * weight).flatten(1).sum(1)
-    return total / weight.flatten(1).sum(1).clamp_min(1.0)
+    mean = masked_mean((pred - target).abs(), weight)
+    return torch.where(weight.flatten(1).sum(1) > 0, mean, torch.zeros_like(mean))
 
 
-def masked_data_range(target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-sample ``max - min`` of ``target`` inside ``mask`` (at least 1e-3).
+def loss_data_range(target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The MS-SSIM loss's data range: :func:`mrsisr.metrics.masked_data_range`, made positive.
+
+    A loss needs a finite, positive scale where the metric is undefined: a sample with an
+    empty mask takes the range of its whole map, and every range is at least 1e-3.
 
     Args:
         target: ``(B, 1, N_y, N_x)``.
         mask: ``(B, 1, N_y, N_x)`` in {0, 1}.
 
     Returns:
-        ``(B,)`` data ranges; a sample with an empty mask gets the range of the whole map.
+        ``(B,)`` data ranges.
     """
-    flat, inside = target.flatten(1), mask.flatten(1) > 0
-    empty = ~inside.any(1, keepdim=True)
-    inside = inside | empty
-    high = flat.masked_fill(~inside, float("-inf")).amax(1)
-    low = flat.masked_fill(~inside, float("inf")).amin(1)
-    return (high - low).clamp_min(_MIN_RANGE)
+    inside = masked_data_range(target, mask)
+    whole = target.flatten(1).amax(1) - target.flatten(1).amin(1)
+    return torch.where(torch.isnan(inside), whole, inside).clamp_min(_MIN_RANGE)
 
 
 class ReconstructionTerms(NamedTuple):
@@ -115,7 +117,7 @@ class ReconstructionLoss(nn.Module):
         """
         l1 = masked_l1(pred, target, mask)
         if self.alpha > 0:
-            data_range = masked_data_range(target, mask)
+            data_range = loss_data_range(target, mask)
             similarity = self._ms_ssim(pred, target, data_range, mask=mask)
         else:
             similarity = torch.ones_like(l1)
