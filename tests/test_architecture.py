@@ -209,3 +209,52 @@ def test_the_command_line_imports_nothing_heavy_before_a_command_runs() -> None:
         if not e.lazy and (_is_heavy_package(e.target) or ((own := _own(e.target)) and heavy(own)))
     ]
     assert not heavy_at_top, heavy_at_top
+
+
+# --- the house: every top-level module and package has a layer; imports point down ---------
+
+LAYERS: dict[str, int] = {
+    # 0: foundations, importing nothing of the package
+    **dict.fromkeys(
+        ["mrsisr", "errors", "options", "scales", "weights", "kspace", "symmetry", "atomic"], 0
+    ),
+    # 1: small shared helpers
+    **dict.fromkeys(["untrusted", "machine", "metabolites", "registration"], 1),
+    # 2: metrics, networks, data, provenance: independent of one another
+    **dict.fromkeys(["metrics", "nn", "data", "provenance"], 2),
+    # 3: what is built from one of them
+    **dict.fromkeys(["figures", "checkpoint", "acquisition", "pipelines"], 3),
+    # 4: a model at work: inference, training
+    **dict.fromkeys(["inference", "train"], 4),
+    # 5: predictions from files, uncertainty, benchmarks
+    **dict.fromkeys(["predict", "uncertainty", "benchmarking"], 5),
+    # 6: evaluation, the demo, the HTML report
+    **dict.fromkeys(["evaluation", "demo", "report"], 6),
+    "commands": 7,
+    "cli": 8,
+}
+"""The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "mrsisr"
+
+
+def test_every_module_and_package_has_a_layer() -> None:
+    units = {_unit(m) for m in MODULES}
+    assert units - set(LAYERS) == set(), "give new modules a layer in LAYERS and the docs"
+    assert set(LAYERS) - units == set(), "LAYERS names a module that does not exist"
+
+
+def test_imports_point_to_lower_layers_only() -> None:
+    upward = sorted(
+        f"{MODULES[m].relative_to(PACKAGE)}:{e.line} imports {own} "
+        f"(layer {LAYERS[_unit(own)]} from layer {LAYERS[_unit(m)]})"
+        for m in MODULES
+        for e in edges(m)
+        if (own := _own(e.target))
+        and _unit(own) != _unit(m)
+        and LAYERS[_unit(own)] >= LAYERS[_unit(m)]
+    )
+    assert not upward, upward
