@@ -117,3 +117,15 @@ def test_lowres_mask_on_grid_keeps_voxel_centres_and_drops_straddling_voxels() -
     expected = np.zeros(shape, dtype=bool)
     expected[4:9, 2:7, 0] = True  # 2k for k in 2..4 and the odd voxels between them
     np.testing.assert_array_equal(on_grid, expected)
+
+
+def test_measured_on_grid_equals_the_mask_rule_with_the_kspace_geometry() -> None:
+    lr = np.zeros((3, 10, 12))
+    lr[0, 2:6, 3:9] = 1.5
+    lr[2] = -0.5  # negative values were measured too
+    on_grid = acquisition.measured_on_grid(lr, (20, 24))
+    assert on_grid.shape == (3, 20, 24)
+    assert not on_grid[1].any() and on_grid[2].all()
+    expected = np.zeros((20, 24), dtype=bool)
+    expected[4:11, 6:17] = True
+    np.testing.assert_array_equal(on_grid[0], expected)

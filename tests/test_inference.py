@@ -205,3 +205,68 @@ def test_model_grid_and_device() -> None:
     assert resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="auto, cpu, cuda"):
         resolve_device("tpu")
+
+
+def _press_map(units: float, seed: int = 6) -> np.ndarray:
+    """A 16 x 16 x 4 map: zero outside a central PRESS-like box, slice 2 all zero."""
+    lr = _lr_volume((16, 16), 4, seed=seed)
+    box = np.zeros(lr.shape, dtype=bool)
+    box[4:12, 5:11] = True
+    lr = np.where(box, lr, 0.0)
+    lr[:, :, 2] = 0.0
+    return lr * units
+
+
+@pytest.mark.parametrize("units", [1.0, 1e-3])  # millimolar and molar
+def test_zero_in_zero_out(predictor: Predictor, units: float, monkeypatch) -> None:
+    """Issue 12, "Why" 2: a PRESS-box map with a zero slice. The network's estimate is zero
+    wherever the map was not measured (outside the box, the zero slice), so the output there
+    is only data consistency's correction; a zero slice gives exactly zero."""
+    lr = _press_map(units)
+    anatomy = anatomy_for((*GRID, 4))
+    estimates = []
+    original = Predictor.estimate
+
+    def spy(self, inputs, n, met, lams):
+        out = original(self, inputs, n, met, lams)
+        estimates.append(out)
+        return out
+
+    monkeypatch.setattr(Predictor, "estimate", spy)
+    out = predictor.super_resolve(lr, "NAA", anatomy)[0]
+    assert np.all(out[:, :, 2] == 0)
+    # HR voxels 2k..2k+... of the box: output voxel 2k is input voxel k (k in 4..11, 5..10)
+    inside = np.zeros(out.shape, dtype=bool)
+    inside[8:23, 10:21] = True
+    estimate = np.moveaxis(estimates[0][0], 0, 2)
+    assert np.all(estimate[~inside] == 0)
+    assert np.abs(estimate[inside & anatomy.mask]).max() > 0
+    back = kspace.degrade(np.moveaxis(out.astype(np.float64), 2, 0), (16, 16))
+    np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=1e-5 * np.abs(lr).max())
+
+
+def test_zero_regions_do_not_depend_on_units(predictor: Predictor) -> None:
+    """The same map in mM and in M gives the same output (up to the factor 1000): before,
+    a zero slice was scaled by 1 and held anatomy-shaped values of the order of 1."""
+    anatomy = anatomy_for((*GRID, 4))
+    millimolar = predictor.super_resolve(_press_map(1.0), "Ins", anatomy)[0]
+    molar = predictor.super_resolve(_press_map(1e-3), "Ins", anatomy)[0]
+    np.testing.assert_allclose(1e3 * molar, millimolar, rtol=1e-4, atol=1e-5 * millimolar.max())
+
+
+def test_prepare_anatomy_restricts_the_mask(predictor: Predictor) -> None:
+    shape, affine = output_geometry((16, 16, 2), np.eye(4), GRID)
+    x, y, _ = np.indices(shape)
+    head = (((x - 16) / 10) ** 2 + ((y - 16) / 12) ** 2 <= 1).astype(np.float32)
+    head = head * (1 + x / 32)
+    restrict = np.zeros(shape, dtype=bool)
+    restrict[:, :16] = True
+    anatomy = predictor.prepare_anatomy(
+        Volume(head, affine), Volume(head, affine), shape, affine, restrict=restrict
+    )
+    np.testing.assert_array_equal(anatomy.mask, (head > 0) & restrict)
+    assert np.percentile(anatomy.t1[anatomy.mask], 99.5) == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(ValueError, match="restrict"):
+        predictor.prepare_anatomy(
+            Volume(head, affine), Volume(head, affine), shape, affine, restrict=restrict[:-1]
+        )

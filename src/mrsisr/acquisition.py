@@ -35,6 +35,7 @@ from mrsisr.data.resample import resample_to_grid
 __all__ = [
     "Acquisition",
     "lowres_mask_on_grid",
+    "measured_on_grid",
     "measured_support",
     "plan_acquisition",
     "truncate",
@@ -237,3 +238,25 @@ def lowres_mask_on_grid(
     """
     values = np.asarray(mask, dtype=np.float32)
     return resample_to_grid(values, lr_affine, shape, affine, order=1, antialias=False) > 0.5
+
+
+def measured_on_grid(measured: np.ndarray, grid: Sequence[int]) -> np.ndarray:
+    """Where slices were measured (non-zero), on the output grid of the k-space geometry.
+
+    :func:`lowres_mask_on_grid` of ``measured != 0`` between the acquisition grid and the
+    grid ``N`` over the same field of view (:func:`mrsisr.kspace.lowres_affine`), slice by
+    slice; no affine is needed.
+
+    Args:
+        measured: measured slices ``(S, n_y, n_x)``.
+        grid: the output grid ``(N_y, N_x)``.
+
+    Returns:
+        Bool ``(S, N_y, N_x)``.
+    """
+    n = measured.shape[-2:]
+    N = (int(grid[0]), int(grid[1]))
+    support = np.moveaxis(np.asarray(measured) != 0, 0, 2)
+    out_affine = kspace.lowres_affine(np.eye(4), n, N)
+    shape = (*N, support.shape[2])
+    return np.moveaxis(lowres_mask_on_grid(support, np.eye(4), shape, out_affine), 2, 0)

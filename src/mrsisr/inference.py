@@ -16,9 +16,12 @@ What the output holds. The generator returns a masked, data-consistent estimate 
 :meth:`Predictor.super_resolve` multiplies it back to the input's units and applies data
 consistency once more, in float64, against the measured map itself. The result keeps the
 network's high frequencies and the measurement's low frequencies exactly:
-``kspace.degrade(output, n) == input`` slice by slice, to float32 precision. Outside the mask
-the estimate carries only the part of the measurement that the masked map does not explain
-(smooth, low-frequency); the mask used (:attr:`Anatomy.mask`) is written next to it by
+``kspace.degrade(output, n) == input`` slice by slice, to float32 precision. The network's mask
+is the anatomy's mask (:attr:`Anatomy.mask`) where the map was measured: voxels (and whole
+slices) where the map is exactly zero are left out (:func:`mrsisr.acquisition.
+measured_on_grid`), so nothing is invented where nothing was measured, and a zero slice gives
+a zero slice. Outside the mask the estimate carries only the part of the measurement that the
+masked map does not explain (smooth, low-frequency); the mask used is written next to it by
 ``mrsisr predict``.
 """
 
@@ -36,6 +39,7 @@ from scipy import ndimage
 from torch import nn
 
 from mrsisr import kspace
+from mrsisr.acquisition import measured_on_grid
 from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
@@ -281,6 +285,8 @@ class Predictor:
         precision: arithmetic of the forward passes (:class:`Precision`; ``auto`` is resolved
             by :func:`resolve_precision` before it gets here).
         source: the model file it was loaded from (recorded in provenance sidecars), if any.
+        trained_n: the acquisition sizes the model was trained on (its metadata's
+            ``n_choices``; empty when unknown).
     """
 
     model: nn.Module
@@ -289,6 +295,7 @@ class Predictor:
     batch_size: int = 64
     precision: Precision = Precision.fp32
     source: Path | None = None
+    trained_n: tuple[int, ...] = ()
 
     @property
     def accepts_missing_images(self) -> bool:
@@ -339,6 +346,8 @@ class Predictor:
         except ValueError as err:
             raise UserError(f"{path}: {err}") from None
         log.info("model %s (%s), output grid %dx%d, on %s", path, info.variant, *grid, dev)
+        choices = info.metadata.get("n_choices")
+        trained = choices if isinstance(choices, list) else []
         return cls(
             model=model.eval(),
             grid=grid,
@@ -346,6 +355,7 @@ class Predictor:
             batch_size=batch_size,
             precision=precision,
             source=Path(path),
+            trained_n=tuple(int(v) for v in trained if isinstance(v, int)),
         )
 
     def prepare_anatomy(
@@ -357,6 +367,7 @@ class Predictor:
         mask: Volume | None = None,
         mask_source: str = "",
         maps: Sequence[np.ndarray] = (),
+        restrict: np.ndarray | None = None,
     ) -> Anatomy:
         """Resample T1, FLAIR (and the mask) onto the output grid and normalise them.
 
@@ -371,6 +382,9 @@ class Predictor:
                 from ``maps`` when there is neither.
             mask_source: a name for the given mask, used in the log.
             maps: the patient's ``(n_y, n_x, S)`` LR maps, needed only without images and mask.
+            restrict: bool ``(N_y, N_x, S)``, voxels the mask may hold (e.g. where the maps
+                were measured and passed quality control); the mask is ANDed with it before
+                T1 and FLAIR are normalised inside it.
 
         Raises:
             UserError: an image is absent and the model needs both (:meth:`check_images`).
@@ -401,6 +415,11 @@ class Predictor:
             # when most of it is.
             hr_mask = resample_to_grid(data, mask.affine, shape, affine, order=1) > 0.5
             mask_source = mask_source or "given"
+        if restrict is not None:
+            restrict = np.asarray(restrict, dtype=bool)
+            if restrict.shape != shape:
+                raise ValueError(f"restrict has shape {restrict.shape}, expected {shape}")
+            hr_mask = hr_mask & restrict
         log.info("brain mask %s: %d voxels", mask_source, int(hr_mask.sum()))
         normalised = {k: normalise_anatomy(v, hr_mask) for k, v in images.items()}
         return Anatomy(
@@ -469,10 +488,12 @@ class Predictor:
         Returns:
             ``inputs`` ``(S, 4, N_y, N_x)`` float32 (zero-filled map / scale, T1, FLAIR, mask;
             an absent image is zeros) and ``scale`` ``(S,)``
-            (:func:`mrsisr.data.normalise.map_scale`).
+            (:func:`mrsisr.data.normalise.map_scale`). The mask is the
+            anatomy's where the slice was measured (non-zero, :func:`mrsisr.acquisition.
+            measured_on_grid`).
         """
         zero_filled = kspace.zero_fill(measured, self.grid)  # (S, N_y, N_x)
-        mask = np.moveaxis(anatomy.mask, 2, 0)
+        mask = np.moveaxis(anatomy.mask, 2, 0) & measured_on_grid(measured, self.grid)
         scale = map_scale(zero_filled, mask)  # (S,)
         absent = np.zeros(mask.shape, dtype=np.float32)
         inputs = np.stack(
