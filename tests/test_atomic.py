@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mrsisr.atomic import FileTransaction, atomic_write
+from mrsisr.atomic import LOCK_NAME, FileTransaction, FolderBusy, atomic_write
 
 
 def _umask() -> int:
@@ -64,3 +67,71 @@ def test_a_failed_transaction_leaves_no_file_and_no_new_folder(tmp_path: Path) -
         raise RuntimeError("failed before the commit")
     assert old.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
+
+
+def test_reserve_locks_folders_until_commit_or_rollback(tmp_path: Path) -> None:
+    """A second transaction on a folder another one has reserved fails at once, with the
+    folder's name; commit and rollback release the lock and remove the lock file."""
+    out = tmp_path / "out" / "P01"
+    first = FileTransaction()
+    first.reserve([out / "sr_Gln.nii.gz", out / "mask.nii.gz"])
+    assert (out / LOCK_NAME).is_file()
+    second = FileTransaction()
+    with pytest.raises(FolderBusy, match=str(out)):
+        second.reserve([out / "sr_Glu.nii.gz"])
+    second.rollback()
+    assert (out / LOCK_NAME).is_file()  # the first one still holds it
+    first.path_for(out / "sr_Gln.nii.gz").write_text("x")
+    first.commit()
+    assert not (out / LOCK_NAME).exists()
+    third = FileTransaction()
+    third.reserve([out / "sr_Gln.nii.gz"])
+    third.rollback()
+    assert sorted(p.name for p in out.iterdir()) == ["sr_Gln.nii.gz"]
+
+
+def test_reserve_removes_what_a_killed_run_left_and_nothing_else(tmp_path: Path) -> None:
+    stale = [tmp_path / ".sr_Gln.k2j3.partial.nii.gz", tmp_path / ".sr_Gln.a1.partial.json"]
+    kept = [tmp_path / "sr_Gln.nii.gz", tmp_path / ".run.b2.partial.safetensors"]
+    for path in (*stale, *kept):
+        path.write_text("x")
+    with FileTransaction() as files:
+        files.reserve([tmp_path / "sr_Glu.nii.gz"])
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+
+
+def test_a_lock_dies_with_its_process(tmp_path: Path) -> None:
+    """SIGKILL leaves the lock file but not the lock: the next run takes it."""
+    code = (
+        "import os, signal, sys; from mrsisr.atomic import FileTransaction;"
+        "t = FileTransaction(); t.reserve([sys.argv[1]]);"
+        "t.path_for(sys.argv[1]).write_text('half'); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    target = tmp_path / "out" / "sr_Gln.nii.gz"
+    done = subprocess.run([sys.executable, "-c", code, str(target)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in target.parent.iterdir())
+    assert LOCK_NAME in left and any(".partial" in name for name in left)
+    with FileTransaction() as files:
+        files.reserve([target])
+        files.path_for(target).write_text("whole")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["sr_Gln.nii.gz"]
+
+
+def test_reserve_of_a_folder_that_cannot_be_written_fails_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() == 0:  # root writes in read-only folders; sysfs refuses even root
+        blocked = Path("/sys/mrsisr-test/out")
+        if not Path("/sys").is_dir():
+            pytest.skip("no /sys to stand for a read-only folder")
+    else:
+        readonly = tmp_path / "readonly"
+        readonly.mkdir(mode=0o555)
+        blocked = readonly / "out"
+    files = FileTransaction()
+    with pytest.raises(OSError):
+        files.reserve([blocked / "sr_Gln.nii.gz"])
+    files.rollback()
+    assert not blocked.exists()

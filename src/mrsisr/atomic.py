@@ -2,17 +2,33 @@
 
 :class:`FileTransaction` commits several files together (``mrsisr predict`` writes every map
 of a cohort or none); :func:`atomic_write` is the one-file case (checkpoints, run files).
+:meth:`FileTransaction.reserve` also locks the destination folders against a second process
+writing there, and clears the temporary files a killed process left behind.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["FileTransaction", "atomic_write"]
+__all__ = ["LOCK_NAME", "FileTransaction", "FolderBusy", "atomic_write"]
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".mrsisr.lock"
+"""The lock file :meth:`FileTransaction.reserve` holds in each destination folder."""
+
+# Endings of the temporary files of a transaction whose process was killed (SIGKILL, power
+# loss): once a folder's lock is held no live transaction writes there, so they are stale.
+_STALE_ENDINGS = (".partial.nii", ".partial.nii.gz", ".partial.json")
+
+
+class FolderBusy(OSError):
+    """Another process holds the lock of a destination folder (:meth:`FileTransaction.reserve`)."""
 
 
 def _umask() -> int:
@@ -26,6 +42,58 @@ def _suffix(path: Path) -> str:
     if path.name.endswith(".gz"):
         return Path(path.name[: -len(".gz")]).suffix + ".gz"
     return path.suffix
+
+
+class _FolderLock:
+    """An exclusive lock on a folder: ``flock`` of ``<folder>/.mrsisr.lock``, non-blocking.
+
+    The kernel drops an ``flock`` when its process dies, even by SIGKILL, so a lock is never
+    stale; the file is removed on release. Where ``fcntl`` does not exist (Windows), the lock
+    is the exclusive creation of the file, which a killed process leaves behind.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock. Raises :class:`FolderBusy` if another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover (Windows)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                raise FolderBusy(
+                    f"{self.path.parent}: another mrsisr run is writing here (or one was killed: "
+                    f"then remove {self.path})"
+                ) from None
+            return
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise FolderBusy(
+                    f"{self.path.parent}: another mrsisr run is writing here"
+                ) from None
+            try:  # the previous holder may have removed the file between our open and lock
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self._fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock."""
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
 
 
 class FileTransaction:
@@ -47,13 +115,48 @@ class FileTransaction:
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []
         self._made_dirs: list[Path] = []
+        self._locks: list[_FolderLock] = []
+
+    def reserve(self, finals: Iterable[str | Path]) -> None:
+        """Make the destination folders, lock each one and clear what killed runs left there.
+
+        Call it before any work: it fails at once on a folder that cannot be written (it
+        creates a file there) or that another process is writing to, so that two runs on one
+        output folder never both write. Once a folder is locked, the hidden temporary files
+        of a killed transaction in it (``.*.partial.nii[.gz]``, ``.*.partial.json``) are
+        removed. The locks are released by :meth:`commit` and :meth:`rollback`.
+
+        Raises:
+            FolderBusy: another process holds a folder's lock.
+            OSError: a folder cannot be created or written (``PermissionError``, a read-only
+                file system, ...); ``err.filename`` names it.
+        """
+        for folder in sorted({Path(final).parent for final in finals}):
+            self._make_dir(folder)
+            lock = _FolderLock(folder)
+            lock.acquire()
+            self._locks.append(lock)
+            for stale in folder.glob(".*.partial*"):
+                if stale.name.endswith(_STALE_ENDINGS) and stale.is_file():
+                    log.info("removing %s, left by a run that was killed", stale)
+                    stale.unlink(missing_ok=True)
+
+    def _make_dir(self, folder: Path) -> None:
+        missing = [d for d in (folder, *folder.parents) if not d.exists()]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        finally:  # also the folders made before a failure, for rollback
+            self._made_dirs += [d for d in missing if d.is_dir() and d not in self._made_dirs]
+
+    def _release(self) -> None:
+        for lock in reversed(self._locks):
+            lock.release()
+        self._locks = []
 
     def path_for(self, final: str | Path) -> Path:
         """A new temporary file next to ``final`` to write it to; creates missing folders."""
         final = Path(final)
-        missing = [d for d in (final.parent, *final.parent.parents) if not d.exists()]
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._made_dirs += missing
+        self._make_dir(final.parent)
         stem = final.name[: len(final.name) - len(_suffix(final))]
         fd, name = tempfile.mkstemp(
             prefix=f".{stem}.", suffix=f".partial{_suffix(final)}", dir=final.parent
@@ -70,12 +173,15 @@ class FileTransaction:
             The final names, in the order :meth:`path_for` gave them.
         """
         mode = 0o666 & ~_umask()
-        for temp, _ in self._pending:
-            with open(temp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.chmod(temp, mode)
-        for temp, final in self._pending:
-            os.replace(temp, final)
+        try:
+            for temp, _ in self._pending:
+                with open(temp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.chmod(temp, mode)
+            for temp, final in self._pending:
+                os.replace(temp, final)
+        finally:
+            self._release()
         done = [final for _, final in self._pending]
         self._pending, self._made_dirs = [], []
         return done
@@ -84,7 +190,8 @@ class FileTransaction:
         """Delete the temporary files and the (still empty) folders this transaction made."""
         for temp, _ in self._pending:
             temp.unlink(missing_ok=True)
-        for folder in self._made_dirs:  # deepest first
+        self._release()
+        for folder in sorted(self._made_dirs, key=lambda d: len(d.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         self._pending, self._made_dirs = [], []

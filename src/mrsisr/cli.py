@@ -3,7 +3,9 @@
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and imports heavy dependencies inside ``run`` so that ``mrsisr --help``
 stays fast. A :class:`~mrsisr.errors.UserError` (or a ``ValueError`` raised while checking
-user input) becomes one line on stderr and exit code 2.
+user input) becomes one line on stderr and exit code 2. SIGTERM (what ``kill``, job schedulers
+and container runtimes send) unwinds a command like Ctrl-C, so that it cleans up the same way
+(no temporary files or folders left) and exits with 143.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from mrsisr import __version__
 from mrsisr.errors import UserError
@@ -61,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so that it unwinds like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mrsisr`` console script; returns the exit code."""
     parser = build_parser()
@@ -72,15 +85,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args._run(args) or 0)
     except UserError as err:
-        one_line = str(err).replace("\n", "\\n")  # a file name may hold a newline
-        print(f"mrsisr {args.command}: error: {one_line}", file=sys.stderr)
+        print(f"mrsisr {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"mrsisr {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"mrsisr {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mrsisr.atomic import FileTransaction
+from mrsisr.atomic import FileTransaction, FolderBusy
 from mrsisr.data.nifti import read_volume
 from mrsisr.errors import UserError
-from mrsisr.inference import Anatomy, Predictor, images_label, output_geometry, resolve_device
+from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
 from mrsisr.predict.checks import check_inputs, check_outputs
 from mrsisr.predict.outputs import (
@@ -95,10 +95,7 @@ def run_jobs(
     """
     jobs = list(jobs)
     check_outputs(jobs, overwrite)
-    check_inputs(jobs, predictor.grid)
-    for job in jobs:
-        predictor.check_images((job.t1 is not None, job.flair is not None))
-    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
+    groups: dict[tuple[Path, Path, Path | None, Path], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.anatomy_key, []).append(job)
     hashes = FileHashes()
@@ -106,21 +103,15 @@ def run_jobs(
         tqdm(total=len(jobs), disable=not progress, unit="map", desc="super-resolving") as bar,
         FileTransaction() as files,
     ):
+        _reserve(files, jobs)
+        check_outputs(jobs, overwrite)  # again under the lock: another run may just have written
+        check_inputs(jobs, predictor.grid)
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
         for (t1_path, flair_path, mask_path, mask_out), members in groups.items():
             lr = read_volume(members[0].met, "a low-resolution map")
             shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
-            maps = []  # a mask from the maps themselves when there is no image and no mask
-            if not (t1_path or flair_path or mask_path):
-                maps = [read_volume(job.met, "a low-resolution map").data for job in members]
-            anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine, maps)
-            log.info(
-                "%s: images used: %s; mask %s",
-                members[0].patient or members[0].met.name,
-                images_label(anatomy.present),
-                anatomy.mask_source,
-            )
+            anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine)
             write_mask(files, mask_out, anatomy.mask, affine)
             for job in members:
                 _run_one(job, predictor, anatomy, files, command_line, hashes)
@@ -130,32 +121,28 @@ def run_jobs(
 
 def _anatomy(
     predictor: Predictor,
-    t1: Path | None,
-    flair: Path | None,
+    t1: Path,
+    flair: Path,
     mask: Path | None,
     shape: tuple[int, int, int],
     affine: np.ndarray,
-    maps: Sequence[np.ndarray] = (),
 ) -> Anatomy:
-    """T1, FLAIR (either may be absent) and mask on the output grid; a user error if no
-    brain is left in the mask. ``maps``: the patient's LR maps, for a mask without images."""
-    sources = ", ".join(str(p) for p in (t1, flair) if p is not None) or "the maps"
+    """T1, FLAIR and mask on the output grid; a user error if no brain is left in the mask."""
     try:
         anatomy = predictor.prepare_anatomy(
-            read_volume(t1, "a T1-weighted image") if t1 else None,
-            read_volume(flair, "a FLAIR image") if flair else None,
+            read_volume(t1, "a T1-weighted image"),
+            read_volume(flair, "a FLAIR image"),
             shape,
             affine,
             mask=read_volume(mask, "a mask") if mask else None,
             mask_source=str(mask or ""),
-            maps=maps,
         )
     except ValueError as err:  # constant images: no brain mask can be derived
         if isinstance(err, UserError):
             raise
-        raise UserError(f"{sources}: {err}; give --mask") from None
+        raise UserError(f"{t1}, {flair}: {err}; give --mask") from None
     if not anatomy.mask.any():
-        where = mask or f"the mask derived from {sources}"
+        where = mask or f"the mask derived from {t1} and {flair}"
         raise UserError(
             f"{where}: no voxel of the map's grid is inside the mask; "
             "check that it is co-registered to the map"
@@ -192,3 +179,24 @@ def _run_one(
         command_line=command_line,
     )
     write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes)
+    write_maps(files, job, maps, affine, lr.data.shape)
+
+
+def _reserve(files: FileTransaction, jobs: Sequence[Job]) -> None:
+    """Lock the output folders before any work (:meth:`FileTransaction.reserve`).
+
+    Raises:
+        UserError: a folder cannot be written, or another run is writing there.
+    """
+    outputs = [path for job in jobs for path in (*job.outputs, *job.sidecars, job.mask_out)]
+    outputs += [job.bids_root / "dataset_description.json" for job in jobs if job.bids_root]
+    try:
+        files.reserve(outputs)
+    except FolderBusy as err:
+        raise UserError(f"{err}; wait for it to finish or give another --out") from None
+    except OSError as err:
+        where = err.filename or outputs[0].parent
+        raise UserError(
+            f"{where}: cannot write the outputs there ({err.strerror or err}); "
+            "give a writable --out"
+        ) from None
