@@ -159,8 +159,11 @@ def run_demo(
     grid = predictor.grid
     ns = tuple(dict.fromkeys(int(n) for n in ns))
     for n in ns:
-        if not MIN_N <= n <= min(grid):
-            raise UserError(f"--n: {n} is outside {MIN_N}..{min(grid)} (the model's grid)")
+        if not MIN_N <= n < min(grid):
+            raise UserError(
+                f"--n: {n} is outside {MIN_N}..{min(grid) - 1} (below the model's grid "
+                f"{min(grid)}: at the grid there is nothing to super-resolve)"
+            )
     lams = parse_sharpness(sharpness)
     out = Path(out)
     _prepare_out(out)

@@ -303,12 +303,23 @@ def test_bad_input_map_larger_than_the_grid(model_file, patient, tmp_path, capsy
     assert "larger than the model's output grid 32x32" in msg
 
 
-def test_bad_input_t1_does_not_cover_the_map(model_file, patient, tmp_path, capsys) -> None:
+def test_bad_input_t1_cuts_the_brain(model_file, patient, tmp_path, capsys) -> None:
+    """A small bright T1 over part of the map: the brain derived from it fills its whole
+    field of view, so the brain goes on beyond it."""
     small = np.diag([2.0, 2.0, 2.0, 1.0])
     bad = save(tmp_path / "t1_small.nii.gz", np.ones((10, 10, 10)), small)
     args = one_map({**patient, "t1": bad}, tmp_path / "out" / "sr.nii.gz")
     msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
-    assert "does not cover" in msg
+    assert "part of the brain is not covered" in msg
+
+
+def test_bad_input_t1_does_not_overlap_the_map(model_file, patient, tmp_path, capsys) -> None:
+    far = np.diag([2.0, 2.0, 2.0, 1.0])
+    far[:3, 3] = 500.0
+    bad = save(tmp_path / "t1_far.nii.gz", np.ones((10, 10, 10)), far)
+    args = one_map({**patient, "t1": bad}, tmp_path / "out" / "sr.nii.gz")
+    msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
+    assert "does not overlap the map" in msg
 
 
 def test_bad_input_unknown_metabolite(model_file, patient, tmp_path, capsys) -> None:

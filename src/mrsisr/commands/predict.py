@@ -113,6 +113,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cohort form: CSV with columns patient, metabolite, met, t1, flair[, mask] (an "
         "empty t1 or flair cell: no such image)",
     )
+    checks = parser.add_argument_group("acquisition and registration (docs/predict.md)")
+    checks.add_argument(
+        "--acquired-n",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="the size (n, or n_y n_x) the maps were acquired at, when the pipeline "
+        "zero-filled them: their k-space is cut back to it, exactly",
+    )
+    checks.add_argument(
+        "--register",
+        action="store_true",
+        help="move T1 and FLAIR by the misregistration estimated against the maps "
+        "(a given mask stays as it is, in the maps' space)",
+    )
     parser.add_argument(
         "--sharpness",
         nargs="+",
@@ -183,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=len(jobs) > 1,
         command_line=getattr(args, "_command_line", ()),
+        acquired_n=args.acquired_n,
+        register=args.register,
     )
     for path in written:
         print(path)

@@ -1,26 +1,65 @@
 """Step 2 of a prediction: every input and output of every job checked before any compute.
 
 :func:`check_outputs` refuses clashing or existing outputs; :func:`check_inputs` reads each
-input file once and checks type, values, grid size and field of view. Checks of the
-acquisition or of the registration of inputs belong here, so that a bad file of the last
-patient of a cohort fails before the first one is computed.
+input file once and checks type, values, grid size, the acquisition each map holds
+(:func:`mrsisr.acquisition.plan_acquisition`: zero-filled maps, ``n = N``, all-zero maps)
+and what the anatomy covers (:func:`anatomy_coverage`): T1 and FLAIR may cover less than the
+MRSI field of view, the rest counts as background, but they must cover the brain mask. A
+bad file of the last patient of a cohort fails before the first one is computed.
+
+Two checks need the images themselves and run per patient just before it is computed:
+:func:`measured_mask` (where every map of the patient was measured, on the output grid) and
+:func:`check_registration` (the anatomy's misregistration against the maps, corrected with
+``--register``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mrsisr.data.nifti import read_shape, read_volume
-from mrsisr.data.resample import covers
+from mrsisr import kspace
+from mrsisr.acquisition import (
+    Acquisition,
+    lowres_mask_on_grid,
+    measured_support,
+    plan_acquisition,
+    truncate,
+)
+from mrsisr.data.nifti import Volume, read_shape, read_volume
+from mrsisr.data.resample import coverage, resample_to_grid
 from mrsisr.errors import UserError
-from mrsisr.inference import output_geometry
+from mrsisr.inference import brain_mask, output_geometry
 from mrsisr.nn.unet import MIN_N
 from mrsisr.predict.plan import Job
+from mrsisr.registration import Registration, estimate_registration
 
-__all__ = ["check_inputs", "check_outputs"]
+__all__ = [
+    "REGISTRATION_WARN_DEG",
+    "REGISTRATION_WARN_MM",
+    "Checked",
+    "anatomy_coverage",
+    "check_brain_covered",
+    "check_inputs",
+    "check_outputs",
+    "check_registration",
+    "mask_on_grid",
+    "measured_mask",
+    "measured_volume",
+]
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_WARN_MM = 2.0
+"""A shift of the anatomy against the maps above this (mm) is reported as a warning."""
+REGISTRATION_WARN_DEG = 2.0
+"""A rotation above this (degrees) is reported as a warning."""
+MIN_REGISTRATION_SCORE = 0.5
+"""The anatomy must explain at least this fraction of the maps' variance (R²) for the
+registration estimate to be trusted."""
 
 # Affines that differ by less than this (mm) describe the same grid (NIfTI stores float32).
 _AFFINE_TOLERANCE_MM = 1e-3
@@ -61,7 +100,7 @@ def _same_grid(a: _Header, b: _Header) -> bool:
     return a[0] == b[0] and np.allclose(a[1], b[1], rtol=0, atol=_AFFINE_TOLERANCE_MM)
 
 
-def _check_map_grid(path: Path, grid: tuple[int, int]) -> None:
+def _check_map_grid(path: Path, grid: tuple[int, int], acquired: tuple[int, int] | None) -> None:
     """Refuse a map larger than the model's grid from its header, before a voxel is read."""
     if not path.is_file():
         return  # read_volume names the problem
@@ -71,57 +110,319 @@ def _check_map_grid(path: Path, grid: tuple[int, int]) -> None:
         raise
     except Exception:  # unreadable: read_volume names the problem
         return
-    if len(shape) >= 2 and (shape[0] > grid[0] or shape[1] > grid[1]):
+    n = acquired or (shape[:2] if len(shape) >= 2 else None)
+    if n is not None and (n[0] > grid[0] or n[1] > grid[1]):
+        size = f"{n[0]}x{n[1]}"
         raise UserError(
-            f"{path}: map grid {shape[0]}x{shape[1]} is larger than the model's output "
+            f"{path}: map grid {size} is larger than the model's output "
             f"grid {grid[0]}x{grid[1]}; give the map at its acquisition grid (n <= N)"
         )
 
 
-def check_inputs(jobs: Sequence[Job], grid: tuple[int, int]) -> None:
-    """Read every input once and check types, values, sizes and fields of view.
+Checked = dict[Path, Acquisition]
+"""What :func:`check_inputs` found: the acquisition of every map file."""
+
+
+def measured_volume(lr: Volume, acquisition: Acquisition) -> Volume:
+    """The map as it is super-resolved: cut back to its acquired size when it was zero-filled
+    (:func:`mrsisr.acquisition.truncate`), with the affine of that grid over the same field
+    of view."""
+    if not acquisition.truncated:
+        return lr
+    data = truncate(lr.data, acquisition.n).astype(np.float32)
+    return Volume(data, _measured_affine(lr.affine, acquisition))
+
+
+def _measured_affine(affine: np.ndarray, acquisition: Acquisition) -> np.ndarray:
+    if not acquisition.truncated:
+        return affine
+    return kspace.lowres_affine(affine, acquisition.grid, acquisition.n)
+
+
+def anatomy_coverage(
+    images: Sequence[tuple[Path, tuple[int, ...], np.ndarray]],
+    out_grid: tuple[tuple[int, int, int], np.ndarray],
+    brain: tuple[Path, np.ndarray] | None,
+    where: str,
+) -> tuple[np.ndarray, dict]:
+    """Which output voxels T1 and FLAIR cover; refuse only an uncovered part of the brain.
+
+    Args:
+        images: ``(file, shape, affine)`` of T1 and FLAIR (as registered).
+        out_grid: shape and affine of the output grid.
+        brain: the given brain mask's file and its mask on the output grid, or ``None``.
+        where: the map the grid belongs to, for messages.
+
+    Returns:
+        Bool ``(N_y, N_x, S)``, the voxels both images cover, and the coverage record
+        (``uncovered_fraction``, ``uncovered_voxels``, ``fov_voxels``).
+
+    Raises:
+        UserError: an image covers no output voxel, or misses voxels of the brain mask.
+    """
+    covered = np.ones(out_grid[0], dtype=bool)
+    for path, shape, affine in images:
+        mine = coverage(shape, affine, *out_grid)
+        if not mine.any():
+            raise UserError(
+                f"{path}: field of view does not overlap the map {where}; co-register it to "
+                "the MRSI data (any grid that covers the brain works)"
+            )
+        if brain is not None and (missed := int(np.count_nonzero(brain[1] & ~mine))):
+            raise UserError(
+                f"{path}: does not cover {missed} voxel(s) of the brain mask {brain[0]} on the "
+                f"grid of {where}; give an image that covers the whole brain (the rest of the "
+                "MRSI field of view may be uncovered)"
+            )
+        covered &= mine
+    uncovered = int(covered.size - np.count_nonzero(covered))
+    if uncovered:
+        log.info(
+            "%s: T1 and FLAIR cover %.1f %% of the output grid; the other %d voxel(s) count "
+            "as background",
+            where,
+            100 * (1 - uncovered / covered.size),
+            uncovered,
+        )
+    return covered, {
+        "uncovered_fraction": round(uncovered / covered.size, 6),
+        "uncovered_voxels": uncovered,
+        "fov_voxels": int(covered.size),
+    }
+
+
+MAX_CUT_SURFACE = 0.2
+"""Largest fraction of a brain mask's surface that may border the part of the output grid
+T1 and FLAIR do not cover (:func:`check_brain_covered`)."""
+
+
+def check_brain_covered(brain: np.ndarray, covered: np.ndarray, what: str) -> None:
+    """Refuse a brain mask cut by the edge of the anatomy's field of view.
+
+    A mask derived from T1 and FLAIR can only lie where they exist; when a large part of its
+    surface (more than :data:`MAX_CUT_SURFACE`) runs along voxels they do not cover, the
+    brain goes on beyond their field of view. A brain that touches that edge at a few places
+    (an image cropped tightly to the brain) is accepted.
+
+    Args:
+        brain: bool ``(N_y, N_x, S)``, the mask on the output grid.
+        covered: bool ``(N_y, N_x, S)``, the voxels T1 and FLAIR cover.
+        what: names the mask and the images, for the message.
+
+    Raises:
+        UserError: when the brain is cut.
+    """
+    from scipy import ndimage
+
+    surface = brain & ~ndimage.binary_erosion(brain, border_value=1)
+    outside = np.pad(~covered, 1, constant_values=False)  # beyond the grid is not "uncovered"
+    near = ndimage.binary_dilation(outside, ndimage.generate_binary_structure(3, 1))[
+        1:-1, 1:-1, 1:-1
+    ]
+    cut = int(np.count_nonzero(surface & near))
+    total = int(np.count_nonzero(surface))
+    if total and cut > MAX_CUT_SURFACE * total:
+        raise UserError(
+            f"{what}: {100 * cut / total:.0f} % of the brain's surface lies on the edge of "
+            "their field of view: part of the brain is not covered; give images that cover "
+            "the whole brain (the rest of the MRSI field of view may be uncovered)"
+        )
+
+
+def check_inputs(
+    jobs: Sequence[Job],
+    grid: tuple[int, int],
+    *,
+    acquired_n: int | Sequence[int] | None = None,
+    trained_n: Sequence[int] = (),
+) -> Checked:
+    """Read every input once and check types, values, sizes, acquisitions and coverage.
 
     Args:
         jobs: the planned jobs.
         grid: the model's output grid ``(N_y, N_x)``.
+        acquired_n: ``--acquired-n``, the size the maps were acquired at when a pipeline
+            zero-filled them.
+        trained_n: the sizes the model was trained on (a warning outside them).
+
+    Returns:
+        The acquisition of every map file.
 
     Raises:
         UserError: naming the first bad file and what is accepted.
     """
-    headers: dict[Path, _Header] = {}
+    volumes: dict[Path, Volume] = {}
+    acquisitions: Checked = {}
+    acquired = None
+    if acquired_n is not None:
+        pair = [acquired_n] * 2 if isinstance(acquired_n, int) else list(acquired_n)
+        if len(pair) == 1:
+            pair *= 2
+        if len(pair) != 2 or min(pair) < MIN_N:
+            raise UserError(
+                f"--acquired-n: give one or two sizes (n_y n_x) >= {MIN_N}, got {acquired_n}"
+            )
+        acquired = (int(pair[0]), int(pair[1]))
 
-    def header(path: Path, what: str) -> _Header:
-        if path not in headers:
+    def read(path: Path, what: str) -> Volume:
+        if path not in volumes:
             volume = read_volume(path, what)
             if what == "a mask" and not np.any(volume.data):
                 raise UserError(f"{path}: empty mask; give a mask with the brain set to 1")
-            headers[path] = (volume.data.shape, volume.affine)
-        return headers[path]
+            volumes[path] = volume
+        return volumes[path]
 
     per_patient: dict[Path, _Header] = {}
+    covered: set[Path] = set()
     for job in jobs:
-        _check_map_grid(job.met, grid)
-        shape, affine = header(job.met, "a low-resolution map (n_y, n_x, slices)")
-        if min(shape[:2]) < MIN_N:
+        _check_map_grid(job.met, grid, acquired)
+        lr = read(job.met, "a low-resolution map (n_y, n_x, slices)")
+        if min(lr.data.shape[:2]) < MIN_N:
             raise UserError(
-                f"{job.met}: map grid {shape[0]}x{shape[1]} is too small; the networks need "
-                f"at least {MIN_N} voxels per in-plane axis"
+                f"{job.met}: map grid {lr.data.shape[0]}x{lr.data.shape[1]} is too small; the "
+                f"networks need at least {MIN_N} voxels per in-plane axis"
             )
-        out_grid = output_geometry(shape, affine, grid)
+        if job.met not in acquisitions:
+            try:
+                acquisitions[job.met] = plan_acquisition(
+                    lr.data, grid, acquired_n=acquired, trained_n=trained_n
+                )
+            except ValueError as err:
+                raise UserError(f"{job.met}: {err}") from None
+        acquisition = acquisitions[job.met]
+        lr_affine = _measured_affine(lr.affine, acquisition)
+        out_grid = output_geometry((*acquisition.n, lr.data.shape[2]), lr_affine, grid)
         if not _same_grid(per_patient.setdefault(job.mask_out, out_grid), out_grid):
             raise UserError(
                 f"{job.met}: on another grid than the other maps of this patient; "
                 "maps of one patient must share shape and affine"
             )
-        given = [
-            (job.t1, "a T1-weighted image"),
-            (job.flair, "a FLAIR image"),
-            (job.mask, "a mask"),
-        ]
-        for path, what in [(path, what) for path, what in given if path is not None]:
-            src_shape, src_affine = header(path, what)
-            if not covers(src_shape, src_affine, *out_grid):
+        images = [(job.t1, "a T1-weighted image"), (job.flair, "a FLAIR image")]
+        headers = [(path, *_header(read(path, what))) for path, what in images]
+        if job.mask_out in covered:
+            continue
+        covered.add(job.mask_out)
+        brain = None
+        if job.mask is not None:
+            mask = read(job.mask, "a mask")
+            on_grid = mask_on_grid(mask, out_grid)
+            if not on_grid.any():
                 raise UserError(
-                    f"{path}: field of view does not cover the map {job.met.name}; "
-                    "co-register it to the MRSI data (any grid that covers the map works)"
+                    f"{job.mask}: no voxel of the map's grid is inside the mask; "
+                    "check that it is co-registered to the map"
                 )
+            brain = (job.mask, on_grid)
+        anatomy_coverage(headers, out_grid, brain, job.met.name)
+    return acquisitions
+
+
+def _header(volume: Volume) -> _Header:
+    return (volume.data.shape, volume.affine)
+
+
+def mask_on_grid(mask: Volume, out_grid: tuple[tuple[int, int, int], np.ndarray]) -> np.ndarray:
+    """A given mask on the output grid, by the rule of ``Predictor.prepare_anatomy``."""
+    data = (np.asarray(mask.data) != 0).astype(np.float32)
+    return resample_to_grid(data, mask.affine, *out_grid, order=1) > 0.5
+
+
+def measured_mask(
+    maps: Sequence[Volume],
+    out_grid: tuple[tuple[int, int, int], np.ndarray],
+    quality: Sequence[np.ndarray | None] = (),
+    excitation: Sequence[np.ndarray | None] = (),
+) -> np.ndarray:
+    """Where every map of a patient was measured, on the output grid.
+
+    A voxel is in when, in every map, it is non-zero, inside the excitation region and
+    passes the pipeline's quality control (when known), by the more-than-half rule of
+    :func:`mrsisr.acquisition.lowres_mask_on_grid`.
+
+    Args:
+        maps: the patient's maps as stored ``(n_y, n_x, S)``, on one grid.
+        out_grid: shape and affine of the output grid.
+        quality: per map, bool on the map's grid (True = passed QC), or ``None``.
+        excitation: per map, bool on the map's grid (True = excited), or ``None``.
+
+    Returns:
+        Bool ``(N_y, N_x, S)``.
+    """
+    support = np.ones(maps[0].data.shape, dtype=bool)
+    for i, lr in enumerate(maps):
+        support &= measured_support(lr.data, excitation[i] if i < len(excitation) else None)
+        if i < len(quality) and quality[i] is not None:
+            support &= np.asarray(quality[i], dtype=bool)
+    return lowres_mask_on_grid(support, maps[0].affine, *out_grid)
+
+
+def check_registration(
+    maps: Sequence[np.ndarray],
+    t1: Volume,
+    flair: Volume,
+    out_grid: tuple[tuple[int, int, int], np.ndarray],
+    register: bool,
+    where: str,
+    support: np.ndarray | None = None,
+) -> tuple[Registration | None, dict]:
+    """Estimate the anatomy's misregistration against a patient's maps; warn or correct it.
+
+    The estimate (:func:`mrsisr.registration.estimate_registration`) is trusted only when
+    the anatomy explains at least :data:`MIN_REGISTRATION_SCORE` of the maps' variance. A
+    trusted shift above :data:`REGISTRATION_WARN_MM` or rotation above
+    :data:`REGISTRATION_WARN_DEG` is a warning without ``register``; with it, the motion is
+    returned to be applied to T1 and FLAIR.
+
+    Args:
+        maps: the maps as super-resolved, ``(n_y, n_x, S)`` each, on one grid.
+        t1: T1-weighted volume as given.
+        flair: FLAIR volume as given.
+        out_grid: shape and affine of the output grid.
+        register: apply the estimate (``--register``).
+        where: the patient, for messages.
+        support: bool ``(n_y, n_x, S)``, where the maps were measured.
+
+    Returns:
+        The motion to apply (``None``: none), and the registration record for the sidecar.
+    """
+    shape, affine = out_grid
+    t1_hr = resample_to_grid(t1.data, t1.affine, shape, affine, order=1)
+    flair_hr = resample_to_grid(flair.data, flair.affine, shape, affine, order=1)
+    voxel = (float(np.linalg.norm(affine[:3, 0])), float(np.linalg.norm(affine[:3, 1])))
+    try:
+        brain = brain_mask(t1_hr, flair_hr)
+        estimate = estimate_registration(maps, t1_hr, flair_hr, voxel, brain=brain, support=support)
+    except ValueError as err:  # constant anatomy, or too few measured voxels
+        log.warning("%s: registration not checked (%s)", where, err)
+        return None, {"checked": False, "reason": str(err), "applied": False}
+    record = {"checked": True, **estimate.record(), "applied": False}
+    if estimate.score < MIN_REGISTRATION_SCORE:
+        log.warning(
+            "%s: registration not checked: T1 and FLAIR explain only R² = %.2f of the maps "
+            "(at least %.2f needed)%s",
+            where,
+            estimate.score,
+            MIN_REGISTRATION_SCORE,
+            "; --register not applied" if register else "",
+        )
+        return None, {**record, "checked": False}
+    shift = f"{estimate.shift_mm[0]:.1f}, {estimate.shift_mm[1]:.1f} mm"
+    rotation = f"{estimate.rotation_deg:.1f} deg"
+    if register:
+        log.info("%s: --register moves T1 and FLAIR by %s, %s", where, shift, rotation)
+        return estimate, {**record, "applied": True}
+    large = (
+        estimate.shift_norm_mm > REGISTRATION_WARN_MM
+        or abs(estimate.rotation_deg) > REGISTRATION_WARN_DEG
+    )
+    if large:
+        log.warning(
+            "%s: T1 and FLAIR appear misregistered against the maps: they fit best moved by "
+            "%s along the map's voxel axes 0 and 1, rotated %s (R² %.3f against %.3f as "
+            "given); check the registration or pass --register",
+            where,
+            shift,
+            rotation,
+            estimate.score,
+            estimate.aligned_score,
+        )
+    return None, record

@@ -11,11 +11,20 @@ import torch
 from tqdm import tqdm
 
 from mrsisr.atomic import FileTransaction, FolderBusy
-from mrsisr.data.nifti import read_volume
+from mrsisr.data.nifti import Volume, read_volume
 from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
-from mrsisr.predict.checks import check_inputs, check_outputs
+from mrsisr.predict.checks import (
+    anatomy_coverage,
+    check_brain_covered,
+    check_inputs,
+    check_outputs,
+    check_registration,
+    mask_on_grid,
+    measured_mask,
+    measured_volume,
+)
 from mrsisr.predict.outputs import (
     job_provenance,
     write_dataset_description,
@@ -76,6 +85,9 @@ def run_jobs(
     overwrite: bool = False,
     progress: bool = False,
     command_line: Sequence[str] = (),
+    *,
+    acquired_n: int | Sequence[int] | None = None,
+    register: bool = False,
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -85,6 +97,9 @@ def run_jobs(
         overwrite: replace existing output files instead of refusing.
         progress: show a progress bar over the jobs (stderr).
         command_line: the arguments of the run, recorded in each output's sidecar.
+        acquired_n: ``--acquired-n``: the size zero-filled maps were acquired at.
+        register: ``--register``: move T1 and FLAIR by the misregistration estimated against
+            each patient's maps.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -105,47 +120,100 @@ def run_jobs(
     ):
         _reserve(files, jobs)
         check_outputs(jobs, overwrite)  # again under the lock: another run may just have written
-        check_inputs(jobs, predictor.grid)
+        acquisitions = check_inputs(
+            jobs, predictor.grid, acquired_n=acquired_n, trained_n=predictor.trained_n
+        )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
         for (t1_path, flair_path, mask_path, mask_out), members in groups.items():
-            lr = read_volume(members[0].met, "a low-resolution map")
-            shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
-            anatomy = _anatomy(predictor, t1_path, flair_path, mask_path, shape, affine)
-            write_mask(files, mask_out, anatomy.mask, affine)
+            stored = {job.met: read_volume(job.met, "a low-resolution map") for job in members}
+            measured = {
+                path: measured_volume(lr, acquisitions[path]) for path, lr in stored.items()
+            }
+            first = measured[members[0].met]
+            out_grid = output_geometry(first.data.shape, first.affine, predictor.grid)
+            # where every map was measured and passed the pipeline's QC (``--from``)
+            qc = {
+                "quality": [job.source.quality if job.source else None for job in members],
+                "excitation": [job.source.excitation if job.source else None for job in members],
+            }
+            restrict = measured_mask(list(stored.values()), out_grid, **qc)
+            t1 = read_volume(t1_path, "a T1-weighted image")
+            flair = read_volume(flair_path, "a FLAIR image")
+            where = members[0].patient or members[0].met.name
+            support = measured_mask(list(stored.values()), (first.data.shape, first.affine), **qc)
+            motion, registration = check_registration(
+                [lr.data for lr in measured.values()],
+                t1,
+                flair,
+                out_grid,
+                register,
+                where,
+                support=support,
+            )
+            if motion is not None:
+                fix = motion.world(out_grid[1])
+                t1, flair = Volume(t1.data, fix @ t1.affine), Volume(flair.data, fix @ flair.affine)
+            mask = read_volume(mask_path, "a mask") if mask_path else None
+            covered, coverage = anatomy_coverage(
+                [(t1_path, t1.data.shape, t1.affine), (flair_path, flair.data.shape, flair.affine)],
+                out_grid,
+                (mask_path, mask_on_grid(mask, out_grid)) if mask is not None else None,
+                where,
+            )
+            anatomy = _anatomy(
+                predictor,
+                (t1_path, t1),
+                (flair_path, flair),
+                (mask_path, mask),
+                out_grid,
+                restrict,
+            )
+            source = mask_path or f"the brain mask derived from {t1_path} and {flair_path}"
+            check_brain_covered(anatomy.mask, covered, f"{source} on the grid of {where}")
+            write_mask(files, mask_out, anatomy.mask, out_grid[1])
             for job in members:
-                _run_one(job, predictor, anatomy, files, command_line, hashes)
+                checks = {
+                    "acquisition": acquisitions[job.met].record(),
+                    "registration": registration,
+                    "coverage": coverage,
+                }
+                context = (command_line, hashes, checks)
+                _run_one(job, predictor, anatomy, files, measured[job.met], context)
                 bar.update()
         return files.commit()
 
 
 def _anatomy(
     predictor: Predictor,
-    t1: Path,
-    flair: Path,
-    mask: Path | None,
-    shape: tuple[int, int, int],
-    affine: np.ndarray,
+    t1: tuple[Path, Volume],
+    flair: tuple[Path, Volume],
+    mask: tuple[Path | None, Volume | None],
+    out_grid: tuple[tuple[int, int, int], np.ndarray],
+    restrict: np.ndarray,
 ) -> Anatomy:
     """T1, FLAIR and mask on the output grid; a user error if no brain is left in the mask."""
     try:
         anatomy = predictor.prepare_anatomy(
-            read_volume(t1, "a T1-weighted image"),
-            read_volume(flair, "a FLAIR image"),
-            shape,
-            affine,
-            mask=read_volume(mask, "a mask") if mask else None,
-            mask_source=str(mask or ""),
+            t1[1],
+            flair[1],
+            *out_grid,
+            mask=mask[1],
+            mask_source=str(mask[0] or ""),
+            restrict=restrict,
         )
     except ValueError as err:  # constant images: no brain mask can be derived
         if isinstance(err, UserError):
             raise
-        raise UserError(f"{t1}, {flair}: {err}; give --mask") from None
+        raise UserError(f"{t1[0]}, {flair[0]}: {err}; give --mask") from None
+    left_out = int(np.count_nonzero(~restrict))
+    if left_out:
+        log.info("%d voxel(s) of the output grid were not measured: outside the mask", left_out)
     if not anatomy.mask.any():
-        where = mask or f"the mask derived from {t1} and {flair}"
+        where = mask[0] or f"the mask derived from {t1[0]} and {flair[0]}"
         raise UserError(
-            f"{where}: no voxel of the map's grid is inside the mask; "
-            "check that it is co-registered to the map"
+            f"{where}: no voxel of the map's grid is inside the mask where the maps were "
+            "measured; check that it is co-registered to the map"
         )
     return anatomy
 
@@ -155,11 +223,12 @@ def _run_one(
     predictor: Predictor,
     anatomy: Anatomy,
     files: FileTransaction,
-    command_line: Sequence[str],
-    hashes: FileHashes,
+    lr: Volume,
+    context: tuple[Sequence[str], FileHashes, dict[str, dict | None]],
 ) -> None:
-    """Super-resolve one map at every λ of its job and write the result(s)."""
-    lr = read_volume(job.met, "a low-resolution map")
+    """Super-resolve one map (``lr``, cut back to its acquisition) at every λ and write the
+    result(s) with their sidecars; ``context`` is the command line, the hash cache and the
+    checks' results."""
     shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
     log.info(
         "%s %s: %s -> %s, lambda = %s",
@@ -170,6 +239,7 @@ def _run_one(
         ", ".join(f"{v:g}" for v in job.sharpness),
     )
     maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness)
+    command_line, hashes, checks = context
     provenance = job_provenance(
         job,
         model=predictor.source,
@@ -178,8 +248,7 @@ def _run_one(
         mask_source=anatomy.mask_source,
         command_line=command_line,
     )
-    write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes)
-    write_maps(files, job, maps, affine, lr.data.shape)
+    write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes, checks)
 
 
 def _reserve(files: FileTransaction, jobs: Sequence[Job]) -> None:
