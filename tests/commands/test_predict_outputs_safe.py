@@ -80,6 +80,7 @@ def test_a_killed_runs_leftovers_are_removed_by_the_next_run(
     assert not any(p.exists() for p in left)
     assert not (tmp_path / LOCK_NAME).exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "ready") == [
+        "sr_Gln.json",
         "sr_Gln.nii.gz",
         "sr_Gln_mask.nii.gz",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
 from mrsisr.predict.checks import (
+    Checked,
     anatomy_coverage,
     check_brain_covered,
     check_inputs,
@@ -125,63 +127,77 @@ def run_jobs(
         )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
-        for (t1_path, flair_path, mask_path, mask_out), members in groups.items():
-            stored = {job.met: read_volume(job.met, "a low-resolution map") for job in members}
-            measured = {
-                path: measured_volume(lr, acquisitions[path]) for path, lr in stored.items()
-            }
-            first = measured[members[0].met]
-            out_grid = output_geometry(first.data.shape, first.affine, predictor.grid)
-            # where every map was measured and passed the pipeline's QC (``--from``)
-            qc = {
-                "quality": [job.source.quality if job.source else None for job in members],
-                "excitation": [job.source.excitation if job.source else None for job in members],
-            }
-            restrict = measured_mask(list(stored.values()), out_grid, **qc)
-            t1 = read_volume(t1_path, "a T1-weighted image")
-            flair = read_volume(flair_path, "a FLAIR image")
-            where = members[0].patient or members[0].met.name
-            support = measured_mask(list(stored.values()), (first.data.shape, first.affine), **qc)
-            motion, registration = check_registration(
-                [lr.data for lr in measured.values()],
-                t1,
-                flair,
-                out_grid,
-                register,
-                where,
-                support=support,
-            )
-            if motion is not None:
-                fix = motion.world(out_grid[1])
-                t1, flair = Volume(t1.data, fix @ t1.affine), Volume(flair.data, fix @ flair.affine)
-            mask = read_volume(mask_path, "a mask") if mask_path else None
-            covered, coverage = anatomy_coverage(
-                [(t1_path, t1.data.shape, t1.affine), (flair_path, flair.data.shape, flair.affine)],
-                out_grid,
-                (mask_path, mask_on_grid(mask, out_grid)) if mask is not None else None,
-                where,
-            )
-            anatomy = _anatomy(
-                predictor,
-                (t1_path, t1),
-                (flair_path, flair),
-                (mask_path, mask),
-                out_grid,
-                restrict,
-            )
-            source = mask_path or f"the brain mask derived from {t1_path} and {flair_path}"
-            check_brain_covered(anatomy.mask, covered, f"{source} on the grid of {where}")
-            write_mask(files, mask_out, anatomy.mask, out_grid[1])
+        for members in groups.values():
+            patient = _prepare_patient(predictor, members, acquisitions, register)
+            write_mask(files, members[0].mask_out, patient.anatomy.mask, patient.affine)
             for job in members:
-                checks = {
-                    "acquisition": acquisitions[job.met].record(),
-                    "registration": registration,
-                    "coverage": coverage,
-                }
+                checks = {"acquisition": acquisitions[job.met].record(), **patient.checks}
                 context = (command_line, hashes, checks)
-                _run_one(job, predictor, anatomy, files, measured[job.met], context)
+                _run_one(job, predictor, patient.anatomy, files, patient.maps[job.met], context)
                 bar.update()
         return files.commit()
+
+
+class _Patient(NamedTuple):
+    """A patient ready to super-resolve (:func:`_prepare_patient`)."""
+
+    anatomy: Anatomy
+    maps: dict[Path, Volume]
+    """Each map as it is super-resolved (cut back to its acquisition), by file."""
+    affine: np.ndarray
+    """The output grid's affine."""
+    checks: dict[str, dict | None]
+    """The registration and coverage records, for the sidecars."""
+
+
+def _prepare_patient(
+    predictor: Predictor,
+    members: Sequence[Job],
+    acquisitions: Checked,
+    register: bool,
+) -> _Patient:
+    """Read a patient's maps and anatomy, check and correct the registration, check what the
+    anatomy covers, and make the mask used: the brain mask where every map was measured."""
+    job = members[0]
+    stored = [read_volume(member.met, "a low-resolution map") for member in members]
+    maps = {m.met: measured_volume(lr, acquisitions[m.met]) for m, lr in zip(members, stored)}
+    first = maps[job.met]
+    out_grid = output_geometry(first.data.shape, first.affine, predictor.grid)
+    # where every map was measured and passed the pipeline's QC (``--from``)
+    qc = {
+        "quality": [m.source.quality if m.source else None for m in members],
+        "excitation": [m.source.excitation if m.source else None for m in members],
+    }
+    t1 = read_volume(job.t1, "a T1-weighted image")
+    flair = read_volume(job.flair, "a FLAIR image")
+    where = job.patient or job.met.name
+    motion, registration = check_registration(
+        [lr.data for lr in maps.values()],
+        t1,
+        flair,
+        out_grid,
+        register,
+        where,
+        support=measured_mask(stored, (first.data.shape, first.affine), **qc),
+    )
+    if motion is not None:
+        fix = motion.world(out_grid[1])
+        t1, flair = Volume(t1.data, fix @ t1.affine), Volume(flair.data, fix @ flair.affine)
+    mask = read_volume(job.mask, "a mask") if job.mask else None
+    covered, coverage = anatomy_coverage(
+        [(job.t1, t1.data.shape, t1.affine), (job.flair, flair.data.shape, flair.affine)],
+        out_grid,
+        (job.mask, mask_on_grid(mask, out_grid)) if mask is not None else None,
+        where,
+    )
+    restrict = measured_mask(stored, out_grid, **qc)
+    anatomy = _anatomy(
+        predictor, (job.t1, t1), (job.flair, flair), (job.mask, mask), out_grid, restrict
+    )
+    source = job.mask or f"the brain mask derived from {job.t1} and {job.flair}"
+    check_brain_covered(anatomy.mask, covered, f"{source} on the grid of {where}")
+    checks = {"registration": registration, "coverage": coverage}
+    return _Patient(anatomy=anatomy, maps=maps, affine=out_grid[1], checks=checks)
 
 
 def _anatomy(
