@@ -17,6 +17,11 @@ from types import TracebackType
 
 __all__ = ["LOCK_NAME", "FileTransaction", "FolderBusy", "atomic_write"]
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: the lock is an exclusive create)
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".mrsisr.lock"
@@ -58,9 +63,7 @@ class _FolderLock:
 
     def acquire(self) -> None:
         """Take the lock. Raises :class:`FolderBusy` if another process holds it."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover (Windows)
+        if fcntl is None:  # pragma: no cover (Windows)
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:

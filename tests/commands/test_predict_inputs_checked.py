@@ -9,7 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from test_predict import GRID, model_file, predict  # noqa: F401 (fixture)
+from test_predict import GRID, predict
 
 from mrsisr import kspace
 from mrsisr.data.resample import upsampled_grid
@@ -94,7 +94,7 @@ def last_error(capsys) -> str:
 
 
 def test_misregistration_is_reported_and_register_corrects_it(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
     caplog,
 ) -> None:
@@ -123,7 +123,7 @@ def test_misregistration_is_reported_and_register_corrects_it(
 
 @pytest.mark.parametrize("units", [1.0, 1e-3])  # millimolar and molar
 def test_press_box_and_zero_slices_give_nothing_outside(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
     units,
 ) -> None:
@@ -147,7 +147,7 @@ def test_press_box_and_zero_slices_give_nothing_outside(
     np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=1e-5 * np.abs(lr).max())
 
 
-def test_molar_and_millimolar_maps_give_the_same_result(model_file, tmp_path) -> None:  # noqa: F811
+def test_molar_and_millimolar_maps_give_the_same_result(model_file, tmp_path) -> None:
     outs = []
     for units in (1.0, 1e-3):
         case = make_case(tmp_path / f"in{units}", units=units)
@@ -159,7 +159,7 @@ def test_molar_and_millimolar_maps_give_the_same_result(model_file, tmp_path) ->
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-3, atol=1e-4 * np.abs(outs[0]).max())
 
 
-def test_an_all_zero_map_is_refused(model_file, tmp_path, capsys) -> None:  # noqa: F811
+def test_an_all_zero_map_is_refused(model_file, tmp_path, capsys) -> None:
     case = make_case(tmp_path / "in")
     case["map"] = save(case["map"], np.zeros((N_LR, N_LR, SLICES)), lr_affine())
     assert run(model_file, case, tmp_path / "out" / "sr.nii.gz") == 2
@@ -168,7 +168,7 @@ def test_an_all_zero_map_is_refused(model_file, tmp_path, capsys) -> None:  # no
 
 
 def test_zero_filled_maps_are_refused_and_acquired_n_cuts_them_back(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
     capsys,
 ) -> None:
@@ -190,7 +190,7 @@ def test_zero_filled_maps_are_refused_and_acquired_n_cuts_them_back(
 
 
 def test_a_map_on_the_model_grid_is_nothing_to_super_resolve(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
     capsys,
 ) -> None:
@@ -210,7 +210,7 @@ def crop(path: Path, box: tuple[slice, slice]) -> Path:
 
 
 def test_anatomy_cropped_to_the_head_is_accepted_and_logged(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
     caplog,
 ) -> None:
@@ -223,7 +223,7 @@ def test_anatomy_cropped_to_the_head_is_accepted_and_logged(
     assert "% of the output grid; the other" in caplog.text and "count as background" in caplog.text
 
 
-def test_a_brain_mask_beyond_the_anatomy_is_refused(model_file, tmp_path, capsys) -> None:  # noqa: F811
+def test_a_brain_mask_beyond_the_anatomy_is_refused(model_file, tmp_path, capsys) -> None:
     case = make_case(tmp_path / "in")
     half = (slice(0, 48), slice(0, 96))
     case = {**case, "t1": crop(case["t1"], half), "flair": crop(case["flair"], half)}
@@ -238,7 +238,7 @@ def test_a_brain_mask_beyond_the_anatomy_is_refused(model_file, tmp_path, capsys
 
 
 def test_a_flipped_map_and_an_image_exactly_covering_its_field_of_view(
-    model_file,  # noqa: F811
+    model_file,
     tmp_path,
 ) -> None:
     """ "Why" 5: storage order does not matter; T1/FLAIR tile the field of view exactly."""

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_predict import model_file, one_map, patient, predict  # noqa: F401 (fixtures)
+from test_predict import one_map, patient, predict  # noqa: F401 (patient: a fixture)
 
 from mrsisr.atomic import LOCK_NAME
 from mrsisr.inference import Predictor
@@ -66,7 +66,7 @@ def test_sigterm_cleans_up_like_sigint(model_file, patient, tmp_path) -> None:  
 
 
 def test_a_killed_runs_leftovers_are_removed_by_the_next_run(
-    model_file,  # noqa: F811
+    model_file,
     patient,  # noqa: F811
     tmp_path,
 ) -> None:
@@ -87,7 +87,7 @@ def test_a_killed_runs_leftovers_are_removed_by_the_next_run(
 
 
 def test_a_second_run_on_the_same_outputs_fails_clearly(
-    model_file,  # noqa: F811
+    model_file,
     patient,  # noqa: F811
     tmp_path,
     capsys,
@@ -106,7 +106,7 @@ def test_a_second_run_on_the_same_outputs_fails_clearly(
 
 
 def test_an_unwritable_output_folder_is_refused_before_any_work(
-    model_file,  # noqa: F811
+    model_file,
     patient,  # noqa: F811
     tmp_path,
     capsys,

@@ -160,7 +160,7 @@ def anatomy_coverage(
     Raises:
         UserError: an image covers no output voxel, or misses voxels of the brain mask.
     """
-    covered = np.ones(out_grid[0], dtype=bool)
+    covered = np.ones(out_grid[0], dtype=bool)  # without T1 and FLAIR there is nothing to miss
     for path, shape, affine in images:
         mine = coverage(shape, affine, *out_grid)
         if not mine.any():
@@ -298,7 +298,7 @@ def check_inputs(
                 "maps of one patient must share shape and affine"
             )
         images = [(job.t1, "a T1-weighted image"), (job.flair, "a FLAIR image")]
-        headers = [(path, *_header(read(path, what))) for path, what in images]
+        headers = [(path, *_header(read(path, what))) for path, what in images if path is not None]
         if job.mask_out in covered:
             continue
         covered.add(job.mask_out)

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from mrsisr.atomic import FileTransaction, FolderBusy
 from mrsisr.data.nifti import Volume, read_volume
 from mrsisr.errors import UserError
-from mrsisr.inference import Anatomy, Predictor, output_geometry, resolve_device
+from mrsisr.inference import Anatomy, Predictor, images_label, output_geometry, resolve_device
 from mrsisr.machine import cpu_threads
 from mrsisr.predict.checks import (
     Checked,
@@ -112,7 +112,9 @@ def run_jobs(
     """
     jobs = list(jobs)
     check_outputs(jobs, overwrite)
-    groups: dict[tuple[Path, Path, Path | None, Path], list[Job]] = {}
+    for job in jobs:
+        predictor.check_images((job.t1 is not None, job.flair is not None))
+    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.anatomy_key, []).append(job)
     hashes = FileHashes()
@@ -168,33 +170,47 @@ def _prepare_patient(
         "quality": [m.source.quality if m.source else None for m in members],
         "excitation": [m.source.excitation if m.source else None for m in members],
     }
-    t1 = read_volume(job.t1, "a T1-weighted image")
-    flair = read_volume(job.flair, "a FLAIR image")
+    t1 = read_volume(job.t1, "a T1-weighted image") if job.t1 else None
+    flair = read_volume(job.flair, "a FLAIR image") if job.flair else None
     where = job.patient or job.met.name
-    motion, registration = check_registration(
-        [lr.data for lr in maps.values()],
-        t1,
-        flair,
-        out_grid,
-        register,
-        where,
-        support=measured_mask(stored, (first.data.shape, first.affine), **qc),
-    )
-    if motion is not None:
-        fix = motion.world(out_grid[1])
-        t1, flair = Volume(t1.data, fix @ t1.affine), Volume(flair.data, fix @ flair.affine)
+    if t1 is not None and flair is not None:
+        motion, registration = check_registration(
+            [lr.data for lr in maps.values()],
+            t1,
+            flair,
+            out_grid,
+            register,
+            where,
+            support=measured_mask(stored, (first.data.shape, first.affine), **qc),
+        )
+    else:  # the estimate needs both images
+        motion, registration = None, {"checked": False, "reason": "needs T1 and FLAIR"}
+        if register:
+            log.warning("%s: --register needs T1 and FLAIR; registration not applied", where)
+    images = {}
+    for path, volume in ((job.t1, t1), (job.flair, flair)):
+        if path is not None and volume is not None:
+            affine = volume.affine if motion is None else motion.world(out_grid[1]) @ volume.affine
+            images[path] = Volume(volume.data, affine)
+    t1, flair = images.get(job.t1), images.get(job.flair)
     mask = read_volume(job.mask, "a mask") if job.mask else None
     covered, coverage = anatomy_coverage(
-        [(job.t1, t1.data.shape, t1.affine), (job.flair, flair.data.shape, flair.affine)],
+        [(path, image.data.shape, image.affine) for path, image in images.items()],
         out_grid,
         (job.mask, mask_on_grid(mask, out_grid)) if mask is not None else None,
         where,
     )
     restrict = measured_mask(stored, out_grid, **qc)
+    # a mask from the maps themselves when there is no image and no mask
+    lr_maps = [lr.data for lr in maps.values()] if not (images or mask is not None) else []
     anatomy = _anatomy(
-        predictor, (job.t1, t1), (job.flair, flair), (job.mask, mask), out_grid, restrict
+        predictor, (job.t1, t1), (job.flair, flair), (job.mask, mask), out_grid, restrict, lr_maps
     )
-    source = job.mask or f"the brain mask derived from {job.t1} and {job.flair}"
+    log.info(
+        "%s: images used: %s; mask %s", where, images_label(anatomy.present), anatomy.mask_source
+    )
+    sources = " and ".join(str(p) for p in images) or "the maps"
+    source = job.mask or f"the brain mask derived from {sources}"
     check_brain_covered(anatomy.mask, covered, f"{source} on the grid of {where}")
     checks = {"registration": registration, "coverage": coverage}
     return _Patient(anatomy=anatomy, maps=maps, affine=out_grid[1], checks=checks)
@@ -202,13 +218,17 @@ def _prepare_patient(
 
 def _anatomy(
     predictor: Predictor,
-    t1: tuple[Path, Volume],
-    flair: tuple[Path, Volume],
+    t1: tuple[Path | None, Volume | None],
+    flair: tuple[Path | None, Volume | None],
     mask: tuple[Path | None, Volume | None],
     out_grid: tuple[tuple[int, int, int], np.ndarray],
     restrict: np.ndarray,
+    maps: Sequence[np.ndarray] = (),
 ) -> Anatomy:
-    """T1, FLAIR and mask on the output grid; a user error if no brain is left in the mask."""
+    """T1, FLAIR (either may be absent) and mask on the output grid, the mask restricted to
+    ``restrict``; a user error if no brain is left in the mask. ``maps``: the patient's LR
+    maps, for a mask without images."""
+    sources = ", ".join(str(p) for p in (t1[0], flair[0]) if p is not None) or "the maps"
     try:
         anatomy = predictor.prepare_anatomy(
             t1[1],
@@ -216,17 +236,18 @@ def _anatomy(
             *out_grid,
             mask=mask[1],
             mask_source=str(mask[0] or ""),
+            maps=maps,
             restrict=restrict,
         )
     except ValueError as err:  # constant images: no brain mask can be derived
         if isinstance(err, UserError):
             raise
-        raise UserError(f"{t1[0]}, {flair[0]}: {err}; give --mask") from None
+        raise UserError(f"{sources}: {err}; give --mask") from None
     left_out = int(np.count_nonzero(~restrict))
     if left_out:
         log.info("%d voxel(s) of the output grid were not measured: outside the mask", left_out)
     if not anatomy.mask.any():
-        where = mask[0] or f"the mask derived from {t1[0]} and {flair[0]}"
+        where = mask[0] or f"the mask derived from {sources}"
         raise UserError(
             f"{where}: no voxel of the map's grid is inside the mask where the maps were "
             "measured; check that it is co-registered to the map"
