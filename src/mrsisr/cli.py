@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType
+from types import FrameType, ModuleType
 
 from mrsisr import __version__
 from mrsisr.errors import UserError
@@ -39,8 +39,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _available_commands() -> dict[str, object]:
-    modules = {}
+def _available_commands() -> dict[str, ModuleType]:
+    modules: dict[str, ModuleType] = {}
     for name, path in COMMANDS.items():
         try:
             modules[name] = importlib.import_module(path)

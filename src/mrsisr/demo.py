@@ -102,10 +102,10 @@ def _simulate(patient, ns: Sequence[int], grid, folder: Path) -> dict[tuple[int,
     return files
 
 
-def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path) -> Path:
+def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path, phantom: Path) -> Path:
     from mrsisr.data.phantom import LABELS_FILE
 
-    labels_file = jobs[0].t1.parent / LABELS_FILE
+    labels_file = phantom / LABELS_FILE
     labels = read_volume(labels_file, "phantom labels").data if labels_file.is_file() else None
     z = tumour_slice(patient.maps, patient.mask, labels)
     by_key = {(job.met.parent.name, job.metabolite): job for job in jobs}
@@ -187,5 +187,5 @@ def run_demo(
     ]
     log.info("super-resolving %d maps at n = %s, lambda = %s", len(jobs), list(ns), list(lams))
     run_jobs(jobs, predictor, overwrite=True, progress=True)
-    figure = _figure(patient, jobs, ns, lams, grid, out / FIGURE_FILE)
+    figure = _figure(patient, jobs, ns, lams, grid, out / FIGURE_FILE, folder)
     return DemoResult(phantom=folder, inputs=inputs, outputs=outputs, figure=figure)

@@ -31,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         return 2
-    import nibabel as nib
+    from mrsisr.data.nifti import read_shape  # nibabel
 
     cohort = Cohort.open(args.dir)
     m = cohort.manifest
-    grid = nib.load(str(cohort.root / m.patients[0] / MASK_FILE)).shape
+    grid = read_shape(cohort.root / m.patients[0] / MASK_FILE)
     print(
         f"{cohort.root}: OK: {len(m.patients)} patients, {len(m.metabolites)} metabolites "
         f"({', '.join(x.value for x in m.metabolites)}), grid {'x'.join(map(str, grid))}, "

@@ -10,10 +10,11 @@ from __future__ import annotations
 import gzip
 import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import nibabel as nib
 import numpy as np
+from nibabel.spatialimages import SpatialImage
 
 from mrsisr.errors import UserError
 
@@ -56,7 +57,12 @@ def split_suffix(path: Path) -> tuple[str, str]:
     return path.name, ""
 
 
-def _checked(path: str | Path, img: nib.spatialimages.SpatialImage) -> tuple[int, ...]:
+def _load(path: str | Path) -> SpatialImage:
+    """nibabel's image of ``path`` (header read, voxels on demand)."""
+    return cast(SpatialImage, nib.load(str(path)))
+
+
+def _checked(path: str | Path, img: SpatialImage) -> tuple[int, ...]:
     shape = tuple(int(s) for s in img.shape)
     if any(s > MAX_SIDE for s in shape) or math.prod(shape) > MAX_VOXELS:
         raise UserError(
@@ -73,7 +79,7 @@ def read_shape(path: str | Path) -> tuple[int, ...]:
         UserError: more than :data:`MAX_SIDE` voxels on an axis or :data:`MAX_VOXELS` in all;
         OSError or nibabel's ImageFileError if the file cannot be read.
     """
-    return _checked(path, nib.load(str(path)))
+    return _checked(path, _load(path))
 
 
 def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +99,7 @@ def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         UserError: the header declares a larger image than :func:`read_shape` accepts;
         OSError or nibabel's ImageFileError if the file cannot be read.
     """
-    img = nib.load(str(path))
+    img = _load(path)
     _checked(path, img)
     data = np.asarray(img.dataobj, dtype=np.float32)
     while data.ndim > 3 and data.shape[-1] == 1:

@@ -79,8 +79,8 @@ def kfold_splits(patient_ids: Iterable[str], folds: int = 5, seed: int = 0) -> l
         raise ValueError(f"folds={folds} needs at least {folds} patients, got {len(ids)}")
     order = np.random.default_rng(seed).permutation(len(ids))
     fold_of = np.empty(len(ids), dtype=np.int64)
-    for fold, members in enumerate(np.array_split(order, folds)):
-        fold_of[members] = fold
+    for fold, dealt in enumerate(np.array_split(order, folds)):
+        fold_of[dealt] = fold
 
     def members(fold: int) -> tuple[str, ...]:
         return tuple(pid for pid, f in zip(ids, fold_of) if f == fold)
@@ -165,7 +165,7 @@ def load_splits(path: str | os.PathLike[str]) -> list[Split]:
                 f"{', '.join(_PARTS)}; expected {expected}"
             )
         try:
-            split = Split(*(tuple(p) for p in parts))
+            split = Split(*(tuple(p or ()) for p in parts))
         except ValueError as err:
             raise UserError(f"{path}: split {number} is invalid: {err}") from None
         splits.append(split)

@@ -57,7 +57,11 @@ class EvalBatch(NamedTuple):
 class Method(Protocol):
     """A super-resolution method under evaluation."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The method's name in the tables."""
+        ...
+
     lam_conditioned: bool
     tags: dict[str, Any]
 
@@ -192,9 +196,9 @@ def load_model_methods(paths: Sequence[str | Path], device: str = "cpu") -> list
         methods.append(ModelMethod(Variant.single_scale, models, infos=single_infos))
     names: set[str] = {m.name for m in methods}
     for model, info in loaded:
-        name = info.variant
+        name = str(info.variant)
         if counts[info.variant] > 1 or name in names:
-            name = f"{info.variant}:{Path(info.path).parent.name}"
+            name = f"{info.variant}:{Path(str(info.path)).parent.name}"
         base, k = name, 2
         while name in names:
             name, k = f"{base}-{k}", k + 1

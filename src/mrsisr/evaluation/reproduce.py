@@ -197,7 +197,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
         ``summary.md``, ``protocol.json`` and per-n plots).
     """
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
-    from mrsisr.evaluation.methods import BaselineMethod, load_model_methods
+    from mrsisr.evaluation.methods import BaselineMethod, Method, load_model_methods
     from mrsisr.evaluation.table1 import table1_markdown
 
     record = ProtocolRecord("table1", protocol.options())
@@ -206,7 +206,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
     settings = None
     for fold in protocol.fold_ids():
         runs, base = table1_runs(protocol, record, fold)
-        methods = []
+        methods: list[Method] = []
         for variant, by_seed in runs.items():
             for seed, run_list in by_seed.items():
                 all_runs.setdefault(variant, []).extend(run_list)

@@ -116,6 +116,12 @@ def _int(value: Any, name: str, high: int) -> int:
     return out
 
 
+def _int_pair(value: Any, name: str, high: int) -> tuple[int, int]:
+    """Two ints in ``1..high`` (:func:`_int_tuple` with two items)."""
+    first, second = _int_tuple(value, name, high, length=2)
+    return first, second
+
+
 def _int_tuple(
     value: Any, name: str, high: int, length: int | None = None, max_length: int = 8
 ) -> tuple[int, ...]:
@@ -165,7 +171,7 @@ class GeneratorConfig:
     convolutions (filter scaling or hypernetwork). Off: both images are required."""
 
     def __post_init__(self) -> None:
-        self.grid = _int_tuple(self.grid, "grid", LIMITS["grid"], length=2)
+        self.grid = _int_pair(self.grid, "grid", LIMITS["grid"])
         self.channels = _int_tuple(
             self.channels, "channels", LIMITS["channels"], max_length=LIMITS["levels"]
         )
@@ -210,7 +216,7 @@ class GeneratorConfig:
         self.norm_latent = _int(self.norm_latent, "norm_latent", LIMITS["latent"])
         self.met_embedding = _int(self.met_embedding, "met_embedding", LIMITS["met_embedding"])
         self.n_fourier = _int(self.n_fourier, "n_fourier", LIMITS["n_fourier"])
-        self.n_range = _int_tuple(self.n_range, "n_range", LIMITS["grid"], length=2)
+        self.n_range = _int_pair(self.n_range, "n_range", LIMITS["grid"])
         if self.n_range[1] <= self.n_range[0]:
             raise ValueError(f"n_range must be (lo, hi) with lo < hi, got {self.n_range!r}")
         scale = self.lam_scale
@@ -253,7 +259,7 @@ class CriticConfig:
         self.channels = _int_tuple(
             self.channels, "channels", LIMITS["channels"], max_length=LIMITS["levels"]
         )
-        self.pooled = _int_tuple(self.pooled, "pooled", LIMITS["critic_pooled"], length=2)
+        self.pooled = _int_pair(self.pooled, "pooled", LIMITS["critic_pooled"])
         self.hidden = _int(self.hidden, "hidden", LIMITS["critic_hidden"])
 
     def to_dict(self) -> dict[str, Any]:

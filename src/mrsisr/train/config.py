@@ -158,7 +158,8 @@ class TrainConfig:
     @property
     def lam_range(self) -> tuple[float, float]:
         """The lambda range the data draws from: ``(0, 0)`` without a critic."""
-        return tuple(self.data.lam_range) if self.uses_critic else (0.0, 0.0)
+        low, high = self.data.lam_range
+        return (float(low), float(high)) if self.uses_critic else (0.0, 0.0)
 
 
 def check_config(config: TrainConfig) -> TrainConfig:

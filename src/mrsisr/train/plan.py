@@ -28,6 +28,7 @@ from mrsisr.checkpoint import save_model
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
 from mrsisr.data.manifest import MASK_FILE
+from mrsisr.data.nifti import read_shape
 from mrsisr.data.splits import Split, fold_split
 from mrsisr.errors import UserError
 from mrsisr.metabolites import parse_metabolite
@@ -196,7 +197,6 @@ def plan_run(
 
 def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
     """The configured metabolites and grid must be those of the cohort."""
-    import nibabel as nib
 
     available = [m.value for m in cohort.manifest.metabolites]
     for name in config.data.metabolites:
@@ -209,7 +209,7 @@ def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
                 f"config key data.metabolites: {name} is not in the cohort {cohort.root}; "
                 f"it has {', '.join(available)}"
             )
-    shape = nib.load(cohort.root / cohort.patients[0] / MASK_FILE).shape[:2]
+    shape = read_shape(cohort.root / cohort.patients[0] / MASK_FILE)[:2]
     if tuple(shape) != tuple(config.model.grid):
         raise UserError(
             f"config key model.grid = {list(config.model.grid)} does not match the cohort's "
