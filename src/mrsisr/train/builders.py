@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,11 @@ from torch.utils.data import DataLoader, Subset
 from mrsisr.errors import UserError
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.losses import ReconstructionLoss
+
+if TYPE_CHECKING:
+    from mrsisr.data.cohort import Cohort
+    from mrsisr.data.dataset import MRSIDataset
+    from mrsisr.data.splits import Split
 
 __all__ = [
     "build_critic_for",
@@ -129,7 +134,9 @@ def build_scheduler(
     )
 
 
-def build_datasets(config: TrainConfig, cohort: Any, split: Any) -> tuple[Any, Any]:
+def build_datasets(
+    config: TrainConfig, cohort: Cohort, split: Split
+) -> tuple[MRSIDataset, MRSIDataset]:
     """Training and validation :class:`~mrsisr.data.dataset.MRSIDataset` of one split.
 
     The training set draws ``n``, lambda and augmentations from ``(seed, epoch, index)``; the
@@ -170,7 +177,9 @@ def build_datasets(config: TrainConfig, cohort: Any, split: Any) -> tuple[Any, A
     return train, val
 
 
-def validation_loader(dataset: Any, batch_size: int, rank: int, world_size: int) -> DataLoader:
+def validation_loader(
+    dataset: MRSIDataset, batch_size: int, rank: int, world_size: int
+) -> DataLoader:
     """This rank's share of the validation set (every ``world_size``-th sample, no padding)."""
     part = Subset(dataset, range(rank, len(dataset), world_size))
     return DataLoader(part, batch_size=batch_size, shuffle=False, num_workers=0)

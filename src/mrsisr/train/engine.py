@@ -7,8 +7,8 @@ no state of the current batch, so the same object serves one process, a DDP rank
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,6 +21,12 @@ from mrsisr.train.losses import (
     weighted_adversarial_loss,
 )
 
+if TYPE_CHECKING:
+    from mrsisr.data.dataset import Sample
+
+MetricFn = Callable[..., torch.Tensor]
+"""A metric ``fn(pred, target, data_range, mask=...) -> (B,)``."""
+
 __all__ = ["GanTrainer", "batch_to", "present", "unwrap"]
 
 
@@ -29,15 +35,15 @@ def unwrap(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
-def present(batch: Any) -> torch.Tensor | None:
+def present(batch: Sample) -> torch.Tensor | None:
     """The batch's ``(B, 2)`` image-presence flags, or ``None`` (both images) if it has none."""
     return getattr(batch, "present", None)
 
 
-def batch_to(batch: Any, device: torch.device) -> Any:
+def batch_to(batch: Sample, device: torch.device) -> Sample:
     """Move every tensor field of a NamedTuple batch to ``device`` (other fields unchanged)."""
     moved = [v.to(device, non_blocking=True) if torch.is_tensor(v) else v for v in batch]
-    return type(batch)(*moved)
+    return type(batch)._make(moved)
 
 
 class GanTrainer:
@@ -88,7 +94,7 @@ class GanTrainer:
         """Whether this trainer has a critic."""
         return self.critic is not None
 
-    def train_step(self, batch: Any, rng: torch.Generator) -> dict[str, float]:
+    def train_step(self, batch: Sample, rng: torch.Generator) -> dict[str, float]:
         """Update the critic (if any) then the generator on one batch.
 
         Args:
@@ -139,7 +145,7 @@ class GanTrainer:
         self,
         critic: nn.Module,
         optimizer: torch.optim.Optimizer,
-        batch: Any,
+        batch: Sample,
         real: torch.Tensor,
         fake: torch.Tensor,
         rng: torch.Generator,
@@ -168,7 +174,9 @@ class GanTrainer:
             totals["wdist"] += float(-wasserstein.detach())
         return {k: v / self.n_critic for k, v in totals.items()}
 
-    def _adversarial_term(self, critic: nn.Module, batch: Any, fake: torch.Tensor) -> torch.Tensor:
+    def _adversarial_term(
+        self, critic: nn.Module, batch: Sample, fake: torch.Tensor
+    ) -> torch.Tensor:
         """``mean_b lam_b * (-critic(fake_b))``; exactly zero (no critic call) if all lam are 0."""
         if not bool((batch.lam > 0).any()):
             return fake.new_zeros(())
@@ -184,7 +192,7 @@ class GanTrainer:
         return weighted_adversarial_loss(scores, batch.lam)
 
     @torch.no_grad()
-    def evaluate(self, batches: Iterable[Any], metrics: dict[str, Any]) -> dict[str, float]:
+    def evaluate(self, batches: Iterable[Sample], metrics: dict[str, MetricFn]) -> dict[str, float]:
         """Sum the validation loss and metrics over ``batches``, at lambda = 0.
 
         Args:
