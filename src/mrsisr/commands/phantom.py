@@ -6,12 +6,10 @@ import argparse
 import os
 import time
 
+from mrsisr.data.simulator import Simulator
 from mrsisr.errors import UserError
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
-
-# The values of mrsisr.data.phantom.Simulator (tested), without importing it at start-up.
-SIMULATORS = ("paper", "randomised", "shifted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--simulator",
-        choices=SIMULATORS,
-        default=SIMULATORS[0],
+        choices=Simulator.choices(),
+        default=Simulator.paper.value,
         help="paper: the glioma phantom of the reproduction (default); randomised: drawn "
         "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
         "simulator with settings training never uses (a shifted test set)",

@@ -30,9 +30,9 @@ from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
 from mrsisr.data.randomise import PRESETS, Preset
 from mrsisr.data.simulate import PhantomGeometry, simulate_patient
+from mrsisr.data.simulator import Simulator
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
-from mrsisr.options import StrEnum
 
 __all__ = [
     "LABELS_FILE",
@@ -48,30 +48,6 @@ log = logging.getLogger(__name__)
 LABELS_FILE = "phantom_labels.nii.gz"
 PARAMS_FILE = "phantom_params.json"
 FIELD_STRENGTH_T = 7.0
-
-
-class Simulator(StrEnum):
-    """Which simulator makes the patients.
-
-    ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
-    ``randomised`` and ``shifted``: the randomised simulator (:mod:`mrsisr.data.randomised`)
-    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`.
-    """
-
-    paper = "paper"
-    randomised = "randomised"
-    shifted = "shifted"
-
-    @property
-    def prefix(self) -> str:
-        """First letter of the patient ids (P, R, S), so cohorts of different simulators
-        never share ids and a model's recorded split cannot match another cohort's."""
-        return {"paper": "P", "randomised": "R", "shifted": "S"}[self.value]
-
-    @property
-    def code(self) -> int:
-        """The simulator's entry in the seed of each patient's generator."""
-        return list(Simulator).index(self)
 
 
 def patient_ids(patients: int, prefix: str = "P") -> tuple[str, ...]:
