@@ -83,7 +83,9 @@ def job_provenance(
     )
 
 
-def _with_checks(provenance: Provenance, checks: Mapping[str, Mapping[str, Any]]) -> Provenance:
+def _with_checks(
+    provenance: Provenance, checks: Mapping[str, Mapping[str, Any] | None]
+) -> Provenance:
     """``provenance`` with the results of the input checks (``"acquisition"``,
     ``"registration"``, ``"coverage"``; other names go with the extra keys)."""
     named = ("acquisition", "registration", "coverage")
@@ -113,7 +115,7 @@ def write_maps(
     lr_shape: Sequence[int],
     provenance: Provenance | None = None,
     hashes: FileHashes | None = None,
-    checks: Mapping[str, Mapping[str, Any]] | None = None,
+    checks: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> None:
     """Write a job's super-resolved maps: one file per λ, or one 4-D file with ``job.stack``;
     with ``provenance``, each with its JSON sidecar (:attr:`Job.sidecars`).

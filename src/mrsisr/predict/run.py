@@ -192,12 +192,13 @@ def _prepare_patient(
         if path is not None and volume is not None:
             affine = volume.affine if motion is None else motion.world(out_grid[1]) @ volume.affine
             images[path] = Volume(volume.data, affine)
-    t1, flair = images.get(job.t1), images.get(job.flair)
+    t1 = images.get(job.t1) if job.t1 is not None else None
+    flair = images.get(job.flair) if job.flair is not None else None
     mask = read_volume(job.mask, "a mask") if job.mask else None
     covered, coverage = anatomy_coverage(
         [(path, image.data.shape, image.affine) for path, image in images.items()],
         out_grid,
-        (job.mask, mask_on_grid(mask, out_grid)) if mask is not None else None,
+        (job.mask, mask_on_grid(mask, out_grid)) if job.mask and mask is not None else None,
         where,
     )
     restrict = measured_mask(stored, out_grid, **qc)
@@ -212,7 +213,7 @@ def _prepare_patient(
     sources = " and ".join(str(p) for p in images) or "the maps"
     source = job.mask or f"the brain mask derived from {sources}"
     check_brain_covered(anatomy.mask, covered, f"{source} on the grid of {where}")
-    checks = {"registration": registration, "coverage": coverage}
+    checks: dict[str, dict | None] = {"registration": registration, "coverage": coverage}
     return _Patient(anatomy=anatomy, maps=maps, affine=out_grid[1], checks=checks)
 
 
