@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from mrsisr.errors import UserError
+from mrsisr.options import StrEnum
 
 HELP = "benchmark training and inference speed of the conditioned vs the plain UNet"
 
@@ -76,7 +77,10 @@ def _settings(args: argparse.Namespace):  # -> BenchSettings (imported lazily)
         raise UserError(
             f"--grid {args.grid}: must be a multiple of 16 and >= 32 (5 levels, 2 x 2 bottleneck)"
         )
-    choices = {"--workloads": (Workload, args.workloads), "--cases": (Case, args.cases)}
+    choices: dict[str, tuple[type[StrEnum], list[str] | None]] = {
+        "--workloads": (Workload, args.workloads),
+        "--cases": (Case, args.cases),
+    }
     for flag, (enum_cls, names) in choices.items():
         valid = [m.value for m in enum_cls]
         bad = [n for n in names or [] if n not in valid]

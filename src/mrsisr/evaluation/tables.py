@@ -315,7 +315,7 @@ def summary_markdown(
             tests = wilcoxon_rows(rows, metric, reference)
             if all(t[1] == 0 for t in tests):
                 continue
-            body = [(t[0], t[1], f"{t[2]:+.4g}", format_p(t[3])) for t in tests]
+            lines = [(t[0], t[1], f"{t[2]:+.4g}", format_p(t[3])) for t in tests]
             parts += ["", f"**{metric.upper()}**", ""]
-            parts.append(markdown_table(["entry", "pairs", "median diff.", "p-value"], body))
+            parts.append(markdown_table(["entry", "pairs", "median diff.", "p-value"], lines))
     return "\n".join(parts) + "\n"

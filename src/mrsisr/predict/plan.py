@@ -305,6 +305,7 @@ def _bids_named(job: Job, bids: BidsOutput) -> Job:
             "--bids-subject: required with --bids-out for maps without a BIDS subject "
             "(letters and digits, e.g. 01)"
         )
+    names: tuple[Path, ...]
     try:
         if job.stack:
             names = (bids.root / bids_map_name(subject, session, job.metabolite, None),)
@@ -398,10 +399,8 @@ def _met_jobs(
             f"--metabolite: {len(metabolites)} name(s) for {len(met)} --met file(s); "
             "give one per file, in the same order"
         )
-    matches = [
-        _metabolite(Path(path), name, force)
-        for path, name in zip(met, metabolites or [None] * len(met))
-    ]
+    given: list[str | None] = list(metabolites) if metabolites else [None] * len(met)
+    matches = [_metabolite(Path(path), name, force) for path, name in zip(met, given)]
     to_dir = len(met) > 1 or out.is_dir()
     if not to_dir:
         _check_output_file(out)
