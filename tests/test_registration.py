@@ -127,3 +127,24 @@ def test_bad_arguments() -> None:
         estimate_registration(true_map(), t1[:, :, :2], flair[:, :, :2], VOXEL)
     with pytest.raises(ValueError, match="fewer than 10"):
         estimate_registration(true_map(), t1, flair, VOXEL, support=np.zeros((n, n, S), dtype=bool))
+
+
+def test_a_volume_with_many_slices_uses_the_slices_with_signal(monkeypatch) -> None:
+    """Only MAX_SLICES slices enter the estimate: the ones where the maps hold signal."""
+    import mrsisr.registration as registration
+
+    monkeypatch.setattr(registration, "MAX_SLICES", 2)
+    seen = []
+    original = registration._Problem
+
+    def spy(maps, *args):
+        seen.append(maps[0])
+        return original(maps, *args)
+
+    monkeypatch.setattr(registration, "_Problem", spy)
+    t1, flair = anatomy_on_grid((3.0, -1.0, 0.0))
+    lr = true_map()
+    lr[:, :, 1] = 1e-3 * lr[:, :, 1]  # almost no signal: left out
+    found = estimate_registration(lr, t1, flair, VOXEL, max_rotation_deg=0)
+    np.testing.assert_allclose(seen[0], np.moveaxis(lr[:, :, [0, 2]], 2, 0))
+    np.testing.assert_allclose(found.shift_mm, (3.0, -1.0), atol=0.25)

@@ -42,6 +42,9 @@ MAX_SHIFT_MM = 12.0
 MAX_ROTATION_DEG = 4.0
 """Default search range of the in-plane rotation."""
 _GRID_STEP_MM = 2.0
+MAX_SLICES = 16
+"""At most this many slices (those where the maps hold the most signal) enter the estimate:
+the motion is in-plane and shared by the slices, and the cost grows with them."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class _Problem:
         self.freqs = [(np.arange(N)[w] - N // 2) / N for N, w in zip(grid, self.windows)]
         self.centre = np.array([grid[0] // 2, grid[1] // 2], dtype=np.float64)
         self.support = support
-        self.targets = [m[support] for m in maps]  # each (P,)
+        self.targets = np.stack([m[support] for m in maps], axis=1)  # (P, M)
         self.scale = float(np.sqrt(np.prod(n) / np.prod(grid)))
         self._spectra_of: dict[float, np.ndarray] = {}
         self._coefficients: list[np.ndarray] | None = None
@@ -174,14 +177,11 @@ class _Problem:
         d = np.asarray(shift_mm, dtype=np.float64) / self.voxel_mm  # output voxels
         ramp = np.exp(-2j * np.pi * np.add.outer(self.freqs[0] * d[0], self.freqs[1] * d[1]))
         predicted = kspace.ifft2c(k * ramp).real * self.scale  # (J, S, n_y, n_x)
-        ones = np.ones(self.targets[0].shape)
-        columns = np.stack([ones, *(p[self.support] for p in predicted)], axis=1)
-        scores = []
-        for target in self.targets:
-            weights, *_ = np.linalg.lstsq(columns, target, rcond=None)
-            residual = target - columns @ weights
-            total = float(np.sum((target - target.mean()) ** 2))
-            scores.append(1.0 - float(residual @ residual) / total if total > 0 else 0.0)
+        columns = np.stack([np.ones(len(self.targets)), *(p[self.support] for p in predicted)], 1)
+        weights, *_ = np.linalg.lstsq(columns, self.targets, rcond=None)  # every map at once
+        residual = np.sum((self.targets - columns @ weights) ** 2, axis=0)  # (M,)
+        total = np.sum((self.targets - self.targets.mean(axis=0)) ** 2, axis=0)
+        scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), 0.0)
         return float(np.mean(scores))
 
 
@@ -200,7 +200,8 @@ def estimate_registration(
 
     Shifts are searched on a 2 mm grid over ``±max_shift_mm`` without rotation (a rotation
     of a few degrees barely moves the best shift), then shift and rotation are refined
-    together by Nelder-Mead from the best grid point.
+    together by Nelder-Mead from the best grid point. Of a volume with more than
+    :data:`MAX_SLICES` slices, the slices where the maps hold the most signal are used.
 
     Args:
         maps: the measured map ``(n_y, n_x, S)``, or several maps of one acquisition (the
@@ -243,6 +244,10 @@ def estimate_registration(
         raise ValueError("fewer than 10 measured voxels: the registration cannot be estimated")
     if not max_shift_mm > 0 or not max_rotation_deg >= 0:
         raise ValueError("max_shift_mm must be > 0 and max_rotation_deg >= 0")
+    if shape[0] > MAX_SLICES:
+        energy = sum(np.sum(np.where(mask, m, 0.0) ** 2, axis=(1, 2)) for m in stacked)
+        keep = np.sort(np.argsort(energy)[::-1][:MAX_SLICES])
+        stacked, features, mask = [m[keep] for m in stacked], features[:, keep], mask[keep]
     v = (float(voxel_mm[0]), float(voxel_mm[1]))
     problem = _Problem(stacked, features, mask, v)
 
