@@ -239,7 +239,7 @@ def estimate_registration(
         )
     mask = np.ones(shape, dtype=bool) if support is None else np.moveaxis(support, 2, 0)
     if mask.shape != shape:
-        raise ValueError(f"support must have the maps' shape, got {np.shape(support)}")
+        raise ValueError(f"support must have the maps' shape, got {mask.shape} (slices first)")
     if np.count_nonzero(mask) < 10:
         raise ValueError("fewer than 10 measured voxels: the registration cannot be estimated")
     if not max_shift_mm > 0 or not max_rotation_deg >= 0:
