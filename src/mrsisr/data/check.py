@@ -136,7 +136,7 @@ def read_patient_files(
                 files.maps[parse_metabolite(path.name[len(MAP_PREFIX) : -len(NIFTI_SUFFIX)])] = data
     for name in (T1_FILE, FLAIR_FILE):
         loaded = _read(folder / name, problems)
-        if loaded is None or files.shape is None:
+        if loaded is None or files.shape is None or files.affine is None:
             continue
         if not covers(loaded[0].shape, loaded[1], files.shape, files.affine):
             problems.append(

@@ -242,7 +242,7 @@ def evaluate(
     settings = settings or MetricSettings.for_grid(dataset.grid)
     rows: list[dict[str, Any]] = []
     for batch, sample in _batches(dataset, batch_size):
-        keys = {
+        keys: dict[str, list[Any]] = {
             "patient": [dataset.patient_ids[int(p)] for p in sample.patient],
             "slice": [int(z) for z in sample.slice],
             "metabolite": [METABOLITES[int(m)].value for m in sample.met],
