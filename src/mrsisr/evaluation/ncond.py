@@ -36,6 +36,7 @@ from mrsisr.metrics.stats import welch_ttest
 from mrsisr.train.config import TrainConfig
 
 __all__ = [
+    "CONTRASTS",
     "DESIGNS",
     "FIG2_SIZES",
     "design_config",
@@ -54,6 +55,19 @@ DESIGNS: dict[str, tuple[str, ...]] = {
     "no_n_linear": ('model.n_encoding="none"', 'model.filter_head_init="linear"'),
 }
 """Design name -> configuration overrides (``model.*`` keys of the generator)."""
+
+CONTRASTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("n given, identity heads", ("grid_identity",), ("no_n",)),
+    ("n given, nn.Linear heads", ("grid_linear",), ("no_n_linear",)),
+    ("n encoded over the trained range", ("range_identity",), ("grid_identity",)),
+    ("Fourier n encoding", ("fourier_identity",), ("grid_identity",)),
+    (
+        "nn.Linear vs identity heads (with and without n)",
+        ("grid_linear", "no_n_linear"),
+        ("grid_identity", "no_n"),
+    ),
+)
+"""Comparisons reported when all their designs ran: label, designs, designs compared with."""
 
 REFERENCE = "grid_identity"
 """The design the others are tested against (the shipped configuration before this study)."""
@@ -178,7 +192,28 @@ def _report(
                 test = welch_ttest([r[metric] for r in runs], [r[metric] for r in ref])
                 cells.append(format_p(test.p_value))
         body.append(cells)
-    lines += [markdown_table(header, body), "", record.markdown()]
+    lines += [markdown_table(header, body), ""]
+    rows = []
+    for label, first, second in CONTRASTS:
+        a = [r for d in first for r in summaries.get(d, [])]
+        b = [r for d in second for r in summaries.get(d, [])]
+        if len(a) < 2 or len(b) < 2 or len(a) != len(first) * len(seeds):
+            continue
+        cells = [label, f"{' + '.join(first)} vs {' + '.join(second)}", f"{len(a)} vs {len(b)}"]
+        for metric, scale, digits in (("psnr", 1, 3), ("ssim", 1, 4), ("fig2a_margin", 1e3, 2)):
+            test = welch_ttest([r[metric] for r in a], [r[metric] for r in b])
+            cells.append(f"{scale * test.difference:+.{digits}f} (p {format_p(test.p_value)})")
+        rows.append(cells)
+    if rows:
+        lines += [
+            "## Contrasts (Welch's t-test over runs)",
+            "",
+            markdown_table(
+                ["contrast", "designs", "runs", "Δ PSNR (dB)", "Δ SSIM", "Δ margin ×1e3"], rows
+            ),
+            "",
+        ]
+    lines.append(record.markdown())
     return "\n".join(lines)
 
 
