@@ -237,8 +237,9 @@ def reproduce_ncond(protocol: Protocol, designs: Sequence[str] | None = None) ->
     if unknown:
         raise ValueError(f"designs: unknown {', '.join(unknown)}; valid: {', '.join(DESIGNS)}")
     seeds = protocol.seeds
-    record = ProtocolRecord("ncond", {**protocol.options(), "designs": names})
     fold = protocol.fold_ids()[0]
+    options = {**protocol.options(), "folds_run": [fold], "designs": names}
+    record = ProtocolRecord("ncond", options)
     summaries: dict[str, list[dict[str, float]]] = {d: [] for d in names}
     lines: list[dict[str, Any]] = []
     for seed in seeds:  # seed-major: an interrupted study has every design at the first seeds
