@@ -46,15 +46,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_GRID, _RANGE = 'model.n_encoding="grid"', 'model.n_encoding="range"'
+_FOURIER, _NONE = 'model.n_encoding="fourier"', 'model.n_encoding="none"'
+_IDENTITY, _LINEAR = 'model.filter_head_init="identity"', 'model.filter_head_init="linear"'
+
 DESIGNS: dict[str, tuple[str, ...]] = {
-    "grid_identity": (),
-    "range_identity": ('model.n_encoding="range"',),
-    "fourier_identity": ('model.n_encoding="fourier"',),
-    "grid_linear": ('model.filter_head_init="linear"',),
-    "no_n": ('model.n_encoding="none"',),
-    "no_n_linear": ('model.n_encoding="none"', 'model.filter_head_init="linear"'),
+    "grid_identity": (_GRID, _IDENTITY),
+    "range_identity": (_RANGE, _IDENTITY),
+    "fourier_identity": (_FOURIER, _IDENTITY),
+    "grid_linear": (_GRID, _LINEAR),
+    "no_n": (_NONE, _IDENTITY),
+    "no_n_linear": (_NONE, _LINEAR),
 }
-"""Design name -> configuration overrides (``model.*`` keys of the generator)."""
+"""Design name -> configuration overrides (``model.*`` keys of the generator). Every design
+sets both keys, so it is the same network whatever the base recipe says."""
 
 CONTRASTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("n given, identity heads", ("grid_identity",), ("no_n",)),
