@@ -50,3 +50,21 @@ def test_designs_are_generator_options(tmp_path) -> None:
     assert load_config("paper_noadv").model.filter_head_init == HeadInit.linear
     assert configs["grid_identity"].model.filter_head_init == HeadInit.identity
     assert configs["no_n"].model.filter_head_init == HeadInit.identity
+
+
+def test_the_report_tests_the_contrasts_over_runs() -> None:
+    from mrsisr.evaluation.ncond import _report
+    from mrsisr.evaluation.runs import ProtocolRecord
+
+    def runs(psnr):
+        keys = {"ssim": 0.8, "fig2a_margin": 0.0, "fig2a_spread": 0.0, "fig2a_wins": 1.0}
+        return [{"psnr": p, "fig2a_inputs": 3.0, **keys} for p in psnr]
+
+    summaries = {
+        "grid_identity": runs([22.0, 22.2, 22.1]),
+        "no_n": runs([22.0, 22.2, 22.1]),
+        "grid_linear": runs([23.0, 23.2, 23.1]),
+    }
+    text = _report(summaries, [0, 1, 2], ProtocolRecord("ncond", {}))
+    assert "| n given, identity heads | grid_identity vs no_n | 3 vs 3 | +0.000 (p 1.000)" in text
+    assert "nn.Linear heads" not in text  # its control no_n_linear did not run
