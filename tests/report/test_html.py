@@ -182,3 +182,19 @@ def test_report_command_writes_once_and_refuses_bad_folders(predict_folder, tmp_
     with pytest.raises(UserError, match=r"must end in \.html"):
         write_report(read_predict_folder(predict_folder.folder), tmp_path / "r.txt")
     assert not list(Path(tmp_path).glob(".*partial"))
+
+
+def test_bad_sidecars_are_ignored_and_non_finite_maps_refused(predict_folder):
+    (predict_folder.folder / "sr_Gln_lam0.json").write_text('{"n": NaN')
+    rows = dict(read_predict_folder(predict_folder.folder).provenance)
+    assert rows["sidecar"].startswith("none found")
+    import nibabel as nib
+
+    path = predict_folder.folder / "sr_Gln_lam0.nii.gz"
+    img = nib.load(str(path))
+    data = np.asarray(img.dataobj).copy()
+    data[0, 0, 0] = np.nan
+    broken = nib.Nifti1Image(data, img.affine, img.header)
+    nib.save(broken, str(path))
+    with pytest.raises(UserError, match="1 NaN or infinite values"):
+        read_predict_folder(predict_folder.folder)

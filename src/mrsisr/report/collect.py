@@ -75,9 +75,15 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
     from mrsisr.data.nifti import load_volume
 
     try:
-        return load_volume(path)
-    except Exception as err:
+        data, affine = load_volume(path)
+    except UserError:
+        raise
+    except Exception as err:  # nibabel raises several types for unreadable files
         raise UserError(f"{path}: not a readable NIfTI file ({type(err).__name__})") from None
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise UserError(f"{path}: {bad} NaN or infinite values; a report needs finite maps")
+    return data, affine
 
 
 def _sidecar(path: Path) -> dict[str, Any]:
@@ -85,10 +91,12 @@ def _sidecar(path: Path) -> dict[str, Any]:
     side = path.with_name(re.sub(r"\.nii(\.gz)?$", "", path.name) + ".json")
     if not side.is_file():
         return {}
+    from mrsisr.untrusted import read_json
+
     try:
-        record = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        log.warning("%s: ignored, not readable JSON (%s)", side, err)
+        record = read_json(side, "a provenance sidecar of mrsisr predict")
+    except UserError as err:
+        log.warning("ignored: %s", err)
         return {}
     return record if isinstance(record, dict) else {}
 
