@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
 from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
 
@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--manifest",
         type=Path,
         metavar="CSV",
-        help="cohort form: CSV with columns patient, metabolite, met, t1, flair[, mask] (an "
+        help="cohort form: CSV with columns patient, metabolite, met, t1, flair[, mask, sd] (an "
         "empty t1 or flair cell: no such image)",
     )
     checks = parser.add_argument_group("acquisition and registration (docs/predict.md)")
@@ -139,6 +139,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stack", action="store_true", help="several λ: write one 4-D file instead of one each"
     )
     add_model_arguments(parser)
+    add_precision_argument(parser)
+    uq = parser.add_argument_group("uncertainty (docs/uncertainty.md)")
+    uq.add_argument(
+        "--uncertainty",
+        choices=("tta", "fit"),
+        help="also write <name>_sd.nii.gz beside each output, in the map's units: tta = spread "
+        "over the 8 in-plane flips/quarter turns (what the network adds that the data do not "
+        "fix); fit = the fit's SD propagated by Monte Carlo draws",
+    )
+    uq.add_argument(
+        "--sd",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="with --uncertainty fit: the SD map of each --met file's fit, same grid and units "
+        "(a manifest: an 'sd' column; --from: the pipeline's own SD maps)",
+    )
+    uq.add_argument("--draws", type=int, default=16, help="Monte Carlo draws of 'fit' (16)")
+    uq.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
     parser.add_argument("--batch-size", type=int, default=64, help="slices per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     outputs = parser.add_argument_group("outputs (each map with a provenance sidecar .json)")
@@ -159,12 +178,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     outputs.add_argument(
         "--bids-session", metavar="LABEL", help="--bids-out: session of maps that carry none"
     )
+    outputs.add_argument(
+        "--report",
+        action="store_true",
+        help="also write a self-contained HTML report per output folder (report.html; "
+        "<name>_report.html for one map), as `mrsisr report` does",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Check every input, super-resolve, and print the files written."""
-    from mrsisr.predict import load_predictor, plan_jobs, run_jobs  # torch: loaded when run
+    from mrsisr.predict import load_predictor, plan_jobs, report_paths, run_jobs  # torch
     from mrsisr.predict.plan import BidsOutput, PipelineInput
+    from mrsisr.report import write_report
+    from mrsisr.report.collect import read_predict_folder
 
     source = None
     if args.from_:
@@ -190,8 +217,16 @@ def run(args: argparse.Namespace) -> int:
         source=source,
         force_metabolite=args.force_metabolite,
         bids=bids,
+        uncertainty=args.uncertainty,
+        sd=args.sd,
     )
-    predictor = load_predictor(args.model, args.device, args.batch_size, args.threads)
+    reports = report_paths(jobs) if args.report else {}
+    for path in reports.values():
+        if path.exists() and not args.overwrite:
+            raise UserError(f"{path}: output exists; pass --overwrite to replace it")
+    predictor = load_predictor(
+        args.model, args.device, args.batch_size, args.threads, args.precision
+    )
     written = run_jobs(
         jobs,
         predictor,
@@ -200,7 +235,12 @@ def run(args: argparse.Namespace) -> int:
         command_line=getattr(args, "_command_line", ()),
         acquired_n=args.acquired_n,
         register=args.register,
+        draws=args.draws,
+        seed=args.seed,
     )
     for path in written:
         print(path)
+    for folder, path in reports.items():  # from the committed files, as `mrsisr report`
+        t1 = next(job.t1 for job in jobs if job.out.parent == folder)
+        print(write_report(read_predict_folder(folder, t1=t1), path, overwrite=True))
     return 0

@@ -22,7 +22,7 @@ Example::
 
 from __future__ import annotations
 
-from mrsisr.predict.plan import Job, parse_sharpness, plan_jobs
+from mrsisr.predict.plan import Job, parse_sharpness, plan_jobs, report_paths
 from mrsisr.predict.run import load_predictor, run_jobs
 
-__all__ = ["Job", "load_predictor", "parse_sharpness", "plan_jobs", "run_jobs"]
+__all__ = ["Job", "load_predictor", "parse_sharpness", "plan_jobs", "report_paths", "run_jobs"]

@@ -76,7 +76,7 @@ def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
     """
     owner: dict[Path, object] = {}
     for job in jobs:
-        for path in (*job.outputs, *job.sidecars):
+        for path in (*job.outputs, *job.sidecars, *job.sd_outputs):
             if path in owner:
                 raise UserError(
                     f"{path}: two maps would be written to this file; "
@@ -229,6 +229,23 @@ def check_brain_covered(brain: np.ndarray, covered: np.ndarray, what: str) -> No
         )
 
 
+def _check_sd(sd: Path, job: Job, lr: Volume, acquisition: Acquisition) -> None:
+    """The SD map of a fit: on the map's grid, values >= 0 (finite: :func:`read_volume`)."""
+    volume = read_volume(sd, "an SD map of the low-resolution fit")
+    if not _same_grid(_header(volume), _header(lr)):
+        raise UserError(
+            f"{sd}: grid {'x'.join(map(str, volume.data.shape))} differs from its map "
+            f"{job.met.name} ({'x'.join(map(str, lr.data.shape))}); give the SD on the map's grid"
+        )
+    if volume.data.min() < 0:
+        raise UserError(f"{sd}: negative values; an SD map holds values >= 0")
+    if acquisition.truncated:
+        raise UserError(
+            f"{job.met}: zero-filled from a {acquisition.n[0]}x{acquisition.n[1]} acquisition; "
+            "--uncertainty fit needs the map and its SD at the acquisition grid (or use tta)"
+        )
+
+
 def check_inputs(
     jobs: Sequence[Job],
     grid: tuple[int, int],
@@ -290,6 +307,8 @@ def check_inputs(
             except ValueError as err:
                 raise UserError(f"{job.met}: {err}") from None
         acquisition = acquisitions[job.met]
+        if job.sd is not None:
+            _check_sd(job.sd, job, lr, acquisition)
         lr_affine = _measured_affine(lr.affine, acquisition)
         out_grid = output_geometry((*acquisition.n, lr.data.shape[2]), lr_affine, grid)
         if not _same_grid(per_patient.setdefault(job.mask_out, out_grid), out_grid):

@@ -20,6 +20,7 @@ from mrsisr.atomic import FileTransaction
 from mrsisr.data.nifti import save_volume
 from mrsisr.predict.plan import Job
 from mrsisr.provenance import FileHashes, Provenance, dataset_description
+from mrsisr.report.collect import describe_map, describe_sd
 
 __all__ = ["job_provenance", "write_dataset_description", "write_maps", "write_mask"]
 
@@ -64,8 +65,9 @@ def job_provenance(
         if path is not None:
             inputs.append((role, path))
     record = job.source
-    if record is not None and record.sd is not None:
-        inputs.append(("sd", record.sd))
+    sd = job.sd or (record.sd if record is not None else None)
+    if sd is not None:
+        inputs.append(("sd", sd))
     return Provenance(
         command_line=command_line,
         model=model,
@@ -79,7 +81,10 @@ def job_provenance(
         mask_source=mask_source,
         pipeline=record.pipeline if record is not None else None,
         notes=job.notes,
-        extra={"quality": record.quality_source} if record and record.quality_source else {},
+        extra={
+            **({"quality": record.quality_source} if record and record.quality_source else {}),
+            **({"uncertainty": job.uncertainty} if job.uncertainty else {}),
+        },
     )
 
 
@@ -116,6 +121,7 @@ def write_maps(
     provenance: Provenance | None = None,
     hashes: FileHashes | None = None,
     checks: Mapping[str, Mapping[str, Any] | None] | None = None,
+    sd: np.ndarray | None = None,
 ) -> None:
     """Write a job's super-resolved maps: one file per λ, or one 4-D file with ``job.stack``;
     with ``provenance``, each with its JSON sidecar (:attr:`Job.sidecars`).
@@ -129,18 +135,27 @@ def write_maps(
         provenance: what the sidecars say (:func:`job_provenance`), or None for none.
         hashes: the SHA-256 cache of the run (each input is read once).
         checks: results of the input checks by name, plain JSON values, for the sidecars.
+        sd: ``(L, N_y, N_x, S)`` SD maps in the map's units, written to ``job.sd_outputs``
+            (given exactly when the job has an uncertainty method). Headers are described
+            by :func:`mrsisr.report.collect.describe_map` / ``describe_sd``, which
+            ``mrsisr report`` reads back.
     """
+    if (sd is None) != (not job.uncertainty):
+        raise ValueError("sd maps are given exactly when the job has an uncertainty method")
     if provenance is not None:
         provenance = _with_checks(provenance, checks or {})
         per_file = [tuple(job.sharpness)] if job.stack else [(lam,) for lam in job.sharpness]
         for sidecar, values in zip(job.sidecars, per_file):
             dataclasses.replace(provenance, sharpness=values).write(files.path_for(sidecar), hashes)
-    about = f"mrsisr SR {job.metabolite} n={lr_shape[0]}x{lr_shape[1]} lambda="
-    if job.stack:
-        lams = ", ".join(f"{v:g}" for v in job.sharpness)
-        save_volume(
-            files.path_for(job.out), np.moveaxis(maps, 0, -1), affine, description=about + lams
-        )
-        return
-    for path, volume, lam in zip(job.outputs, maps, job.sharpness):
-        save_volume(files.path_for(path), volume, affine, description=f"{about}{lam:g}")
+    met, n = job.metabolite.value, tuple(lr_shape[:2])
+    kinds = [(job.outputs, maps, lambda lams: describe_map(met, n, lams))]
+    if sd is not None:
+        kinds.append((job.sd_outputs, sd, lambda lams: describe_sd(job.uncertainty, met, n, lams)))
+    for paths, volumes, describe in kinds:
+        if job.stack:
+            (path,) = paths
+            data = np.moveaxis(volumes, 0, -1)
+            save_volume(files.path_for(path), data, affine, description=describe(job.sharpness))
+            continue
+        for path, volume, lam in zip(paths, volumes, job.sharpness):
+            save_volume(files.path_for(path), volume, affine, description=describe((lam,)))

@@ -34,6 +34,8 @@ __all__ = [
     "output_name",
     "parse_sharpness",
     "plan_jobs",
+    "report_paths",
+    "sd_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ class Job:
         named_outputs: the output files, one per λ (or one with ``stack``), when they are
             named otherwise than from ``out`` (``--bids-out``); empty: from ``out``.
         bids_root: the ``--bids-out`` folder (gets a ``dataset_description.json``), or None.
+        uncertainty: ``"tta"`` or ``"fit"`` to also write an SD map beside each output
+            (:attr:`sd_outputs`, :mod:`mrsisr.uncertainty`), ``""`` for none.
+        sd: the SD map of the low-resolution fit on the map's grid, used by ``"fit"``.
     """
 
     patient: str
@@ -87,6 +92,8 @@ class Job:
     notes: tuple[str, ...] = ()
     named_outputs: tuple[Path, ...] = ()
     bids_root: Path | None = None
+    uncertainty: str = ""
+    sd: Path | None = None
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -96,6 +103,12 @@ class Job:
         if self.stack or len(self.sharpness) == 1:
             return (self.out,)
         return tuple(output_name(self.out, lam) for lam in self.sharpness)
+
+    @property
+    def sd_outputs(self) -> tuple[Path, ...]:
+        """The SD maps written beside :attr:`outputs` (``sr_Gln.nii.gz`` →
+        ``sr_Gln_sd.nii.gz``); none without :attr:`uncertainty`."""
+        return tuple(sd_name(path) for path in self.outputs) if self.uncertainty else ()
 
     @property
     def sidecars(self) -> tuple[Path, ...]:
@@ -116,6 +129,73 @@ def output_name(out: Path, lam: float) -> Path:
     """The file for one λ of several: ``sr_Gln.nii.gz`` → ``sr_Gln_lam0.03.nii.gz``."""
     stem, suffix = split_suffix(out)
     return out.with_name(f"{stem}_lam{lam:g}{suffix}")
+
+
+def sd_name(out: Path) -> Path:
+    """The SD map beside an output: ``sr_Gln_lam0.03.nii.gz`` → ``sr_Gln_lam0.03_sd.nii.gz``."""
+    stem, suffix = split_suffix(out)
+    return out.with_name(f"{stem}_sd{suffix}")
+
+
+def report_paths(jobs: Sequence[Job]) -> dict[Path, Path]:
+    """Output folder → the HTML report written for it with ``--report``.
+
+    ``report.html`` in an output folder; ``<name>_report.html`` beside a single map given
+    as ``--out FILE`` (its folder may hold other files).
+    """
+    folders: dict[Path, list[Job]] = {}
+    for job in jobs:
+        folders.setdefault(job.out.parent, []).append(job)
+    paths = {}
+    for folder, members in folders.items():
+        single = members[0].mask_out == members[0].out.with_name(
+            f"{split_suffix(members[0].out)[0]}_mask{split_suffix(members[0].out)[1]}"
+        )
+        name = f"{split_suffix(members[0].out)[0]}_report.html" if single else "report.html"
+        paths[folder] = folder / name
+    return paths
+
+
+def _with_uncertainty(
+    jobs: list[Job], method: str | None, sd: Sequence[Path] | None, form: str
+) -> list[Job]:
+    """``jobs`` with their uncertainty method and SD maps (``--sd``, a manifest's ``sd``
+    column or the pipeline's SD map), checked.
+
+    Raises:
+        UserError: unknown method, ``fit`` without an SD map for some map, ``--sd`` without
+            ``fit``, or not one ``--sd`` file per ``--met`` file.
+    """
+    from mrsisr.uncertainty import Uncertainty
+
+    valid = [m.value for m in Uncertainty]
+    if method and method not in valid:
+        raise UserError(f"--uncertainty: unknown method {method!r}; valid: {', '.join(valid)}")
+    if sd:
+        if form != "--met":
+            raise UserError(f"--sd: only with --met (with {form}, the SD maps come from it)")
+        if method != "fit":
+            raise UserError(f"--sd: SD maps are used by --uncertainty fit, not {method or 'none'}")
+        if len(sd) != len(jobs):
+            raise UserError(
+                f"--sd: {len(sd)} file(s) for {len(jobs)} --met file(s); "
+                "give one per map, in the same order"
+            )
+        jobs = [dataclasses.replace(job, sd=Path(p)) for job, p in zip(jobs, sd)]
+    if not method:
+        return [dataclasses.replace(job, sd=None) for job in jobs]
+    out = []
+    for job in jobs:
+        spread = job.sd or (job.source.sd if job.source is not None else None)
+        if method == "fit" and spread is None:
+            where = {"--met": "give --sd", "--manifest": "fill its 'sd' column"}.get(
+                form, f"{form} found no SD map for it"
+            )
+            raise UserError(f"--uncertainty fit: no SD map for {job.met}; {where}")
+        out.append(
+            dataclasses.replace(job, uncertainty=method, sd=spread if method == "fit" else None)
+        )
+    return out
 
 
 def parse_sharpness(values: Sequence[float] | None) -> tuple[float, ...]:
@@ -168,7 +248,7 @@ def _read_manifest(path: Path) -> list[dict[str, str]]:
     if missing:
         raise UserError(
             f"{path}: missing column(s) {', '.join(missing)}; "
-            f"needs {', '.join(MANIFEST_COLUMNS)} and optionally mask"
+            f"needs {', '.join(MANIFEST_COLUMNS)} and optionally mask, sd"
         )
     if not rows:
         raise UserError(f"{path}: no rows; give one row per map")
@@ -200,6 +280,7 @@ def _manifest_jobs(
                 t1=base / row["t1"] if row["t1"] else None,
                 flair=base / row["flair"] if row["flair"] else None,
                 mask=base / row["mask"] if row.get("mask") else None,
+                sd=base / row["sd"] if row.get("sd") else None,
                 out=folder / f"sr_{match.metabolite.value}.nii.gz",
                 mask_out=folder / "mask.nii.gz",
                 sharpness=sharpness,
@@ -337,6 +418,8 @@ def plan_jobs(
     source: PipelineInput | None = None,
     force_metabolite: bool = False,
     bids: BidsOutput | None = None,
+    uncertainty: str | None = None,
+    sd: Sequence[Path] | None = None,
 ) -> list[Job]:
     """The jobs the ``predict`` arguments describe (argument-level checks only).
 
@@ -345,6 +428,9 @@ def plan_jobs(
     manifest writes ``OUT/<patient>/sr_<Met>.nii.gz``; a pipeline folder (``source``)
     ``OUT/sr_<Met>.nii.gz``, or ``OUT/sub-X[_ses-Y]/sr_<Met>.nii.gz`` for several subjects.
     With ``bids``, the outputs get BIDS-derivative names under ``bids.root`` instead.
+    With ``uncertainty`` every output gets an SD map beside it (:func:`sd_name`); ``fit``
+    needs an SD map per map: ``sd`` (one per ``--met`` file), a manifest's ``sd`` column or
+    the pipeline's own (FSL-MRS ``uncertainties/``, Vienna ``*_sd_map``, …).
     Metabolites come from :func:`mrsisr.metabolites.metabolite_of_file` (``--metabolite``
     checked against the file name unless ``force_metabolite``). Pipeline folders are read
     here (their QC maps too); map files are not.
@@ -376,6 +462,7 @@ def plan_jobs(
         jobs = _pipeline_jobs(source, t1, flair, mask, target, lams, stack)
     else:
         jobs = _met_jobs(met, metabolites, t1, flair, mask, target, lams, stack, force_metabolite)
+    jobs = _with_uncertainty(jobs, uncertainty, sd, forms[0] if forms else "--met")
     return [_bids_named(job, bids) for job in jobs] if bids is not None else jobs
 
 

@@ -14,8 +14,16 @@ from tqdm import tqdm
 from mrsisr.atomic import FileTransaction, FolderBusy
 from mrsisr.data.nifti import Volume, read_volume
 from mrsisr.errors import UserError
-from mrsisr.inference import Anatomy, Predictor, images_label, output_geometry, resolve_device
+from mrsisr.inference import (
+    Anatomy,
+    Precision,
+    Predictor,
+    images_label,
+    output_geometry,
+    resolve_device,
+)
 from mrsisr.machine import cpu_threads
+from mrsisr.options import parse_enum
 from mrsisr.predict.checks import (
     Checked,
     anatomy_coverage,
@@ -35,6 +43,7 @@ from mrsisr.predict.outputs import (
 )
 from mrsisr.predict.plan import Job
 from mrsisr.provenance import FileHashes
+from mrsisr.uncertainty import DEFAULT_DRAWS, super_resolve_with_uncertainty
 from mrsisr.weights import DEFAULT_MODEL
 
 __all__ = ["load_predictor", "run_jobs"]
@@ -43,7 +52,11 @@ log = logging.getLogger(__name__)
 
 
 def load_predictor(
-    model: Path | None, device: str = "auto", batch_size: int = 64, threads: int | None = None
+    model: Path | None,
+    device: str = "auto",
+    batch_size: int = 64,
+    threads: int | None = None,
+    precision: str = "fp32",
 ) -> Predictor:
     """The predictor of a model file, or of the shipped weights if ``model`` is ``None``.
 
@@ -54,9 +67,11 @@ def load_predictor(
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: slices per forward pass.
         threads: CPU threads, or ``None`` for automatic.
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`mrsisr.inference.resolve_precision`).
 
     Raises:
-        UserError: missing or bad model file, unavailable device, batch size or threads < 1.
+        UserError: missing or bad model file, unavailable device, batch size or threads < 1,
+            unknown precision.
     """
     if batch_size < 1:
         raise UserError(f"--batch-size: must be >= 1, got {batch_size}")
@@ -78,7 +93,11 @@ def load_predictor(
                 "(a model file written by `mrsisr train`)"
             )
         model = DEFAULT_MODEL
-    return Predictor.from_file(model, device, batch_size)
+    try:
+        chosen = parse_enum(Precision, precision, "precision")
+    except ValueError as err:
+        raise UserError(f"--precision: {err}") from None
+    return Predictor.from_file(model, device, batch_size, chosen)
 
 
 def run_jobs(
@@ -90,6 +109,8 @@ def run_jobs(
     *,
     acquired_n: int | Sequence[int] | None = None,
     register: bool = False,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -102,6 +123,9 @@ def run_jobs(
         acquired_n: ``--acquired-n``: the size zero-filled maps were acquired at.
         register: ``--register``: move T1 and FLAIR by the misregistration estimated against
             each patient's maps.
+        draws: Monte Carlo draws of jobs with ``uncertainty="fit"``.
+        seed: seed of those draws (each job's generator starts from it, so a map's SD does
+            not depend on the other maps of the run).
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -111,6 +135,8 @@ def run_jobs(
             for a mask with no voxel on the map's grid, when it is found; nothing is written).
     """
     jobs = list(jobs)
+    if draws < 2:
+        raise UserError(f"--draws: must be >= 2, got {draws}")
     check_outputs(jobs, overwrite)
     for job in jobs:
         predictor.check_images((job.t1 is not None, job.flair is not None))
@@ -135,7 +161,16 @@ def run_jobs(
             for job in members:
                 checks = {"acquisition": acquisitions[job.met].record(), **patient.checks}
                 context = (command_line, hashes, checks)
-                _run_one(job, predictor, patient.anatomy, files, patient.maps[job.met], context)
+                _run_one(
+                    job,
+                    predictor,
+                    patient.anatomy,
+                    files,
+                    patient.maps[job.met],
+                    context,
+                    draws=draws,
+                    seed=seed,
+                )
                 bar.update()
         return files.commit()
 
@@ -263,10 +298,13 @@ def _run_one(
     files: FileTransaction,
     lr: Volume,
     context: tuple[Sequence[str], FileHashes, dict[str, dict | None]],
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
 ) -> None:
     """Super-resolve one map (``lr``, cut back to its acquisition) at every λ and write the
     result(s) with their sidecars; ``context`` is the command line, the hash cache and the
-    checks' results."""
+    checks' results. With ``job.uncertainty`` the mean and SD of :mod:`mrsisr.uncertainty`
+    are written (the SD beside each output)."""
     shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
     log.info(
         "%s %s: %s -> %s, lambda = %s",
@@ -276,7 +314,22 @@ def _run_one(
         "x".join(map(str, shape)),
         ", ".join(f"{v:g}" for v in job.sharpness),
     )
-    maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness)
+    sd = None
+    if job.uncertainty:
+        spread = read_volume(job.sd, "an SD map of the fit").data if job.sd else None
+        maps, sd = super_resolve_with_uncertainty(
+            predictor,
+            job.uncertainty,
+            lr.data,
+            job.metabolite,
+            anatomy,
+            job.sharpness,
+            sd=spread,
+            draws=draws,
+            rng=np.random.default_rng(seed),
+        )
+    else:
+        maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness)
     command_line, hashes, checks = context
     provenance = job_provenance(
         job,
@@ -286,7 +339,7 @@ def _run_one(
         mask_source=anatomy.mask_source,
         command_line=command_line,
     )
-    write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes, checks)
+    write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes, checks, sd=sd)
 
 
 def _reserve(files: FileTransaction, jobs: Sequence[Job]) -> None:
@@ -295,7 +348,11 @@ def _reserve(files: FileTransaction, jobs: Sequence[Job]) -> None:
     Raises:
         UserError: a folder cannot be written, or another run is writing there.
     """
-    outputs = [path for job in jobs for path in (*job.outputs, *job.sidecars, job.mask_out)]
+    outputs = [
+        path
+        for job in jobs
+        for path in (*job.outputs, *job.sidecars, *job.sd_outputs, job.mask_out)
+    ]
     outputs += [job.bids_root / "dataset_description.json" for job in jobs if job.bids_root]
     try:
         files.reserve(outputs)

@@ -135,7 +135,10 @@ def _scan(folder: Path) -> tuple[list[_Entry], list[Path]]:
 
 
 def read_predict_folder(
-    folder: Path, t1: Path | None = None, units: str | None = None
+    folder: Path,
+    t1: Path | None = None,
+    units: str | None = None,
+    provenance: Sequence[tuple[str, str]] = (),
 ) -> ReportData:
     """Everything a report of one ``mrsisr predict`` output folder shows.
 
@@ -144,6 +147,8 @@ def read_predict_folder(
         t1: a T1-weighted image to show the maps over (any grid covering them); default:
             the T1 named in a provenance sidecar, else none.
         units: the maps' units for the colour bar; default: from a sidecar, else "map units".
+        provenance: rows for the provenance table when the maps have no sidecar (e.g.
+            what ``mrsisr predict --report`` knows: model, its hash, inputs).
 
     Raises:
         UserError: not a folder, no super-resolved map in it, inconsistent grids.
@@ -207,7 +212,7 @@ def read_predict_folder(
     side = next((s for s in (_sidecar(e.path) for e in maps_found) if s), {})
     t1_path = t1 or _sidecar_input(side, "t1")
     anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
-    rows = _provenance_rows(side, __version__)
+    rows = _provenance_rows(side, __version__, provenance)
     rows += [("folder", str(folder)), ("grid N", f"{shape[0]} x {shape[1]}, {shape[2]} slices")]
     rows += [("T1 shown", str(t1_path) if t1_path else "none (give --t1)")]
     if mask is None:
@@ -232,12 +237,15 @@ def _units(value: Any) -> str:
     return value
 
 
-def _provenance_rows(side: dict[str, Any], version: str) -> list[tuple[str, str]]:
+def _provenance_rows(
+    side: dict[str, Any], version: str, given: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
     """Rows of the provenance table from a sidecar (:mod:`mrsisr.provenance`), if any."""
     tool = side.get("tool") if isinstance(side.get("tool"), dict) else {}
-    rows = [("tool", f"mrsisr {tool.get('version', version)}" + ("" if side else " (report)"))]
+    rows = [("tool", f"mrsisr {tool.get('version', version)}")]
     if not side:
-        return [*rows, ("sidecar", "none found: only what the NIfTI headers say")]
+        none = [("sidecar", "none found: only what the NIfTI headers say")]
+        return [*rows, *(given or none)]
     model = side.get("model") if isinstance(side.get("model"), dict) else {}
     if model:
         rows.append(("model", f"{model.get('path', '?')} (sha256 {model.get('sha256', '?')})"))
