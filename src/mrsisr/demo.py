@@ -26,6 +26,7 @@ __all__ = ["DemoResult", "run_demo", "tumour_slice"]
 log = logging.getLogger(__name__)
 
 FIGURE_FILE = "fig3_sharpness.png"
+REPORT_FILE = "report.html"
 FIGURE_ANATOMY_UPSAMPLE = 3
 DEMO_MARKER = ".mrsisr-demo"
 INPUTS_DIR, OUTPUTS_DIR, PHANTOM_DIR = "input", "sr", "phantom"
@@ -43,6 +44,8 @@ class DemoResult:
     """Super-resolved maps, ``n<n>/sr_<Met>_lam<λ>.nii.gz``, and the masks used."""
     figure: Path
     """The Fig. 3-style panel."""
+    report: Path
+    """The HTML report of the smallest ``n`` (with TTA uncertainty maps)."""
 
 
 def tumour_slice(
@@ -76,6 +79,7 @@ def _prepare_out(out: Path) -> None:
     (out / DEMO_MARKER).write_text("written by mrsisr demo; it may replace this folder\n")
     for sub in (INPUTS_DIR, OUTPUTS_DIR):
         shutil.rmtree(out / sub, ignore_errors=True)
+    (out / REPORT_FILE).unlink(missing_ok=True)
 
 
 def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | None):
@@ -182,10 +186,25 @@ def run_demo(
             out=outputs / f"n{n}" / f"sr_{met.value}.nii.gz",
             mask_out=outputs / f"n{n}" / "mask.nii.gz",
             sharpness=lams,
+            uncertainty="tta" if n == min(ns) else "",
         )
         for (n, met), path in files.items()
     ]
     log.info("super-resolving %d maps at n = %s, lambda = %s", len(jobs), list(ns), list(lams))
     run_jobs(jobs, predictor, overwrite=True, progress=True)
     figure = _figure(patient, jobs, ns, lams, grid, out / FIGURE_FILE, folder)
-    return DemoResult(phantom=folder, inputs=inputs, outputs=outputs, figure=figure)
+    report = _report(patient, outputs / f"n{min(ns)}", folder / T1_FILE, out / REPORT_FILE)
+    return DemoResult(phantom=folder, inputs=inputs, outputs=outputs, figure=figure, report=report)
+
+
+def _report(patient, maps: Path, t1: Path, path: Path) -> Path:
+    """The HTML report of one output folder of the demo (``mrsisr report``)."""
+    from mrsisr.report import write_report
+    from mrsisr.report.collect import read_predict_folder
+
+    rows = [
+        ("demo", f"in-silico patient {patient.id} (mrsisr demo), ground truth in the phantom"),
+        ("mask source", "the phantom's quality mask"),
+    ]
+    data = read_predict_folder(maps, t1=t1, units="mM", provenance=rows)
+    return write_report(data, path, overwrite=True)

@@ -6,8 +6,9 @@ with the low-resolution affine), super-resolves them at several λ through the s
 as ``mrsisr predict`` (with the mask it derives from T1 and FLAIR, as a user without a
 quality mask gets), and draws zero-filling, the network at each λ, the ground truth and
 FLAIR for a few metabolites through the tumour, with PSNR / SSIM inside the phantom's
-quality mask (where the ground truth is defined) under each map. Everything goes to
-``--out`` (default ``./demo_out``), replacing a previous demo there.
+quality mask (where the ground truth is defined) under each map, and writes ``report.html``
+(``mrsisr report``) of the smallest ``n`` with test-time augmentation SD maps. Everything
+goes to ``--out`` (default ``./demo_out``), replacing a previous demo there.
 """
 
 from __future__ import annotations
@@ -70,4 +71,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"low-resolution inputs: {result.inputs}")
     print(f"super-resolved maps:   {result.outputs}")
     print(f"figure:                {result.figure}")
+    print(f"report (open offline): {result.report}")
     return 0
