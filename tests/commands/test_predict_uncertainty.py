@@ -12,6 +12,7 @@ import pytest
 from test_predict import N_LR, SLICES, lr_affine, model_file, one_map, patient, predict, save
 
 from mrsisr import kspace
+from mrsisr.errors import UserError
 
 __all__ = ["model_file", "patient"]  # fixtures used from test_predict
 
@@ -93,7 +94,7 @@ def test_manifest_sd_column_and_a_stacked_sd(model_file, patient, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("--uncertainty", "fit"), "--uncertainty fit: give the SD map"),
+        (("--uncertainty", "fit"), "--uncertainty fit: no SD map for"),
         (("--sd", "SD"), "--sd: SD maps are used by --uncertainty fit"),
         (("--uncertainty", "tta", "--sd", "SD"), "not tta"),
         (("--uncertainty", "fit", "--sd", "SD", "SD"), "--sd: 2 file(s) for 1"),
@@ -149,3 +150,41 @@ def test_report_beside_the_outputs(model_file, patient, tmp_path, capsys):
     assert predict(model_file, *one_map(patient, single, "--report")) == 0
     assert (tmp_path / "one_report.html").is_file()
     assert predict(model_file, *one_map(patient, single, "--report")) == 2  # exists
+
+
+def test_fit_uses_a_pipeline_s_own_sd_maps(tmp_path):
+    """--from: the SD map the pipeline wrote for each map (here FSL-MRS uncertainties/)."""
+    from dataclasses import replace
+
+    from mrsisr.pipelines import MapRecord
+    from mrsisr.predict.plan import _with_uncertainty
+
+    job = replace(_a_job(tmp_path), source=None)
+    record = MapRecord.__new__(MapRecord)
+    object.__setattr__(record, "sd", tmp_path / "uncertainties" / "NAA_sd.nii.gz")
+    (fit,) = _with_uncertainty([replace(job, source=record)], "fit", None, "--from")
+    assert fit.sd == record.sd and fit.uncertainty == "fit"
+    assert fit.sd_outputs == (tmp_path / "sr_NAA_sd.nii.gz",)
+    (tta,) = _with_uncertainty([replace(job, source=record)], "tta", None, "--from")
+    assert tta.sd is None and tta.uncertainty == "tta"
+    with pytest.raises(UserError, match="--from found no SD map"):
+        _with_uncertainty([job], "fit", None, "--from")
+    with pytest.raises(UserError, match="--sd: only with --met"):
+        _with_uncertainty([job], "fit", [tmp_path / "x.nii.gz"], "--from")
+
+
+def _a_job(tmp_path):
+    from mrsisr.metabolites import Metabolite
+    from mrsisr.predict.plan import Job
+
+    return Job(
+        patient="",
+        metabolite=Metabolite.NAA,
+        met=tmp_path / "NAA.nii.gz",
+        t1=tmp_path / "t1.nii.gz",
+        flair=tmp_path / "flair.nii.gz",
+        mask=None,
+        out=tmp_path / "sr_NAA.nii.gz",
+        mask_out=tmp_path / "mask.nii.gz",
+        sharpness=(0.0,),
+    )
