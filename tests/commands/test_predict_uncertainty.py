@@ -9,12 +9,13 @@ import re
 import nibabel as nib
 import numpy as np
 import pytest
-from test_predict import N_LR, SLICES, lr_affine, model_file, one_map, patient, predict, save
+from test_predict import N_LR, SLICES, lr_affine, one_map, patient, predict
+from tiny_model import save
 
 from mrsisr import kspace
 from mrsisr.errors import UserError
 
-__all__ = ["model_file", "patient"]  # fixtures used from test_predict
+__all__ = ["patient"]  # the fixture of test_predict used here (model_file: conftest)
 
 
 def _load(path):

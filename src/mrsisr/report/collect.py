@@ -25,6 +25,7 @@ import numpy as np
 from mrsisr import __version__, kspace
 from mrsisr.errors import UserError
 from mrsisr.report.html import MapSeries, ReportData
+from mrsisr.untrusted import read_json
 
 __all__ = ["describe_map", "describe_sd", "read_predict_folder"]
 
@@ -91,8 +92,6 @@ def _sidecar(path: Path) -> dict[str, Any]:
     side = path.with_name(re.sub(r"\.nii(\.gz)?$", "", path.name) + ".json")
     if not side.is_file():
         return {}
-    from mrsisr.untrusted import read_json
-
     try:
         record = read_json(side, "a provenance sidecar of mrsisr predict")
     except UserError as err:
