@@ -20,6 +20,8 @@ from mrsisr.inference import Predictor
 from mrsisr.metabolites import Metabolite, parse_metabolite
 from mrsisr.nn.unet import MIN_N
 from mrsisr.predict import Job, load_predictor, parse_sharpness, run_jobs
+from mrsisr.report import write_report
+from mrsisr.report.collect import read_predict_folder
 
 __all__ = ["DemoResult", "run_demo", "tumour_slice"]
 
@@ -199,12 +201,6 @@ def run_demo(
 
 def _report(patient, maps: Path, t1: Path, path: Path) -> Path:
     """The HTML report of one output folder of the demo (``mrsisr report``)."""
-    from mrsisr.report import write_report
-    from mrsisr.report.collect import read_predict_folder
-
-    rows = [
-        ("demo", f"in-silico patient {patient.id} (mrsisr demo), ground truth in the phantom"),
-        ("mask source", "the phantom's quality mask"),
-    ]
+    rows = [("demo", f"in-silico patient {patient.id} (mrsisr demo), ground truth in the phantom")]
     data = read_predict_folder(maps, t1=t1, units="mM", provenance=rows)
     return write_report(data, path, overwrite=True)
