@@ -226,12 +226,15 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["figures", "checkpoint", "acquisition", "pipelines"], 3),
     # 4: a model at work: inference, training
     **dict.fromkeys(["inference", "train"], 4),
-    # 5: predictions from files, uncertainty, benchmarks
-    **dict.fromkeys(["predict", "uncertainty", "benchmarking"], 5),
-    # 6: evaluation, the demo, the HTML report
-    **dict.fromkeys(["evaluation", "demo", "report"], 6),
-    "commands": 7,
-    "cli": 8,
+    # 5: what runs a model several times or reads its outputs: uncertainty, the HTML report
+    # (its header descriptions are what predict writes), benchmarks
+    **dict.fromkeys(["uncertainty", "report", "benchmarking"], 5),
+    # 6: predictions from files (with their SD maps and reports)
+    "predict": 6,
+    # 7: evaluation, the demo
+    **dict.fromkeys(["evaluation", "demo"], 7),
+    "commands": 8,
+    "cli": 9,
 }
 """The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
 
