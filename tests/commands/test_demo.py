@@ -60,10 +60,10 @@ def test_demo_writes_maps_and_figure(model_file, tmp_path, capsys) -> None:
     # The report of the smallest n, with TTA SD maps beside its outputs.
     report = out / "report.html"
     assert f"report (open offline): {report}" in printed
-    assert "sr_Ins_lam0.03_sd.nii.gz" in {p.name for p in (out / "sr" / "n16").iterdir()}
-    assert "sr_Ins_lam0.03_sd.nii.gz" not in {p.name for p in (out / "sr" / "n32").iterdir()}
+    assert "sr_Ins_lam0.03_sd.nii.gz" in {p.name for p in (out / "sr" / "n8").iterdir()}
+    assert "sr_Ins_lam0.03_sd.nii.gz" not in {p.name for p in (out / "sr" / "n24").iterdir()}
     page = report.read_text()
-    assert '"sd_method":"tta"' in page and '"n":[16,16]' in page
+    assert '"sd_method":"tta"' in page and '"n":[8,8]' in page
     # A second run replaces the first (the folder is recognised as a demo's).
     assert main([*args, "--n", "8", "--sharpness", "0"]) == 0
     assert sorted(p.name for p in (out / "sr").iterdir()) == ["n8"]
