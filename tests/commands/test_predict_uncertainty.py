@@ -13,7 +13,6 @@ from test_predict import N_LR, SLICES, lr_affine, one_map, patient, predict
 from tiny_model import save
 
 from mrsisr import kspace
-from mrsisr.errors import UserError
 
 __all__ = ["patient"]  # the fixture of test_predict used here (model_file: conftest)
 
@@ -151,41 +150,3 @@ def test_report_beside_the_outputs(model_file, patient, tmp_path, capsys):
     assert predict(model_file, *one_map(patient, single, "--report")) == 0
     assert (tmp_path / "one_report.html").is_file()
     assert predict(model_file, *one_map(patient, single, "--report")) == 2  # exists
-
-
-def test_fit_uses_a_pipeline_s_own_sd_maps(tmp_path):
-    """--from: the SD map the pipeline wrote for each map (here FSL-MRS uncertainties/)."""
-    from dataclasses import replace
-
-    from mrsisr.pipelines import MapRecord
-    from mrsisr.predict.plan import _with_uncertainty
-
-    job = replace(_a_job(tmp_path), source=None)
-    record = MapRecord.__new__(MapRecord)
-    object.__setattr__(record, "sd", tmp_path / "uncertainties" / "NAA_sd.nii.gz")
-    (fit,) = _with_uncertainty([replace(job, source=record)], "fit", None, "--from")
-    assert fit.sd == record.sd and fit.uncertainty == "fit"
-    assert fit.sd_outputs == (tmp_path / "sr_NAA_sd.nii.gz",)
-    (tta,) = _with_uncertainty([replace(job, source=record)], "tta", None, "--from")
-    assert tta.sd is None and tta.uncertainty == "tta"
-    with pytest.raises(UserError, match="--from found no SD map"):
-        _with_uncertainty([job], "fit", None, "--from")
-    with pytest.raises(UserError, match="--sd: only with --met"):
-        _with_uncertainty([job], "fit", [tmp_path / "x.nii.gz"], "--from")
-
-
-def _a_job(tmp_path):
-    from mrsisr.metabolites import Metabolite
-    from mrsisr.predict.plan import Job
-
-    return Job(
-        patient="",
-        metabolite=Metabolite.NAA,
-        met=tmp_path / "NAA.nii.gz",
-        t1=tmp_path / "t1.nii.gz",
-        flair=tmp_path / "flair.nii.gz",
-        mask=None,
-        out=tmp_path / "sr_NAA.nii.gz",
-        mask_out=tmp_path / "mask.nii.gz",
-        sharpness=(0.0,),
-    )
