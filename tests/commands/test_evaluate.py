@@ -15,6 +15,7 @@ from mrsisr.cli import main
 from mrsisr.data.splits import kfold_splits
 from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
 from mrsisr.evaluation.methods import ModelMethod
+from mrsisr.machine import source_state
 from mrsisr.nn.variants import build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
@@ -60,6 +61,7 @@ def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, 
         rows = list(csv.DictReader(fh))
     record = json.loads((out / "evaluation.json").read_text())
     assert record["patients"] == list(split.test) and record["n"] == [8, 12]
+    assert record["code"] == source_state()  # the commit the numbers can be traced to
     maps = 2 * 3 * 2  # metabolites x slices x n, one test patient
     assert len(rows) == 3 * maps
     assert {r["method"] for r in rows} == {"filter_scaling", "zero_fill", "bicubic"}

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.evaluation.evaluate import evaluate
     from mrsisr.evaluation.plan import plan_evaluation
     from mrsisr.evaluation.report import machine_info, write_report  # numpy
+    from mrsisr.machine import source_state
 
     start = time.perf_counter()
     out = Path(args.out)
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "command": ["mrsisr", *sys.argv[1:]],
         **plan.record(),
         "machine": machine_info(),
+        "code": source_state(),
         "wall_seconds": time.perf_counter() - start,
     }
     write_report(out, rows, plan.settings.describe(), record, plan.reference)
