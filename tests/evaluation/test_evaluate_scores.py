@@ -142,6 +142,12 @@ def test_lpips_is_unavailable_not_a_number_without_weights(dataset, tmp_path):
     assert "unavailable" in settings.describe()["lpips"]
 
 
+def test_lpips_turned_off_is_said_to_be_off_not_missing():
+    settings = MetricSettings.for_grid((32, 32), lpips=False)
+    assert "--no-lpips" in settings.describe()["lpips"]
+    assert "not installed" not in settings.describe()["lpips"]
+
+
 def test_settings_fit_small_grids():
     assert MetricSettings.for_grid((64, 64)).ms_ssim_scales == 3
     small = MetricSettings.for_grid((32, 32))

@@ -94,7 +94,12 @@ class MetricSettings:
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description of the metric definitions."""
-        has_lpips = self.lpips_model() is not None
+        if not self.lpips:
+            lpips_note = "not computed (--no-lpips); reported as NaN"
+        elif self.lpips_model() is None:
+            lpips_note = "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN"
+        else:
+            lpips_note = LPIPS_RULE
         return {
             "region": "inside the quality mask (predictions and ground truth multiplied by it)",
             "units": "de-normalised maps (cohort units)",
@@ -104,9 +109,7 @@ class MetricSettings:
             "full-size SSIM map averaged over the mask",
             "ms_ssim": f"{self.ms_ssim_scales} scales, window {self.win_size}",
             "nrmse": "||pred - gt|| / ||gt|| inside the mask",
-            "lpips": LPIPS_RULE
-            if has_lpips
-            else "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN",
+            "lpips": lpips_note,
         }
 
 
