@@ -97,7 +97,9 @@ class MetricSettings:
         if not self.lpips:
             lpips_note = "not computed (--no-lpips); reported as NaN"
         elif self.lpips_model() is None:
-            lpips_note = "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN"
+            lpips_note = (
+                "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN"
+            )
         else:
             lpips_note = LPIPS_RULE
         return {

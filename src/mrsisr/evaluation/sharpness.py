@@ -91,7 +91,7 @@ def reproduce_fig4(
     best = (
         f"best LPIPS at λ = {lams[int(np.nanargmin(lpips_means))]:g}"
         if np.isfinite(lpips_means).any()
-        else "LPIPS not computed (--no-lpips, or its weights are not installed: `mrsisr lpips-weights`)"
+        else "LPIPS not computed (--no-lpips, or no weights: run `mrsisr lpips-weights`)"
     )
     notes = settings.describe() if settings is not None else {}
     parts = [
