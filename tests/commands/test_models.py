@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from mrsisr.cli import main
@@ -35,3 +37,15 @@ def test_table_has_one_line_per_variant_and_the_notes_and_is_in_the_docs(capsys)
     # docs/networks.md pastes this output: it must not drift.
     docs = (Path(__file__).resolve().parents[2] / "docs" / "networks.md").read_text()
     assert out.strip() in docs
+
+
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mrsisr", "models", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"full"' in done.stdout
