@@ -14,6 +14,7 @@ from mrsisr.evaluation.tables import (
     margin_table,
     margins,
     paired_scores,
+    patient_means,
     read_samples_csv,
     summary_markdown,
     wilcoxon_rows,
@@ -64,15 +65,35 @@ def test_entries_and_pairing_do_not_depend_on_row_order():
         np.testing.assert_array_equal(a[name], b[name])
 
 
-def test_wilcoxon_p_values_are_scipys_on_the_paired_differences():
-    rows = _rows()
-    pairs = paired_scores(rows, "psnr", ["net@0", "zero_fill"])
-    expected = wilcoxon(pairs["net@0"] - pairs["zero_fill"], zero_method="pratt").pvalue
+def test_wilcoxon_counts_patients_not_maps_and_is_scipys_on_their_means():
+    rows = _rows(maps=60)
+    diffs = []
+    for patient in ("P0", "P1", "P2"):
+        own = [r for r in rows if r["patient"] == patient]
+        net = np.mean([r["psnr"] for r in own if entry_of(r) == "net@0"])
+        ref = np.mean([r["psnr"] for r in own if entry_of(r) == "zero_fill"])
+        diffs.append(net - ref)
     (test,) = [t for t in wilcoxon_rows(rows, "psnr", "zero_fill") if t[0] == "net@0"]
-    _, count, median, p = test
-    assert count == 30 and p == pytest.approx(expected, rel=1e-12)
-    assert median == pytest.approx(np.median(pairs["net@0"] - pairs["zero_fill"]))
-    assert p < 0.01  # a real 1 dB difference, noise 0.7 dB, 30 pairs
+    _, patients, maps, median, p = test
+    assert (patients, maps) == (3, 60)
+    assert median == pytest.approx(np.median(diffs))
+    assert p == pytest.approx(wilcoxon(diffs, zero_method="pratt").pvalue, rel=1e-12)
+    # 60 maps with a clear 1 dB gain, but 3 patients: the exact two-sided p cannot be < 0.25.
+    assert p == pytest.approx(0.25)
+
+
+def test_a_map_scored_non_finite_by_one_entry_leaves_the_patient_means_of_both():
+    rows = _rows(maps=6)
+    broken = next(r for r in rows if entry_of(r) == "net@0" and r["patient"] == "P0")
+    broken["psnr"] = math.nan
+    means, maps = patient_means(rows, "psnr", ["net@0", "zero_fill"])
+    assert maps == 5
+    kept = [
+        r["psnr"]
+        for r in rows
+        if entry_of(r) == "zero_fill" and r["patient"] == "P0" and r["slice"] != broken["slice"]
+    ]
+    assert means["zero_fill"][0] == pytest.approx(np.mean(kept))
 
 
 def test_summary_reports_means_stds_definitions_and_p_values():

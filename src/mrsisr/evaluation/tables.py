@@ -1,8 +1,9 @@
 """Result tables: the per-map CSV, mean ± std summaries and paired Wilcoxon tests, as markdown.
 
 An *entry* is a method at one λ (``full@0.03``) or a λ-free method (``zero_fill``). Two
-entries are compared on the maps both scored, paired by (patient, slice, metabolite, n), with
-the Wilcoxon signed-rank test of :mod:`mrsisr.metrics.stats`. Means and standard deviations
+entries are compared on the maps both scored, paired by (patient, slice, metabolite, n); the
+Wilcoxon signed-rank test of :mod:`mrsisr.metrics.stats` then pairs patients (each one's mean
+over those maps), since one patient's maps are not independent. Means and standard deviations
 are over maps; a non-finite score (the +inf PSNR of an exact prediction, a NaN from an empty
 mask) is left out and the number left out is reported.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "margins",
     "markdown_table",
     "paired_scores",
+    "patient_means",
     "read_samples_csv",
     "summary_markdown",
     "wilcoxon_rows",
@@ -107,6 +109,24 @@ def read_samples_csv(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _aligned(
+    rows: Iterable[Mapping[str, Any]], metric: str, names: Sequence[str] | None
+) -> tuple[list[tuple], dict[str, np.ndarray]]:
+    """The maps every listed entry scored (their keys, sorted) and each entry's scores on them."""
+    by_entry: dict[str, dict[tuple, float]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in KEY_COLUMNS)
+        by_entry.setdefault(entry_of(row), {})[key] = float(row[metric])
+    names = list(by_entry) if names is None else list(names)
+    missing = [n for n in names if n not in by_entry]
+    if missing:
+        raise ValueError(f"names: no rows for {', '.join(missing)}; have {', '.join(by_entry)}")
+    common = set.intersection(*(set(by_entry[n]) for n in names)) if names else set()
+    order = sorted(common, key=lambda k: tuple(str(v) for v in k))
+    scores = {n: np.array([by_entry[n][k] for k in order], dtype=np.float64) for n in names}
+    return order, scores
+
+
 def paired_scores(
     rows: Iterable[Mapping[str, Any]], metric: str, names: Sequence[str] | None = None
 ) -> dict[str, np.ndarray]:
@@ -120,17 +140,26 @@ def paired_scores(
     Returns:
         Entry -> ``(S,)`` float64, element ``s`` being the same map for every entry.
     """
-    by_entry: dict[str, dict[tuple, float]] = {}
-    for row in rows:
-        key = tuple(row[k] for k in KEY_COLUMNS)
-        by_entry.setdefault(entry_of(row), {})[key] = float(row[metric])
-    names = list(by_entry) if names is None else list(names)
-    missing = [n for n in names if n not in by_entry]
-    if missing:
-        raise ValueError(f"names: no rows for {', '.join(missing)}; have {', '.join(by_entry)}")
-    common = set.intersection(*(set(by_entry[n]) for n in names)) if names else set()
-    order = sorted(common, key=lambda k: tuple(str(v) for v in k))
-    return {n: np.array([by_entry[n][k] for k in order], dtype=np.float64) for n in names}
+    return _aligned(rows, metric, names)[1]
+
+
+def patient_means(
+    rows: Iterable[Mapping[str, Any]], metric: str, names: Sequence[str]
+) -> tuple[dict[str, np.ndarray], int]:
+    """Each entry's mean score per patient, over the maps every listed entry scored finitely.
+
+    The slices, metabolites and n of one patient are not independent samples; its mean is
+    one observation.
+
+    Returns:
+        Entry -> ``(P,)`` float64 in one patient order, and the number of maps averaged.
+    """
+    keys, scores = _aligned(rows, metric, names)
+    patient = np.array([str(k[KEY_COLUMNS.index("patient")]) for k in keys])
+    finite = np.logical_and.reduce([np.isfinite(scores[n]) for n in names])
+    order = sorted(set(patient[finite]))
+    means = {n: np.array([scores[n][finite & (patient == p)].mean() for p in order]) for n in names}
+    return means, int(finite.sum())
 
 
 def format_mean_std(values: np.ndarray, metric: str) -> str:
@@ -164,11 +193,16 @@ def format_p(p: float) -> str:
 
 def wilcoxon_rows(
     rows: Sequence[Mapping[str, Any]], metric: str, reference: str
-) -> list[tuple[str, int, float, float]]:
-    """Two-sided paired Wilcoxon test of every entry against ``reference`` on one metric.
+) -> list[tuple[str, int, int, float, float]]:
+    """Two-sided paired Wilcoxon test of every entry against ``reference``, over patients.
+
+    Each patient contributes its mean over the maps both entries scored (:func:`patient_means`),
+    so the test counts patients, not maps; with fewer than 6 patients no two-sided p-value
+    can fall below 0.05.
 
     Returns:
-        ``(entry, pairs, median difference entry − reference, p-value)`` per other entry.
+        ``(entry, patients, maps, median over patients of the mean difference entry −
+        reference, p-value)`` per other entry.
     """
     from mrsisr.metrics import paired_wilcoxon
 
@@ -176,16 +210,13 @@ def wilcoxon_rows(
     for name in entries(rows):
         if name == reference:
             continue
-        pair = paired_scores(rows, metric, [name, reference])
-        a, b = pair[name], pair[reference]
-        finite = np.isfinite(a) & np.isfinite(b)
-        if not finite.any():
-            out.append((name, 0, math.nan, math.nan))
+        means, maps = patient_means(rows, metric, [name, reference])
+        a, b = means[name], means[reference]
+        if a.size == 0:
+            out.append((name, 0, 0, math.nan, math.nan))
             continue
-        result = paired_wilcoxon(a, b)
-        out.append(
-            (name, int(finite.sum()), float(np.median(a[finite] - b[finite])), result.p_value)
-        )
+        p = paired_wilcoxon(a, b).p_value if a.size > 1 else math.nan
+        out.append((name, int(a.size), maps, float(np.median(a - b)), p))
     return out
 
 
@@ -308,14 +339,17 @@ def summary_markdown(
     if len(names) > 1:
         parts += ["", f"## Paired Wilcoxon signed-rank tests against `{reference}`", ""]
         parts.append(
-            "Two-sided, paired on (patient, slice, metabolite, n), Pratt's treatment of zero "
-            "differences, no multiple-comparison correction."
+            "Two-sided, paired over patients: each patient's mean over its maps is one "
+            "observation (its slices, metabolites and n are not independent samples). Pratt's "
+            "treatment of zero differences, no multiple-comparison correction; with fewer than "
+            "6 patients no p-value can fall below 0.05."
         )
         for metric in ("psnr", "ssim", "ms_ssim", "lpips"):
             tests = wilcoxon_rows(rows, metric, reference)
             if all(t[1] == 0 for t in tests):
                 continue
-            lines = [(t[0], t[1], f"{t[2]:+.4g}", format_p(t[3])) for t in tests]
+            lines = [(t[0], t[1], t[2], f"{t[3]:+.4g}", format_p(t[4])) for t in tests]
             parts += ["", f"**{metric.upper()}**", ""]
-            parts.append(markdown_table(["entry", "pairs", "median diff.", "p-value"], lines))
+            header = ["entry", "patients", "maps", "median diff. (patient means)", "p-value"]
+            parts.append(markdown_table(header, lines))
     return "\n".join(parts) + "\n"
