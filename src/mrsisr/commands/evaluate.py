@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.machine import source_state
 
     start = time.perf_counter()
+    code = source_state()  # at the start: the tree may change while a long evaluation runs
     out = Path(args.out)
     if (out / "samples.csv").exists():
         raise UserError(f"--out {out}: already holds an evaluation; choose a new folder")
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "command": ["mrsisr", *sys.argv[1:]],
         **plan.record(),
         "machine": machine_info(),
-        "code": source_state(),
+        "code": code,
         "wall_seconds": time.perf_counter() - start,
     }
     write_report(out, rows, plan.settings.describe(), record, plan.reference)
