@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -63,10 +64,13 @@ class LPIPS(nn.Module):
     so the module can serve as a perceptual loss. Build it with :meth:`from_file`.
     """
 
+    shift: Tensor
+    scale: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.features = _alexnet_features()
-        widths = [self.features[i - 1].out_channels for i in _TAPS]
+        widths = [cast(nn.Conv2d, self.features[i - 1]).out_channels for i in _TAPS]
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, kernel_size=1, bias=False) for c in widths)
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)

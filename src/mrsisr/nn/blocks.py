@@ -279,14 +279,13 @@ class ConditionalInstanceNorm2d(nn.Module):
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers with LeakyReLU(0.2) between them (none after the last, zero-initialised)."""
+    linears = [nn.Linear(fan_in, fan_out) for fan_in, fan_out in pairwise(sizes)]
+    nn.init.zeros_(linears[-1].weight)
+    nn.init.zeros_(linears[-1].bias)
     layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
-    nn.init.zeros_(layers[-1].weight)
-    nn.init.zeros_(layers[-1].bias)
-    return nn.Sequential(*layers)
+    for linear in linears:
+        layers += [linear, nn.LeakyReLU(LEAKY_SLOPE)]
+    return nn.Sequential(*layers[:-1])
 
 
 class AMLayerNorm2d(nn.Module):

@@ -35,6 +35,9 @@ class DataConsistency(nn.Module):
         grid: high-resolution grid ``(N_y, N_x)``, or an int for square.
     """
 
+    proj_y: torch.Tensor
+    proj_x: torch.Tensor
+
     def __init__(self, grid: int | Sequence[int]) -> None:
         super().__init__()
         ny, nx = (grid, grid) if isinstance(grid, int) else (int(grid[0]), int(grid[1]))

@@ -16,6 +16,7 @@ of the filter trunks, and an absent image is replaced by zeros (docs/networks.md
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -315,7 +316,7 @@ class MultiEncoderUNet(nn.Module):
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
             x = torch.cat([images[name] for name in names], dim=1)
-            for level, block in enumerate(encoder):
+            for level, block in enumerate(cast(nn.ModuleList, encoder)):
                 if level:
                     x = F.max_pool2d(x, 2)
                 x = block(x, conv_hidden, norm_hidden, inverse)
