@@ -47,9 +47,9 @@ def test_grouped_batches_share_n_and_metabolite_and_cover_every_sample(dataset):
     sampler = GroupedBatchSampler(dataset, batch_size=3, seed=1)
     batches = list(sampler)
     assert len(batches) == len(sampler)
-    assert Counter(key.index for batch in batches for key in batch) == Counter(range(len(dataset)))
+    assert Counter(key.item for batch in batches for key in batch) == Counter(range(len(dataset)))
     for batch in batches:
-        assert len({dataset.group_of(key.index) for key in batch}) == 1
+        assert len({dataset.group_of(key.item) for key in batch}) == 1
         assert len({key.n for key in batch}) == 1
         assert batch[0].n in dataset.n_choices
     assert len({batch[0].n for batch in batches}) > 1  # n is drawn per batch
@@ -80,7 +80,7 @@ def test_expand_n_groups_by_the_fixed_n(dataset):
     sampler = GroupedBatchSampler(fixed, batch_size=5, shuffle=False)
     assert len(sampler.groups) == 3 * 2
     for batch in sampler:
-        assert len({fixed.group_of(k.index) for k in batch}) == 1
+        assert len({fixed.group_of(k.item) for k in batch}) == 1
         assert all(fixed[k].n.tolist() == [k.n[0], k.n[1]] for k in batch)
 
 

@@ -155,6 +155,13 @@ class SmoothField:
         """Draw a field with correlation length ``length`` (mm) from ``waves`` plane waves."""
         return cls(rng.normal(0.0, 1.0 / length, (waves, 3)), rng.uniform(0, 2 * np.pi, waves))
 
+    @classmethod
+    def random_displacement(
+        cls, rng: np.random.Generator, length: float
+    ) -> tuple[SmoothField, SmoothField, SmoothField]:
+        """Three independent fields, one per axis ``(x, y, z)``, drawn in that order."""
+        return cls.random(rng, length), cls.random(rng, length), cls.random(rng, length)
+
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """Values at world points ``(3, M)``, shape ``(M,)`` float32."""
         phase = self.freqs.astype(np.float32) @ points.astype(np.float32)
@@ -203,7 +210,7 @@ class PatientWarp:
             scale=float(rng.uniform(0.92, 1.08)),
             angle_deg=float(rng.uniform(-10.0, 10.0)),
             shift_mm=rng.uniform(-6.0, 6.0, 3) * np.array([1.0, 1.0, 0.5]),
-            displacement=tuple(SmoothField.random(rng, length=25.0) for _ in range(3)),  # type: ignore[arg-type]
+            displacement=SmoothField.random_displacement(rng, length=25.0),
             amplitude_mm=3.0,
         )
 

@@ -77,7 +77,7 @@ class Patient:
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(X, Y, Z)`` of the MRSI grid."""
-        return tuple(self.mask.shape)  # type: ignore[return-value]
+        return cast(tuple[int, int, int], tuple(self.mask.shape))
 
     def anatomy_affine(self) -> np.ndarray:
         """The affine of the grid ``t1`` and ``flair`` are on."""
@@ -140,10 +140,11 @@ class Cohort:
             )
         # Without problems, every volume was read (read_patient_files guarantees it).
         mask, affine = cast(np.ndarray, files.mask), cast(np.ndarray, files.affine)
+        anatomy = cast(tuple[tuple[np.ndarray, np.ndarray], ...], (files.t1, files.flair))
         shape, anatomy_affine = upsampled_grid(mask.shape, affine, factor)
         t1, flair = (
             resample_to_grid(image, image_affine, shape, anatomy_affine)
-            for image, image_affine in (files.t1, files.flair)  # type: ignore[misc]
+            for image, image_affine in anatomy
         )
         log.debug("loaded %s: grid %s, anatomy %s", folder, mask.shape, shape)
         return Patient(

@@ -107,18 +107,19 @@ class ImageContrast:
         cls, rng: np.random.Generator, means: TissueRanges, ranges: ContrastRanges, scalp: Range
     ) -> ImageContrast:
         """Draw one image's contrast from the tissue ``means`` and the shared ``ranges``."""
-        tissue = tuple(float(means[t].draw(rng)) for t in Tissue)
+        csf, gm, wm = (float(means[t].draw(rng)) for t in Tissue)
         resolution = [float(ranges.inplane_mm.draw(rng)) for _ in range(3)]
         resolution[int(rng.integers(3))] = float(ranges.thick_mm.draw(rng))
+        x_mm, y_mm, z_mm = resolution
         return cls(
-            tissue=tissue,  # type: ignore[arg-type]
+            tissue=(csf, gm, wm),
             bone=float(rng.uniform(0.0, 0.15)),
             scalp=float(scalp.draw(rng)),
             bias_sd=float(ranges.bias_sd.draw(rng)),
             bias=SmoothField.random(rng, float(ranges.bias_length_mm.draw(rng))),
             gamma=float(np.exp(ranges.log_gamma.draw_signed(rng))),
             noise_sd=float(ranges.noise_sd.draw(rng)),
-            resolution_mm=tuple(resolution),  # type: ignore[arg-type]
+            resolution_mm=(x_mm, y_mm, z_mm),
         )
 
     @property
@@ -149,11 +150,12 @@ def synthesise(
         motion: the misregistration to apply.
     """
     shape, affine = grid
-    image = sum(f * mu for f, mu in zip(tissue, contrast.tissue))
+    mixture = sum(f * mu for f, mu in zip(tissue, contrast.tissue))
     for weight, level in lesions:
-        image = (1.0 - weight) * image + weight * level * contrast.reference
-    brain_fraction = sum(tissue).reshape(shape)
-    image = np.asarray(image, dtype=np.float32).reshape(shape)
+        mixture = (1.0 - weight) * mixture + weight * level * contrast.reference
+    csf, gm, wm = tissue
+    brain_fraction = (csf + gm + wm).reshape(shape)
+    image = np.asarray(mixture, dtype=np.float32).reshape(shape)
     brain = brain_fraction > 0.5
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     if skull is not None:

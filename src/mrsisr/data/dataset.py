@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from mrsisr.kspace import projection_matrix
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
 
 if TYPE_CHECKING:
-    from mrsisr.data.cohort import Cohort, Patient
+    from mrsisr.data.slices import PatientSource
 
 __all__ = [
     "DEFAULT_N_CHOICES",
@@ -98,13 +97,14 @@ class Sample(NamedTuple):
 
     def to(self, device: torch.device | str) -> Sample:
         """The same sample (or batch) with every tensor on ``device``."""
-        return Sample(*(None if t is None else t.to(device) for t in self))
+        return Sample._make(None if t is None else t.to(device) for t in self)
 
 
 class SampleKey(NamedTuple):
     """A dataset index with conditions imposed by a sampler (e.g. one ``n`` per batch)."""
 
-    index: int
+    item: int
+    """The dataset index (``item``: a tuple's ``index`` is its method)."""
     n: int | tuple[int, int] | None = None
     """Acquisition size to use instead of drawing one; ``None`` draws as usual."""
     lam: float | None = None
@@ -137,13 +137,14 @@ def simulate_input(hr: np.ndarray, n: tuple[int, int]) -> np.ndarray:
 
 
 def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
-    pair = (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
+    sizes = (value, value) if np.ndim(value) == 0 else value
+    pair = tuple(int(v) for v in cast(Sequence[int], sizes))
     if len(pair) != 2 or not (1 <= pair[0] <= grid[0] and 1 <= pair[1] <= grid[1]):
         raise ValueError(
             f"{name}: acquisition size {value!r} is not an int or (n_y, n_x) pair within "
             f"1..{grid} (the grid of the maps)"
         )
-    return pair  # type: ignore[return-value]
+    return pair[0], pair[1]
 
 
 class MRSIDataset(Dataset[Sample]):
@@ -177,7 +178,7 @@ class MRSIDataset(Dataset[Sample]):
 
     def __init__(
         self,
-        source: Cohort | str | os.PathLike[str] | Sequence[Patient] | Mapping[str, Patient],
+        source: PatientSource,
         patient_ids: Sequence[str] | None = None,
         metabolites: Sequence[str | Metabolite] | None = None,
         *,
@@ -295,8 +296,8 @@ class MRSIDataset(Dataset[Sample]):
     def __getitem__(self, key: int | SampleKey | tuple) -> Sample:
         """The sample at an index, or at a :class:`SampleKey` that imposes ``n`` and/or λ."""
         key = SampleKey(*key) if isinstance(key, tuple) else SampleKey(int(key))
-        pair, met, n_pos = self._locate(key.index)
-        rng = self.rng(key.index % len(self))
+        pair, met, n_pos = self._locate(key.item)
+        rng = self.rng(key.item % len(self))
         # Always draw n and λ first, so the stream does not depend on which are imposed.
         drawn_n = self.n_choices[int(rng.integers(len(self.n_choices)))]
         drawn_lam = self.draw_lam(rng)
@@ -320,7 +321,7 @@ class MRSIDataset(Dataset[Sample]):
         def image(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)[None])
 
-        present = self.draw_presence(key.index % len(self))
+        present = self.draw_presence(key.item % len(self))
         t1, flair = (img if keep else np.zeros_like(img) for img, keep in zip(images[1:3], present))
         return Sample(
             lr=image(lr / scale),

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from mrsisr.metabolites import Metabolite
 from mrsisr.options import StrEnum
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "PRESETS",
@@ -63,6 +67,10 @@ class Range:
         if not (np.isfinite(self.low) and np.isfinite(self.high) and self.low <= self.high):
             raise ValueError(f"Range needs finite low <= high, got [{self.low}, {self.high}]")
 
+    @overload
+    def draw(self, rng: np.random.Generator, size: None = None) -> float: ...
+    @overload
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray: ...
     def draw(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
         """One value (``size=None``) or ``size`` values, uniform in the interval."""
         values = rng.uniform(self.low, self.high, size)
@@ -70,7 +78,7 @@ class Range:
 
     def draw_signed(self, rng: np.random.Generator) -> float:
         """A magnitude drawn from the interval with a random sign (for ``|x|`` ranges)."""
-        return float(rng.choice((-1.0, 1.0))) * self.draw(rng)  # type: ignore[operator]
+        return float(rng.choice((-1.0, 1.0))) * self.draw(rng)
 
     def contains(self, value: float) -> bool:
         """Whether ``low <= value <= high`` (with float32 slack)."""
@@ -232,9 +240,9 @@ class SimulatorSettings:
         return _ranges(self, "")
 
 
-def _ranges(obj: object, prefix: str) -> dict[str, Range]:
+def _ranges(obj: DataclassInstance | type[DataclassInstance], prefix: str) -> dict[str, Range]:
     out: dict[str, Range] = {}
-    for item in fields(obj):  # type: ignore[arg-type]
+    for item in fields(obj):
         member = getattr(obj, item.name)
         if isinstance(member, Range):
             out[prefix + item.name] = member

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -52,6 +53,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 M = Metabolite
+
+_Shells = tuple[np.ndarray, np.ndarray, np.ndarray]  # a lesion's (core, solid, halo) weights
 
 # Healthy (GM, WM) concentrations (mM) from two literature tables; a patient's centre is a
 # random mix of the two. First: the meta-analysis of healthy controls tabulated by the
@@ -111,7 +114,9 @@ class RandomWarp:
     _WIDTH_MM = np.array([20.0, 32.0, 16.0])  # extent of g about the lateral ventricles
 
     @classmethod
-    def random(cls, rng: np.random.Generator, settings: SimulatorSettings, centre_mm: np.ndarray):
+    def random(
+        cls, rng: np.random.Generator, settings: SimulatorSettings, centre_mm: np.ndarray
+    ) -> RandomWarp:
         """Draw a warp from ``settings.anatomy``."""
         a = settings.anatomy
         angles = [
@@ -124,7 +129,7 @@ class RandomWarp:
         return cls(
             linear=rotation @ np.diag(a.scale.draw(rng, 3)),
             shift_mm=np.array([a.shift_mm.draw_signed(rng) for _ in range(3)]) * [1, 1, 0.5],
-            displacement=tuple(SmoothField.random(rng, length) for _ in range(3)),  # type: ignore[arg-type]
+            displacement=SmoothField.random_displacement(rng, length),
             amplitude_mm=float(a.warp_mm.draw(rng)),
             ventricles=float(a.ventricles.draw(rng)),
             centre_mm=np.asarray(centre_mm, dtype=np.float64),
@@ -174,7 +179,7 @@ def _healthy_mm(rng: np.random.Generator, settings: SimulatorSettings) -> dict[M
 
 def shown_lesions(
     lesions: list[Lesion],
-    shells: list[tuple[np.ndarray, ...]],
+    shells: Sequence[_Shells],
     parenchyma: np.ndarray,
     channel: int,
 ) -> list[tuple[np.ndarray, float]]:
@@ -199,14 +204,15 @@ def metabolite_truth(
     healthy: tuple[float, float, float],
     tissue: tuple[np.ndarray, np.ndarray, np.ndarray],
     lesions: list[Lesion],
-    shells: list[tuple[np.ndarray, ...]],
+    shells: Sequence[_Shells],
 ) -> np.ndarray:
     """Noiseless concentration (mM) of one metabolite at points of the fine grid.
 
     The partial-volume mixture of the healthy (CSF, GM, WM) concentrations, multiplied by
     ``1 + sum_s w_s (f_s - 1)`` for each lesion (shell weights ``w_s``, factors ``f_s``).
     """
-    truth = sum(f * c for f, c in zip(tissue, healthy))
+    (csf, gm, wm), (c_csf, c_gm, c_wm) = tissue, healthy
+    truth = csf * c_csf + gm * c_gm + wm * c_wm
     for lesion, weights in zip(lesions, shells):
         change = sum(w * (f - 1.0) for w, f in zip(weights, lesion.factors[met]))
         truth = truth * (1.0 + change)
@@ -365,7 +371,7 @@ def simulate_randomised_patient(
 
 def _labels(
     blocks: list[np.ndarray],
-    shells: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    shells: Sequence[_Shells],
     parenchyma: np.ndarray,
     geometry: PhantomGeometry,
 ) -> np.ndarray:

@@ -161,23 +161,30 @@ def make_loader(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
-    common = {"num_workers": num_workers, "persistent_workers": False}
     if isinstance(sampler, GroupedBatchSampler):
         if distributed and sampler.num_replicas == 1 and torch.distributed.is_initialized():
             sampler.num_replicas = torch.distributed.get_world_size()
             sampler.rank = torch.distributed.get_rank()
-        return DataLoader(dataset, batch_sampler=sampler, **common)
+        return DataLoader(
+            dataset, batch_sampler=sampler, num_workers=num_workers, persistent_workers=False
+        )
     if sampler is None and distributed:
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
     elif sampler is None and shuffle:
         sampler = EpochShuffleSampler(dataset, seed=seed)
     return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **common
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=num_workers,
+        persistent_workers=False,
     )
 
 
 def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
     """Tell a loader's dataset and sampler which epoch starts (call before iterating)."""
     for part in (loader.dataset, loader.sampler, loader.batch_sampler):
-        if hasattr(part, "set_epoch"):
-            part.set_epoch(epoch)
+        set_epoch = getattr(part, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)

@@ -198,7 +198,7 @@ def _anatomy_images(
     images = []
     for image in (t1, flair):  # Assumption: 5 % smooth bias field, 1.5 % noise.
         bias = 1.0 + 0.05 * SmoothField.random(rng, length=80.0).on_grid(*grid)
-        noisy = image * bias + rng.normal(0.0, 0.015, image.shape).astype(np.float32)
+        noisy = image * bias + rng.normal(0.0, 0.015, np.shape(image)).astype(np.float32)
         images.append(np.where(brain, np.maximum(noisy, 0.0), 0.0).astype(np.float32))
     return images[0], images[1]
 
@@ -283,7 +283,8 @@ def simulate_patient(
     # k-space truncation is linear: truncate each compartment once, then mix concentrations.
     fractions = {c: to_mrsi_grid(f.reshape(fine_shape), geometry.grid) for c, f in frac.items()}
     maps, signal = _acquire_maps(rng, fractions, geometry)
-    brain = sum(fractions.values())
+    first, *rest = fractions.values()
+    brain = sum(rest, start=first)
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, (geometry.shape, affine))
     for met in maps:

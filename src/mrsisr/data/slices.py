@@ -13,7 +13,8 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -21,7 +22,14 @@ from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from mrsisr.data.cohort import Cohort, Patient
+
+    PatientSource: TypeAlias = (
+        Cohort | str | os.PathLike[str] | Sequence[Patient] | Mapping[str, Patient]
+    )
+    """A cohort, the path of one, or in-memory patients (a sequence, or a mapping by id)."""
 
 __all__ = ["SliceRule", "SliceStack", "load_slices"]
 
@@ -98,21 +106,21 @@ class SliceStack:
         return patient, self.slices[self.patient_ids[patient]][int(self.pair_slice[pair])]
 
 
-def _resolve(source: object) -> tuple[tuple[str, ...], Callable[[str], Patient]]:
+def _resolve(source: PatientSource) -> tuple[tuple[str, ...], Callable[[str], Patient]]:
     """All patient ids of a source and a function that loads one."""
     if isinstance(source, (str, os.PathLike)):
         from mrsisr.data.cohort import Cohort
 
-        source = Cohort.open(source)
+        source = Cohort.open(Path(source))
     if hasattr(source, "manifest") and hasattr(source, "load"):
-        cohort: Cohort = source  # type: ignore[assignment]
+        cohort = cast("Cohort", source)
 
         def load(pid: str) -> Patient:
             # The networks take T1 and FLAIR on the map grid: resample them onto it.
             return cohort.load(pid, anatomy_upsample=1)
 
         return tuple(str(p) for p in cohort.manifest.patients), load
-    patients = list(source.values()) if isinstance(source, Mapping) else list(source)  # type: ignore[arg-type]
+    patients = list(source.values()) if isinstance(source, Mapping) else list(source)
     by_id = {str(p.id): p for p in patients}
     if len(by_id) != len(patients):
         raise ValueError("source: patients must have unique ids")
@@ -156,7 +164,7 @@ def _patient_slices(
 
 
 def load_slices(
-    source: object,
+    source: PatientSource,
     patient_ids: Sequence[str] | None,
     metabolites: Sequence[Metabolite] | None,
     rule: SliceRule,
