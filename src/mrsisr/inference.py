@@ -181,7 +181,8 @@ def brain_mask(*images: np.ndarray) -> np.ndarray:
     if len(shapes) != 1:
         raise ValueError(f"the images must have one shape, got {sorted(shapes)}")
     everywhere = np.ones(images[0].shape, dtype=bool)
-    combined = sum(normalise_anatomy(np.asarray(img), everywhere) for img in images)
+    first, *rest = (normalise_anatomy(np.asarray(img), everywhere) for img in images)
+    combined = sum(rest, start=first)
     mask = combined > otsu_threshold(combined)
     labels, count = ndimage.label(mask)
     if count > 1:
@@ -259,10 +260,9 @@ def resolve_precision(precision: Precision | str, device: torch.device) -> Preci
     Raises:
         ValueError: for an unknown precision, listing the valid ones.
     """
-
-    precision = parse_enum(Precision, precision, "precision")
-    if precision is not Precision.auto:
-        return precision
+    parsed = parse_enum(Precision, precision, "precision")
+    if parsed is not Precision.auto:
+        return parsed
     if device.type == "cuda":
         native = torch.cuda.is_bf16_supported()
     else:
@@ -353,7 +353,7 @@ class Predictor:
             grid=grid,
             device=dev,
             batch_size=batch_size,
-            precision=precision,
+            precision=resolve_precision(precision, dev),
             source=Path(path),
             trained_n=tuple(int(v) for v in trained if isinstance(v, int)),
         )
@@ -551,7 +551,7 @@ class Predictor:
                 cond_lam = torch.tensor(
                     [lams[li] for li, _ in chunk], dtype=torch.float32, device=self.device
                 )
-                flags = ()
+                flags: tuple[torch.Tensor, ...] = ()
                 if not all(present):
                     flags = (torch.tensor([list(present)] * size, device=self.device),)
                 pred = self.model(

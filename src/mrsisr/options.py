@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 __all__ = ["Device", "StrEnum", "parse_enum", "resolve_device"]
 
 _E = TypeVar("_E", bound="StrEnum")
+_M = TypeVar("_M", bound=enum.Enum)
 
 
 class StrEnum(str, enum.Enum):
@@ -33,8 +34,7 @@ class StrEnum(str, enum.Enum):
     @classmethod
     def parse(cls: type[_E], value: Any, name: str | None = None) -> _E:
         """The member ``value`` names; ``ValueError`` naming ``name`` and the valid values."""
-        result: _E = parse_enum(cls, value, name or cls.__name__.lower())
-        return result
+        return parse_enum(cls, value, name or cls.__name__.lower())
 
 
 class Device(StrEnum):
@@ -45,14 +45,14 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
-def parse_enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
+def parse_enum(cls: type[_M], value: object, name: str) -> _M:
     """``cls(value)``, or a ``ValueError`` that names ``name`` and lists the accepted values."""
     if isinstance(value, cls):
         return value
     try:
         return cls(str(value))
     except ValueError:
-        valid = ", ".join(m.value for m in cls)
+        valid = ", ".join(str(m.value) for m in cls)
         raise ValueError(f"unknown {name} {value!r}; valid: {valid}") from None
 
 
