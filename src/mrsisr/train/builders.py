@@ -146,7 +146,7 @@ def build_datasets(
     from mrsisr.data.dataset import MRSIDataset
 
     metabolites = list(config.data.metabolites) or None
-    common = {"n_choices": list(config.data.n_choices), "seed": config.seed}
+    n_choices = list(config.data.n_choices)
     try:
         train = MRSIDataset(
             cohort,
@@ -157,7 +157,8 @@ def build_datasets(
             augment=config.data.augment,
             max_shift=config.data.max_shift,
             presence_probs=config.data.presence_probs,
-            **common,
+            n_choices=n_choices,
+            seed=config.seed,
         )
         val = MRSIDataset(
             cohort,
@@ -168,7 +169,8 @@ def build_datasets(
             augment=False,
             expand_n=config.data.val_all_n,
             deterministic=True,
-            **common,
+            n_choices=n_choices,
+            seed=config.seed,
         )
     except ValueError as err:
         raise UserError(f"--data: cannot build the training data ({err})") from None

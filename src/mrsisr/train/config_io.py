@@ -23,11 +23,14 @@ import types
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrsisr.errors import UserError
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.untrusted import parse_toml, read_text
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,7 +56,7 @@ def builtin_configs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def _keys(cls: type, prefix: str = "") -> list[str]:
+def _keys(cls: type[DataclassInstance] | DataclassInstance, prefix: str = "") -> list[str]:
     """Every dotted key of a dataclass tree."""
     out = []
     for f in dataclasses.fields(cls):

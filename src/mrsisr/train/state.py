@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -75,7 +75,12 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def capture_rng() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's global generators (CPU and CUDA)."""
     py_version, py_state, py_gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()  # noqa: NPY002
+    # The legacy global generator is an MT19937: its state is the legacy 5-tuple.
+    np_legacy = cast(
+        "tuple[str, np.ndarray, int, int, float]",
+        np.random.get_state(legacy=True),  # noqa: NPY002
+    )
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np_legacy
     state: dict[str, Any] = {
         "python": (py_version, torch.tensor(py_state, dtype=torch.int64), py_gauss),
         "numpy": (
@@ -216,12 +221,12 @@ def load_state(
     from safetensors.torch import load_file
 
     path = Path(path)
-    header, tensors = _read_header(path)
+    header, listed = _read_header(path)
     for name, module in (expect or {}).items():
         if module is None:
             continue
         want = {f"s.{name}.{k}": list(v.shape) for k, v in module.state_dict().items()}
-        have = {k: list(v[1]) for k, v in tensors.items() if k.startswith(f"s.{name}.")}
+        have = {k: list(v[1]) for k, v in listed.items() if k.startswith(f"s.{name}.")}
         if want != have:
             raise UserError(
                 f"{path}: its {name} does not match the run's configuration "
