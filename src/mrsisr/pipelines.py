@@ -375,7 +375,10 @@ def _spectrometer_mhz(folder: Path) -> float | None:
     if path is None:
         return None
     try:
-        for ext in nib.load(str(path)).header.extensions:
+        header = nib.load(str(path)).header
+        if not isinstance(header, nib.Nifti1Header):  # NIfTI-2 headers are NIfTI-1 ones
+            return None
+        for ext in header.extensions:
             if ext.get_code() == 44:  # NIfTI-MRS JSON header extension
                 value = json.loads(ext.get_content()).get("SpectrometerFrequency")
                 value = value[0] if isinstance(value, list) else value
