@@ -198,3 +198,19 @@ def test_bad_sidecars_are_ignored_and_non_finite_maps_refused(predict_folder):
     nib.save(broken, str(path))
     with pytest.raises(UserError, match="1 NaN or infinite values"):
         read_predict_folder(predict_folder.folder)
+
+
+def test_a_map_on_another_grid_names_the_file_whose_grid_it_differs_from(predict_folder):
+    # Regression: the message named the first super-resolved map, even when the grid that
+    # every file is compared with came from an SD map that sorts before it.
+    import nibabel as nib
+
+    from mrsisr.report.collect import describe_sd
+
+    shifted = predict_folder.affine.copy()
+    shifted[:3, 3] += 10.0
+    sd = nib.Nifti1Image(np.ones((*GRID, SLICES), np.float32), shifted)
+    sd.header["descrip"] = describe_sd("tta", "Gln", METS["Gln"], (0.0,)).encode()
+    nib.save(sd, str(predict_folder.folder / "a_Gln_sd.nii.gz"))
+    with pytest.raises(UserError, match=r"sr_Gln_lam0\.03\.nii\.gz: on another grid than a_Gln_sd"):
+        read_predict_folder(predict_folder.folder)

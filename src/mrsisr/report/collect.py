@@ -65,9 +65,12 @@ def _description(path: Path) -> str:
     import nibabel as nib
 
     try:
-        raw = nib.load(str(path)).header.get("descrip")
+        header = nib.load(str(path)).header
     except Exception:  # not NIfTI after all: not ours
         return ""
+    if not isinstance(header, nib.Nifti1Header):  # NIfTI-2 headers are NIfTI-1 ones
+        return ""
+    raw = header.get("descrip")
     value = raw.item() if hasattr(raw, "item") else raw
     return value.decode("latin-1", "replace").strip() if isinstance(value, bytes) else str(value)
 
@@ -164,14 +167,15 @@ def read_predict_folder(
         raise UserError(f"{folder}: no map written by mrsisr predict in this folder{hint}")
     by_met: dict[str, list[tuple[float, np.ndarray, Path]]] = {}
     sds: dict[tuple[str, float], tuple[np.ndarray, str]] = {}
-    affine = None
     meta: dict[str, tuple[int, int]] = {}
+    grid: tuple[tuple[int, ...], np.ndarray, Path] | None = None
     for entry in entries:
         volumes, aff = _volumes(entry)
-        if affine is None:
-            affine, shape = aff, volumes[0].shape
+        if grid is None:
+            grid = (volumes[0].shape, aff, entry.path)
+        shape, affine, reference = grid
         if volumes[0].shape != shape or not np.allclose(aff, affine, atol=1e-3):
-            raise UserError(f"{entry.path}: on another grid than {maps_found[0].path.name}")
+            raise UserError(f"{entry.path}: on another grid than {reference.name}")
         for lam, vol in zip(entry.lams, volumes):
             if entry.kind == "SR":
                 by_met.setdefault(entry.met, []).append((lam, vol, entry.path))
@@ -186,9 +190,9 @@ def read_predict_folder(
         n = meta[met]
         measured = kspace.degrade(np.moveaxis(sr[0].astype(np.float64), 2, 0), n)
         zero_filled = np.moveaxis(kspace.zero_fill(measured, sr.shape[1:3]), 0, 2)
-        have = [sds.get((met, lam)) for lam in lams]
-        sd = np.stack([h[0] for h in have]) if all(have) else None
-        if any(have) and sd is None:
+        have = [sds[met, lam] for lam in lams if (met, lam) in sds]
+        sd = np.stack([vol for vol, _ in have]) if len(have) == len(lams) else None
+        if have and sd is None:
             log.warning("%s: SD maps for only some λ; the report shows none", met)
         series.append(
             MapSeries(
@@ -236,16 +240,22 @@ def _units(value: Any) -> str:
     return value
 
 
+def _object(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` if it is a JSON object, else ``{}``."""
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _provenance_rows(
     side: dict[str, Any], version: str, given: Sequence[tuple[str, str]] = ()
 ) -> list[tuple[str, str]]:
     """Rows of the provenance table from a sidecar (:mod:`mrsisr.provenance`), if any."""
-    tool = side.get("tool") if isinstance(side.get("tool"), dict) else {}
+    tool = _object(side, "tool")
     rows = [("tool", f"mrsisr {tool.get('version', version)}")]
     if not side:
         none = [("sidecar", "none found: only what the NIfTI headers say")]
         return [*rows, *(given or none)]
-    model = side.get("model") if isinstance(side.get("model"), dict) else {}
+    model = _object(side, "model")
     if model:
         rows.append(("model", f"{model.get('path', '?')} (sha256 {model.get('sha256', '?')})"))
     for item in side.get("inputs") or []:
