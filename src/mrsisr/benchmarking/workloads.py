@@ -176,7 +176,7 @@ def make_call(
     variant = "unconditioned" if case == Case.plain else "full"
     impl = "loop" if case == Case.loop_conv else "grouped"
     torch.manual_seed(seed)
-    model = build_generator(variant, grid=grid, conv_impl=impl)
+    model: torch.nn.Module = build_generator(variant, grid=grid, conv_impl=impl)
     if case == Case.loop:
         model = PerSampleLoop(model)
     batch = make_batch(spec.batch, grid, shared=case == Case.fast_grouped, seed=seed)

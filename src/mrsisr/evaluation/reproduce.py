@@ -296,11 +296,11 @@ def reproduce_fig2(
         one = Protocol(
             **{**protocol.__dict__, "variants": ("filter_scaling_met",), "seeds": first_seed}
         )
-        for fold in protocol.fold_ids():
-            runs, base = table1_runs(one, record, fold)
-            patients = test_patients(base, protocol.data, fold)
+        for fold_id in protocol.fold_ids():
+            runs, base = table1_runs(one, record, fold_id)
+            patients = test_patients(base, protocol.data, fold_id)
             first = runs["filter_scaling_met"][protocol.seeds[0]][0]
-            cases.append((first.model, patients, base.data.n_choices, fold))
+            cases.append((first.model, patients, base.data.n_choices, fold_id))
     rows_n: list[dict[str, Any]] = []
     rows_m: list[dict[str, Any]] = []
     for path, patients, ns, fold in cases:

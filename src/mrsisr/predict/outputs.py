@@ -97,7 +97,9 @@ def _with_checks(
     others = {k: v for k, v in checks.items() if k not in named}
     return dataclasses.replace(
         provenance,
-        **{k: checks[k] for k in named if k in checks},
+        acquisition=checks.get("acquisition", provenance.acquisition),
+        registration=checks.get("registration", provenance.registration),
+        coverage=checks.get("coverage", provenance.coverage),
         extra={**provenance.extra, **others},
     )
 
