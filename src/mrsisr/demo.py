@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from mrsisr.nn.unet import MIN_N
 from mrsisr.predict import Job, load_predictor, parse_sharpness, run_jobs
 from mrsisr.report import write_report
 from mrsisr.report.collect import read_predict_folder
+
+if TYPE_CHECKING:
+    from mrsisr.data.cohort import Patient
 
 __all__ = ["DemoResult", "run_demo", "tumour_slice"]
 
@@ -84,7 +88,7 @@ def _prepare_out(out: Path) -> None:
     (out / REPORT_FILE).unlink(missing_ok=True)
 
 
-def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | None):
+def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | None) -> Patient:
     """Simulate one phantom patient into ``root`` (replacing a previous demo's) and load it."""
     from mrsisr.data.cohort import Cohort
     from mrsisr.data.phantom import make_phantom_cohort
@@ -97,7 +101,9 @@ def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | No
     return cohort.load(cohort.patients[0], anatomy_upsample=FIGURE_ANATOMY_UPSAMPLE)
 
 
-def _simulate(patient, ns: Sequence[int], grid, folder: Path) -> dict[tuple[int, Metabolite], Path]:
+def _simulate(
+    patient: Patient, ns: Sequence[int], grid: tuple[int, int], folder: Path
+) -> dict[tuple[int, Metabolite], Path]:
     """Write ``degrade(hr, n)`` of every map and ``n`` with its low-resolution affine."""
     files = {}
     for n in ns:
@@ -108,7 +114,15 @@ def _simulate(patient, ns: Sequence[int], grid, folder: Path) -> dict[tuple[int,
     return files
 
 
-def _figure(patient, jobs: list[Job], ns, sharpness, grid, path: Path, phantom: Path) -> Path:
+def _figure(
+    patient: Patient,
+    jobs: list[Job],
+    ns: Sequence[int],
+    sharpness: Sequence[float],
+    grid: tuple[int, int],
+    path: Path,
+    phantom: Path,
+) -> Path:
     from mrsisr.data.phantom import LABELS_FILE
 
     labels_file = phantom / LABELS_FILE
@@ -199,7 +213,7 @@ def run_demo(
     return DemoResult(phantom=folder, inputs=inputs, outputs=outputs, figure=figure, report=report)
 
 
-def _report(patient, maps: Path, t1: Path, path: Path) -> Path:
+def _report(patient: Patient, maps: Path, t1: Path, path: Path) -> Path:
     """The HTML report of one output folder of the demo (``mrsisr report``)."""
     rows = [("demo", f"in-silico patient {patient.id} (mrsisr demo), ground truth in the phantom")]
     data = read_predict_folder(maps, t1=t1, units="mM", provenance=rows)

@@ -76,7 +76,9 @@ class Estimate(NamedTuple):
     """``(L, N_y, N_x, S)`` float32, ``>= 0``."""
 
 
-def _check(predictor: Predictor, lr: np.ndarray, anatomy: Anatomy, sharpness) -> np.ndarray:
+def _check(
+    predictor: Predictor, lr: np.ndarray, anatomy: Anatomy, sharpness: Sequence[float]
+) -> np.ndarray:
     lr = np.asarray(lr, dtype=np.float64)
     predictor.check_volume(lr, anatomy, sharpness)
     return lr

@@ -13,9 +13,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mrsisr.errors import UserError
 from mrsisr.options import StrEnum
+
+if TYPE_CHECKING:
+    from mrsisr.benchmarking import BenchSettings
 
 HELP = "benchmark training and inference speed of the conditioned vs the plain UNet"
 
@@ -56,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace):  # -> BenchSettings (imported lazily)
+def _settings(args: argparse.Namespace) -> BenchSettings:
     from mrsisr.benchmarking import BenchSettings, Case, Workload
 
     options = {}

@@ -63,7 +63,7 @@ def _write_one(
     seed: int,
     geometry: PhantomGeometry,
     simulator: Simulator,
-):
+) -> None:
     """Simulate patient ``index`` of the cohort of ``seed`` and write its folder."""
     # The paper's phantom keeps its seeds (byte-identical cohorts); the randomised presets
     # add their own stream so that no two simulators share a patient's draws.

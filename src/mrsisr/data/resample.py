@@ -37,7 +37,7 @@ def _check_shape(shape: Sequence[int], name: str) -> tuple[int, int, int]:
     dims = tuple(int(s) for s in shape)
     if len(dims) != 3 or min(dims) < 1:
         raise ValueError(f"{name} must be three positive sizes (X, Y, Z), got {tuple(shape)}")
-    return dims  # type: ignore[return-value]
+    return dims
 
 
 def voxel_map(src_affine: np.ndarray, dst_affine: np.ndarray) -> np.ndarray:

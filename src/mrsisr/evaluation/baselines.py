@@ -200,6 +200,6 @@ def run_baseline(
     if method is Baseline.zero_fill:
         return kspace.zero_fill(np.asarray(native, dtype=np.float64), grid)
     if method is Baseline.bicubic:
-        return bicubic_upsample(native, grid)  # type: ignore[arg-type]
+        return bicubic_upsample(native, grid)
     guide = 0.5 * (np.asarray(t1, dtype=np.float64) + np.asarray(flair, dtype=np.float64))
     return guided_upsample(native, guide, mask)

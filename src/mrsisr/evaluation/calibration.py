@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from mrsisr.inference import Anatomy, Precision, Predictor
 from mrsisr.machine import machine_info, source_commit
 from mrsisr.metabolites import Metabolite
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
+
+if TYPE_CHECKING:
+    from mrsisr.data.cohort import Patient
 
 __all__ = ["CalibrationResult", "calibrate", "calibration_stats", "psnr_in_mask", "source_commit"]
 
@@ -106,7 +109,7 @@ class CalibrationResult:
         }
 
 
-def _anatomy(patient, z: Sequence[int]) -> Anatomy:
+def _anatomy(patient: Patient, z: Sequence[int]) -> Anatomy:
     mask = patient.mask[:, :, list(z)]
     return Anatomy(
         t1=normalise_anatomy(patient.t1[:, :, list(z)], mask),
@@ -201,13 +204,23 @@ def calibrate(
     return result
 
 
-def _pool(pooled, method: str, met: Metabolite, sd: np.ndarray, error: np.ndarray) -> None:
+def _pool(
+    pooled: dict[str, dict[str, list[np.ndarray]]],
+    method: str,
+    met: Metabolite,
+    sd: np.ndarray,
+    error: np.ndarray,
+) -> None:
     pooled[method].setdefault(met.value, []).extend([sd, error])
 
 
 def write_calibration(
-    result: CalibrationResult, out, model=None, data=None, commit: str | None = None
-) -> list:
+    result: CalibrationResult,
+    out: str | Path,
+    model: str | Path | None = None,
+    data: str | Path | None = None,
+    commit: str | None = None,
+) -> list[Path]:
     """Write ``calibration.json`` and ``calibration.md`` into ``out``; returns their paths.
 
     ``commit``: the source commit the measurement ran from (take it with

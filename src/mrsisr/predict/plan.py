@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mrsisr.data.nifti import split_suffix
 from mrsisr.errors import UserError
@@ -223,7 +224,7 @@ def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> 
     return match
 
 
-def _job(match: NameMatch, **fields) -> Job:
+def _job(match: NameMatch, **fields: Any) -> Job:
     """A job for a map whose metabolite is ``match`` (its note, if any, among the notes)."""
     fields.setdefault("notes", (match.note,) if match.partial else ())
     return Job(metabolite=match.metabolite, metabolite_given=match.label, **fields)
