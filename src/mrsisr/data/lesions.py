@@ -17,8 +17,10 @@ up, NAA and tCr down; demyelination: tCho, Ins and Glu up, NAA down), not measur
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +31,8 @@ from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.options import StrEnum
 
 __all__ = ["LESION_PATTERNS", "Lesion", "LesionPattern", "Shell"]
+
+_T = TypeVar("_T")
 
 M = Metabolite
 R = Range
@@ -171,6 +175,12 @@ LESION_PATTERNS: MappingProxyType[LesionKind, LesionPattern] = MappingProxyType(
 )
 
 
+def _per_shell(values: Iterable[_T]) -> tuple[_T, _T, _T]:
+    """The values of the three shells ``(core, solid, halo)``, in :class:`Shell` order."""
+    core, solid, halo = values
+    return core, solid, halo
+
+
 def _log_uniform(rng: np.random.Generator, bounds: Range) -> float:
     if bounds.low <= 0.0:
         return float(bounds.draw(rng))
@@ -202,7 +212,7 @@ class Lesion:
         rng: np.random.Generator,
         kind: LesionKind,
         atlas: Atlas,
-        z_of: object,
+        z_of: Callable[[np.ndarray], np.ndarray],
         z_range_mm: tuple[float, float],
     ) -> Lesion:
         """Draw a lesion of ``kind`` anywhere in the brain within the imaged slab.
@@ -219,7 +229,7 @@ class Lesion:
         depth, affine = _depth_map(atlas)
         deep = depth >= max(4.0, 0.5 * radius)
         points = affine[:3, :3] @ np.array(np.nonzero(deep), dtype=np.float64) + affine[:3, 3:4]
-        z = z_of(points)  # type: ignore[operator]
+        z = z_of(points)
         low, high = z_range_mm
         margin = min(radius / 2, (high - low) / 4)
         candidates = np.flatnonzero((z >= low + margin) & (z <= high - margin))
@@ -238,12 +248,14 @@ class Lesion:
             irregularity=float(pattern.irregularity.draw(rng)),
         )
 
-        def levels(table: MappingProxyType[Shell, Range]) -> tuple:
-            return tuple(float(table[s].draw(rng)) if s in table else None for s in Shell)
+        def levels(
+            table: MappingProxyType[Shell, Range],
+        ) -> tuple[float | None, float | None, float | None]:
+            return _per_shell(float(table[s].draw(rng)) if s in table else None for s in Shell)
 
         t1, flair = levels(pattern.t1), levels(pattern.flair)
         factors = {
-            met: tuple(
+            met: _per_shell(
                 _log_uniform(rng, pattern.metabolism[s][met])
                 if s in pattern.metabolism and met in pattern.metabolism[s]
                 else 1.0
@@ -251,7 +263,7 @@ class Lesion:
             )
             for met in METABOLITES
         }
-        return cls(kind, geometry, t1, flair, MappingProxyType(factors))  # type: ignore[arg-type]
+        return cls(kind, geometry, t1, flair, MappingProxyType(factors))
 
     def shells(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weights ``(core, solid, halo)`` at template points ``(3, K)``, each ``(K,)``."""

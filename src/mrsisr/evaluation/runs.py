@@ -78,9 +78,10 @@ def _history(folder: Path) -> list[dict[str, str]]:
         raise UserError(f"{path}: not a readable CSV file ({err})") from None
     for line, row in enumerate(rows, start=2):
         for key, default in (("epoch_s", "0"), ("step", None)):
+            value = row.get(key) or default
             try:
-                ok = 0 <= float(row.get(key) or default) < math.inf  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+                ok = value is not None and 0 <= float(value) < math.inf
+            except ValueError:
                 ok = False
             if not ok:
                 raise UserError(
