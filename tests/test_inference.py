@@ -18,22 +18,15 @@ from mrsisr.inference import (
     resolve_device,
 )
 from mrsisr.metabolites import Metabolite
-from mrsisr.nn.variants import build_generator
+from tiny_model import perturbed_generator
 
 GRID = (32, 32)
-TINY = dict(grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
 
 
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:
-    """A tiny 'full' generator with every parameter perturbed, so that every condition matters
-    (at initialisation the λ branch is an identity)."""
-    torch.manual_seed(0)
-    model = build_generator("full", **TINY).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn_like(param))
-    return Predictor(model, GRID, batch_size=64)
+    """A tiny 'full' generator with every parameter perturbed, so that every condition matters."""
+    return Predictor(perturbed_generator(GRID), GRID, batch_size=64)
 
 
 def oblique_affine() -> np.ndarray:

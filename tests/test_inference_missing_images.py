@@ -20,18 +20,13 @@ from mrsisr.inference import (
     output_geometry,
 )
 from mrsisr.metabolites import Metabolite, index_of
-from mrsisr.nn.variants import build_generator
+from tiny_model import perturbed_generator
 
 GRID = (32, 32)
-TINY = dict(grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
 
 
 def perturbed(presence: bool) -> Predictor:
-    torch.manual_seed(0)
-    model = build_generator("full", presence=presence, **TINY).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn_like(param))
+    model = perturbed_generator(GRID, presence=presence)
     return Predictor(model, GRID, source=Path(f"model-presence-{presence}.safetensors"))
 
 

@@ -10,8 +10,8 @@ from torch import nn
 from mrsisr import kspace
 from mrsisr.inference import Anatomy, Precision, Predictor
 from mrsisr.nn.dc import DataConsistency
-from mrsisr.nn.variants import build_generator
 from mrsisr.uncertainty import propagate_fit, super_resolve_with_uncertainty, tta
+from tiny_model import perturbed_generator
 
 GRID = (16, 16)
 
@@ -48,14 +48,7 @@ def _lr(n, slices: int, seed: int = 1) -> np.ndarray:
 @pytest.fixture(scope="module")
 def trained_like() -> Predictor:
     """A tiny 'full' generator with perturbed parameters: not equivariant."""
-    torch.manual_seed(0)
-    model = build_generator(
-        "full", grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4
-    ).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn_like(param))
-    return Predictor(model, GRID)
+    return Predictor(perturbed_generator(GRID), GRID)
 
 
 @pytest.mark.parametrize("n", [(8, 8), (7, 7), (6, 11), (16, 16)])

@@ -1,4 +1,4 @@
-"""Fixtures of the command tests: ``model_file``, a tiny model (tests/commands/tiny_model.py)."""
+"""Fixtures of the command tests: ``model_file``, a tiny model (tests/tiny_model.py)."""
 
 from tiny_model import model_file
 

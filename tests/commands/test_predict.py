@@ -8,10 +8,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from tiny_model import GRID, save
 
 from mrsisr import kspace
 from mrsisr.cli import main
+from tiny_model import GRID, save
 
 N_LR = (16, 12)  # rectangular acquisition
 SLICES = 3

@@ -9,12 +9,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from tiny_model import GRID, TINY, save
 
 from mrsisr import kspace
 from mrsisr.checkpoint import save_model
 from mrsisr.cli import main
 from mrsisr.nn.variants import build_generator
+from tiny_model import GRID, TINY, perturbed_generator, save
 
 N_LR = (16, 16)
 SLICES = 3
@@ -23,14 +23,9 @@ SLICES = 3
 @pytest.fixture(scope="module")
 def flagged_model(tmp_path_factory) -> Path:
     """The tiny full model with presence flags, its weights perturbed so that the flags act."""
-    torch.manual_seed(0)
-    config = {**TINY, "presence": True}
-    model = build_generator("full", **config).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.2 * torch.randn_like(param))
     path = tmp_path_factory.mktemp("model") / "flagged.safetensors"
-    save_model(path, model, "full", config, {"purpose": "tests"})
+    config = {**TINY, "presence": True}
+    save_model(path, perturbed_generator(presence=True), "full", config, {"purpose": "tests"})
     return path
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_model import GRID
-from tiny_model import save as save_nifti
 
 from mrsisr import __version__
 from mrsisr.cli import main
+from tiny_model import GRID
+from tiny_model import save as save_nifti
 
 N_LR = (16, 16)
 SLICES = 2

@@ -10,9 +10,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 from test_predict import N_LR, SLICES, lr_affine, one_map, patient, predict
-from tiny_model import save
 
 from mrsisr import kspace
+from tiny_model import save
 
 __all__ = ["patient"]  # the fixture of test_predict used here (model_file: conftest)
 

@@ -1,5 +1,5 @@
-"""What the predict tests share: a tiny model of the full variant (fast on a CPU) as a
-fixture, and writing NIfTI inputs."""
+"""What the inference and predict tests share: a tiny model of the full variant (fast on a
+CPU), its file as a fixture, and writing NIfTI inputs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from mrsisr.checkpoint import save_model
 from mrsisr.nn.variants import build_generator
@@ -17,14 +18,20 @@ GRID = (32, 32)
 TINY = dict(grid=list(GRID), channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
 
 
-def save_tiny_model(path: Path) -> Path:
-    """Write the tiny model, its weights perturbed so that every condition (λ too) acts."""
+def perturbed_generator(grid: tuple[int, int] = GRID, **options) -> nn.Module:
+    """The tiny full generator (in eval mode) with every parameter perturbed from seed 0, so
+    that every condition acts (at initialisation the λ branch is an identity)."""
     torch.manual_seed(0)
-    model = build_generator("full", **TINY).eval()
+    model = build_generator("full", **{**TINY, "grid": list(grid), **options}).eval()
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.2 * torch.randn_like(param))
-    save_model(path, model, "full", TINY, {"purpose": "tests"})
+    return model
+
+
+def save_tiny_model(path: Path) -> Path:
+    """Write the tiny model, its weights perturbed so that every condition (λ too) acts."""
+    save_model(path, perturbed_generator(), "full", TINY, {"purpose": "tests"})
     return path
 
 
