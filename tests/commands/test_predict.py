@@ -81,6 +81,12 @@ def one_map(patient: dict[str, Path], out: Path, *extra: str | Path) -> list[str
     ]
 
 
+def two_maps(patient: dict[str, Path], out: Path, *extra: str | Path) -> list[str | Path]:
+    """The Gln and Glu maps of ``patient`` with its T1 and FLAIR, into the folder ``out``."""
+    met = ["--met", patient["Gln"], patient["Glu"]]
+    return [*met, "--t1", patient["t1"], "--flair", patient["flair"], "--out", out, *extra]
+
+
 def test_output_geometry_in_nibabel(model_file, patient, tmp_path) -> None:
     out = tmp_path / "sr_Gln.nii.gz"
     assert predict(model_file, *one_map(patient, out)) == 0
@@ -163,21 +169,7 @@ def test_several_sharpness_values_give_one_file_each_or_a_stack(model_file, pati
 
 def test_several_maps_to_a_directory_with_a_given_mask(model_file, patient, tmp_path, capsys):
     out = tmp_path / "out"
-    code = predict(
-        model_file,
-        "--met",
-        patient["Gln"],
-        patient["Glu"],
-        "--t1",
-        patient["t1"],
-        "--flair",
-        patient["flair"],
-        "--mask",
-        patient["mask"],
-        "--out",
-        out,
-    )
-    assert code == 0
+    assert predict(model_file, *two_maps(patient, out, "--mask", patient["mask"])) == 0
     written = {Path(line).name for line in capsys.readouterr().out.split()}
     assert written == {
         "sr_Gln.nii.gz",
@@ -240,18 +232,7 @@ def test_no_partial_output_when_a_later_map_fails(model_file, patient, tmp_path,
     monkeypatch.setattr(Predictor, "super_resolve", fail_second)
     out = tmp_path / "new" / "dir"
     with pytest.raises(RuntimeError, match="simulated"):
-        predict(
-            model_file,
-            "--met",
-            patient["Gln"],
-            patient["Glu"],
-            "--t1",
-            patient["t1"],
-            "--flair",
-            patient["flair"],
-            "--out",
-            out,
-        )
+        predict(model_file, *two_maps(patient, out))
     assert len(calls) == 2
     assert list(tmp_path.iterdir()) == []  # no file, no temporary, no folder left behind
 
