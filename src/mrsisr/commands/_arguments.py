@@ -8,7 +8,12 @@ from pathlib import Path
 from mrsisr.options import Device
 from mrsisr.weights import DEFAULT_MODEL
 
-__all__ = ["add_device_argument", "add_model_arguments", "add_precision_argument"]
+__all__ = [
+    "add_device_argument",
+    "add_model_arguments",
+    "add_overrides_argument",
+    "add_precision_argument",
+]
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +23,19 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
         choices=Device.choices(),
         default=Device.auto.value,
         help="where to compute: auto (CUDA when available), cpu or cuda (default auto)",
+    )
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable, into ``args.overrides``): training configuration keys."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, TOML value syntax, e.g. --set epochs=3 "
+        "--set optim.lr=2e-4 --set data.n_choices=[16,24] (repeatable)",
     )
 
 

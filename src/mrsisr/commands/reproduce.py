@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrsisr.commands._arguments import add_overrides_argument
 from mrsisr.errors import UserError
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
@@ -39,14 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="base training configuration (default: paper_noadv for table1/fig2, paper for "
         "fig3/fig4)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a configuration key (repeatable), as in `mrsisr train`",
-    )
+    add_overrides_argument(parser)
     parser.add_argument("--folds", type=int, default=5, help="folds of the split (default 5)")
     parser.add_argument(
         "--max-folds", type=int, metavar="K", help="run only the first K folds (default all)"

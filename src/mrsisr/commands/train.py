@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from mrsisr.commands._arguments import add_overrides_argument
 from mrsisr.errors import UserError
 from mrsisr.nn.config import Variant
 from mrsisr.train.config_io import load_config, to_toml
@@ -36,15 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold", type=int, metavar="K", help="cross-validation fold, 0-based")
     parser.add_argument("--out", metavar="RUN_DIR", help="run folder to create (or resume)")
     parser.add_argument("--variant", metavar="NAME", help="generator variant (sets `variant`)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, TOML value syntax, e.g. --set epochs=3 "
-        "--set optim.lr=2e-4 --set data.n_choices=[16,24] (repeatable)",
-    )
+    add_overrides_argument(parser)
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
