@@ -35,7 +35,7 @@ from mrsisr.metabolites import (
 def test_names_read_as_the_model_metabolite(name: str, expected: str) -> None:
     match = normalise_name(name)
     assert match.metabolite.value == expected
-    assert not match.partial
+    assert not match.partial and match.notes == ()
     assert parse_metabolite(name) is Metabolite(expected)
 
 
@@ -59,6 +59,7 @@ def test_a_single_component_is_partial_with_a_note(name: str, total: str) -> Non
     assert match.metabolite.value == total
     assert match.partial
     assert "trained on" in match.note and name in match.note
+    assert len(match.notes) == 1 and "trained on" in match.notes[0]
 
 
 def test_a_total_is_preferred_to_its_components_and_the_larger_component_first() -> None:

@@ -147,6 +147,11 @@ class NameMatch:
             "but a map of the total is better when there is one"
         )
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """``(note,)`` for a partial name, else ``()``: what a map read by this name notes."""
+        return (self.note,) if self.partial else ()
+
 
 def _components(part: str) -> list[str] | None:
     """The canonical components a ``+``-free part is made of, or None if it is not."""

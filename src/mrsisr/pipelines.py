@@ -475,7 +475,7 @@ def _read_fsl_mrs(folder: Path, scaling: str | None, th: QualityThresholds) -> P
                 sd_percent=True,
                 quality=quality,
                 quality_source=source,
-                notes=(c.match.note,) if c.match.partial else (),
+                notes=c.match.notes,
             )
         )
     return PipelineMaps(tuple(records), tuple(skipped))
@@ -561,7 +561,7 @@ def _read_vienna(folder: Path, th: QualityThresholds) -> PipelineMaps:
                 quality=quality,
                 quality_source=source,
                 brain_mask=brain,
-                notes=(c.match.note,) if c.match.partial else (),
+                notes=c.match.notes,
             )
         )
     return PipelineMaps(tuple(records), tuple(skipped))
@@ -674,7 +674,7 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
                 session=ses,
                 t1=anatomy[c.subject][0],
                 flair=anatomy[c.subject][1],
-                notes=(c.match.note,) if c.match.partial else (),
+                notes=c.match.notes,
             )
         )
     return PipelineMaps(tuple(records), tuple(skipped))

@@ -226,7 +226,7 @@ def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> 
 
 def _job(match: NameMatch, **fields: Any) -> Job:
     """A job for a map whose metabolite is ``match`` (its note, if any, among the notes)."""
-    fields.setdefault("notes", (match.note,) if match.partial else ())
+    fields.setdefault("notes", match.notes)
     return Job(metabolite=match.metabolite, metabolite_given=match.label, **fields)
 
 
