@@ -40,7 +40,6 @@ Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
     "Extent",
-    "LowRes",
     "data_consistency",
     "degrade",
     "effective_extent",
@@ -209,21 +208,6 @@ def zero_fill(lr: Array, N: int | Sequence[int]) -> Array:
     if ny > Ny or nx > Nx:
         raise ValueError(f"lr of size {(ny, nx)} is larger than the target grid N={(Ny, Nx)}")
     return _zero_fill_axis(_zero_fill_axis(lr, Nx, -1), Ny, -2)
-
-
-class LowRes(NamedTuple):
-    """A simulated acquisition: the native map and its zero-filled upsampling."""
-
-    native: np.ndarray | torch.Tensor
-    """``(..., n_y, n_x)``: what a scanner gives."""
-    zero_filled: np.ndarray | torch.Tensor
-    """``(..., N_y, N_x)``: the network input, the same map sinc-interpolated."""
-
-
-def simulate(hr: Array, n: int | Sequence[int]) -> LowRes:
-    """Degrade ``hr`` to ``n`` and return both the native map and its zero-filled version."""
-    native = degrade(hr, n)
-    return LowRes(native=native, zero_filled=zero_fill(native, hr.shape[-2:]))
 
 
 def data_consistency(x: Array, measured: Array) -> Array:
