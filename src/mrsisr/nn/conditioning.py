@@ -206,7 +206,7 @@ def group_conditions(
         parts.append(met.long()[:, None])
     if present is not None:
         parts.append(present.long())
-    keys = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    keys = torch.cat(parts, dim=1)
     unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
     count, batch = unique.shape[0], keys.shape[0]
     if count == batch:

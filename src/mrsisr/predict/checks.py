@@ -272,7 +272,7 @@ def check_inputs(
     acquisitions: Checked = {}
     acquired = None
     if acquired_n is not None:
-        pair = [acquired_n] * 2 if isinstance(acquired_n, int) else list(acquired_n)
+        pair = [acquired_n] if isinstance(acquired_n, int) else list(acquired_n)
         if len(pair) == 1:
             pair *= 2
         if len(pair) != 2 or min(pair) < MIN_N:
