@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nibabel as nib
@@ -200,10 +201,15 @@ def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
             "sr_Glu.json",
             "sr_Glu.nii.gz",
         ]
-    # Both patients share the same images, so the maps agree where both masks agree.
+    # The same images: the same grid; p01's mask is its manifest's, p02's is derived from them.
     a = nib.load(str(out / "p01" / "sr_Gln.nii.gz")).get_fdata()
     b = nib.load(str(out / "p02" / "sr_Gln.nii.gz")).get_fdata()
     assert a.shape == b.shape == (*GRID, SLICES)
+    given, derived = (
+        json.loads((out / pid / "sr_Gln.json").read_text(encoding="utf-8"))["mask_source"]
+        for pid in ("p01", "p02")
+    )
+    assert "mask.nii.gz" in given and "derived from T1 and FLAIR" in derived
 
 
 def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_path, capsys):
