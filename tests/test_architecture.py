@@ -235,6 +235,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["evaluation", "demo"], 7),
     "commands": 8,
     "cli": 9,
+    "__main__": 10,
 }
 """The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
 
