@@ -87,6 +87,8 @@ def test_protocols_trace_the_code_the_configs_and_the_training_logs(table1):
     assert set(code) == {"commit", "clean"}
     if code["commit"] is not None:  # a git checkout (not an installed wheel)
         assert len(code["commit"]) == 40 and isinstance(code["clean"], bool)
+    evaluation = json.loads((table1 / "table1" / "evaluation.json").read_text())
+    assert evaluation["code"] == code
     for run in protocol["runs"]:
         folder = table1 / "runs" / run["folder"]
         assert run["seed"] in (0, 1) and run["config_hash"] in protocol["configs"]

@@ -229,7 +229,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
         protocol.out,
         rows,
         settings.describe() if settings is not None else {},
-        {"experiment": "table1"},
+        {"experiment": "table1", "code": record.code},
         reference,
         "Table 1: multi-scale strategies (λ = 0)",
     )
