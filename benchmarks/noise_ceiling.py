@@ -1,14 +1,9 @@
 """The most any method can gain over k-space zero-filling on a simulated cohort.
 
-The simulated ground truth of `mrsisr phantom` carries white noise of a known SD per
-metabolite (`phantom_params.json` of the randomised and shifted simulators). Of that noise, the
-part in the k-space that was not acquired (a fraction 1 - n^2/N^2 of its energy) is
-independent of the input, so no method can predict it: even a method that knew the
-noiseless map exactly has an expected squared error of at least sigma^2 (1 - n^2/N^2) per
-voxel. Its PSNR margin over zero-filling is therefore at most
-10 log10(MSE_zero_fill / (sigma^2 (1 - n^2/N^2))) per map, with the map's own data range
-cancelling. This script computes that bound per metabolite and n, averaged over maps as
-`mrsisr evaluate` averages its margins (same quality mask and slice rule).
+The bound of :mod:`mrsisr.evaluation.ceiling` (the truth's unacquired white noise cannot be
+predicted), per metabolite and n, averaged over maps as `mrsisr evaluate` averages its
+margins (same quality mask and slice rule). Needs the per-metabolite noise SD that the
+randomised and shifted simulators record in `phantom_params.json`.
 
     python benchmarks/noise_ceiling.py COHORT [--patients ID ...] [--n 16 24 32]
 """
@@ -24,6 +19,7 @@ import numpy as np
 
 from mrsisr import kspace
 from mrsisr.data.slices import SliceRule
+from mrsisr.evaluation.ceiling import noise_ceiling
 
 
 def ceiling(
@@ -43,11 +39,10 @@ def ceiling(
         for n in n_values:
             lr = kspace.degrade(np.moveaxis(truth, 2, 0), n)
             zero_filled = np.moveaxis(kspace.zero_fill(lr, grid), 0, 2)
-            floor = p["noise_sd_mm"] ** 2 * (1 - n * n / grid**2)
-            for s in used:
-                inside = mask[..., s]
-                mse = np.mean((zero_filled[..., s][inside] - truth[..., s][inside]) ** 2)
-                out.setdefault(met, {}).setdefault(n, []).append(10 * np.log10(mse / floor))
+            out.setdefault(met, {}).setdefault(n, []).extend(
+                noise_ceiling(zero_filled[..., s], truth[..., s], mask[..., s], p["noise_sd_mm"], n)
+                for s in used
+            )
     return out
 
 

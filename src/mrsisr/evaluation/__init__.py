@@ -4,6 +4,7 @@
 * :mod:`~mrsisr.evaluation.methods`: trained generators and baselines as methods.
 * :mod:`~mrsisr.evaluation.baselines`: zero-filling, bicubic, anatomy-guided filtering.
 * :mod:`~mrsisr.evaluation.tables`: CSV, mean ± std, Wilcoxon tests, markdown.
+* :mod:`~mrsisr.evaluation.ceiling`: the bound a noisy simulated truth puts on any margin.
 * :mod:`~mrsisr.evaluation.plots`: figures (matplotlib imported when drawing).
 * :mod:`~mrsisr.evaluation.reproduce`: Table 1 and Figs. 2-4 of Dong et al. (MICCAI 2022).
 
