@@ -11,6 +11,10 @@ and its PSNR margin over zero-filling on a map is at most
 
 the map's data range cancelling. :func:`noise_ceiling` computes it on one map, inside a mask,
 as ``mrsisr evaluate`` scores the map (``benchmarks/noise_ceiling.py`` over a cohort).
+
+The noise must be white for the bound to be exact. A truth clipped at zero (the simulators
+clip negative concentrations) has less unpredictable noise where the signal is near zero,
+so there the true bound is somewhat higher than this one.
 """
 
 from __future__ import annotations
