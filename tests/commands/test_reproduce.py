@@ -152,6 +152,19 @@ def test_fig2_of_a_given_model_file_at_chosen_sizes(cohort, tmp_path):
     assert protocol["runs"] == [] and protocol["options"]["models"] == [str(model)]
 
 
+@pytest.mark.parametrize("experiment", ["fig2", "fig4"])
+def test_a_model_tested_on_another_cohort_is_one_line_error(cohort, tmp_path, capsys, experiment):
+    split = kfold_splits(["R1", "R2", "R3"], folds=3, seed=0)[0]  # not this cohort's patients
+    model = save_tiny_model(tmp_path / "full.safetensors", "full", split)
+    out = tmp_path / "f"
+    argv = ["reproduce", experiment, "--data", str(cohort), "--out", str(out), "--no-lpips"]
+    assert main([*argv, "--model", str(model)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"--model {model}" in err and "are not in --data" in err
+    assert not out.exists()
+
+
 def test_user_errors_exit_2_and_write_nothing(cohort, tmp_path, capsys):
     out = tmp_path / "r"
     base = ["reproduce", "table1", "--data", str(cohort), "--out", str(out)]

@@ -128,20 +128,30 @@ def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
     return list(fold_split(patients, config.data.folds, config.data.split_seed, fold).test)
 
 
-def model_files(models: Sequence[Path]) -> list[tuple[Path, list[str], list[int]]]:
+def model_files(models: Sequence[Path], data: Path) -> list[tuple[Path, list[str], list[int]]]:
     """``(model file, test patients, trained n values)`` of each file, from its metadata.
 
     Raises:
-        UserError: a file that records no test patients (metadata ``split``).
+        UserError: a file that records no test patients (metadata ``split``), or whose test
+            patients are not in the cohort ``data`` (it was trained on another cohort).
     """
     from mrsisr.checkpoint import read_info
+    from mrsisr.data.cohort import Cohort
 
+    cohort = set(Cohort.open(data).patients) if models else set()
     out = []
     for path in models:
         info = read_info(path)
         test = list((info.metadata.get("split") or {}).get("test") or [])
         if not test:
             raise UserError(f"--model {path}: records no test patients (metadata 'split')")
+        missing = [p for p in test if p not in cohort]
+        if missing:
+            raise UserError(
+                f"--model {path}: its test patients {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''} are not in --data {data}; give the cohort "
+                "the model was trained on (its split names the patients it was tested on)"
+            )
         out.append((Path(path), test, list(info.metadata.get("n_choices") or [])))
     return out
 
@@ -289,7 +299,7 @@ def reproduce_fig2(
     record = ProtocolRecord("fig2", protocol.options(models))
     cases: list[tuple[Path, list[str], list[int], int | str]] = []
     if models:
-        for path, patients, ns in model_files(models):
+        for path, patients, ns in model_files(models, protocol.data):
             cases.append((path, patients, ns, path.name))
     else:
         first_seed = protocol.seeds[:1]

@@ -35,7 +35,7 @@ def full_models(
     protocol: Protocol, record: ProtocolRecord, models: Sequence[Path] = ()
 ) -> list[tuple[Path, list[str], list[int]]]:
     """``(model file, test patients, n values)`` per fold: the given files or trained runs."""
-    out = model_files(models)
+    out = model_files(models, protocol.data)
     if out:
         return out
     for fold in protocol.fold_ids():
