@@ -353,7 +353,7 @@ class Predictor:
             grid=grid,
             device=dev,
             batch_size=batch_size,
-            precision=resolve_precision(precision, dev),
+            precision=parse_enum(Precision, precision, "precision"),  # auto: __post_init__
             source=Path(path),
             trained_n=tuple(int(v) for v in trained if isinstance(v, int)),
         )

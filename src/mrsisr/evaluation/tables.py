@@ -155,7 +155,8 @@ def patient_means(
         Entry -> ``(P,)`` float64 in one patient order, and the number of maps averaged.
     """
     keys, scores = _aligned(rows, metric, names)
-    patient = np.array([str(k[KEY_COLUMNS.index("patient")]) for k in keys])
+    column = KEY_COLUMNS.index("patient")
+    patient = np.array([str(k[column]) for k in keys])
     finite = np.logical_and.reduce([np.isfinite(scores[n]) for n in names])
     order = sorted(set(patient[finite]))
     means = {n: np.array([scores[n][finite & (patient == p)].mean() for p in order]) for n in names}
