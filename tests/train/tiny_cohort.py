@@ -13,9 +13,13 @@ from mrsisr.metabolites import Metabolite
 TINY_METABOLITES = (Metabolite.NAA, Metabolite.Gln)
 
 
-def write_tiny_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int = 4) -> Path:
-    """Smooth random maps, anatomy and a disc mask for ``patients`` patients."""
+def write_tiny_cohort(
+    root: Path, patients: int = 3, grid: int = 32, slices: int = 4, noiseless: bool = False
+) -> Path:
+    """Smooth random maps, anatomy and a disc mask for ``patients`` patients; with
+    ``noiseless``, the smooth maps are the noiseless ones and the maps get noise (SD 1)."""
     rng = np.random.default_rng(7)
+    noise = np.random.default_rng(8)
     yy, xx = np.mgrid[:grid, :grid] - (grid - 1) / 2
     disc = (yy**2 + xx**2) < (0.42 * grid) ** 2
     mask = np.repeat(disc[:, :, None], slices, axis=2)
@@ -27,6 +31,12 @@ def write_tiny_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int
             return ((field - field.min()) * 10 + offset).astype(np.float32)
 
         maps = {met: smooth(1.0) * mask for met in TINY_METABOLITES}
+        clean = dict(maps) if noiseless else {}
+        if noiseless:
+            maps = {
+                m: (v + noise.normal(0, 1, v.shape) * mask).astype(np.float32)
+                for m, v in maps.items()
+            }
         patient = Patient(
             id=pid,
             maps=maps,
@@ -34,6 +44,7 @@ def write_tiny_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int
             flair=smooth(0.5),
             mask=mask,
             affine=np.diag([3.0, 3.0, 8.0, 1.0]),
+            noiseless=clean,
         )
         write_patient(root, patient)
     manifest = Manifest(

@@ -15,9 +15,11 @@ from mrsisr.data.manifest import (
     MAP_PREFIX,
     MASK_FILE,
     NIFTI_SUFFIX,
+    NOISELESS_PREFIX,
     T1_FILE,
     Manifest,
     map_file,
+    noiseless_file,
     parse_manifest,
 )
 from mrsisr.data.nifti import load_volume
@@ -53,6 +55,7 @@ class PatientFiles:
     """The volumes of one patient folder as read from disk, before resampling."""
 
     maps: dict[Metabolite, np.ndarray] = field(default_factory=dict)
+    noiseless: dict[Metabolite, np.ndarray] = field(default_factory=dict)
     mask: np.ndarray | None = None
     shape: tuple[int, ...] | None = None
     affine: np.ndarray | None = None
@@ -89,7 +92,8 @@ def read_patient_files(
     """Read a patient folder and list its problems.
 
     The MRSI grid is the shape and affine that most of the maps and the mask share; a file
-    on another grid is reported. T1 and FLAIR may lie on any grid that covers it.
+    on another grid is reported. T1 and FLAIR may lie on any grid that covers it. Noiseless
+    maps are optional, but a folder that has one has one for every metabolite.
 
     Args:
         folder: ``ROOT/<patient>``.
@@ -107,12 +111,24 @@ def read_patient_files(
         loaded = _read(folder / map_file(met), problems)
         if loaded is not None:
             grid_volumes[folder / map_file(met)] = loaded
+    noiseless = [met for met in metabolites if (folder / noiseless_file(met)).exists()]
+    for met in metabolites if noiseless else ():
+        path = folder / noiseless_file(met)
+        if not path.exists():
+            have = ", ".join(m.value for m in noiseless)
+            problems.append(
+                Problem(path, f"missing file; noiseless maps ({have}) must cover every metabolite")
+            )
+        elif (loaded := _read(path, problems)) is not None:
+            grid_volumes[path] = loaded
     loaded = _read(folder / MASK_FILE, problems)
     if loaded is not None:
         grid_volumes[folder / MASK_FILE] = loaded
-    for path in sorted(folder.glob(f"{MAP_PREFIX}*{NIFTI_SUFFIX}")):
-        name = path.name[len(MAP_PREFIX) : -len(NIFTI_SUFFIX)]
-        if name not in {m.value for m in METABOLITES}:
+    for prefix in (MAP_PREFIX, NOISELESS_PREFIX):
+        for path in sorted(folder.glob(f"{prefix}*{NIFTI_SUFFIX}")):
+            name = path.name[len(prefix) : -len(NIFTI_SUFFIX)]
+            if name in {m.value for m in METABOLITES}:
+                continue
             known = ", ".join(m.value for m in METABOLITES)
             problems.append(Problem(path, f"unknown metabolite {name!r}; known: {known}"))
     if grid_volumes:
@@ -132,6 +148,9 @@ def read_patient_files(
                 files.mask = data != 0
                 if not files.mask.any():
                     problems.append(Problem(path, "empty mask; no voxel passed quality filtering"))
+            elif path.name.startswith(NOISELESS_PREFIX):
+                met = parse_metabolite(path.name[len(NOISELESS_PREFIX) : -len(NIFTI_SUFFIX)])
+                files.noiseless[met] = data
             else:
                 files.maps[parse_metabolite(path.name[len(MAP_PREFIX) : -len(NIFTI_SUFFIX)])] = data
     for name in (T1_FILE, FLAIR_FILE):

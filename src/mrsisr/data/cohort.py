@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -29,6 +29,7 @@ from mrsisr.data.manifest import (
     T1_FILE,
     Manifest,
     map_file,
+    noiseless_file,
     read_manifest,
     write_manifest,
 )
@@ -64,6 +65,8 @@ class Patient:
         mask: bool ``(X, Y, Z)``, True where the spectrum passed quality filtering.
         affine: 4x4 voxel-to-world affine of the MRSI grid.
         anatomy_upsample: in-plane multiple of the MRSI grid that ``t1`` and ``flair`` use.
+        noiseless: a simulated patient's maps before quantification noise, like ``maps``
+            (every metabolite, or empty: measured data have none).
     """
 
     id: str
@@ -73,6 +76,7 @@ class Patient:
     mask: np.ndarray
     affine: np.ndarray
     anatomy_upsample: int = 1
+    noiseless: dict[Metabolite, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -155,6 +159,9 @@ class Cohort:
             mask=mask,
             affine=affine,
             anatomy_upsample=factor,
+            noiseless={met: files.noiseless[met] for met in self.manifest.metabolites}
+            if files.noiseless
+            else {},
         )
 
     def __iter__(self) -> Iterator[Patient]:
@@ -167,8 +174,9 @@ def write_patient(
 ) -> Path:
     """Write a patient folder ``ROOT/<id>/`` in the cohort format.
 
-    Maps are written as float32, the mask as uint8 (0/1), T1 and FLAIR as float32 on their
-    own grid: ``anatomy_affine`` if given, else :meth:`Patient.anatomy_affine`.
+    Maps (and noiseless maps, if the patient has them) are written as float32, the mask as
+    uint8 (0/1), T1 and FLAIR as float32 on their own grid: ``anatomy_affine`` if given, else
+    :meth:`Patient.anatomy_affine`.
 
     Args:
         root: the cohort folder (created if needed).
@@ -180,9 +188,12 @@ def write_patient(
         The patient folder.
     """
     shape = patient.mask.shape
-    for met, volume in patient.maps.items():
-        if volume.shape != shape:
-            raise ValueError(f"maps[{met}] has shape {volume.shape}, the mask {shape}")
+    if patient.noiseless and set(patient.noiseless) != set(patient.maps):
+        raise ValueError("noiseless must hold the metabolites of maps, or none")
+    for name, maps in (("maps", patient.maps), ("noiseless", patient.noiseless)):
+        for met, volume in maps.items():
+            if volume.shape != shape:
+                raise ValueError(f"{name}[{met}] has shape {volume.shape}, the mask {shape}")
     if patient.t1.shape != patient.flair.shape:
         raise ValueError(f"t1 {patient.t1.shape} and flair {patient.flair.shape} differ in shape")
     if anatomy_affine is None:
@@ -195,6 +206,8 @@ def write_patient(
     folder = Path(root) / patient.id
     for met, volume in patient.maps.items():
         save_volume(folder / map_file(met), volume, patient.affine)
+    for met, volume in patient.noiseless.items():
+        save_volume(folder / noiseless_file(met), volume, patient.affine)
     save_volume(folder / MASK_FILE, patient.mask, patient.affine, dtype=np.uint8)
     save_volume(folder / T1_FILE, patient.t1, anatomy_affine)
     save_volume(folder / FLAIR_FILE, patient.flair, anatomy_affine)

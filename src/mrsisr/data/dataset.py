@@ -9,7 +9,10 @@ sample. Randomness comes from a generator seeded by ``(seed, epoch,
 index)``, so a sample does not depend on the order it is read in or on the number of loader
 workers. With ``presence_probs`` a sample may lose its T1 and/or FLAIR (modality dropout):
 the absent image is zeros and :attr:`Sample.present` says so; this draw has its own stream,
-so the other draws are the same with or without it. See ``docs/data-pipeline.md``.
+so the other draws are the same with or without it. With ``target="noiseless"`` (simulated
+cohorts) the target is the noiseless map with the acquired k-space of the measured one
+(:func:`noiseless_target`), so the network is not trained to predict noise. See
+``docs/data-pipeline.md``.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_N_CHOICES",
     "IMAGE_SETS",
+    "TARGETS",
     "MRSIDataset",
     "Sample",
     "SampleKey",
     "SliceRule",
     "map_scale",
+    "noiseless_target",
     "normalise_anatomy",
     "simulate_input",
 ]
@@ -57,6 +62,9 @@ IMAGE_SETS: tuple[tuple[bool, bool], ...] = (
     (False, False),
 )
 """The (T1, FLAIR) presence of each entry of ``presence_probs``: both, T1 only, FLAIR only, none."""
+
+TARGETS: tuple[str, ...] = ("measured", "noiseless")
+"""What a sample's ``hr`` is: the measured map, or :func:`noiseless_target` of it."""
 
 _PRESENCE_STREAM = 1
 """Extra seed word of the modality-dropout draws (independent of n, λ and augmentation)."""
@@ -78,7 +86,8 @@ class Sample(NamedTuple):
     mask: torch.Tensor
     """``(1, N_y, N_x)`` quality mask, float {0, 1}."""
     hr: torch.Tensor
-    """``(1, N_y, N_x)`` high-resolution target divided by ``scale``."""
+    """``(1, N_y, N_x)`` high-resolution target divided by ``scale`` (the measured map, or
+    :func:`noiseless_target`)."""
     n: torch.Tensor
     """``(2,)`` int64 acquisition size ``(n_y, n_x)``."""
     met: torch.Tensor
@@ -136,6 +145,27 @@ def simulate_input(hr: np.ndarray, n: tuple[int, int]) -> np.ndarray:
     return _projection(hr.shape[-2], n[0]) @ hr @ _projection(hr.shape[-1], n[1]).T
 
 
+def noiseless_target(measured: np.ndarray, noiseless: np.ndarray, n: tuple[int, int]) -> np.ndarray:
+    """The best a network with exact data consistency can output: the noiseless map with its
+    acquired k-space replaced by the measured map's, ``c + P_n (m - c)``.
+
+    The acquired components are kept from the input (:func:`mrsisr.kspace.data_consistency`),
+    so only the unacquired ones are learned; the noise in the measured map's unacquired part
+    is independent of the input, and predicting it is impossible. Training against this target
+    removes that noise from the loss and from the critic's real maps.
+
+    Args:
+        measured: real map ``(N_y, N_x)`` with noise.
+        noiseless: the same map before noise.
+        n: acquisition size ``(n_y, n_x)``.
+
+    Returns:
+        Real float64 map ``(N_y, N_x)``.
+    """
+    clean = np.asarray(noiseless, dtype=np.float64)
+    return clean + simulate_input(np.asarray(measured, dtype=np.float64) - clean, n)
+
+
 def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
     sizes = (value, value) if np.ndim(value) == 0 else value
     pair = tuple(int(v) for v in cast(Sequence[int], sizes))
@@ -171,6 +201,8 @@ class MRSIDataset(Dataset[Sample]):
             (evaluation over all acquisition sizes) instead of drawing ``n``.
         presence_probs: probabilities of the image sets of :data:`IMAGE_SETS` (both, T1
             only, FLAIR only, none), summing to 1; an absent image is zeros.
+        target: one of :data:`TARGETS`: the measured map, or (every patient must have
+            noiseless maps) :func:`noiseless_target`.
         seed: non-negative seed of every random draw.
         deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
             (validation and test sets; combine with ``augment=False``).
@@ -190,6 +222,7 @@ class MRSIDataset(Dataset[Sample]):
         slice_rule: SliceRule | None = None,
         expand_n: bool = False,
         presence_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
+        target: str = "measured",
         seed: int = 0,
         deterministic: bool = False,
     ) -> None:
@@ -204,6 +237,9 @@ class MRSIDataset(Dataset[Sample]):
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         if len(n_choices) == 0:
             raise ValueError("n_choices must hold at least one acquisition size")
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        self.target = target
         probs = np.asarray(presence_probs, dtype=np.float64)
         if probs.shape != (len(IMAGE_SETS),) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-6:
             raise ValueError(
@@ -224,7 +260,9 @@ class MRSIDataset(Dataset[Sample]):
         wanted = None if metabolites is None else [parse_metabolite(m) for m in metabolites]
         if wanted is not None and len(set(wanted)) != len(wanted):
             raise ValueError(f"metabolites must be unique, got {[str(m) for m in wanted]}")
-        stack = load_slices(source, patient_ids, wanted, self.slice_rule)
+        stack = load_slices(
+            source, patient_ids, wanted, self.slice_rule, noiseless=target == "noiseless"
+        )
         self._stack: SliceStack = stack
         self.patient_ids: tuple[str, ...] = stack.patient_ids
         """Every patient of the source, in order; :attr:`Sample.patient` indexes it."""
@@ -309,12 +347,13 @@ class MRSIDataset(Dataset[Sample]):
             n = drawn_n
         lam = drawn_lam if key.lam is None else float(key.lam)
 
-        images = self._stack.images(pair, met)  # (4, N_y, N_x): map, t1, flair, mask
+        images = self._stack.images(pair, met)  # map, t1, flair, mask [, noiseless map]
         if self.augment:
             images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
-        hr = images[0].astype(np.float64)
+        measured = images[0].astype(np.float64)
         mask = images[3] > 0.5
-        lr = simulate_input(hr, n)
+        lr = simulate_input(measured, n)
+        hr = noiseless_target(measured, images[4], n) if self._stack.noiseless else measured
         scale = float(np.float32(map_scale(lr, mask)))  # the float32 value Sample carries
         volume, z = self._stack.pair_info(pair)
 

@@ -7,6 +7,7 @@ A cohort is a folder::
     ROOT/<patient>/mask.nii.gz     quality mask on the same grid (non-zero = spectrum kept)
     ROOT/<patient>/t1.nii.gz       T1-weighted image, co-registered, any grid
     ROOT/<patient>/flair.nii.gz    FLAIR image, co-registered, any grid
+    ROOT/<patient>/noiseless_<Met>.nii.gz  optional: a simulated map before noise, as met_<Met>
 
 The full specification is ``docs/cohort-format.md``.
 """
@@ -30,9 +31,11 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_FILE",
     "MASK_FILE",
+    "NOISELESS_PREFIX",
     "T1_FILE",
     "Manifest",
     "map_file",
+    "noiseless_file",
     "parse_manifest",
     "read_manifest",
     "write_manifest",
@@ -45,6 +48,7 @@ MASK_FILE = "mask.nii.gz"
 T1_FILE = "t1.nii.gz"
 FLAIR_FILE = "flair.nii.gz"
 MAP_PREFIX = "met_"
+NOISELESS_PREFIX = "noiseless_"
 NIFTI_SUFFIX = ".nii.gz"
 
 EXPECTED = f"the {MANIFEST_FILE} manifest of a cohort folder (docs/cohort-format.md)"
@@ -58,6 +62,12 @@ _PATIENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 def map_file(metabolite: Metabolite) -> str:
     """File name of a metabolite map inside a patient folder, e.g. ``met_tCho.nii.gz``."""
     return f"{MAP_PREFIX}{Metabolite(metabolite).value}{NIFTI_SUFFIX}"
+
+
+def noiseless_file(metabolite: Metabolite) -> str:
+    """File name of the optional noiseless map of a simulated patient, e.g.
+    ``noiseless_tCho.nii.gz``: the map before quantification noise, on the map's grid."""
+    return f"{NOISELESS_PREFIX}{Metabolite(metabolite).value}{NIFTI_SUFFIX}"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,13 @@ from mrsisr.data.cohort import Patient
 from mrsisr.data.contrast import ImageContrast, Misregistration, Skull, synthesise
 from mrsisr.data.lesions import Lesion
 from mrsisr.data.randomise import Range, SimulatorSettings
-from mrsisr.data.simulate import PhantomGeometry, SimulatedPatient, quality_mask, to_mrsi_grid
+from mrsisr.data.simulate import (
+    PhantomGeometry,
+    SimulatedPatient,
+    masked,
+    quality_mask,
+    to_mrsi_grid,
+)
 from mrsisr.data.tissue import HEALTHY_MM, NOISE_SD_MM
 from mrsisr.metabolites import METABOLITES, Metabolite
 
@@ -234,8 +240,9 @@ def simulate_randomised_patient(
         settings: the ranges to draw from (a preset of :mod:`mrsisr.data.randomise`).
 
     Returns:
-        The patient (maps in mM, 0 outside the mask, on the MRSI grid ``(N, N, Z)``; T1 and
-        FLAIR on the fine grid) with its label volume, and the record of what was drawn.
+        The patient (maps in mM, 0 outside the mask, on the MRSI grid ``(N, N, Z)``, also
+        before noise in ``noiseless``; T1 and FLAIR on the fine grid) with its label volume,
+        and the record of what was drawn.
     """
     atlas = load_atlas(geometry.slice_mm)
     _, centre = _atlas_extras(atlas)
@@ -285,7 +292,8 @@ def simulate_randomised_patient(
         rng, length, _FIELD_WAVES
     ).on_grid(*grid)
     scale = float(m.global_scale.draw(rng))
-    maps, signal, drawn = {}, np.zeros(geometry.shape, dtype=np.float32), {}
+    maps, clean, drawn = {}, {}, {}
+    signal = np.zeros(geometry.shape, dtype=np.float32)
     for met in METABOLITES:
         c_csf, c_gm, c_wm = healthy[met]
         truth = metabolite_truth(met, healthy[met], (csf, gm, wm), lesions, shells)
@@ -300,6 +308,7 @@ def simulate_randomised_patient(
             signal += noiseless / sum(LITERATURE_MM[0][x][1] for x in _SNR_METABOLITES)
         noisy = noiseless + rng.normal(0.0, NOISE_SD_MM[met] * noise_factor, geometry.shape)
         maps[met] = np.maximum(noisy, 0.0).astype(np.float32)
+        clean[met] = noiseless
         drawn[met.value] = {
             "csf_gm_wm_mm": [c_csf, c_gm, c_wm],
             "field_amplitude": amplitude,
@@ -313,17 +322,16 @@ def simulate_randomised_patient(
     brain = to_mrsi_grid((csf + parenchyma).reshape(fine_shape), geometry.grid)
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, grid)
-    for met in maps:
-        maps[met] = np.where(mask, maps[met], 0.0).astype(np.float32)
     labels = _labels(blocks, shells, parenchyma, geometry)
     patient = Patient(
         id=patient_id,
-        maps=maps,
+        maps=masked(maps, mask),
         t1=images[0],
         flair=images[1],
         mask=mask,
         affine=affine,
         anatomy_upsample=fine,
+        noiseless=masked(clean, mask),
     )
     record = {
         "simulator": "randomised",

@@ -49,6 +49,7 @@ __all__ = [
     "TUMOUR_LABELS",
     "PhantomGeometry",
     "SimulatedPatient",
+    "masked",
     "quality_mask",
     "simulate_patient",
     "to_mrsi_grid",
@@ -129,7 +130,8 @@ class PhantomGeometry:
 
 class SimulatedPatient(NamedTuple):
     """A phantom patient: the cohort-format :class:`Patient` (T1/FLAIR on the fine grid,
-    ``anatomy_upsample = fine``) and the dominant compartment of each MRSI voxel."""
+    ``anatomy_upsample = fine``; ``patient.noiseless`` holds the maps before noise) and the
+    dominant compartment of each MRSI voxel."""
 
     patient: Patient
     labels: np.ndarray
@@ -205,19 +207,20 @@ def _anatomy_images(
 
 def _acquire_maps(
     rng: np.random.Generator, fractions: dict[Compartment, np.ndarray], geometry: PhantomGeometry
-) -> tuple[dict[Metabolite, np.ndarray], np.ndarray]:
+) -> tuple[dict[Metabolite, np.ndarray], dict[Metabolite, np.ndarray], np.ndarray]:
     """Quantified maps on the MRSI grid from k-space-truncated compartment fractions.
 
     Returns:
-        The noisy, non-negative maps (mM), and the noiseless tNAA + tCr + tCho relative to
-        white matter (what the spectral SNR of a voxel scales with).
+        The noisy, non-negative maps (mM), the same maps before noise, and the noiseless
+        tNAA + tCr + tCho relative to white matter (what the spectral SNR of a voxel scales
+        with).
     """
     grid = (geometry.shape, geometry.affine())
     # Assumption: per-patient variation, smooth on the scale of centimetres: a bias shared by
     # all maps (8 %), one per metabolite (4 %) and a global scale per metabolite (6 %). Being
     # smooth, they are applied on the MRSI grid, after the k-space truncation.
     common = 1.0 + 0.08 * SmoothField.random(rng, length=70.0).on_grid(*grid)
-    maps, signal = {}, np.zeros(geometry.shape, dtype=np.float32)
+    maps, clean, signal = {}, {}, np.zeros(geometry.shape, dtype=np.float32)
     for met in METABOLITES:
         own = 1.0 + 0.04 * SmoothField.random(rng, length=50.0).on_grid(*grid)
         scale = float(np.clip(rng.normal(1.0, 0.06), 0.8, 1.2))
@@ -226,7 +229,8 @@ def _acquire_maps(
             signal += noiseless / sum(HEALTHY_MM[m][1] for m in _SNR_METABOLITES)
         noisy = noiseless + rng.normal(0.0, NOISE_SD_MM[met], geometry.shape)
         maps[met] = np.maximum(noisy, 0.0).astype(np.float32)  # quantified values are >= 0
-    return maps, signal
+        clean[met] = noiseless.astype(np.float32)
+    return maps, clean, signal
 
 
 def quality_mask(
@@ -282,13 +286,12 @@ def simulate_patient(
 
     # k-space truncation is linear: truncate each compartment once, then mix concentrations.
     fractions = {c: to_mrsi_grid(f.reshape(fine_shape), geometry.grid) for c, f in frac.items()}
-    maps, signal = _acquire_maps(rng, fractions, geometry)
+    maps, noiseless, signal = _acquire_maps(rng, fractions, geometry)
     first, *rest = fractions.values()
     brain = sum(rest, start=first)
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, (geometry.shape, affine))
-    for met in maps:
-        maps[met] = np.where(mask, maps[met], 0.0).astype(np.float32)
+    maps, noiseless = masked(maps, mask), masked(noiseless, mask)
 
     stacked = np.stack([fractions[c] for c in Compartment])
     labels = np.where(brain >= 0.5, 1 + np.argmax(stacked, axis=0), 0).astype(np.uint8)
@@ -301,5 +304,11 @@ def simulate_patient(
         mask=mask,
         affine=affine,
         anatomy_upsample=geometry.fine,
+        noiseless=noiseless,
     )
     return SimulatedPatient(patient=patient, labels=labels)
+
+
+def masked(maps: dict[Metabolite, np.ndarray], mask: np.ndarray) -> dict[Metabolite, np.ndarray]:
+    """The maps with every voxel outside the quality mask set to 0, as float32."""
+    return {met: np.where(mask, volume, 0.0).astype(np.float32) for met, volume in maps.items()}

@@ -75,8 +75,8 @@ class SliceStack:
 
     ``volumes[v]`` is a float32 array ``(M + 3, S_v, N_y, N_x)``: the ``M`` metabolite maps,
     then the normalised T1, FLAIR and the {0, 1} mask, for the ``S_v`` used slices of
-    patient ``volume_patient[v]``. Pair ``p`` is slice ``pair_slice[p]`` of volume
-    ``pair_volume[p]``.
+    patient ``volume_patient[v]``; with ``noiseless``, ``M`` more channels follow: the
+    noiseless maps. Pair ``p`` is slice ``pair_slice[p]`` of volume ``pair_volume[p]``.
     """
 
     patient_ids: tuple[str, ...]
@@ -87,6 +87,7 @@ class SliceStack:
     volume_patient: tuple[int, ...]
     pair_volume: np.ndarray
     pair_slice: np.ndarray
+    noiseless: bool = False
 
     @property
     def num_pairs(self) -> int:
@@ -94,10 +95,12 @@ class SliceStack:
         return len(self.pair_volume)
 
     def images(self, pair: int, met: int) -> np.ndarray:
-        """A new ``(4, N_y, N_x)`` array: map ``met``, T1, FLAIR and mask of one pair."""
+        """A new ``(4, N_y, N_x)`` array: map ``met``, T1, FLAIR and mask of one pair; with
+        ``noiseless``, ``(5, N_y, N_x)``: the noiseless map ``met`` follows."""
         volume = self.volumes[self.pair_volume[pair]]
         m = len(self.metabolites)
-        return volume[[met, m, m + 1, m + 2], self.pair_slice[pair]]
+        channels = [met, m, m + 1, m + 2] + ([m + 3 + met] if self.noiseless else [])
+        return volume[channels, self.pair_slice[pair]]
 
     def pair_info(self, pair: int) -> tuple[int, int]:
         """``(patient index into patient_ids, slice z)`` of a pair."""
@@ -137,15 +140,22 @@ def _finite(array: np.ndarray, what: str) -> np.ndarray:
 
 
 def _patient_slices(
-    patient: Patient, rule: SliceRule
-) -> tuple[tuple[int, ...], dict[Metabolite, np.ndarray], np.ndarray]:
-    """Used slices, ``{metabolite: (S, X, Y)}`` maps and ``(3, S, X, Y)`` t1/flair/mask."""
+    patient: Patient, rule: SliceRule, noiseless: bool
+) -> tuple[tuple[int, ...], dict[Metabolite, np.ndarray], np.ndarray, dict[Metabolite, np.ndarray]]:
+    """Used slices, ``{metabolite: (X, Y, S)}`` maps, ``(3, X, Y, S)`` t1/flair/mask and,
+    if asked for, the noiseless maps (else ``{}``)."""
     pid = str(patient.id)
+    if noiseless and not patient.noiseless:
+        raise ValueError(
+            f"patient {pid} has no noiseless maps (noiseless_<Met>.nii.gz, written by "
+            "`mrsisr phantom`); a noiseless target needs a simulated cohort"
+        )
     mask = np.asarray(patient.mask) != 0
     if mask.ndim != 3:
         raise ValueError(f"patient {pid}: mask must be a volume (X, Y, Z), got {mask.shape}")
     volumes = {"t1": patient.t1, "flair": patient.flair}
     volumes.update({f"map {m}": v for m, v in patient.maps.items()})
+    volumes.update({f"noiseless map {m}": v for m, v in patient.noiseless.items()})
     for name, volume in volumes.items():
         if np.shape(volume) != mask.shape:
             raise ValueError(
@@ -156,11 +166,15 @@ def _patient_slices(
     t1 = normalise_anatomy(_finite(patient.t1, f"patient {pid} t1"), mask)
     flair = normalise_anatomy(_finite(patient.flair, f"patient {pid} flair"), mask)
     anatomy = np.stack([t1, flair, mask.astype(np.float32)])[..., list(slices)]
-    maps = {
-        parse_metabolite(m): _finite(v, f"patient {pid} {m}")[..., list(slices)]
-        for m, v in patient.maps.items()
-    }
-    return slices, maps, anatomy
+
+    def kept(maps: Mapping[Metabolite, np.ndarray], what: str) -> dict[Metabolite, np.ndarray]:
+        return {
+            parse_metabolite(m): _finite(v, f"patient {pid} {what}{m}")[..., list(slices)]
+            for m, v in maps.items()
+        }
+
+    clean = kept(patient.noiseless, "noiseless ") if noiseless else {}
+    return slices, kept(patient.maps, ""), anatomy, clean
 
 
 def load_slices(
@@ -168,6 +182,7 @@ def load_slices(
     patient_ids: Sequence[str] | None,
     metabolites: Sequence[Metabolite] | None,
     rule: SliceRule,
+    noiseless: bool = False,
 ) -> SliceStack:
     """Load the patients of a source and keep the slices ``rule`` selects.
 
@@ -176,6 +191,7 @@ def load_slices(
         patient_ids: the patients to load; ``None`` loads all of them.
         metabolites: the metabolites to keep; ``None`` keeps those every patient has.
         rule: the slice selection rule.
+        noiseless: also keep the noiseless maps (every patient must have them).
     """
     all_ids, load = _resolve(source)
     wanted = list(all_ids) if patient_ids is None else [str(p) for p in patient_ids]
@@ -189,16 +205,16 @@ def load_slices(
         raise ValueError(f"patient_ids must be unique and non-empty, got {wanted}")
     loaded = []
     for pid in wanted:
-        slices, maps, anatomy = _patient_slices(load(pid), rule)
+        slices, maps, anatomy, clean = _patient_slices(load(pid), rule, noiseless)
         logger.debug("patient %s: %d slices used %s", pid, len(slices), list(slices))
         if not slices:
             logger.warning("patient %s: no slice passes %s", pid, rule)
-        loaded.append((pid, slices, maps, anatomy))
+        loaded.append((pid, slices, maps, anatomy, clean))
 
-    common = [m for m in METABOLITES if all(m in maps for _, _, maps, _ in loaded)]
+    common = [m for m in METABOLITES if all(m in maps for _, _, maps, _, _ in loaded)]
     chosen = tuple(common if metabolites is None else metabolites)
     for met in chosen:
-        missing = [pid for pid, _, maps, _ in loaded if met not in maps]
+        missing = [pid for pid, _, maps, _, _ in loaded if met not in maps]
         if missing:
             raise ValueError(
                 f"metabolites: {met} is missing for patient(s) {', '.join(missing)}; "
@@ -208,10 +224,11 @@ def load_slices(
         raise ValueError("metabolites: the selected patients share no metabolite map")
 
     volumes, volume_patient, pair_volume, pair_slice = [], [], [], []
-    for pid, slices, maps, anatomy in loaded:
+    for pid, slices, maps, anatomy, clean in loaded:
         if not slices:
             continue
-        stack = np.concatenate([np.stack([maps[m] for m in chosen]), anatomy])
+        parts = [np.stack([maps[m] for m in chosen]), anatomy]
+        stack = np.concatenate(parts + ([np.stack([clean[m] for m in chosen])] if clean else []))
         volumes.append(np.ascontiguousarray(np.moveaxis(stack, -1, 1)))  # (C, S, X, Y)
         volume_patient.append(all_ids.index(pid))
         pair_volume += [len(volumes) - 1] * len(slices)
@@ -221,7 +238,7 @@ def load_slices(
     grid = volumes[0].shape[-2:]
     if any(v.shape[-2:] != grid for v in volumes):
         raise ValueError("patients must share one in-plane grid (N_y, N_x)")
-    counts = [len(s) for _, s, _, _ in loaded]
+    counts = [len(s) for _, s, _, _, _ in loaded]
     logger.info(
         "slices: %d used over %d patients (%d–%d per patient, rule %s)",
         len(pair_volume),
@@ -233,10 +250,11 @@ def load_slices(
     return SliceStack(
         patient_ids=all_ids,
         metabolites=chosen,
-        slices={pid: slices for pid, slices, _, _ in loaded},
+        slices={pid: slices for pid, slices, _, _, _ in loaded},
         grid=(int(grid[0]), int(grid[1])),
         volumes=tuple(volumes),
         volume_patient=tuple(volume_patient),
         pair_volume=np.asarray(pair_volume, dtype=np.int64),
         pair_slice=np.asarray(pair_slice, dtype=np.int64),
+        noiseless=noiseless,
     )

@@ -66,6 +66,12 @@ class DataConfig:
     """Modality dropout: probabilities that a training sample keeps both images, only its T1,
     only its FLAIR, or neither (an absent image becomes zeros, as at inference). Anything but
     ``[1, 0, 0, 0]`` needs ``model.presence = true``. Validation always has both images."""
+    target: str = field(default="measured", metadata=HASH_WHEN_SET)
+    """What the training maps are compared with: ``"measured"`` (the cohort's maps) or, for a
+    simulated cohort with noiseless maps, ``"noiseless"``: the noiseless map with the
+    measured map's acquired k-space (:func:`mrsisr.data.dataset.noiseless_target`), so that
+    neither the loss nor the critic asks for the noise that cannot be predicted. Validation
+    always scores against the measured maps, as evaluation does."""
     grouped_batches: bool = field(default=False, metadata=HASH_WHEN_SET)
     """Batches of one metabolite and one n (the authors' sampler); faster steps, each layer
     then runs one plain convolution (``docs/benchmarks.md``). Default: mixed batches."""
@@ -218,6 +224,11 @@ def check_config(config: TrainConfig) -> TrainConfig:
             "data.presence_probs",
             lambda: c.model.presence or tuple(data.presence_probs)[1:] == (0, 0, 0),
             "drops images, which needs model.presence = true",
+        ),
+        (
+            "data.target",
+            lambda: data.target in ("measured", "noiseless"),
+            "must be 'measured' or 'noiseless'",
         ),
         ("data.max_shift", lambda: 0 <= data.max_shift <= grid // 2, f"must be in 0..{grid // 2}"),
         ("data.folds", lambda: 3 <= data.folds <= 1000, "must be in 3..1000 (train, val, test)"),
