@@ -65,13 +65,17 @@ def test_paper_configs_differ_only_in_the_adversarial_term():
     assert load_config(None, ["data.lam_range=[0, 0]"]).uses_critic is False
 
 
-def test_randomised_config_is_the_paper_recipe_with_its_epoch_length_folds_and_presence():
+def test_randomised_config_is_the_paper_recipe_with_its_epoch_length_folds_presence_target():
     paper, randomised = load_config("paper"), load_config("randomised")
     assert randomised.steps_per_epoch == 112  # 112 batches of 8 = the paper's 890 maps
     assert randomised.data.folds == 10
     assert randomised.model.presence and randomised.data.presence_probs == (0.7, 0.15, 0.1, 0.05)
+    assert randomised.data.target == "noiseless" and paper.data.target == "measured"
     same_data = dataclasses.replace(
-        randomised.data, folds=paper.data.folds, presence_probs=paper.data.presence_probs
+        randomised.data,
+        folds=paper.data.folds,
+        presence_probs=paper.data.presence_probs,
+        target=paper.data.target,
     )
     same_model = dataclasses.replace(randomised.model, presence=paper.model.presence)
     assert (
