@@ -5,6 +5,11 @@ predicted), per metabolite and n, averaged over maps as `mrsisr evaluate` averag
 margins (same quality mask and slice rule). Needs the per-metabolite noise SD that the
 randomised and shifted simulators record in `phantom_params.json`.
 
+Where the cohort holds the maps before noise (`noiseless_<Met>.nii.gz`), a second table gives
+the margin an oracle reaches that knows them: the noiseless map with the measured map's
+acquired k-space (`mrsisr.data.dataset.noiseless_target`), scored against the measured map.
+It is measured, clipping at zero included, where the bound above assumes white noise.
+
     python benchmarks/noise_ceiling.py COHORT [--patients ID ...] [--n 16 24 32]
 """
 
@@ -18,16 +23,27 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr import kspace
+from mrsisr.data.dataset import noiseless_target
 from mrsisr.data.slices import SliceRule
 from mrsisr.evaluation.ceiling import noise_ceiling
 
 
+def oracle_margin(
+    truth: np.ndarray, zero_filled: np.ndarray, clean: np.ndarray, mask: np.ndarray, n: int
+) -> float:
+    """PSNR margin (dB) over zero-filling of the oracle that knows the noiseless map."""
+    inside = mask != 0
+    oracle = noiseless_target(truth, clean, (n, n))
+    mse_zf = np.mean((zero_filled[inside] - truth[inside]) ** 2)
+    return float(10 * np.log10(mse_zf / np.mean((oracle[inside] - truth[inside]) ** 2)))
+
+
 def ceiling(
     folder: Path, n_values: list[int], rule: SliceRule
-) -> dict[str, tuple[dict[int, list[float]], int, int]]:
-    """Per metabolite: the bound (dB) of every used slice per n, and how many of the scored
+) -> dict[str, tuple[dict[int, list[float]], int, int, dict[int, list[float]]]]:
+    """Per metabolite: the bound (dB) of every used slice per n, how many of the scored
     voxels the simulator clipped to zero (where the bound, made for white noise, is loose)
-    out of how many."""
+    out of how many, and the oracle's margin per slice and n (empty without noiseless maps)."""
     params = json.loads((folder / "phantom_params.json").read_text())
     maps = params.get("metabolism", {}).get("maps")
     if not maps:
@@ -38,7 +54,12 @@ def ceiling(
     for met, p in maps.items():
         truth = np.asarray(nib.load(folder / f"met_{met}.nii.gz").dataobj, dtype=np.float64)
         grid = truth.shape[0]
+        clean_file = folder / f"noiseless_{met}.nii.gz"
+        clean = (
+            np.asarray(nib.load(clean_file).dataobj, np.float64) if clean_file.is_file() else None
+        )
         bounds: dict[int, list[float]] = {}
+        oracle: dict[int, list[float]] = {}
         for n in n_values:
             lr = kspace.degrade(np.moveaxis(truth, 2, 0), n)
             zero_filled = np.moveaxis(kspace.zero_fill(lr, grid), 0, 2)
@@ -46,8 +67,15 @@ def ceiling(
                 noise_ceiling(zero_filled[..., s], truth[..., s], mask[..., s], p["noise_sd_mm"], n)
                 for s in used
             ]
+            if clean is not None:
+                oracle[n] = [
+                    oracle_margin(
+                        truth[..., s], zero_filled[..., s], clean[..., s], mask[..., s], n
+                    )
+                    for s in used
+                ]
         scored = truth[..., used][mask[..., used]]
-        out[met] = (bounds, int((scored == 0).sum()), int(scored.size))
+        out[met] = (bounds, int((scored == 0).sum()), int(scored.size), oracle)
     return out
 
 
@@ -62,11 +90,14 @@ def main() -> None:
     if args.patients:
         folders = [f for f in folders if f.name in set(args.patients)]
     total: dict[str, dict[int, list[float]]] = {}
+    oracles: dict[str, dict[int, list[float]]] = {}
     clipped: dict[str, list[int]] = {}
     for folder in folders:
-        for met, (by_n, zeros, voxels) in ceiling(folder, args.n, rule).items():
+        for met, (by_n, zeros, voxels, oracle) in ceiling(folder, args.n, rule).items():
             for n, values in by_n.items():
                 total.setdefault(met, {}).setdefault(n, []).extend(values)
+            for n, values in oracle.items():
+                oracles.setdefault(met, {}).setdefault(n, []).extend(values)
             counts = clipped.setdefault(met, [0, 0])
             counts[0] += zeros
             counts[1] += voxels
@@ -83,6 +114,21 @@ def main() -> None:
         for n in args.n:
             every[n].extend(by_n[n])
     print("| **all** | " + " | ".join(f"{np.mean(every[n]):+.2f}" for n in args.n) + " | |")
+    if len(oracles) == len(total):
+        print()
+        print("Margin of the oracle that knows the noiseless maps (dB)")
+        table(oracles, args.n)
+
+
+def table(values: dict[str, dict[int, list[float]]], n_values: list[int]) -> None:
+    """A markdown table of the mean per metabolite and n, and over every metabolite."""
+    print()
+    print("| metabolite | " + " | ".join(f"n={n}" for n in n_values) + " |")
+    print("|---|" + "---|" * len(n_values))
+    for met, by_n in values.items():
+        print(f"| {met} | " + " | ".join(f"{np.mean(by_n[n]):+.2f}" for n in n_values) + " |")
+    every = [np.mean([v for by_n in values.values() for v in by_n[n]]) for n in n_values]
+    print("| **all** | " + " | ".join(f"{m:+.2f}" for m in every) + " |")
 
 
 if __name__ == "__main__":
