@@ -24,8 +24,11 @@ import numpy as np
 
 from mrsisr import kspace
 from mrsisr.data.dataset import noiseless_target
+from mrsisr.data.manifest import MASK_FILE, map_file, noiseless_file
+from mrsisr.data.phantom import PARAMS_FILE
 from mrsisr.data.slices import SliceRule
 from mrsisr.evaluation.ceiling import noise_ceiling
+from mrsisr.metabolites import Metabolite
 
 
 def oracle_margin(
@@ -44,17 +47,17 @@ def ceiling(
     """Per metabolite: the bound (dB) of every used slice per n, how many of the scored
     voxels the simulator clipped to zero (where the bound, made for white noise, is loose)
     out of how many, and the oracle's margin per slice and n (empty without noiseless maps)."""
-    params = json.loads((folder / "phantom_params.json").read_text())
+    params = json.loads((folder / PARAMS_FILE).read_text())
     maps = params.get("metabolism", {}).get("maps")
     if not maps:
         raise SystemExit(f"{folder}: no per-metabolite noise SD (the paper phantom records none)")
-    mask = np.asarray(nib.load(folder / "mask.nii.gz").dataobj) > 0
+    mask = np.asarray(nib.load(folder / MASK_FILE).dataobj) > 0
     used = list(rule.select(mask))
     out = {}
     for met, p in maps.items():
-        truth = np.asarray(nib.load(folder / f"met_{met}.nii.gz").dataobj, dtype=np.float64)
+        truth = np.asarray(nib.load(folder / map_file(Metabolite(met))).dataobj, np.float64)
         grid = truth.shape[0]
-        clean_file = folder / f"noiseless_{met}.nii.gz"
+        clean_file = folder / noiseless_file(Metabolite(met))
         clean = (
             np.asarray(nib.load(clean_file).dataobj, np.float64) if clean_file.is_file() else None
         )
@@ -86,7 +89,7 @@ def main() -> None:
     parser.add_argument("--n", nargs="+", type=int, default=list(range(16, 33, 2)))
     args = parser.parse_args()
     rule = SliceRule()
-    folders = sorted(p for p in args.cohort.iterdir() if (p / "phantom_params.json").is_file())
+    folders = sorted(p for p in args.cohort.iterdir() if (p / PARAMS_FILE).is_file())
     if args.patients:
         folders = [f for f in folders if f.name in set(args.patients)]
     total: dict[str, dict[int, list[float]]] = {}
@@ -103,32 +106,31 @@ def main() -> None:
             counts[1] += voxels
     name = args.cohort.name
     print(f"Bound on the PSNR margin over zero-filling (dB), {len(folders)} patients of {name}")
-    print()
-    print("| metabolite | " + " | ".join(f"n={n}" for n in args.n) + " | clipped to 0 |")
-    print("|---|" + "---|" * (len(args.n) + 1))
-    every: dict[int, list[float]] = {n: [] for n in args.n}
-    for met, by_n in total.items():
-        share = f"{100 * clipped[met][0] / clipped[met][1]:.2f} %"
-        row = " | ".join(f"{np.mean(by_n[n]):+.2f}" for n in args.n)
-        print(f"| {met} | {row} | {share} |")
-        for n in args.n:
-            every[n].extend(by_n[n])
-    print("| **all** | " + " | ".join(f"{np.mean(every[n]):+.2f}" for n in args.n) + " | |")
+    shares = {met: f"{100 * zeros / voxels:.2f} %" for met, (zeros, voxels) in clipped.items()}
+    table(total, args.n, ("clipped to 0", shares))
     if len(oracles) == len(total):
         print()
         print("Margin of the oracle that knows the noiseless maps (dB)")
         table(oracles, args.n)
 
 
-def table(values: dict[str, dict[int, list[float]]], n_values: list[int]) -> None:
-    """A markdown table of the mean per metabolite and n, and over every metabolite."""
+def table(
+    values: dict[str, dict[int, list[float]]],
+    n_values: list[int],
+    extra: tuple[str, dict[str, str]] | None = None,
+) -> None:
+    """A markdown table of the mean per metabolite and n, and over every metabolite, with an
+    optional last column ``(title, text per metabolite)``."""
+    title, cells = extra if extra is not None else ("", {})
+    tail = f" {title} |" if extra is not None else ""
     print()
-    print("| metabolite | " + " | ".join(f"n={n}" for n in n_values) + " |")
-    print("|---|" + "---|" * len(n_values))
+    print("| metabolite | " + " | ".join(f"n={n}" for n in n_values) + " |" + tail)
+    print("|---|" + "---|" * (len(n_values) + (extra is not None)))
     for met, by_n in values.items():
-        print(f"| {met} | " + " | ".join(f"{np.mean(by_n[n]):+.2f}" for n in n_values) + " |")
+        row = " | ".join(f"{np.mean(by_n[n]):+.2f}" for n in n_values)
+        print(f"| {met} | {row} |" + (f" {cells[met]} |" if extra is not None else ""))
     every = [np.mean([v for by_n in values.values() for v in by_n[n]]) for n in n_values]
-    print("| **all** | " + " | ".join(f"{m:+.2f}" for m in every) + " |")
+    print("| **all** | " + " | ".join(f"{m:+.2f}" for m in every) + " |" + (" |" if tail else ""))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
-__all__ = ["Device", "StrEnum", "parse_enum", "resolve_device"]
+__all__ = ["Device", "StrEnum", "Target", "parse_enum", "resolve_device"]
 
 _E = TypeVar("_E", bound="StrEnum")
 _M = TypeVar("_M", bound=enum.Enum)
@@ -43,6 +43,15 @@ class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+class Target(StrEnum):
+    """What a training map is compared with: the cohort's ``measured`` map, or (simulated
+    cohorts) the ``noiseless`` one with the measured acquired k-space
+    (:func:`mrsisr.data.dataset.noiseless_target`)."""
+
+    measured = "measured"
+    noiseless = "noiseless"
 
 
 def parse_enum(cls: type[_M], value: object, name: str) -> _M:

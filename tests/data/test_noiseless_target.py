@@ -12,7 +12,7 @@ import pytest
 from test_dataset import lowpass_reference, make_patient
 
 from mrsisr.data.check import check_cohort
-from mrsisr.data.cohort import Cohort
+from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.dataset import MRSIDataset, noiseless_target
 from mrsisr.data.manifest import map_file, noiseless_file
 from mrsisr.data.phantom import PARAMS_FILE, make_phantom_cohort
@@ -22,7 +22,7 @@ from mrsisr.kspace import degrade
 from mrsisr.metabolites import Metabolite
 
 
-def with_noiseless(pid: str, seed: int) -> object:
+def with_noiseless(pid: str, seed: int) -> Patient:
     """A synthetic patient whose maps are its noiseless maps plus Gaussian noise (SD 0.3)."""
     patient = make_patient(pid, seed=seed)
     rng = np.random.default_rng(100 + seed)

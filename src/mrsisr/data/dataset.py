@@ -31,6 +31,7 @@ from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.data.slices import SliceRule, SliceStack, load_slices
 from mrsisr.kspace import projection_matrix
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
+from mrsisr.options import Target
 
 if TYPE_CHECKING:
     from mrsisr.data.slices import PatientSource
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_N_CHOICES",
     "IMAGE_SETS",
-    "TARGETS",
     "MRSIDataset",
     "Sample",
     "SampleKey",
@@ -62,9 +62,6 @@ IMAGE_SETS: tuple[tuple[bool, bool], ...] = (
     (False, False),
 )
 """The (T1, FLAIR) presence of each entry of ``presence_probs``: both, T1 only, FLAIR only, none."""
-
-TARGETS: tuple[str, ...] = ("measured", "noiseless")
-"""What a sample's ``hr`` is: the measured map, or :func:`noiseless_target` of it."""
 
 _PRESENCE_STREAM = 1
 """Extra seed word of the modality-dropout draws (independent of n, λ and augmentation)."""
@@ -201,8 +198,8 @@ class MRSIDataset(Dataset[Sample]):
             (evaluation over all acquisition sizes) instead of drawing ``n``.
         presence_probs: probabilities of the image sets of :data:`IMAGE_SETS` (both, T1
             only, FLAIR only, none), summing to 1; an absent image is zeros.
-        target: one of :data:`TARGETS`: the measured map, or (every patient must have
-            noiseless maps) :func:`noiseless_target`.
+        target: a :class:`~mrsisr.options.Target`: the measured map, or (every patient
+            must have noiseless maps) :func:`noiseless_target`.
         seed: non-negative seed of every random draw.
         deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
             (validation and test sets; combine with ``augment=False``).
@@ -222,7 +219,7 @@ class MRSIDataset(Dataset[Sample]):
         slice_rule: SliceRule | None = None,
         expand_n: bool = False,
         presence_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
-        target: str = "measured",
+        target: Target | str = Target.measured,
         seed: int = 0,
         deterministic: bool = False,
     ) -> None:
@@ -237,9 +234,8 @@ class MRSIDataset(Dataset[Sample]):
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         if len(n_choices) == 0:
             raise ValueError("n_choices must hold at least one acquisition size")
-        if target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-        self.target = target
+        if target not in Target.choices():
+            raise ValueError(f"target must be one of {', '.join(Target.choices())}, got {target!r}")
         probs = np.asarray(presence_probs, dtype=np.float64)
         if probs.shape != (len(IMAGE_SETS),) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-6:
             raise ValueError(
@@ -261,7 +257,7 @@ class MRSIDataset(Dataset[Sample]):
         if wanted is not None and len(set(wanted)) != len(wanted):
             raise ValueError(f"metabolites must be unique, got {[str(m) for m in wanted]}")
         stack = load_slices(
-            source, patient_ids, wanted, self.slice_rule, noiseless=target == "noiseless"
+            source, patient_ids, wanted, self.slice_rule, noiseless=target == Target.noiseless
         )
         self._stack: SliceStack = stack
         self.patient_ids: tuple[str, ...] = stack.patient_ids
@@ -283,6 +279,11 @@ class MRSIDataset(Dataset[Sample]):
             len(self),
             " (every n)" if self.expand_n else "",
         )
+
+    @property
+    def target(self) -> Target:
+        """What ``Sample.hr`` is (the slices hold noiseless maps only for that target)."""
+        return Target.noiseless if self._stack.noiseless else Target.measured
 
     def __len__(self) -> int:
         return self._stack.num_pairs * len(self.metabolites) * self._repeat

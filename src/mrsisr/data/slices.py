@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
@@ -139,11 +139,21 @@ def _finite(array: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
-def _patient_slices(
-    patient: Patient, rule: SliceRule, noiseless: bool
-) -> tuple[tuple[int, ...], dict[Metabolite, np.ndarray], np.ndarray, dict[Metabolite, np.ndarray]]:
-    """Used slices, ``{metabolite: (X, Y, S)}`` maps, ``(3, X, Y, S)`` t1/flair/mask and,
-    if asked for, the noiseless maps (else ``{}``)."""
+class _PatientSlices(NamedTuple):
+    """One patient's used slices, as :func:`load_slices` gathers them before stacking."""
+
+    id: str
+    slices: tuple[int, ...]
+    maps: dict[Metabolite, np.ndarray]
+    """``{metabolite: (X, Y, S)}``."""
+    anatomy: np.ndarray
+    """``(3, X, Y, S)``: normalised T1, FLAIR and the mask."""
+    noiseless: dict[Metabolite, np.ndarray]
+    """Like ``maps``, or ``{}`` when not asked for."""
+
+
+def _patient_slices(patient: Patient, rule: SliceRule, noiseless: bool) -> _PatientSlices:
+    """The used slices of a patient, with the noiseless maps if asked for."""
     pid = str(patient.id)
     if noiseless and not patient.noiseless:
         raise ValueError(
@@ -174,7 +184,7 @@ def _patient_slices(
         }
 
     clean = kept(patient.noiseless, "noiseless ") if noiseless else {}
-    return slices, kept(patient.maps, ""), anatomy, clean
+    return _PatientSlices(pid, slices, kept(patient.maps, ""), anatomy, clean)
 
 
 def load_slices(
@@ -205,16 +215,18 @@ def load_slices(
         raise ValueError(f"patient_ids must be unique and non-empty, got {wanted}")
     loaded = []
     for pid in wanted:
-        slices, maps, anatomy, clean = _patient_slices(load(pid), rule, noiseless)
-        logger.debug("patient %s: %d slices used %s", pid, len(slices), list(slices))
-        if not slices:
+        patient = _patient_slices(load(pid), rule, noiseless)
+        logger.debug(
+            "patient %s: %d slices used %s", pid, len(patient.slices), list(patient.slices)
+        )
+        if not patient.slices:
             logger.warning("patient %s: no slice passes %s", pid, rule)
-        loaded.append((pid, slices, maps, anatomy, clean))
+        loaded.append(patient)
 
-    common = [m for m in METABOLITES if all(m in maps for _, _, maps, _, _ in loaded)]
+    common = [m for m in METABOLITES if all(m in p.maps for p in loaded)]
     chosen = tuple(common if metabolites is None else metabolites)
     for met in chosen:
-        missing = [pid for pid, _, maps, _, _ in loaded if met not in maps]
+        missing = [p.id for p in loaded if met not in p.maps]
         if missing:
             raise ValueError(
                 f"metabolites: {met} is missing for patient(s) {', '.join(missing)}; "
@@ -224,21 +236,23 @@ def load_slices(
         raise ValueError("metabolites: the selected patients share no metabolite map")
 
     volumes, volume_patient, pair_volume, pair_slice = [], [], [], []
-    for pid, slices, maps, anatomy, clean in loaded:
-        if not slices:
+    for p in loaded:
+        if not p.slices:
             continue
-        parts = [np.stack([maps[m] for m in chosen]), anatomy]
-        stack = np.concatenate(parts + ([np.stack([clean[m] for m in chosen])] if clean else []))
+        parts = [np.stack([p.maps[m] for m in chosen]), p.anatomy]
+        if noiseless:
+            parts.append(np.stack([p.noiseless[m] for m in chosen]))
+        stack = np.concatenate(parts)
         volumes.append(np.ascontiguousarray(np.moveaxis(stack, -1, 1)))  # (C, S, X, Y)
-        volume_patient.append(all_ids.index(pid))
-        pair_volume += [len(volumes) - 1] * len(slices)
-        pair_slice += list(range(len(slices)))
+        volume_patient.append(all_ids.index(p.id))
+        pair_volume += [len(volumes) - 1] * len(p.slices)
+        pair_slice += list(range(len(p.slices)))
     if not pair_volume:
         raise ValueError(f"slice_rule: no slice of the selected patients passes {rule}")
     grid = volumes[0].shape[-2:]
     if any(v.shape[-2:] != grid for v in volumes):
         raise ValueError("patients must share one in-plane grid (N_y, N_x)")
-    counts = [len(s) for _, s, _, _, _ in loaded]
+    counts = [len(p.slices) for p in loaded]
     logger.info(
         "slices: %d used over %d patients (%d–%d per patient, rule %s)",
         len(pair_volume),
@@ -250,7 +264,7 @@ def load_slices(
     return SliceStack(
         patient_ids=all_ids,
         metabolites=chosen,
-        slices={pid: slices for pid, slices, _, _, _ in loaded},
+        slices={p.id: p.slices for p in loaded},
         grid=(int(grid[0]), int(grid[1])),
         volumes=tuple(volumes),
         volume_patient=tuple(volume_patient),

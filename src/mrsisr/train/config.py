@@ -17,7 +17,7 @@ from typing import Any
 
 from mrsisr.errors import UserError
 from mrsisr.nn.config import CriticConfig, GeneratorConfig, Variant
-from mrsisr.options import Device
+from mrsisr.options import Device, Target
 from mrsisr.scales import coarsest_side
 
 __all__ = [
@@ -66,7 +66,7 @@ class DataConfig:
     """Modality dropout: probabilities that a training sample keeps both images, only its T1,
     only its FLAIR, or neither (an absent image becomes zeros, as at inference). Anything but
     ``[1, 0, 0, 0]`` needs ``model.presence = true``. Validation always has both images."""
-    target: str = field(default="measured", metadata=HASH_WHEN_SET)
+    target: str = field(default=Target.measured.value, metadata=HASH_WHEN_SET)
     """What the training maps are compared with: ``"measured"`` (the cohort's maps) or, for a
     simulated cohort with noiseless maps, ``"noiseless"``: the noiseless map with the
     measured map's acquired k-space (:func:`mrsisr.data.dataset.noiseless_target`), so that
@@ -227,8 +227,8 @@ def check_config(config: TrainConfig) -> TrainConfig:
         ),
         (
             "data.target",
-            lambda: data.target in ("measured", "noiseless"),
-            "must be 'measured' or 'noiseless'",
+            lambda: data.target in Target.choices(),
+            "must be " + " or ".join(f"'{t}'" for t in Target.choices()),
         ),
         ("data.max_shift", lambda: 0 <= data.max_shift <= grid // 2, f"must be in 0..{grid // 2}"),
         ("data.folds", lambda: 3 <= data.folds <= 1000, "must be in 3..1000 (train, val, test)"),
