@@ -219,7 +219,7 @@ LAYERS: dict[str, int] = {
         ["mrsisr", "errors", "options", "scales", "weights", "kspace", "symmetry", "atomic"], 0
     ),
     # 1: small shared helpers
-    **dict.fromkeys(["untrusted", "machine", "metabolites", "registration"], 1),
+    **dict.fromkeys(["untrusted", "machine", "metabolites", "registration", "bands"], 1),
     # 2: metrics, networks, data, provenance: independent of one another
     **dict.fromkeys(["metrics", "nn", "data", "provenance"], 2),
     # 3: what is built from one of them
@@ -228,7 +228,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["inference", "train"], 4),
     # 5: what runs a model several times or reads its outputs: uncertainty, the HTML report
     # (its header descriptions are what predict writes), benchmarks
-    **dict.fromkeys(["uncertainty", "report", "benchmarking"], 5),
+    **dict.fromkeys(["uncertainty", "selfcheck", "report", "benchmarking"], 5),
     # 6: predictions from files (with their SD maps and reports)
     "predict": 6,
     # 7: evaluation, the demo

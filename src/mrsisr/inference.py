@@ -40,6 +40,7 @@ from torch import nn
 
 from mrsisr import kspace
 from mrsisr.acquisition import measured_on_grid
+from mrsisr.bands import blend
 from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
@@ -435,6 +436,7 @@ class Predictor:
         metabolite: Metabolite | str,
         anatomy: Anatomy,
         sharpness: Sequence[float] = DEFAULT_SHARPNESS,
+        detail_weights: Sequence[float] | None = None,
     ) -> np.ndarray:
         """Super-resolve one LR volume at one or more sharpness weights λ.
 
@@ -444,6 +446,9 @@ class Predictor:
             anatomy: inputs on the output grid (:meth:`prepare_anatomy`), ``(N_y, N_x, S)``;
                 an absent image is given to the model as zeros, flagged absent.
             sharpness: the λ values, each ``>= 0``.
+            detail_weights: weights of the network's detail per ring of the unacquired band
+                (:func:`mrsisr.bands.blend`, e.g. from :func:`mrsisr.selfcheck.self_check`);
+                ``None``: the raw network output.
 
         Returns:
             ``(L, N_y, N_x, S)`` float32 in the input's units, one volume per λ, each
@@ -458,6 +463,9 @@ class Predictor:
         estimate = self.estimate(inputs, n, index_of(metabolite), lams, anatomy.present)
         estimate *= scale[None, :, None, None]
         consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
+        if detail_weights is not None:
+            zero_filled = kspace.zero_fill(measured, self.grid)
+            consistent = blend(zero_filled, consistent, measured.shape[-2:], detail_weights)
         return np.moveaxis(consistent, 1, 3).astype(np.float32)
 
     def check_volume(self, lr: np.ndarray, anatomy: Anatomy, sharpness: Sequence[float]) -> None:

@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mrsisr import kspace
+from mrsisr.bands import blend
 from mrsisr.inference import DEFAULT_SHARPNESS, Anatomy, Predictor
 from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.options import StrEnum, parse_enum
@@ -90,6 +91,7 @@ def tta(
     metabolite: Metabolite | str,
     anatomy: Anatomy,
     sharpness: Sequence[float] = DEFAULT_SHARPNESS,
+    detail_weights: Sequence[float] | None = None,
 ) -> Estimate:
     """Mean and SD over the grid's in-plane symmetries of ``T^-1(G(T(input)))``.
 
@@ -99,6 +101,8 @@ def tta(
         metabolite: which metabolite it is.
         anatomy: inputs on the output grid (:meth:`Predictor.prepare_anatomy`).
         sharpness: the λ values.
+        detail_weights: weights of the network's detail per ring, applied to every variant
+            (:func:`mrsisr.bands.blend`); ``None``: the raw network.
 
     Returns:
         :class:`Estimate` with ``(L, N_y, N_x, S)`` mean and SD (``ddof = 0``).
@@ -117,7 +121,7 @@ def tta(
         outputs.append(sym.invert(est))  # (L, S, N_y, N_x)
     variants = np.stack(outputs, axis=1) * scale[None, None, :, None, None]
     consistent = kspace.data_consistency(variants, measured)  # (L, V, S, N_y, N_x)
-    return _summary(consistent, measured, ddof=0)
+    return _summary(_weighted(consistent, measured, detail_weights), measured, ddof=0)
 
 
 def propagate_fit(
@@ -129,6 +133,7 @@ def propagate_fit(
     sharpness: Sequence[float] = DEFAULT_SHARPNESS,
     draws: int = DEFAULT_DRAWS,
     rng: np.random.Generator | None = None,
+    detail_weights: Sequence[float] | None = None,
 ) -> Estimate:
     """Mean and SD of the outputs for ``draws`` inputs ``lr + sd · ε``, ``ε ~ N(0, 1)`` per voxel.
 
@@ -144,6 +149,8 @@ def propagate_fit(
         sharpness: the λ values.
         draws: number of Monte Carlo draws, ``>= 2``.
         rng: the generator of the draws (default: seeded with 0, so runs repeat).
+        detail_weights: weights of the network's detail per ring, applied to every draw
+            (:func:`mrsisr.bands.blend`); ``None``: the raw network.
 
     Returns:
         :class:`Estimate` with ``(L, N_y, N_x, S)`` mean and SD (``ddof = 1``).
@@ -169,7 +176,18 @@ def propagate_fit(
     )
     est = (est * scale[None, :, None, None]).reshape(len(lams), draws, slices, *est.shape[-2:])
     consistent = kspace.data_consistency(est, samples)  # each draw consistent with itself
-    return _summary(consistent, measured, ddof=1)
+    return _summary(_weighted(consistent, samples, detail_weights), measured, ddof=1)
+
+
+def _weighted(
+    variants: np.ndarray, measured: np.ndarray, weights: Sequence[float] | None
+) -> np.ndarray:
+    """Each variant ``(L, V, S, N_y, N_x)`` with its detail over the zero-filled ``measured``
+    (``(S, n_y, n_x)``, or one per variant ``(V, S, n_y, n_x)``) weighted per ring."""
+    if weights is None:
+        return variants
+    zero_filled = kspace.zero_fill(measured, variants.shape[-2:])
+    return blend(zero_filled, variants, measured.shape[-2:], weights)
 
 
 def _repeat(anatomy: Anatomy, times: int) -> Anatomy:
@@ -206,12 +224,15 @@ def super_resolve_with_uncertainty(
     sd: np.ndarray | None = None,
     draws: int = DEFAULT_DRAWS,
     rng: np.random.Generator | None = None,
+    detail_weights: Sequence[float] | None = None,
 ) -> Estimate:
     """:func:`tta` or :func:`propagate_fit` by name (``sd`` is required for ``fit``)."""
 
     method = parse_enum(Uncertainty, method, "uncertainty method")
     if method is Uncertainty.tta:
-        return tta(predictor, lr, metabolite, anatomy, sharpness)
+        return tta(predictor, lr, metabolite, anatomy, sharpness, detail_weights)
     if sd is None:
         raise ValueError("uncertainty 'fit' needs the SD map of the low-resolution fit")
-    return propagate_fit(predictor, lr, sd, metabolite, anatomy, sharpness, draws, rng)
+    return propagate_fit(
+        predictor, lr, sd, metabolite, anatomy, sharpness, draws, rng, detail_weights
+    )

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Simulator.paper.value,
         help="paper: the glioma phantom of the reproduction (default); randomised: drawn "
         "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
-        "simulator with settings training never uses (a shifted test set)",
+        "simulator with settings training never uses (a shifted test set); real-like: the "
+        "shifted set with maps like real ones (weak tissue contrast, non-anatomical variation, "
+        "a rim at the brain edge, heavy-tailed noise; a test set)",
     )
     parser.add_argument("--patients", type=int, default=15, help="number of patients (15)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")

@@ -158,6 +158,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     uq.add_argument("--draws", type=int, default=16, help="Monte Carlo draws of 'fit' (16)")
     uq.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
+    parser.add_argument(
+        "--calibration",
+        choices=("self-check", "none"),
+        default="self-check",
+        help="self-check (default): weigh the network's detail by what it is worth on this "
+        "scan, measured one scale down on each map (0: zero-filling); none: the raw network "
+        "(docs/self-check.md)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="slices per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     outputs = parser.add_argument_group("outputs (each map with a provenance sidecar .json)")
@@ -237,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         register=args.register,
         draws=args.draws,
         seed=args.seed,
+        calibration=args.calibration,
     )
     for path in written:
         print(path)

@@ -75,8 +75,14 @@ def _write_one(
     else:
         from mrsisr.data.randomised import simulate_randomised_patient
 
-        preset = Preset.shifted if simulator is Simulator.shifted else Preset.training
+        preset = Preset.training if simulator is Simulator.randomised else Preset.shifted
         simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
+        if simulator is Simulator.real_like:
+            from mrsisr.data.reallike import make_real_like
+
+            patient, effects = make_real_like(simulated.patient, rng)
+            simulated = simulated._replace(patient=patient)
+            record = {**record, "real_like": effects}
     folder = write_patient(root, simulated.patient)
     save_volume(folder / LABELS_FILE, simulated.labels, simulated.patient.affine, dtype=np.uint8)
     if record is not None:

@@ -12,18 +12,21 @@ class Simulator(StrEnum):
 
     ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
     ``randomised`` and ``shifted``: the randomised simulator (:mod:`mrsisr.data.randomised`)
-    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`.
+    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`;
+    ``real-like``: the shifted preset with maps given the statistics of real ones
+    (:mod:`mrsisr.data.reallike`), a test set.
     """
 
     paper = "paper"
     randomised = "randomised"
     shifted = "shifted"
+    real_like = "real-like"
 
     @property
     def prefix(self) -> str:
         """First letter of the patient ids (P, R, S), so cohorts of different simulators
         never share ids and a model's recorded split cannot match another cohort's."""
-        return {"paper": "P", "randomised": "R", "shifted": "S"}[self.value]
+        return {"paper": "P", "randomised": "R", "shifted": "S", "real-like": "L"}[self.value]
 
     @property
     def code(self) -> int:

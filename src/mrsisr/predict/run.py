@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ from mrsisr.predict.outputs import (
 )
 from mrsisr.predict.plan import Job
 from mrsisr.provenance import FileHashes
+from mrsisr.selfcheck import Calibration, self_check
 from mrsisr.uncertainty import DEFAULT_DRAWS, super_resolve_with_uncertainty
 from mrsisr.weights import DEFAULT_MODEL
 
@@ -111,6 +113,7 @@ def run_jobs(
     register: bool = False,
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
+    calibration: Calibration | str = Calibration.self_check,
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -126,6 +129,8 @@ def run_jobs(
         draws: Monte Carlo draws of jobs with ``uncertainty="fit"``.
         seed: seed of those draws (each job's generator starts from it, so a map's SD does
             not depend on the other maps of the run).
+        calibration: ``self-check`` weighs the network's detail by what a self-check on the
+            map itself finds it worth (:mod:`mrsisr.selfcheck`); ``none``: the raw network.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -135,6 +140,7 @@ def run_jobs(
             for a mask with no voxel on the map's grid, when it is found; nothing is written).
     """
     jobs = list(jobs)
+    calibration = parse_enum(Calibration, calibration, "calibration")
     if draws < 2:
         raise UserError(f"--draws: must be >= 2, got {draws}")
     check_outputs(jobs, overwrite)
@@ -170,6 +176,7 @@ def run_jobs(
                     context,
                     draws=draws,
                     seed=seed,
+                    calibration=calibration,
                 )
                 bar.update()
         return files.commit()
@@ -300,11 +307,14 @@ def _run_one(
     context: tuple[Sequence[str], FileHashes, dict[str, dict | None]],
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
+    calibration: Calibration = Calibration.self_check,
 ) -> None:
     """Super-resolve one map (``lr``, cut back to its acquisition) at every λ and write the
     result(s) with their sidecars; ``context`` is the command line, the hash cache and the
     checks' results. With ``job.uncertainty`` the mean and SD of :mod:`mrsisr.uncertainty`
-    are written (the SD beside each output)."""
+    are written (the SD beside each output). With the ``self-check`` calibration the
+    network's detail is weighted by what :func:`mrsisr.selfcheck.self_check` finds on the
+    map (the same weights at every λ), and the check goes into the sidecar."""
     shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
     log.info(
         "%s %s: %s -> %s, lambda = %s",
@@ -314,6 +324,12 @@ def _run_one(
         "x".join(map(str, shape)),
         ", ".join(f"{v:g}" for v in job.sharpness),
     )
+    where = f"{job.patient or job.met.name} {job.metabolite}"
+    check = None
+    if calibration is Calibration.self_check:
+        check = self_check(predictor, lr.data, job.metabolite, anatomy)
+        log.info("%s: %s", where, check.summary())
+    weights = None if check is None else check.weights
     sd = None
     if job.uncertainty:
         spread = read_volume(job.sd, "an SD map of the fit").data if job.sd else None
@@ -327,9 +343,10 @@ def _run_one(
             sd=spread,
             draws=draws,
             rng=np.random.default_rng(seed),
+            detail_weights=weights,
         )
     else:
-        maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness)
+        maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness, weights)
     command_line, hashes, checks = context
     provenance = job_provenance(
         job,
@@ -339,6 +356,10 @@ def _run_one(
         mask_source=anatomy.mask_source,
         command_line=command_line,
     )
+    calibrated: dict[str, object] = {"calibration": calibration.value}
+    if check is not None:
+        calibrated["self_check"] = check.to_dict()
+    provenance = dataclasses.replace(provenance, extra={**provenance.extra, **calibrated})
     write_maps(files, job, maps, affine, lr.data.shape, provenance, hashes, checks, sd=sd)
 
 
