@@ -93,6 +93,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the first model, else the first baseline)",
     )
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
+    parser.add_argument(
+        "--self-consistency",
+        action="store_true",
+        help="instead of scoring methods: the self-check protocol of predict on every map cut "
+        "to each --n (what it estimates from the map alone, n' -> n, and the actual gains, "
+        "n -> N, raw and calibrated; docs/self-check.md); one --model or the shipped one",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="maps per batch (default 32)")
     add_device_argument(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
@@ -105,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.evaluation.report import machine_info, write_report  # numpy
     from mrsisr.machine import source_state
 
+    if args.self_consistency:
+        from mrsisr.commands import _self_consistency
+
+        if len(args.images) != 1:
+            raise UserError("--self-consistency: give one --images set")
+        return _self_consistency.run(args, IMAGE_CHOICES[args.images[0]])
     start = time.perf_counter()
     code = source_state()  # at the start: the tree may change while a long evaluation runs
     out = Path(args.out)
