@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from mrsisr.errors import UserError
+from mrsisr.metabolites import parse_metabolite
+from mrsisr.provenance import FileHashes
 
 
 def run(args: argparse.Namespace, images: tuple[bool, bool]) -> int:
@@ -26,9 +28,7 @@ def run(args: argparse.Namespace, images: tuple[bool, bool]) -> int:
     from mrsisr.evaluation.report import machine_info
     from mrsisr.evaluation.selfcheck import check_cohort, check_table, summarise
     from mrsisr.machine import source_state
-    from mrsisr.metabolites import parse_metabolite
     from mrsisr.predict import load_predictor
-    from mrsisr.provenance import FileHashes
 
     start = time.perf_counter()
     code = source_state()

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from mrsisr.commands import _self_consistency
 from mrsisr.commands._arguments import add_device_argument
 from mrsisr.errors import UserError
 
@@ -113,8 +114,6 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.machine import source_state
 
     if args.self_consistency:
-        from mrsisr.commands import _self_consistency
-
         if len(args.images) != 1:
             raise UserError("--self-consistency: give one --images set")
         return _self_consistency.run(args, IMAGE_CHOICES[args.images[0]])
