@@ -147,6 +147,9 @@ def test_report_beside_the_outputs(model_file, patient, tmp_path, capsys):
     assert all(m["sd_method"] == "tta" and m["lams"] == [0.0, 0.1] for m in payload["maps"])
     assert payload["t1"] is not None and payload["mask"] is not None
     assert "sha256" in page and str(patient["t1"]) in page
+    for met in ("Gln", "Glu"):  # each map's self-check, from its sidecar
+        row = re.search(rf"<th>self-check: {met}</th><td>([^<]*)</td>", page)
+        assert row and " -&gt; " in row.group(1) and "over zero-filling" in row.group(1)
     single = tmp_path / "one.nii.gz"
     assert predict(model_file, *one_map(patient, single, "--report")) == 0
     assert (tmp_path / "one_report.html").is_file()

@@ -216,6 +216,10 @@ def read_predict_folder(
     t1_path = t1 or _sidecar_input(side, "t1")
     anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
     rows = _provenance_rows(side, __version__, provenance)
+    for met, items in by_met.items():
+        check = _object(_sidecar(items[0][2]), "self_check")
+        if check:
+            rows.append((f"self-check: {met}", _self_check_text(check)))
     rows += [("folder", str(folder)), ("grid N", f"{shape[0]} x {shape[1]}, {shape[2]} slices")]
     rows += [("T1 shown", str(t1_path) if t1_path else "none (give --t1)")]
     if mask is None:
@@ -270,6 +274,30 @@ def _provenance_rows(
     if side.get("command_line"):
         rows.append(("command line", " ".join(map(str, side["command_line"]))))
     return rows
+
+
+def _self_check_text(check: dict[str, Any]) -> str:
+    """One line from a sidecar's ``self_check`` record (:class:`mrsisr.selfcheck.SelfCheck`)."""
+
+    def size(value: Any) -> str:
+        return "x".join(map(str, value)) if isinstance(value, list) else "?"
+
+    def db(value: Any) -> str:
+        return f"{value:+.2f} dB" if isinstance(value, (int, float)) else "n/a"
+
+    if check.get("n_check") is None:
+        return f"not possible ({_text(check.get('note', ''))}): output is zero-filling"
+    weights = check.get("weights") or []
+    used = any(isinstance(w, (int, float)) and w > 0 for w in weights)
+    fitted = " ".join(f"{w:.2f}" for w in check.get("fitted") or [] if isinstance(w, float))
+    text = (
+        f"{size(check.get('n_check'))} -> {size(check.get('n'))}: network "
+        f"{db(check.get('gain_raw_db'))}, calibrated {db(check.get('gain_db'))} over "
+        f"zero-filling; detail weights {fitted or '?'} "
+        + ("(used)" if used else f"(below {check.get('min_gain_db')} dB: output is zero-filling)")
+    )
+    note = check.get("note")
+    return f"{text}; {note}" if isinstance(note, str) and note else text
 
 
 def _sidecar_input(record: dict[str, Any], role: str) -> str | None:
