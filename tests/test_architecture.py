@@ -229,13 +229,15 @@ LAYERS: dict[str, int] = {
     # 5: what runs a model several times or reads its outputs: uncertainty, the HTML report
     # (its header descriptions are what predict writes), benchmarks
     **dict.fromkeys(["uncertainty", "selfcheck", "report", "benchmarking"], 5),
-    # 6: predictions from files (with their SD maps and reports)
-    "predict": 6,
-    # 7: evaluation, the demo
-    **dict.fromkeys(["evaluation", "demo"], 7),
-    "commands": 8,
-    "cli": 9,
-    "__main__": 10,
+    # 6: what fine-tunes a model on a user's maps, checked by the self-check
+    "adapt": 6,
+    # 7: predictions from files (with their SD maps and reports)
+    "predict": 7,
+    # 8: evaluation, the demo
+    **dict.fromkeys(["evaluation", "demo"], 8),
+    "commands": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 """The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
 

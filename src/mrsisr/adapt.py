@@ -1,0 +1,326 @@
+"""Adapt a model to the user's own maps: self-supervised fine-tuning, no ground truth needed.
+
+A map measured at ``n`` is the exact truth for its own degradation to ``n' < n`` (the operator
+the network was trained to invert). Adaptation fine-tunes the network on that task: each step
+cuts a batch of the user's slices to ``n'`` (drawn per step), super-resolves them, cuts the
+output back to ``n`` and compares it with the measured slices inside the mask (L1, the
+training loss's fidelity term). No weight ever sees a high-resolution map, so nothing but the
+user's data is needed; the network learns how *their* maps behave beyond the acquisition
+window (how much of it is tissue, how much is rim or noise) one scale down, and carries it to
+the real scale, as the self-check does for its weights (:mod:`mrsisr.selfcheck`).
+
+The data are split by slice: every fourth slice of each map is held out, and the self-check
+on the held-out slices before and after (:func:`held_out_gain`) says whether the adaptation
+helped; ``mrsisr predict --adapt`` uses the adapted network only when it did. Data
+consistency is applied at inference as always, so the acquired k-space of every output is
+the measured one whatever the weights are. What adapts, how many steps and at which rate was
+settled by measurement (docs/adapt.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from mrsisr import kspace
+from mrsisr.inference import Anatomy, Predictor
+from mrsisr.metabolites import Metabolite, index_of, parse_metabolite
+from mrsisr.options import StrEnum, parse_enum
+from mrsisr.selfcheck import self_check
+from mrsisr.symmetry import symmetries_of
+
+__all__ = [
+    "HOLD_OUT_EVERY",
+    "AdaptSettings",
+    "Adapted",
+    "Scan",
+    "Trainable",
+    "adapt",
+    "data_sha256",
+    "held_out_gain",
+    "split_slices",
+]
+
+log = logging.getLogger(__name__)
+
+HOLD_OUT_EVERY = 4
+"""Every fourth slice of each map (from the second on) is held out of the adaptation."""
+
+
+class Trainable(StrEnum):
+    """Which parameters adaptation changes."""
+
+    all = "all"
+    """Every weight of the generator."""
+    conditioning = "conditioning"
+    """Everything but the convolution kernels: the conditioning networks (filter scaling,
+    metabolite embedding, CIN), biases and PReLU slopes, which change how strongly each
+    filter acts, not what it detects."""
+
+
+@dataclass(frozen=True)
+class AdaptSettings:
+    """How the network is adapted (defaults: docs/adapt.md, where they were measured)."""
+
+    steps: int = 60
+    """Optimiser steps."""
+    lr: float = 1e-5
+    """Adam learning rate (betas 0.5, 0.9, as the training recipe)."""
+    batch_size: int = 8
+    """Slices per step (one map per step, drawn at random)."""
+    ratio: tuple[float, float] = (0.5, 0.5)
+    """``n' / n`` per axis, drawn uniformly per step (rounded, at least 4)."""
+    trainable: Trainable = Trainable.all
+    """Which parameters change."""
+    augment: bool = True
+    """A random in-plane flip or quarter turn of the grid per step (:mod:`mrsisr.symmetry`)."""
+    seed: int = 0
+    """Seed of every draw (step ``k`` draws from ``default_rng([seed, k])``: resumable)."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch_size < 1:
+            raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {self}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        low, high = self.ratio
+        if not 0 < low <= high < 1:
+            raise ValueError(f"ratio must satisfy 0 < low <= high < 1, got {self.ratio}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        object.__setattr__(self, "trainable", parse_enum(Trainable, self.trainable, "trainable"))
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        record = asdict(self)
+        record["trainable"] = self.trainable.value
+        record["ratio"] = list(self.ratio)
+        return record
+
+
+class Scan(NamedTuple):
+    """One measured map with its anatomy on the model's grid."""
+
+    lr: np.ndarray
+    """``(n_y, n_x, S)`` float64 measured map at its acquisition grid."""
+    metabolite: Metabolite
+    anatomy: Anatomy
+    """``(N_y, N_x, S)`` inputs (:meth:`Predictor.prepare_anatomy`)."""
+
+
+@dataclass
+class Adapted:
+    """The result of :func:`adapt`."""
+
+    model: nn.Module
+    """The adapted generator (eval mode)."""
+    settings: AdaptSettings
+    losses: list[float] = field(default_factory=list)
+    """The training loss of each step."""
+    before_db: float = math.nan
+    """Held-out self-check gain of the base model (:func:`held_out_gain`)."""
+    after_db: float = math.nan
+    """The same for the adapted model."""
+    seconds: float = 0.0
+
+    @property
+    def improved(self) -> bool:
+        """Whether the held-out self-check gain went up."""
+        return math.isfinite(self.after_db) and self.after_db > self.before_db
+
+    def record(self) -> dict:
+        """JSON-ready summary (for sidecars and model headers)."""
+        return {
+            "settings": self.settings.to_dict(),
+            "self_check_before_db": _rounded(self.before_db),
+            "self_check_after_db": _rounded(self.after_db),
+            "improved": self.improved,
+            "final_loss": _rounded(self.losses[-1]) if self.losses else None,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _rounded(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def split_slices(slices: int) -> tuple[list[int], list[int]]:
+    """``(train, held_out)`` slice indices: every :data:`HOLD_OUT_EVERY`-th slice from the
+    second on is held out; with fewer than two slices, nothing is."""
+    held = list(range(1, slices, HOLD_OUT_EVERY)) if slices >= 2 else []
+    return [s for s in range(slices) if s not in held], held
+
+
+def _subset(scan: Scan, slices: Sequence[int]) -> Scan:
+    index = list(slices)
+
+    def cut(image: np.ndarray | None) -> np.ndarray | None:
+        return None if image is None else image[:, :, index]
+
+    anatomy = Anatomy(
+        t1=cut(scan.anatomy.t1),
+        flair=cut(scan.anatomy.flair),
+        mask=scan.anatomy.mask[:, :, index],
+        mask_source=scan.anatomy.mask_source,
+    )
+    return Scan(scan.lr[:, :, index], scan.metabolite, anatomy)
+
+
+def held_out_gain(predictor: Predictor, scans: Sequence[Scan]) -> float:
+    """Mean over the maps of the raw network's self-check gain (dB, ``n' -> n``) on the
+    held-out slices (:func:`split_slices`); NaN where no map has a held-out slice."""
+    gains = []
+    for scan in scans:
+        _, held = split_slices(scan.lr.shape[2])
+        if not held:
+            continue
+        part = _subset(scan, held)
+        check = self_check(predictor, part.lr, part.metabolite, part.anatomy)
+        if check.ran and math.isfinite(check.gain_raw_db):
+            gains.append(check.gain_raw_db)
+    return float(np.mean(gains)) if gains else math.nan
+
+
+def data_sha256(scans: Sequence[Scan]) -> str:
+    """SHA-256 of the maps adapted on (values, sizes and metabolites, in order)."""
+    digest = hashlib.sha256()
+    for scan in scans:
+        digest.update(scan.metabolite.value.encode())
+        digest.update(np.asarray(scan.lr.shape, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(scan.lr, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def _trainable(model: nn.Module, which: Trainable) -> list[nn.Parameter]:
+    params = list(model.parameters())
+    chosen = params if which is Trainable.all else [p for p in params if p.ndim != 4]
+    for p in params:
+        p.requires_grad_(False)
+    for p in chosen:
+        p.requires_grad_(True)
+    return chosen
+
+
+def _projection(grid: Sequence[int], n: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    return (
+        kspace.projection_matrix(int(grid[0]), int(n[0]), torch.float32),
+        kspace.projection_matrix(int(grid[1]), int(n[1]), torch.float32),
+    )
+
+
+def adapt(
+    predictor: Predictor,
+    scans: Sequence[Scan],
+    settings: AdaptSettings | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    check: bool = True,
+) -> Adapted:
+    """Fine-tune a copy of the predictor's model on the scans' own degradation.
+
+    Args:
+        predictor: the base model (not changed).
+        scans: the maps to learn from (their held-out slices are not trained on).
+        settings: how (:class:`AdaptSettings`).
+        progress: called after each step with ``(step, loss)``.
+        check: also measure the held-out self-check gain before and after.
+
+    Returns:
+        :class:`Adapted` with the new model.
+
+    Raises:
+        ValueError: no scan, no slice to train on, or a scan the model refuses (shape,
+            anatomy grid); UserError: an image the model needs is absent.
+    """
+    settings = settings or AdaptSettings()
+    if not scans:
+        raise ValueError("adapt needs at least one map")
+    for scan in scans:  # what the base model refuses, adaptation refuses
+        predictor.check_volume(scan.lr, scan.anatomy, (0.0,))
+    start = time.perf_counter()
+    training = [(scan, split_slices(scan.lr.shape[2])[0]) for scan in scans]
+    training = [(scan, slices) for scan, slices in training if slices]
+    if not training:
+        raise ValueError("adapt needs at least one slice to train on")
+    before = held_out_gain(predictor, scans) if check else math.nan
+    model = copy.deepcopy(predictor.model).float().to(predictor.device)
+    params = _trainable(model, settings.trainable)
+    optimiser = torch.optim.Adam(params, lr=settings.lr, betas=(0.5, 0.9))
+    grid = predictor.grid
+    symmetries = symmetries_of(grid)
+    losses = []
+    model.eval()  # no dropout or batch statistics: the network as it runs at inference
+    for step in range(settings.steps):
+        rng = np.random.default_rng([settings.seed, step])
+        scan, slices = training[int(rng.integers(len(training)))]
+        chosen = rng.choice(
+            slices, size=settings.batch_size, replace=len(slices) < settings.batch_size
+        )
+        part = _subset(scan, [int(z) for z in chosen])
+        measured = np.moveaxis(part.lr, 2, 0)  # (B, n_y, n_x)
+        n = measured.shape[-2:]
+        ratio = rng.uniform(*settings.ratio)
+        coarse_n = tuple(max(4, min(int(v) - 1, round(v * ratio))) for v in n)
+        coarse = kspace.degrade(measured, coarse_n)
+        inputs, scale = predictor.network_inputs(coarse, part.anatomy)
+        target = kspace.zero_fill(measured, grid) / scale[:, None, None]
+        sym = symmetries[int(rng.integers(len(symmetries)))] if settings.augment else None
+        sizes = [coarse_n, n]
+        if sym is not None:
+            inputs, target = sym.apply(inputs), sym.apply(target)
+            sizes = [sym.size(coarse_n), sym.size(n)]
+        x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(predictor.device)
+        y = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(predictor.device)
+        batch = x.shape[0]
+        cond_n = torch.tensor([sizes[0]] * batch, dtype=torch.int64, device=predictor.device)
+        met = torch.full((batch,), index_of(scan.metabolite), device=predictor.device)
+        lam = torch.zeros(batch, device=predictor.device)
+        flags: tuple[torch.Tensor, ...] = ()
+        if not all(part.anatomy.present):
+            flags = (torch.tensor([list(part.anatomy.present)] * batch, device=predictor.device),)
+        out = model(x[:, 0:1], x[:, 1:2], x[:, 2:3], x[:, 3:4], cond_n, met, lam, *flags)[:, 0]
+        p_y, p_x = (m.to(predictor.device) for m in _projection(out.shape[-2:], sizes[1]))
+        seen = p_y @ out @ p_x.T  # the output cut back to the map's own size n
+        mask = x[:, 3]
+        loss = ((seen - y).abs() * mask).sum() / mask.sum().clamp_min(1.0)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        if progress is not None:
+            progress(step + 1, losses[-1])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    adapted = Predictor(
+        model=model.eval(),
+        grid=grid,
+        device=predictor.device,
+        batch_size=predictor.batch_size,
+        precision=predictor.precision,
+        source=predictor.source,
+        trained_n=predictor.trained_n,
+    )
+    after = held_out_gain(adapted, scans) if check else math.nan
+    result = Adapted(model.eval(), settings, losses, before, after, time.perf_counter() - start)
+    log.info(
+        "adapted %s parameters in %d steps (%.1f s): held-out self-check %+.2f -> %+.2f dB",
+        settings.trainable.value,
+        settings.steps,
+        result.seconds,
+        before,
+        after,
+    )
+    return result
+
+
+def scans_of(maps: Sequence[tuple[np.ndarray, Metabolite | str]], anatomy: Anatomy) -> list[Scan]:
+    """Scans of one patient: each ``(lr, metabolite)`` with the shared anatomy."""
+    return [Scan(np.asarray(lr, np.float64), parse_metabolite(m), anatomy) for lr, m in maps]
