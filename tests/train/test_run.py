@@ -36,6 +36,9 @@ def test_every_variant_trains_and_exports_a_loadable_model(variant, tiny_cohort,
     model, info = load_model(tmp_path / "run" / "best.safetensors")
     assert info.variant == variant
     assert info.metadata["n_choices"] == json.loads(n_choices)
+    ns = json.loads(n_choices)
+    assert info.trained is not None and info.trained.n_min == (min(ns),) * 2
+    assert info.trained.n_max == (max(ns),) * 2 and info.trained.grid == (32, 32)
     batch = torch.rand(2, 1, 32, 32)
     n, met = torch.full((2, 2), 12), torch.tensor([0, 2])
     with torch.no_grad():
