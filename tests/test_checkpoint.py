@@ -10,7 +10,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mrsisr.checkpoint import TrainedRange, load_model, read_info, save_model
+from mrsisr.checkpoint import (
+    METABOLITES_0_1_0,
+    TrainedRange,
+    load_model,
+    read_info,
+    save_model,
+)
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.variants import Variant, build_generator
@@ -212,11 +218,15 @@ def test_the_header_records_the_metabolite_order_and_the_trained_grids(tmp_path:
     assert header["metabolites"] == NAMES and header["trained"] == TRAINED
 
 
-def test_a_file_without_the_metabolite_list_is_read_as_the_current_list(tmp_path: Path) -> None:
-    """Files written before the field existed (the 0.1.0 shipped model) keep loading."""
+def test_a_file_without_the_metabolite_list_is_read_with_the_list_of_0_1_0(
+    tmp_path: Path,
+) -> None:
+    """Files written before the field existed (the 0.1.0 shipped model) keep loading, read
+    with the frozen list of 0.1.0, which is today's."""
+    assert METABOLITES_0_1_0 == tuple(NAMES)
     state = build_generator("full", **CONFIG).state_dict()
     info = read_info(header_file(tmp_path / "old.safetensors", state, config=CONFIG))
-    assert info.metabolites == tuple(NAMES) and info.trained is None
+    assert info.metabolites == METABOLITES_0_1_0 and info.trained is None
 
 
 def test_a_model_with_the_metabolites_in_another_order_is_mapped_by_name(tmp_path: Path) -> None:

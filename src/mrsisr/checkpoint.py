@@ -9,7 +9,8 @@ document under the key ``"mrsisr"``::
      "config": {...GeneratorConfig fields...}, "metadata": {...free-form...}}
 
 ``metabolites`` is the order of the metabolite embedding (index ``i`` is the ``i``-th name);
-a file without it (written by mrsisr 0.1.0) is read as :data:`mrsisr.metabolites.METABOLITES`.
+a file without it (written by mrsisr 0.1.0) is read as that version's list,
+:data:`METABOLITES_0_1_0` (today's :data:`mrsisr.metabolites.METABOLITES`).
 A file whose list holds the same names in another order is mapped by name: the embedding's
 rows are reordered on load, so indices are always those of ``METABOLITES``; a list with an
 unknown, missing or repeated name is refused. ``trained`` (optional) records the acquisition
@@ -48,6 +49,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAX_HEADER_BYTES",
     "MAX_MODEL_VALUES",
+    "METABOLITES_0_1_0",
     "ModelInfo",
     "TrainedRange",
     "load_model",
@@ -69,6 +71,10 @@ _HEADER_FIELDS = (
     "metadata",
 )
 _MAX_METABOLITES = 64
+METABOLITES_0_1_0 = ("tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins")
+"""The embedding order of every model file written without a ``metabolites`` field (mrsisr
+0.1.0). Frozen here, not read from ``METABOLITES``: a metabolite added later must not
+change how those files are read."""
 
 MAX_HEADER_BYTES = 4 * 2**20
 """Largest accepted safetensors header (the shipped model's is 22 kB)."""
@@ -112,9 +118,9 @@ class ModelInfo:
     """Every :class:`~mrsisr.nn.config.GeneratorConfig` field (JSON types), checked."""
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
-    metabolites: tuple[str, ...] = tuple(m.value for m in METABOLITES)
-    """The file's embedding order as recorded (``METABOLITES`` when the file has none); the
-    loaded generator always uses ``METABOLITES``'s order."""
+    metabolites: tuple[str, ...] = METABOLITES_0_1_0
+    """The file's embedding order as recorded (:data:`METABOLITES_0_1_0` when the file has
+    none); the loaded generator always uses ``METABOLITES``'s order."""
     trained: TrainedRange | None = None
     """The grids the model was trained on, when the file records them."""
 
@@ -287,7 +293,9 @@ def _metabolite_order(path: Path, names: Any) -> list[int] | None:
         UserError: not a list of names, or a name unknown, missing or repeated.
     """
     known = [m.value for m in METABOLITES]
-    if names is None or names == known:
+    if names is None:
+        names = list(METABOLITES_0_1_0)
+    if names == known:
         return None
     listed = ", ".join(known)
     if not (
@@ -409,7 +417,7 @@ def _read(path: str | Path) -> tuple[ModelInfo, nn.Module, list[int] | None]:
     _check_metadata(path, meta, config.grid)
     model = _check_tensors(path, variant, config, tensors)
     full = json.loads(json.dumps(config.to_dict()))  # every field, defaults included
-    names = header.get("metabolites") or [m.value for m in METABOLITES]
+    names = header.get("metabolites", METABOLITES_0_1_0)
     info = ModelInfo(
         variant=variant,
         config=full,
