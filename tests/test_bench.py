@@ -64,6 +64,7 @@ def quick_result(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_quick_json_has_the_headline_medians_and_the_context(quick_result) -> None:
     for key in ("train_step_ms", "infer_ms_per_map_b32"):
         assert set(quick_result[key]) == {"plain", "loop", "fast"}
@@ -93,6 +94,7 @@ def test_quick_json_has_the_headline_medians_and_the_context(quick_result) -> No
     }
 
 
+@pytest.mark.slow
 def test_markdown_has_one_row_per_workload(quick_result) -> None:
     text = to_markdown(quick_result)
     assert quick_result["date"] in text

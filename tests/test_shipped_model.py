@@ -87,6 +87,7 @@ FLOORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("images", ["both", "t1", "flair", "none"])
 @pytest.mark.parametrize("n", [16, 32])
 def test_shipped_model_beats_zero_filling_on_an_unseen_patient(

@@ -22,6 +22,7 @@ OBLIQUE = np.array(
 SHAPE = (23, 19, 5)
 
 
+@pytest.mark.slow
 def test_the_template_loads_offline_as_tissue_fractions() -> None:
     atlas = load_atlas()
     total = atlas.gm + atlas.wm + atlas.csf

@@ -24,6 +24,7 @@ def tiny(*overrides: str):
     return load_config("tiny", list(overrides))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [v.value for v in Variant])
 def test_every_variant_trains_and_exports_a_loadable_model(variant, tiny_cohort, tmp_path):
     n_choices = "[12]" if variant == "single_scale" else "[8, 12, 16]"
@@ -60,6 +61,7 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(run, tmp_path / "run"))
 
 
+@pytest.mark.slow
 def test_run_folder_holds_config_split_metrics_models_and_curves(finished_run):
     run = finished_run
     names = {p.name for p in run.iterdir()}
@@ -109,6 +111,7 @@ def test_best_model_is_the_epoch_with_the_lowest_validation_loss(finished_run):
     assert last.metadata["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_without_adversarial_term_there_is_no_critic_anywhere(tiny_cohort, tmp_path):
     run = tmp_path / "run"
     train(plan_run(tiny("adversarial.enabled=false", "epochs=1"), tiny_cohort, 0, run))
@@ -118,6 +121,7 @@ def test_without_adversarial_term_there_is_no_critic_anywhere(tiny_cohort, tmp_p
     assert "train_adv" not in meta["history"][-1]
 
 
+@pytest.mark.slow
 def test_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one(tiny_cohort, tmp_path):
     config = tiny("epochs=2", "steps_per_epoch=2")
     train(plan_run(config, tiny_cohort, 0, tmp_path / "straight"))
@@ -148,6 +152,7 @@ def test_resume_with_another_configuration_or_fold_is_refused(finished_run):
     assert plan.config.epochs == 5 and plan.fold == 1
 
 
+@pytest.mark.slow
 def test_existing_run_without_resume_is_refused(finished_run, tiny_cohort):
     with pytest.raises(UserError, match="already holds a run"):
         plan_run(tiny(), tiny_cohort, 1, finished_run)
