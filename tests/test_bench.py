@@ -37,6 +37,7 @@ def test_interleaving_rotates_the_order_and_times_every_call() -> None:
         assert all(t >= 0 for v in clock.values() for t in v)
 
 
+@pytest.mark.slow
 def test_flop_count_matches_the_analytic_count() -> None:
     x = torch.randn(3, 5, 17, 19, requires_grad=True)
     w = torch.randn(7, 5, 3, 3, requires_grad=True)

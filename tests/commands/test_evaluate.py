@@ -79,6 +79,7 @@ def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, 
     assert "margin of `filter_scaling` over zero-filling" in summary
 
 
+@pytest.mark.slow
 def test_all_patients_scores_every_patient_of_a_test_cohort(cohort, tmp_path):
     out = tmp_path / "eval"
     argv = ["evaluate", "--data", str(cohort), "--all-patients", "--baselines", "zero_fill"]

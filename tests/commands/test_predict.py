@@ -218,6 +218,7 @@ def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
     assert "mask.nii.gz" in given and "derived from T1 and FLAIR" in derived
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_path, capsys):
     out = tmp_path / "sr.nii.gz"
     out.write_bytes(b"keep me")
@@ -229,6 +230,7 @@ def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_pa
     assert nib.load(str(out)).shape == (*GRID, SLICES)
 
 
+@pytest.mark.slow
 def test_no_partial_output_when_a_later_map_fails(model_file, patient, tmp_path, monkeypatch):
     from mrsisr.inference import Predictor
 

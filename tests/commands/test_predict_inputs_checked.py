@@ -122,6 +122,7 @@ def test_misregistration_is_reported_and_register_corrects_it(
     assert np.count_nonzero(masks[0] != masks[1]) < 0.02 * masks[0].sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("units", [1.0, 1e-3])  # millimolar and molar
 def test_press_box_and_zero_slices_give_nothing_outside(
     model_file,

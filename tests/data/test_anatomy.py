@@ -49,6 +49,7 @@ def test_without_nilearn_the_phantom_names_the_extra_to_install(monkeypatch) -> 
         anatomy._template_paths()
 
 
+@pytest.mark.slow
 def test_slice_profile_smooths_only_along_slices() -> None:
     sharp, thick = load_atlas(), load_atlas(3.4)
     np.testing.assert_allclose(sharp.gm.sum(axis=2), thick.gm.sum(axis=2), rtol=1e-3, atol=1e-3)

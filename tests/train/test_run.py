@@ -100,6 +100,7 @@ def test_run_folder_holds_config_split_metrics_models_and_curves(finished_run):
     assert (run / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_best_model_is_the_epoch_with_the_lowest_validation_loss(finished_run):
     rows = list(csv.DictReader((finished_run / "metrics.csv").open()))
     losses = [float(r["val_loss"]) for r in rows]
@@ -180,6 +181,7 @@ def test_user_errors_are_raised_before_any_file_is_written(tiny_cohort, tmp_path
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_of_a_foreign_configuration_is_refused(finished_run, tmp_path):
     run = copy_run(finished_run, tmp_path)
     state, meta = load_state(run / "checkpoint.safetensors")
