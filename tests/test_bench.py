@@ -37,6 +37,7 @@ def test_interleaving_rotates_the_order_and_times_every_call() -> None:
         assert all(t >= 0 for v in clock.values() for t in v)
 
 
+@pytest.mark.slow
 def test_flop_count_matches_the_analytic_count() -> None:
     x = torch.randn(3, 5, 17, 19, requires_grad=True)
     w = torch.randn(7, 5, 3, 3, requires_grad=True)
@@ -64,6 +65,7 @@ def quick_result(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_quick_json_has_the_headline_medians_and_the_context(quick_result) -> None:
     for key in ("train_step_ms", "infer_ms_per_map_b32"):
         assert set(quick_result[key]) == {"plain", "loop", "fast"}
@@ -93,6 +95,7 @@ def test_quick_json_has_the_headline_medians_and_the_context(quick_result) -> No
     }
 
 
+@pytest.mark.slow
 def test_markdown_has_one_row_per_workload(quick_result) -> None:
     text = to_markdown(quick_result)
     assert quick_result["date"] in text

@@ -10,11 +10,20 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mrsisr.checkpoint import load_model, read_info, save_model
+from mrsisr.checkpoint import (
+    METABOLITES_0_1_0,
+    TrainedRange,
+    load_model,
+    read_info,
+    save_model,
+)
 from mrsisr.errors import UserError
+from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.variants import Variant, build_generator
 
 CONFIG = {"grid": [32, 32], "channels": [4, 8, 8, 8, 8]}
+NAMES = [m.value for m in METABOLITES]
+TRAINED = {"n_min": [8, 8], "n_max": [16, 16], "N": [32, 32]}
 
 
 def inputs(batch: int = 2, size: int = 32) -> tuple[torch.Tensor, ...]:
@@ -143,6 +152,13 @@ def test_tensors_are_compared_with_the_described_model_by_name_shape_and_dtype(
         ({"config": CONFIG, "metadata": {"fold": -1}}, "'fold'"),
         ({"config": CONFIG, "metadata": {"lam_range": [0, float("nan")]}}, "'lam_range'"),
         ({"config": CONFIG, "format_version": True}, "version True is not supported"),
+        ({"config": CONFIG, "metabolites": "tCho"}, "'metabolites' must be a list of names"),
+        ({"config": CONFIG, "metabolites": [*NAMES, "Lac"]}, "knows metabolite 'Lac'"),
+        ({"config": CONFIG, "metabolites": NAMES[:-1]}, "not trained for Ins"),
+        ({"config": CONFIG, "metabolites": [*NAMES, "NAA"]}, "lists NAA twice"),
+        ({"config": CONFIG, "trained": {"n_min": [8, 8]}}, "'trained' must hold exactly"),
+        ({"config": CONFIG, "trained": TRAINED | {"N": [64, 64]}}, r"N = \[64, 64\] is not"),
+        ({"config": CONFIG, "trained": TRAINED | {"n_max": [4, 4]}}, "n_min <= n_max <= N"),
     ],
 )
 def test_header_fields_are_checked(tmp_path: Path, header: dict, message: str) -> None:
@@ -189,3 +205,51 @@ def test_half_storage_refuses_weights_beyond_float16(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="beyond float16's range"):
         save_model(tmp_path / "m.safetensors", model, "full", CONFIG, half=True)
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_header_records_the_metabolite_order_and_the_trained_grids(tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    trained = TrainedRange.from_n_choices([16, 8, 12], CONFIG["grid"])
+    save_model(path, build_generator("full", **CONFIG), "full", CONFIG, trained=trained)
+    info = read_info(path)
+    assert info.metabolites == tuple(NAMES)
+    assert info.trained == TrainedRange((8, 8), (16, 16), (32, 32))
+    header = json.loads(read_safetensors_metadata(path)["mrsisr"])
+    assert header["metabolites"] == NAMES and header["trained"] == TRAINED
+
+
+def test_a_file_without_the_metabolite_list_is_read_with_the_list_of_0_1_0(
+    tmp_path: Path,
+) -> None:
+    """Files written before the field existed (the 0.1.0 shipped model) keep loading, read
+    with the frozen list of 0.1.0, which is today's."""
+    assert METABOLITES_0_1_0 == tuple(NAMES)
+    state = build_generator("full", **CONFIG).state_dict()
+    info = read_info(header_file(tmp_path / "old.safetensors", state, config=CONFIG))
+    assert info.metabolites == METABOLITES_0_1_0 and info.trained is None
+
+
+def test_a_model_with_the_metabolites_in_another_order_is_mapped_by_name(tmp_path: Path) -> None:
+    """The embedding row of each metabolite is found by its name, not by its index."""
+    model = build_generator("full", **CONFIG).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    order = [6, 2, 0, 5, 1, 4, 3]  # the file's row r holds metabolite order[r]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["conv_trunk.embedding"] = state["conv_trunk.embedding"][:, order].contiguous()
+    names = [NAMES[i] for i in order]
+    path = header_file(tmp_path / "shuffled.safetensors", state, config=CONFIG, metabolites=names)
+    loaded, info = load_model(path)
+    assert info.metabolites == tuple(names)
+    lr, t1, flair, mask, n, _, lam = inputs(1)
+    with torch.no_grad():
+        for index in range(len(NAMES)):
+            met = torch.tensor([index])
+            expected = model(lr, t1, flair, mask, n, met, lam)
+            torch.testing.assert_close(loaded(lr, t1, flair, mask, n, met, lam), expected)
+
+
+def read_safetensors_metadata(path: Path) -> dict[str, str]:
+    (length,) = struct.unpack("<Q", path.read_bytes()[:8])
+    return json.loads(path.read_bytes()[8 : 8 + length])["__metadata__"]

@@ -63,6 +63,7 @@ def true_map(seed: int = 0) -> np.ndarray:
     return np.moveaxis(lr, 0, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "motion", [(0.0, 0.0, 0.0), (3.0, -2.0, 0.0), (-7.0, 5.5, 0.0), (1.5, 2.0, 2.5), (10, 0, 0)]
 )

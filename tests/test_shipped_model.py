@@ -7,6 +7,7 @@ training used), with both images, one or none.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -17,13 +18,22 @@ import pytest
 import torch
 
 from mrsisr import kspace
-from mrsisr.checkpoint import read_info
+from mrsisr.checkpoint import TrainedRange, read_info
 from mrsisr.data.phantom import make_phantom_cohort
 from mrsisr.inference import Predictor, Volume
-from mrsisr.metabolites import Metabolite
-from mrsisr.weights import DEFAULT_MODEL
+from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.weights import DEFAULT_MODEL, SHIPPED_SHA256
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped weights")
+
+
+def test_shipped_file_is_the_pinned_one_and_its_header_has_the_metabolites() -> None:
+    """A new model changes SHIPPED_SHA256 and the model card together (MODEL_CARD.md, File)."""
+    assert hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest() == SHIPPED_SHA256
+    info = read_info(DEFAULT_MODEL)
+    assert info.metabolites == tuple(m.value for m in METABOLITES)
+    assert info.trained == TrainedRange((16, 16), (32, 32), (64, 64))
+    assert SHIPPED_SHA256 in (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
 
 
 def test_shipped_file_is_the_full_model_with_presence_flags_stored_in_float16(
@@ -77,6 +87,7 @@ FLOORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("images", ["both", "t1", "flair", "none"])
 @pytest.mark.parametrize("n", [16, 32])
 def test_shipped_model_beats_zero_filling_on_an_unseen_patient(

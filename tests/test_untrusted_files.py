@@ -125,6 +125,7 @@ def valid_model_header() -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_model_headers_are_refused_in_one_line(tmp_path, tiny_state, data) -> None:
@@ -135,6 +136,7 @@ def test_mutated_model_headers_are_refused_in_one_line(tmp_path, tiny_state, dat
     assert_refused_in_one_line_or_accepted(load_model, path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_truncated_or_corrupted_model_files_are_refused_in_one_line(
@@ -155,6 +157,7 @@ def test_truncated_or_corrupted_model_files_are_refused_in_one_line(
 # --- training checkpoints ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_training_checkpoints_are_refused_in_one_line(tmp_path, data) -> None:
@@ -241,6 +244,7 @@ def as_toml(doc: Any) -> str:
     return "\n".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in doc.items() if v is not None)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_toml_configurations_are_refused_in_one_line(tmp_path, data) -> None:
@@ -348,6 +352,7 @@ def limited_run(args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_files_stay_within_a_memory_bound(tmp_path_factory, data) -> None:
@@ -388,6 +393,7 @@ def assert_one_line_exit_2(result: subprocess.CompletedProcess, message: str) ->
     assert "Traceback" not in result.stderr and message in lines[-1]
 
 
+@pytest.mark.slow
 def test_the_issue_attack_fails_in_one_line_from_the_command_line(tmp_path) -> None:
     """Regression (issue 17): the CLI path, within 3 GiB, exit 2, one line, no traceback."""
     model = tmp_path / "evil.safetensors"
@@ -407,6 +413,7 @@ def test_the_issue_attack_fails_in_one_line_from_the_command_line(tmp_path) -> N
     assert_one_line_exit_2(result, "evil.safetensors: header field 'config': channels")
 
 
+@pytest.mark.slow
 def test_a_map_declaring_a_grid_beyond_the_model_is_refused_from_the_command_line(
     tmp_path,
 ) -> None:
@@ -418,6 +425,7 @@ def test_a_map_declaring_a_grid_beyond_the_model_is_refused_from_the_command_lin
     assert_one_line_exit_2(result, "lr_tCho.nii: its header declares a 30000x30000x2 image")
 
 
+@pytest.mark.slow
 def test_a_bad_toml_configuration_fails_in_one_line_from_the_command_line(tmp_path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("[loss]\nms_ssim_scales = 100000000000000000000\n")

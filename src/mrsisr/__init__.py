@@ -5,3 +5,4 @@ The package imports nothing heavy at import time; import the submodules you need
 """
 
 __version__ = "0.1.0"
+"""The version, written only here: pyproject.toml reads it (``[tool.setuptools.dynamic]``)."""

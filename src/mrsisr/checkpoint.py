@@ -4,7 +4,17 @@ A model file holds the generator's tensors and, in the safetensors header metada
 document under the key ``"mrsisr"``::
 
     {"format": "mrsisr-model", "format_version": 1, "variant": "full",
+     "metabolites": ["tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins"],
+     "trained": {"n_min": [16, 16], "n_max": [32, 32], "N": [64, 64]},
      "config": {...GeneratorConfig fields...}, "metadata": {...free-form...}}
+
+``metabolites`` is the order of the metabolite embedding (index ``i`` is the ``i``-th name);
+a file without it (written by mrsisr 0.1.0) is read as that version's list,
+:data:`METABOLITES_0_1_0` (today's :data:`mrsisr.metabolites.METABOLITES`).
+A file whose list holds the same names in another order is mapped by name: the embedding's
+rows are reordered on load, so indices are always those of ``METABOLITES``; a list with an
+unknown, missing or repeated name is refused. ``trained`` (optional) records the acquisition
+sizes ``n`` (per axis) and the output grid ``N`` the model was trained on.
 
 Loading reads only tensors and JSON, so a model file can never execute code. A model file is
 untrusted input: before a single weight is allocated, :func:`read_info` checks the header's
@@ -20,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +41,7 @@ from torch import nn
 
 from mrsisr.atomic import atomic_write
 from mrsisr.errors import UserError
+from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.config import GeneratorConfig, Variant
 
 __all__ = [
@@ -37,7 +49,9 @@ __all__ = [
     "FORMAT_VERSION",
     "MAX_HEADER_BYTES",
     "MAX_MODEL_VALUES",
+    "METABOLITES_0_1_0",
     "ModelInfo",
+    "TrainedRange",
     "load_model",
     "read_info",
     "read_safetensors_header",
@@ -47,7 +61,20 @@ __all__ = [
 FORMAT = "mrsisr-model"
 FORMAT_VERSION = 1
 _HEADER_KEY = "mrsisr"
-_HEADER_FIELDS = ("format", "format_version", "variant", "config", "metadata")
+_HEADER_FIELDS = (
+    "format",
+    "format_version",
+    "variant",
+    "metabolites",
+    "trained",
+    "config",
+    "metadata",
+)
+_MAX_METABOLITES = 64
+METABOLITES_0_1_0 = ("tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins")
+"""The embedding order of every model file written without a ``metabolites`` field (mrsisr
+0.1.0). Frozen here, not read from ``METABOLITES``: a metabolite added later must not
+change how those files are read."""
 
 MAX_HEADER_BYTES = 4 * 2**20
 """Largest accepted safetensors header (the shipped model's is 22 kB)."""
@@ -55,6 +82,31 @@ MAX_MODEL_VALUES = 100_000_000
 """Largest accepted number of stored values (400 MB of float32); the largest network of the
 paper's Table 1 (the hypernetwork) has 26 million, the shipped model 7.4 million."""
 _DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16}
+
+
+@dataclass(frozen=True)
+class TrainedRange:
+    """The grids a model was trained on: acquisition sizes ``n`` per axis and output ``N``.
+
+    Args:
+        n_min: smallest ``(n_y, n_x)`` seen in training.
+        n_max: largest ``(n_y, n_x)`` seen in training.
+        grid: the output grid ``(N_y, N_x)``.
+    """
+
+    n_min: tuple[int, int]
+    n_max: tuple[int, int]
+    grid: tuple[int, int]
+
+    @classmethod
+    def from_n_choices(cls, n_choices: Sequence[int], grid: Sequence[int]) -> TrainedRange:
+        """The range of square acquisition sizes ``n_choices`` on the output ``grid``."""
+        low, high = min(n_choices), max(n_choices)
+        return cls((low, low), (high, high), (int(grid[0]), int(grid[1])))
+
+    def to_dict(self) -> dict[str, list[int]]:
+        """The header's JSON form: ``{"n_min": [..], "n_max": [..], "N": [..]}``."""
+        return {"n_min": list(self.n_min), "n_max": list(self.n_max), "N": list(self.grid)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +118,11 @@ class ModelInfo:
     """Every :class:`~mrsisr.nn.config.GeneratorConfig` field (JSON types), checked."""
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    metabolites: tuple[str, ...] = METABOLITES_0_1_0
+    """The file's embedding order as recorded (:data:`METABOLITES_0_1_0` when the file has
+    none); the loaded generator always uses ``METABOLITES``'s order."""
+    trained: TrainedRange | None = None
+    """The grids the model was trained on, when the file records them."""
 
 
 def save_model(
@@ -75,9 +132,12 @@ def save_model(
     config: dict[str, Any],
     metadata: dict[str, Any] | None = None,
     *,
+    trained: TrainedRange | None = None,
     half: bool = False,
 ) -> None:
     """Write ``model``'s tensors and its architecture to one safetensors file, atomically.
+
+    The header records :data:`~mrsisr.metabolites.METABOLITES` as the embedding order.
 
     Args:
         path: destination ``.safetensors`` file.
@@ -86,6 +146,7 @@ def save_model(
         config: the keyword arguments that rebuild it with ``build_generator(variant, **config)``
             (JSON-serialisable).
         metadata: free-form JSON-serialisable facts (training data, recipe, metrics).
+        trained: the grids it was trained on (recorded when given).
         half: store float32 tensors as float16 (half the file; :func:`load_model` loads them
             into the float32 model). The shipped model's outputs change by less than 0.01 dB
             PSNR (``docs/model-files.md``).
@@ -96,13 +157,15 @@ def save_model(
     from safetensors.torch import save_file
 
     model = getattr(model, "module", model)
-    header = {
+    header: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "variant": str(variant),
-        "config": config,
-        "metadata": metadata or {},
+        "metabolites": [m.value for m in METABOLITES],
     }
+    if trained is not None:
+        header["trained"] = trained.to_dict()
+    header |= {"config": config, "metadata": metadata or {}}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         for name, value in tensors.items():
@@ -223,6 +286,77 @@ def _check_metadata(path: Path, metadata: dict[str, Any], grid: tuple[int, int])
         raise bad("lam_range", "two finite numbers >= 0")
 
 
+def _metabolite_order(path: Path, names: Any) -> list[int] | None:
+    """Where each of ``METABOLITES`` sits in the file's embedding; ``None``: the same order.
+
+    Raises:
+        UserError: not a list of names, or a name unknown, missing or repeated.
+    """
+    known = [m.value for m in METABOLITES]
+    if names is None:
+        names = list(METABOLITES_0_1_0)
+    if names == known:
+        return None
+    listed = ", ".join(known)
+    if not (
+        isinstance(names, list)
+        and len(names) <= _MAX_METABOLITES
+        and all(isinstance(name, str) for name in names)
+    ):
+        raise UserError(f"{path}: header field 'metabolites' must be a list of names ({listed})")
+    for name in names:
+        if name not in known:
+            raise UserError(
+                f"{path}: the model knows metabolite {name[:40]!r}, which this mrsisr does not "
+                f"({listed}); a newer mrsisr may read it"
+            )
+        if names.count(name) > 1:
+            raise UserError(f"{path}: header field 'metabolites' lists {name} twice")
+    missing = [name for name in known if name not in names]
+    if missing:
+        raise UserError(
+            f"{path}: the model was not trained for {', '.join(missing)}; this mrsisr needs a "
+            f"model of every metabolite ({listed})"
+        )
+    return [names.index(name) for name in known]
+
+
+def _trained_range(path: Path, raw: Any, grid: tuple[int, int]) -> TrainedRange | None:
+    """The checked ``trained`` field: ``1 <= n_min <= n_max <= N`` per axis, ``N`` the grid."""
+    if raw is None:
+        return None
+    keys = ("n_min", "n_max", "N")
+
+    def pair(value: Any) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        )
+
+    if not (isinstance(raw, dict) and set(raw) == set(keys) and all(pair(raw[k]) for k in keys)):
+        raise UserError(
+            f"{path}: header field 'trained' must hold exactly n_min, n_max and N, each two "
+            "integers (y, x)"
+        )
+    (ny_min, nx_min), (ny_max, nx_max), (size_y, size_x) = (raw[k] for k in keys)
+    trained = TrainedRange((ny_min, nx_min), (ny_max, nx_max), (size_y, size_x))
+    if trained.grid != tuple(grid):
+        raise UserError(
+            f"{path}: header field 'trained': N = {list(trained.grid)} is not the model's "
+            f"grid {list(grid)}"
+        )
+    if not all(
+        1 <= low <= high <= size
+        for low, high, size in zip(trained.n_min, trained.n_max, trained.grid)
+    ):
+        raise UserError(
+            f"{path}: header field 'trained' must hold 1 <= n_min <= n_max <= N on each axis; "
+            f"got {raw}"
+        )
+    return trained
+
+
 def _check_tensors(
     path: Path, variant: Variant, config: GeneratorConfig, tensors: dict[str, tuple[str, list]]
 ) -> nn.Module:
@@ -263,8 +397,9 @@ def _check_tensors(
     return model
 
 
-def _read(path: str | Path) -> tuple[ModelInfo, nn.Module]:
-    """The checked header of a model file and its generator on the ``meta`` device."""
+def _read(path: str | Path) -> tuple[ModelInfo, nn.Module, list[int] | None]:
+    """The checked header of a model file, its generator on the ``meta`` device and where
+    each of ``METABOLITES`` sits in the file's embedding (``None``: the same order)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: model file not found")
@@ -275,12 +410,23 @@ def _read(path: str | Path) -> tuple[ModelInfo, nn.Module]:
         variant = Variant.parse(raw if isinstance(raw, str) else repr(raw))
     except ValueError as err:
         raise UserError(f"{path}: header field 'variant': {err}") from None
+    order = _metabolite_order(path, header.get("metabolites"))
     config = _checked_config(path, header.get("config") or {})
+    trained = _trained_range(path, header.get("trained"), config.grid)
     meta = header.get("metadata") or {}
     _check_metadata(path, meta, config.grid)
     model = _check_tensors(path, variant, config, tensors)
     full = json.loads(json.dumps(config.to_dict()))  # every field, defaults included
-    return ModelInfo(variant=variant, config=full, metadata=dict(meta), path=path), model
+    names = header.get("metabolites", METABOLITES_0_1_0)
+    info = ModelInfo(
+        variant=variant,
+        config=full,
+        metadata=dict(meta),
+        path=path,
+        metabolites=tuple(names),
+        trained=trained,
+    )
+    return info, model, order
 
 
 def read_info(path: str | Path) -> ModelInfo:
@@ -302,16 +448,19 @@ def load_model(
     """Rebuild the generator stored in a model file and load its weights (eval mode).
 
     The generator checked on the ``meta`` device (:func:`read_info`) is given memory only
-    then, and filled with the file's tensors (no random initialisation to overwrite).
+    then, and filled with the file's tensors (no random initialisation to overwrite). A file
+    whose metabolites are listed in another order has its embedding's rows reordered, so the
+    generator's metabolite indices are those of :data:`~mrsisr.metabolites.METABOLITES`.
 
     Raises:
         UserError: the file is not a valid mrsisr model file (see :func:`read_info`).
     """
     from safetensors.torch import load_file
 
+    from mrsisr.nn.conditioning import FilterConditioner
     from mrsisr.nn.dc import DataConsistency
 
-    info, model = _read(path)
+    info, model, order = _read(path)
     try:
         state = load_file(str(path), device=str(map_location))
     except Exception as err:
@@ -321,4 +470,8 @@ def load_model(
     for module in model.modules():  # buffers outside the state dict
         if isinstance(module, DataConsistency):
             module.reset_buffers()
+        if order is not None and isinstance(module, FilterConditioner):
+            if module.embedding is not None:  # (L, metabolites, embedding): rows by name
+                with torch.no_grad():
+                    module.embedding.copy_(module.embedding[:, order].clone())
     return model.eval(), info

@@ -14,6 +14,8 @@ from mrsisr.checkpoint import save_model
 from mrsisr.cli import main
 from mrsisr.nn.variants import build_generator
 
+pytestmark = pytest.mark.slow  # the whole demo: phantom, acquisitions, predictions, figure
+
 TINY = dict(grid=[32, 32], channels=[4, 8], mlp_depth=1, filter_latent=4, norm_latent=4)
 
 

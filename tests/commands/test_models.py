@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mrsisr.cli import main
 from mrsisr.nn.variants import PAPER_PARAMS, Variant
 
 
+@pytest.mark.slow
 def test_json_lists_every_variant_and_the_critic(capsys) -> None:
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -39,6 +42,7 @@ def test_table_has_one_line_per_variant_and_the_notes_and_is_in_the_docs(capsys)
     assert out.strip() in docs
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_command_line() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mrsisr", "models", "--json"],

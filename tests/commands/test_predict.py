@@ -88,6 +88,7 @@ def two_maps(patient: dict[str, Path], out: Path, *extra: str | Path) -> list[st
     return [*met, "--t1", patient["t1"], "--flair", patient["flair"], "--out", out, *extra]
 
 
+@pytest.mark.slow
 def test_output_geometry_in_nibabel(model_file, patient, tmp_path) -> None:
     out = tmp_path / "sr_Gln.nii.gz"
     assert predict(model_file, *one_map(patient, out)) == 0
@@ -108,6 +109,7 @@ def test_output_geometry_in_nibabel(model_file, patient, tmp_path) -> None:
     np.testing.assert_allclose(img.header.get_qform(), img.header.get_sform(), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_output_geometry_in_simpleitk(model_file, patient, tmp_path) -> None:
     import SimpleITK as sitk
 
@@ -130,6 +132,7 @@ def test_output_geometry_in_simpleitk(model_file, patient, tmp_path) -> None:
     np.testing.assert_allclose(point, ras_to_lps @ (affine @ [*index, 1])[:3], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_output_file_is_data_consistent_and_mask_is_written(
     model_file, patient, tmp_path, caplog
 ) -> None:
@@ -148,6 +151,7 @@ def test_output_file_is_data_consistent_and_mask_is_written(
     np.testing.assert_allclose(mask_img.affine, nib.load(str(out)).affine)
 
 
+@pytest.mark.slow
 def test_several_sharpness_values_give_one_file_each_or_a_stack(model_file, patient, tmp_path):
     out = tmp_path / "sr_Gln.nii.gz"
     raw = ("--calibration", "none")  # the tiny model's detail would be calibrated away
@@ -169,6 +173,7 @@ def test_several_sharpness_values_give_one_file_each_or_a_stack(model_file, pati
     np.testing.assert_allclose(stack[..., 1], second, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_several_maps_to_a_directory_with_a_given_mask(model_file, patient, tmp_path, capsys):
     out = tmp_path / "out"
     assert predict(model_file, *two_maps(patient, out, "--mask", patient["mask"])) == 0
@@ -183,6 +188,7 @@ def test_several_maps_to_a_directory_with_a_given_mask(model_file, patient, tmp_
     assert sorted(p.name for p in out.iterdir()) == sorted(written)
 
 
+@pytest.mark.slow
 def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
     folder = patient["t1"].parent
     rows = ["patient,metabolite,met,t1,flair,mask"]
@@ -213,6 +219,7 @@ def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
     assert "mask.nii.gz" in given and "derived from T1 and FLAIR" in derived
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_path, capsys):
     out = tmp_path / "sr.nii.gz"
     out.write_bytes(b"keep me")
@@ -224,6 +231,7 @@ def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_pa
     assert nib.load(str(out)).shape == (*GRID, SLICES)
 
 
+@pytest.mark.slow
 def test_no_partial_output_when_a_later_map_fails(model_file, patient, tmp_path, monkeypatch):
     from mrsisr.inference import Predictor
 

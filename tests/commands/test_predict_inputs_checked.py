@@ -93,6 +93,7 @@ def last_error(capsys) -> str:
     return err[-1]
 
 
+@pytest.mark.slow
 def test_misregistration_is_reported_and_register_corrects_it(
     model_file,
     tmp_path,
@@ -121,6 +122,7 @@ def test_misregistration_is_reported_and_register_corrects_it(
     assert np.count_nonzero(masks[0] != masks[1]) < 0.02 * masks[0].sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("units", [1.0, 1e-3])  # millimolar and molar
 def test_press_box_and_zero_slices_give_nothing_outside(
     model_file,
@@ -147,6 +149,7 @@ def test_press_box_and_zero_slices_give_nothing_outside(
     np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=1e-5 * np.abs(lr).max())
 
 
+@pytest.mark.slow
 def test_molar_and_millimolar_maps_give_the_same_result(model_file, tmp_path) -> None:
     outs = []
     for units in (1.0, 1e-3):
@@ -237,6 +240,7 @@ def test_a_brain_mask_beyond_the_anatomy_is_refused(model_file, tmp_path, capsys
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_flipped_map_and_an_image_exactly_covering_its_field_of_view(
     model_file,
     tmp_path,

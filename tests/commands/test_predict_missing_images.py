@@ -86,6 +86,7 @@ def test_one_image_or_none_is_enough_and_the_log_says_which(
     assert source in caplog.text
 
 
+@pytest.mark.slow
 def test_the_images_given_change_the_output(flagged_model, patient, tmp_path) -> None:
     results = {}
     for images in [("t1", "flair"), ("t1",), ()]:

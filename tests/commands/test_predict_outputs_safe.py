@@ -16,6 +16,8 @@ from test_predict import one_map, patient, predict  # noqa: F401 (patient: a fix
 from mrsisr.atomic import LOCK_NAME
 from mrsisr.inference import Predictor
 
+pytestmark = pytest.mark.slow  # predict runs in subprocesses, interrupted by signals
+
 # Runs `mrsisr predict` in a child that stops after its first map is written to a temporary
 # file: it writes the file argv[1], then sleeps until it is signalled.
 _SLOW_CHILD = """

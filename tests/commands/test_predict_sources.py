@@ -89,6 +89,7 @@ def test_a_metabolite_that_contradicts_the_file_name_needs_force(
     assert sidecar["metabolite"] == {"given": "tCho", "normalised": "tCho"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "metabolite"),
     [("PCho+GPC", "tCho"), ("PCh+GPC", "tCho"), ("CrPCr", "tCr"), ("GPCPCh", "tCho"),
@@ -180,6 +181,7 @@ def mrsiprep_dataset(root: Path, anatomy: dict[str, Path]) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_from_mrsiprep_runs_every_subject_with_its_own_anatomy(
     model_file, anatomy, tmp_path
 ) -> None:
@@ -194,6 +196,7 @@ def test_from_mrsiprep_runs_every_subject_with_its_own_anatomy(
         assert t1["path"].endswith(f"sub-{sub}_ses-1_T1w.nii.gz")
 
 
+@pytest.mark.slow
 def test_bids_out_writes_bids_derivative_names_and_a_description(
     model_file, anatomy, tmp_path
 ) -> None:

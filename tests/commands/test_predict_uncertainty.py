@@ -27,6 +27,7 @@ def _consistent(out: np.ndarray, lr: np.ndarray) -> None:
         np.testing.assert_allclose(kspace.degrade(out[:, :, s], N_LR), lr[:, :, s], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_tta_writes_one_sd_per_lambda_beside_each_output(model_file, patient, tmp_path, capsys):
     out = tmp_path / "sr_Gln.nii.gz"
     assert (
@@ -47,6 +48,7 @@ def test_tta_writes_one_sd_per_lambda_beside_each_output(model_file, patient, tm
         _consistent(sr, lr)  # the TTA mean keeps the measurement exactly
 
 
+@pytest.mark.slow
 def test_fit_with_a_zero_sd_map_is_the_plain_prediction(model_file, patient, tmp_path):
     zero = save(tmp_path / "sd_Gln.nii.gz", np.zeros((*N_LR, SLICES)), lr_affine())
     plain, fit = tmp_path / "plain.nii.gz", tmp_path / "fit.nii.gz"
@@ -61,6 +63,7 @@ def test_fit_with_a_zero_sd_map_is_the_plain_prediction(model_file, patient, tmp
     assert _load(tmp_path / "fit_sd.nii.gz")[0].max() < 1e-6
 
 
+@pytest.mark.slow
 def test_fit_sd_grows_with_the_given_sd_and_is_seeded(model_file, patient, tmp_path):
     runs = {}
     for name, level, seed in (("a", 0.1, 0), ("b", 0.1, 0), ("c", 0.4, 0), ("d", 0.1, 1)):
@@ -75,6 +78,7 @@ def test_fit_sd_grows_with_the_given_sd_and_is_seeded(model_file, patient, tmp_p
     assert 2.5 < ratio < 5.5  # 4 times the input SD: about 4 times the output SD
 
 
+@pytest.mark.slow
 def test_manifest_sd_column_and_a_stacked_sd(model_file, patient, tmp_path):
     sd = save(tmp_path / "sd.nii.gz", np.full((*N_LR, SLICES), 0.2), lr_affine())
     manifest = tmp_path / "batch.csv"
@@ -91,6 +95,7 @@ def test_manifest_sd_column_and_a_stacked_sd(model_file, patient, tmp_path):
     assert img.header["descrip"].item().decode().endswith("lambda=0, 0.1")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -118,6 +123,7 @@ def test_bad_uncertainty_arguments(model_file, patient, tmp_path, capsys, extra,
     assert not any(out_dir.iterdir())
 
 
+@pytest.mark.slow
 def test_bf16_precision_stays_close_and_consistent(model_file, patient, tmp_path):
     fp32, bf16 = tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"
     raw = ("--calibration", "none")  # the tiny model's detail would be calibrated away
@@ -129,6 +135,7 @@ def test_bf16_precision_stays_close_and_consistent(model_file, patient, tmp_path
     _consistent(b, _load(patient["Gln"])[0])
 
 
+@pytest.mark.slow
 def test_report_beside_the_outputs(model_file, patient, tmp_path, capsys):
     out = tmp_path / "sr"
     args = [

@@ -14,6 +14,8 @@ from mrsisr.data.splits import kfold_splits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 from eval_cohort import save_tiny_model, write_cohort
 
+pytestmark = pytest.mark.slow  # trains and evaluates the paper's experiments on a tiny cohort
+
 TINY = [
     "--config",
     "tiny",

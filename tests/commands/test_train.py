@@ -18,6 +18,7 @@ def cohort(tmp_path_factory):
     return write_tiny_cohort(tmp_path_factory.mktemp("cohort"))
 
 
+@pytest.mark.slow
 def test_train_then_resume_for_more_epochs(cohort, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "--config", "tiny", "--data", str(cohort), "--fold", "0", "--out", str(out)]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mrsisr.data import anatomy
 from mrsisr.data.anatomy import PatientWarp, SmoothField, load_atlas
 from mrsisr.data.tumour import Tumour
+from mrsisr.errors import UserError
 
 
 def grid_points(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
@@ -20,6 +22,7 @@ OBLIQUE = np.array(
 SHAPE = (23, 19, 5)
 
 
+@pytest.mark.slow
 def test_the_template_loads_offline_as_tissue_fractions() -> None:
     atlas = load_atlas()
     total = atlas.gm + atlas.wm + atlas.csf
@@ -34,6 +37,19 @@ def test_the_template_loads_offline_as_tissue_fractions() -> None:
     assert t1_in(atlas.wm) > t1_in(atlas.gm) > t1_in(atlas.csf)
 
 
+def test_without_nilearn_the_phantom_names_the_extra_to_install(monkeypatch) -> None:
+    """nilearn is the optional ``sim`` extra: its absence is one line, not a traceback."""
+    real = anatomy.importlib.util.find_spec
+    monkeypatch.setattr(
+        anatomy.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "nilearn" else real(name, *args),
+    )
+    with pytest.raises(UserError, match=r"pip install 'mrsisr\[sim\]'"):
+        anatomy._template_paths()
+
+
+@pytest.mark.slow
 def test_slice_profile_smooths_only_along_slices() -> None:
     sharp, thick = load_atlas(), load_atlas(3.4)
     np.testing.assert_allclose(sharp.gm.sum(axis=2), thick.gm.sum(axis=2), rtol=1e-3, atol=1e-3)

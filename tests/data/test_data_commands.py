@@ -34,6 +34,7 @@ def test_cohort_check_of_a_missing_folder(tmp_path: Path, capsys) -> None:
     assert "not a directory" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_phantom_writes_a_valid_cohort_and_a_preview(tmp_path: Path, capsys) -> None:
     out, png = tmp_path / "c", tmp_path / "preview.png"
     args = ["--patients", "1", "--grid", "32", "--slices", "4", "--workers", "1"]

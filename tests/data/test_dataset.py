@@ -115,6 +115,7 @@ def test_lr_is_the_numpy_lowpass_of_the_augmented_target(patients, augment):
         np.testing.assert_allclose(degrade(lr, n), degrade(hr, n), atol=2e-6 * np.abs(hr).max())
 
 
+@pytest.mark.slow
 def test_n_and_lambda_follow_their_distributions(patients):
     ds = MRSIDataset(patients, seed=5)
     ns, lams = [], []
@@ -276,6 +277,7 @@ def test_missing_metabolite_names_the_patient():
         MRSIDataset([a, b], metabolites=["Gln"])
 
 
+@pytest.mark.slow
 def test_a_phantom_cohort_on_disk_gives_consistent_batches(phantom_cohort):
     """Integration with the cohort reader, on the shared 2-patient 64 x 64 x 8 phantom."""
     from mrsisr.data.cohort import Cohort

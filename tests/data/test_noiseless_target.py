@@ -89,6 +89,7 @@ def test_a_noiseless_target_without_noiseless_maps_names_the_patient():
         MRSIDataset([make_patient("p0")], target="clean")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("simulator", [Simulator.paper, Simulator.randomised])
 def test_phantoms_write_the_maps_before_noise(tmp_path: Path, simulator: Simulator):
     root = make_phantom_cohort(

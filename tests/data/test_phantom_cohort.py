@@ -98,6 +98,7 @@ def test_anatomical_contrasts(phantom_cohort: Path) -> None:
     assert image("t1", OEDEMA) < image("t1", WM)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_files_and_patients_do_not_depend_on_cohort_size(
     tiny_phantom_cohort: Path, tmp_path: Path
 ) -> None:

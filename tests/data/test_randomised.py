@@ -200,6 +200,7 @@ def test_shifted_patients_draw_outside_training() -> None:
     assert len(record["lesions"]) >= 1
 
 
+@pytest.mark.slow
 def test_lesion_count_covers_its_range() -> None:
     one = dataclasses.replace(
         TRAINING, anatomy=dataclasses.replace(TRAINING.anatomy, lesion_kinds=(LesionKind.glioma,))
@@ -208,6 +209,7 @@ def test_lesion_count_covers_its_range() -> None:
     assert counts == {0, 1, 2, 3}
 
 
+@pytest.mark.slow
 def test_randomised_cohorts_are_valid_and_reproducible(tmp_path: Path) -> None:
     a = make_phantom_cohort(tmp_path / "a", 2, seed=5, grid=16, slices=3, simulator="randomised")
     b = make_phantom_cohort(tmp_path / "b", 2, seed=5, grid=16, slices=3, simulator="randomised")

@@ -36,6 +36,7 @@ def test_psnr_in_mask_matches_its_definition():
     assert psnr_in_mask(est, truth, mask) == pytest.approx(10 * np.log10(7.0**2 / 0.25))
 
 
+@pytest.mark.slow
 def test_calibrate_command_writes_every_metabolite_and_the_precision_check(
     eval_cohort, tmp_path, capsys
 ):

@@ -62,6 +62,7 @@ def _maps(batch: int, size: int = 64, seed: int = 0) -> torch.Tensor:
     return 4.0 * torch.rand(batch, 1, size, size, generator=g)
 
 
+@pytest.mark.slow
 def test_properties_with_fake_weights(fake_weights: Path) -> None:
     x, y = _maps(3, seed=1), _maps(3, seed=2)
     d = lpips(x, y, 4.0, weights=fake_weights)

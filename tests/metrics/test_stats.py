@@ -33,6 +33,7 @@ def test_matches_scipy_with_ties_and_zeros(zero_method: ZeroMethod, alternative:
     assert got == (pytest.approx(expected.statistic), pytest.approx(expected.pvalue))
 
 
+@pytest.mark.slow
 def test_pratt_is_the_default() -> None:
     d = np.array([0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 3.0, -1.5, 4.0, 5.0, 6.0])
     expected = wilcoxon(d, zero_method="pratt")

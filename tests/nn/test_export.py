@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import torch
 from nn_inputs import make_inputs, perturb_
 
@@ -12,6 +13,7 @@ from mrsisr.nn.variants import build_generator
 GRID = (32, 48)
 
 
+@pytest.mark.slow
 def test_full_model_exports_and_matches_eager() -> None:
     torch.manual_seed(0)
     model = perturb_(build_generator("full", grid=GRID, channels=(4, 8, 16, 16, 32))).eval()

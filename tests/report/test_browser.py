@@ -20,6 +20,8 @@ from mrsisr.report import write_report
 from mrsisr.report.collect import read_predict_folder
 from mrsisr.report.html import report_payload
 
+pytestmark = pytest.mark.slow  # drives a Chromium browser
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

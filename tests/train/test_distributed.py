@@ -14,6 +14,8 @@ import torch.multiprocessing as mp
 from mrsisr.train.config_io import load_config
 from mrsisr.train.run import plan_run, train
 
+pytestmark = pytest.mark.slow  # two gloo processes train
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

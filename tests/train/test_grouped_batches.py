@@ -14,6 +14,7 @@ from mrsisr.train.loop import TrainingLoop
 from mrsisr.train.run import plan_run, train
 
 
+@pytest.mark.slow
 def test_grouped_batches_share_n_and_metabolite_and_train(tiny_cohort, tmp_path) -> None:
     config = load_config("tiny", ["epochs=1", "steps_per_epoch=2", "data.grouped_batches=true"])
     plan = plan_run(config, tiny_cohort, 0, tmp_path / "run")
@@ -37,6 +38,7 @@ def test_default_batches_mix_conditions(tiny_cohort, tmp_path) -> None:
     assert len(set(batch.met.tolist())) > 1 or len({tuple(n) for n in batch.n.tolist()}) > 1
 
 
+@pytest.mark.slow
 def test_option_keeps_old_fingerprints_and_cannot_change_on_resume(tiny_cohort, tmp_path) -> None:
     default, grouped = TrainConfig(), TrainConfig()
     grouped.data.grouped_batches = True

@@ -40,6 +40,7 @@ def test_a_cohort_without_noiseless_maps_is_a_one_line_user_error(tiny_cohort, t
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_noiseless_run_trains_and_records_its_target(tmp_path: Path):
     cohort = write_tiny_cohort(tmp_path / "cohort", noiseless=True)
     config = load_config("tiny", [*NOISELESS, "epochs=1", "steps_per_epoch=2"])

@@ -36,6 +36,7 @@ def test_the_new_keys_keep_the_fingerprint_of_older_runs_until_set():
     assert config_hash(apply_overrides(TrainConfig(), DROPOUT)) != base
 
 
+@pytest.mark.slow
 def test_a_dropout_run_gives_a_model_that_works_without_images(tiny_cohort, tmp_path):
     config = load_config("tiny", [*DROPOUT, "epochs=1", "steps_per_epoch=2"])
     summary = train(plan_run(config, tiny_cohort, 0, tmp_path / "run"))

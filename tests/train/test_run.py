@@ -24,6 +24,7 @@ def tiny(*overrides: str):
     return load_config("tiny", list(overrides))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [v.value for v in Variant])
 def test_every_variant_trains_and_exports_a_loadable_model(variant, tiny_cohort, tmp_path):
     n_choices = "[12]" if variant == "single_scale" else "[8, 12, 16]"
@@ -36,6 +37,9 @@ def test_every_variant_trains_and_exports_a_loadable_model(variant, tiny_cohort,
     model, info = load_model(tmp_path / "run" / "best.safetensors")
     assert info.variant == variant
     assert info.metadata["n_choices"] == json.loads(n_choices)
+    ns = json.loads(n_choices)
+    assert info.trained is not None and info.trained.n_min == (min(ns),) * 2
+    assert info.trained.n_max == (max(ns),) * 2 and info.trained.grid == (32, 32)
     batch = torch.rand(2, 1, 32, 32)
     n, met = torch.full((2, 2), 12), torch.tensor([0, 2])
     with torch.no_grad():
@@ -57,6 +61,7 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(run, tmp_path / "run"))
 
 
+@pytest.mark.slow
 def test_run_folder_holds_config_split_metrics_models_and_curves(finished_run):
     run = finished_run
     names = {p.name for p in run.iterdir()}
@@ -95,6 +100,7 @@ def test_run_folder_holds_config_split_metrics_models_and_curves(finished_run):
     assert (run / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_best_model_is_the_epoch_with_the_lowest_validation_loss(finished_run):
     rows = list(csv.DictReader((finished_run / "metrics.csv").open()))
     losses = [float(r["val_loss"]) for r in rows]
@@ -106,6 +112,7 @@ def test_best_model_is_the_epoch_with_the_lowest_validation_loss(finished_run):
     assert last.metadata["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_without_adversarial_term_there_is_no_critic_anywhere(tiny_cohort, tmp_path):
     run = tmp_path / "run"
     train(plan_run(tiny("adversarial.enabled=false", "epochs=1"), tiny_cohort, 0, run))
@@ -115,6 +122,7 @@ def test_without_adversarial_term_there_is_no_critic_anywhere(tiny_cohort, tmp_p
     assert "train_adv" not in meta["history"][-1]
 
 
+@pytest.mark.slow
 def test_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one(tiny_cohort, tmp_path):
     config = tiny("epochs=2", "steps_per_epoch=2")
     train(plan_run(config, tiny_cohort, 0, tmp_path / "straight"))
@@ -145,6 +153,7 @@ def test_resume_with_another_configuration_or_fold_is_refused(finished_run):
     assert plan.config.epochs == 5 and plan.fold == 1
 
 
+@pytest.mark.slow
 def test_existing_run_without_resume_is_refused(finished_run, tiny_cohort):
     with pytest.raises(UserError, match="already holds a run"):
         plan_run(tiny(), tiny_cohort, 1, finished_run)
@@ -172,6 +181,7 @@ def test_user_errors_are_raised_before_any_file_is_written(tiny_cohort, tmp_path
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_of_a_foreign_configuration_is_refused(finished_run, tmp_path):
     run = copy_run(finished_run, tmp_path)
     state, meta = load_state(run / "checkpoint.safetensors")

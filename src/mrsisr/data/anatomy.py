@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrsisr.data.nifti import load_volume
+from mrsisr.errors import UserError
 
 __all__ = ["Atlas", "PatientWarp", "SmoothField", "load_atlas"]
 
@@ -73,7 +74,10 @@ def _template_paths() -> dict[str, Path]:
     """Locate nilearn's bundled template without importing nilearn (a slow import)."""
     spec = importlib.util.find_spec("nilearn")
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("the in-silico phantom needs nilearn (pip install nilearn)")
+        raise UserError(
+            "the in-silico phantom needs the MNI152 template of nilearn, an optional "
+            "dependency: pip install 'mrsisr[sim]'"
+        )
     folder = Path(spec.origin).parent / "datasets" / "data"
     return {key: folder / name for key, name in _TEMPLATE_FILES.items()}
 

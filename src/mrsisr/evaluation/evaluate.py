@@ -32,6 +32,7 @@ from mrsisr import kspace
 from mrsisr.data.dataset import MRSIDataset
 from mrsisr.evaluation.methods import EvalBatch, Method
 from mrsisr.metabolites import METABOLITES
+from mrsisr.metrics.registry import METRICS as METRIC_SPECS
 from mrsisr.scales import fitting_scales
 
 __all__ = [
@@ -45,8 +46,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-METRICS: tuple[str, ...] = ("psnr", "ssim", "ms_ssim", "nrmse", "lpips")
-"""The metric columns of every result, in order."""
+METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
+"""The metric columns of every result, in order (:data:`mrsisr.metrics.registry.METRICS`)."""
 
 DATA_RANGE_RULE = "data_range = max - min of the ground truth inside the quality mask, per map"
 LPIPS_RULE = (

@@ -14,15 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from mrsisr.metrics.registry import METRICS, metric_spec
+
 __all__ = ["plot_lambda_curves", "plot_matrix", "plot_metric_by_n"]
 
-_LABELS = {
-    "psnr": "PSNR (dB)",
-    "ssim": "SSIM",
-    "ms_ssim": "MS-SSIM",
-    "nrmse": "NRMSE",
-    "lpips": "LPIPS",
-}
+
+def _label(metric: str) -> str:
+    spec = METRICS.get(metric)
+    return spec.label if spec is not None else metric
 
 
 def _figure(width: float, height: float) -> Any:
@@ -62,7 +61,7 @@ def plot_metric_by_n(
             means.append(np.mean(finite) if finite else np.nan)
         ax.plot(ns, means, marker="o", markersize=3, label=name)
     ax.set_xlabel("acquisition size n")
-    ax.set_ylabel(_LABELS.get(metric, metric))
+    ax.set_ylabel(_label(metric))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -133,7 +132,8 @@ def plot_lambda_curves(
 
     Args:
         lams: the λ values (x axis).
-        curves: metric -> (means, stds), one value per λ; LPIPS is lower-is-better, NRMSE too.
+        curves: metric -> (means, stds), one value per λ; the best λ is the registry's
+            (:attr:`~mrsisr.metrics.registry.MetricSpec.higher_is_better`).
         path: output PNG.
         title: optional title.
     """
@@ -146,11 +146,10 @@ def plot_lambda_curves(
         ax.plot(x, mean, marker="o", markersize=3)
         ax.fill_between(x, mean - std, mean + std, alpha=0.2)
         if np.isfinite(mean).any():
-            pick = np.nanargmin if name in ("lpips", "nrmse") else np.nanargmax
-            best = int(pick(mean))
+            best = metric_spec(name).best(mean)
             ax.axvline(x[best], color="red", lw=0.8, ls="--")
         ax.set_xlabel("λ")
-        ax.set_ylabel(_LABELS.get(name, name))
+        ax.set_ylabel(_label(name))
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=9)

@@ -19,6 +19,7 @@ from mrsisr.evaluation.plots import plot_lambda_curves
 from mrsisr.evaluation.reproduce import Protocol, model_files, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, ensure_run
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
+from mrsisr.metrics.registry import metric_spec
 
 __all__ = ["FIG3_LAMS", "FIG4_LAMS", "full_models", "reproduce_fig3", "reproduce_fig4"]
 
@@ -89,7 +90,7 @@ def reproduce_fig4(
     ]
     lpips_means = np.array(curves["lpips"][0])
     best = (
-        f"best LPIPS at λ = {lams[int(np.nanargmin(lpips_means))]:g}"
+        f"best LPIPS at λ = {lams[metric_spec('lpips').best(lpips_means)]:g}"
         if np.isfinite(lpips_means).any()
         else "LPIPS not computed (--no-lpips, or no weights: run `mrsisr lpips-weights`)"
     )

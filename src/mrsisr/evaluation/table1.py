@@ -15,6 +15,7 @@ from mrsisr.evaluation.tables import (
     format_p,
     markdown_table,
 )
+from mrsisr.metrics.registry import metric_spec
 
 __all__ = ["ordering", "run_means", "table1_markdown"]
 
@@ -57,7 +58,7 @@ def _p_value(rows: Sequence[Mapping[str, Any]], name: str, other: str, metric: s
 def _over_runs(values: np.ndarray, metric: str) -> str:
     if values.size < 2:
         return format_mean_std(values, metric) if values.size else "n/a"
-    digits = 2 if metric == "psnr" else 4
+    digits = metric_spec(metric).digits
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mrsisr.evaluation.evaluate import METRICS
+from mrsisr.metrics.registry import metric_spec
 
 __all__ = [
     "KEY_COLUMNS",
@@ -39,8 +40,15 @@ __all__ = [
 KEY_COLUMNS: tuple[str, ...] = ("patient", "slice", "metabolite", "n")
 """The columns that identify one map; samples are paired on them."""
 
-_DIGITS = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "nrmse": 4, "lpips": 4}
 _INT_COLUMNS = {"slice", "n", "fold", "seed", "cond_n"}
+
+
+def _digits(metric: str) -> int:
+    """Decimals of ``metric`` in a table (the registry's; 4 for a column it does not hold)."""
+    try:
+        return metric_spec(metric).digits
+    except ValueError:
+        return 4
 
 
 def entry_name(method: str, lam: float | None) -> str:
@@ -169,7 +177,7 @@ def format_mean_std(values: np.ndarray, metric: str) -> str:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return "n/a"
-    digits = _DIGITS.get(metric, 4)
+    digits = _digits(metric)
     text = f"{finite.mean():.{digits}f} ± {finite.std():.{digits}f}"
     left_out = values.size - finite.size
     return text + (f" ({left_out} non-finite left out)" if left_out else "")
@@ -264,7 +272,7 @@ def margin_table(
     """:func:`margins` as a markdown table (metabolites down, n across, the minimum last)."""
     table = margins(rows, entry, baseline, metric)
     ns = sorted({n for values in table.values() for n in values})
-    digits = _DIGITS.get(metric, 4)
+    digits = _digits(metric)
     body = []
     for group, values in table.items():
         cells = [f"{values[n]:+.{digits}f}" if n in values else "n/a" for n in ns]
@@ -281,7 +289,7 @@ def _by_n_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
         for n in ns:
             values = [r[metric] for r in rows if entry_of(r) == name and int(r["n"]) == n]
             finite = np.array([v for v in values if v is not None and math.isfinite(v)])
-            cells.append(f"{finite.mean():.{_DIGITS[metric]}f}" if finite.size else "n/a")
+            cells.append(f"{finite.mean():.{_digits(metric)}f}" if finite.size else "n/a")
         body.append(cells)
     return markdown_table(["entry", *(f"n={n}" for n in ns)], body)
 

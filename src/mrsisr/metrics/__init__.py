@@ -8,11 +8,15 @@ the metric needs one, an optional mask, and returns ``(B,)``):
 * :func:`lpips`, :class:`LPIPS` (:mod:`mrsisr.metrics.lpips`; needs ``mrsisr lpips-weights``)
 * :func:`paired_wilcoxon`, :func:`wilcoxon_table`, :func:`pairwise_wilcoxon`
   (:mod:`mrsisr.metrics.stats`)
+
+The registry :data:`METRICS` (:mod:`mrsisr.metrics.registry`) says, per metric of an
+evaluation, its function, whether higher is better, its table digits and plot label.
 """
 
 from mrsisr.metrics._common import masked_data_range, masked_extrema, masked_mean
 from mrsisr.metrics.lpips import LPIPS, LPIPSUnavailable, lpips, lpips_available
 from mrsisr.metrics.pixel import mse, nrmse, psnr
+from mrsisr.metrics.registry import METRICS, MetricSpec, metric_spec
 from mrsisr.metrics.ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_weights, ssim
 from mrsisr.metrics.stats import (
     WilcoxonResult,
@@ -24,8 +28,10 @@ from mrsisr.metrics.stats import (
 
 __all__ = [
     "LPIPS",
+    "METRICS",
     "MS_SSIM_WEIGHTS",
     "LPIPSUnavailable",
+    "MetricSpec",
     "WilcoxonResult",
     "ZeroMethod",
     "lpips",
@@ -33,6 +39,7 @@ __all__ = [
     "masked_data_range",
     "masked_extrema",
     "masked_mean",
+    "metric_spec",
     "ms_ssim",
     "ms_ssim_weights",
     "mse",

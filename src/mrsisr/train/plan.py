@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from mrsisr.checkpoint import save_model
+from mrsisr.checkpoint import TrainedRange, save_model
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
 from mrsisr.data.manifest import MASK_FILE
@@ -229,7 +229,8 @@ def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts:
         **facts,
     }
     model_config = config_to_dict(config.model)
-    save_model(path, generator, config.variant, model_config, metadata)
+    trained = TrainedRange.from_n_choices(config.data.n_choices, config.model.grid)
+    save_model(path, generator, config.variant, model_config, metadata, trained=trained)
 
 
 def checkpoint_matches(plan: RunPlan) -> dict[str, Any] | None:
