@@ -25,6 +25,7 @@ from mrsisr.errors import UserError
 from mrsisr.evaluation.report import machine_info, write_json
 from mrsisr.machine import source_state
 from mrsisr.nn.config import Variant
+from mrsisr.provenance import write_result_record
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
@@ -141,6 +142,7 @@ class ProtocolRecord:
     """The git commit the command ran from and whether the tree was clean, at its start."""
     _start: float = field(default_factory=time.perf_counter, repr=False)
     _folders: list[Path] = field(default_factory=list, repr=False)
+    _models: list[Path] = field(default_factory=list, repr=False)
 
     def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
         """Record a run and its configuration (TOML, by hash).
@@ -168,6 +170,7 @@ class ProtocolRecord:
         self.configs.setdefault(run.config_hash, text)
         if run.folder not in self._folders:
             self._folders.append(run.folder)
+            self._models.append(run.model)
 
     def keep_training_logs(self, folder: Path) -> list[Path]:
         """Copy each recorded run's ``metrics.csv`` to ``folder/<run>.csv`` (the result's log).
@@ -203,8 +206,23 @@ class ProtocolRecord:
         }
 
     def write(self, folder: Path) -> Path:
-        """Write ``folder/protocol.json``; copy the runs' training logs to ``folder/training``."""
+        """Write ``folder/protocol.json`` and ``folder/record.json``; copy the runs' training
+        logs to ``folder/training``."""
         self.keep_training_logs(folder / "training")
+        given = [Path(m) for m in self.options.get("models", [])]
+        write_result_record(
+            folder,
+            f"mrsisr reproduce {self.experiment}",
+            models=[*given, *(m for m in self._models if m.is_file())],
+            data=self.options.get("data"),
+            seeds={
+                "training": sorted({r["seed"] for r in self.runs}),
+                "folds_run": self.options.get("folds_run", []),
+                "other": "every run's configuration (split seed, data seeds) is in protocol.json",
+            },
+            command=self.command,
+            code=self.code,
+        )
         return write_json(folder / "protocol.json", self.finish())
 
     def markdown(self) -> str:

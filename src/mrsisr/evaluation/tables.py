@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.evaluate import METRICS
+from mrsisr.evaluation.evaluate import METRICS, TRUTH_METRICS, TRUTH_SUFFIX
 
 __all__ = [
     "KEY_COLUMNS",
@@ -318,6 +318,26 @@ def summary_markdown(
         cells += [format_mean_std(np.array([r[m] for r in mine], dtype=float), m) for m in METRICS]
         body.append(cells)
     parts.append(markdown_table(["entry", "maps", *(m.upper() for m in METRICS)], body))
+    if f"psnr{TRUTH_SUFFIX}" in rows[0]:
+        parts += ["", "## Distance to the true maps beside the distance to the measured ones", ""]
+        parts.append(
+            "`--truth noiseless`: each output scored against the cohort's noiseless map (the "
+            "true concentrations before quantification noise) as well as against the measured "
+            "map, inside the same mask. Mean ± std over maps."
+        )
+        body = []
+        for name in names:
+            mine = [r for r in rows if entry_of(r) == name]
+            cells = [name]
+            for metric in TRUTH_METRICS:
+                for column in (metric, f"{metric}{TRUTH_SUFFIX}"):
+                    values = np.array([r[column] for r in mine], dtype=float)
+                    cells.append(format_mean_std(values, metric))
+            body.append(cells)
+        header = ["entry"]
+        for metric in TRUTH_METRICS:
+            header += [f"{metric.upper()} vs measured", f"{metric.upper()} vs true"]
+        parts.append(markdown_table(header, body))
     for metric in ("psnr", "ssim", "lpips"):
         if all(not math.isfinite(float(r[metric])) for r in rows):
             continue
@@ -342,15 +362,21 @@ def summary_markdown(
         parts.append(
             "Two-sided, paired over patients: each patient's mean over its maps is one "
             "observation (its slices, metabolites and n are not independent samples). Pratt's "
-            "treatment of zero differences, no multiple-comparison correction; with fewer than "
-            "6 patients no p-value can fall below 0.05."
+            "treatment of zero differences; with fewer than 6 patients no p-value can fall "
+            "below 0.05. Holm: adjusted for the tests of the same metric (one per entry)."
         )
+        from mrsisr.metrics.stats import holm
+
         for metric in ("psnr", "ssim", "ms_ssim", "lpips"):
             tests = wilcoxon_rows(rows, metric, reference)
             if all(t[1] == 0 for t in tests):
                 continue
-            lines = [(t[0], t[1], t[2], f"{t[3]:+.4g}", format_p(t[4])) for t in tests]
+            adjusted = holm([t[4] for t in tests])
+            lines = [
+                (t[0], t[1], t[2], f"{t[3]:+.4g}", format_p(t[4]), format_p(h))
+                for t, h in zip(tests, adjusted)
+            ]
             parts += ["", f"**{metric.upper()}**", ""]
             header = ["entry", "patients", "maps", "median diff. (patient means)", "p-value"]
-            parts.append(markdown_table(header, lines))
+            parts.append(markdown_table([*header, "Holm p"], lines))
     return "\n".join(parts) + "\n"
