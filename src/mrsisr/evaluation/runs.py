@@ -30,7 +30,14 @@ from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
 
-__all__ = ["ProtocolRecord", "TrainedRun", "ensure_run", "format_duration", "run_name"]
+__all__ = [
+    "ProtocolRecord",
+    "TrainedRun",
+    "ensure_run",
+    "format_duration",
+    "protocol_markdown",
+    "run_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -227,23 +234,29 @@ class ProtocolRecord:
 
     def markdown(self) -> str:
         """The protocol as a markdown section."""
-        doc = self.finish()
-        machine = doc["machine"]
-        trained = sum(r["train_seconds"] for r in self.runs)
-        lines = [
-            "## Protocol",
-            "",
-            f"- command: `{' '.join(doc['command'])}`",
-            f"- code: commit {(self.code['commit'] or 'unknown')[:12]}"
-            f"{'' if self.code['clean'] is not False else ' (tree not clean)'}",
-            f"- options: `{doc['options']}`",
-            f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
-            f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "
-            f"torch {machine['torch']}, mrsisr {machine['mrsisr']}",
-            f"- wall time of this command: {format_duration(doc['wall_seconds'])}; training time "
-            f"of its {len(self.runs)} runs (summed, including reused runs): "
-            f"{format_duration(trained)}",
-            f"- runs: {sum(not r['reused'] for r in self.runs)} trained now, "
-            f"{sum(r['reused'] for r in self.runs)} reused; configurations in `protocol.json`",
-        ]
-        return "\n".join(lines) + "\n"
+        return protocol_markdown(self.finish())
+
+
+def protocol_markdown(doc: dict[str, Any]) -> str:
+    """A ``protocol.json`` document as a markdown section."""
+    machine = doc["machine"]
+    runs = doc.get("runs", [])
+    code = doc.get("code") or {}
+    trained = sum(r["train_seconds"] for r in runs)
+    lines = [
+        "## Protocol",
+        "",
+        f"- command: `{' '.join(doc['command'])}`",
+        f"- code: commit {(code.get('commit') or 'unknown')[:12]}"
+        f"{'' if code.get('clean') is not False else ' (tree not clean)'}",
+        f"- options: `{doc['options']}`",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
+        f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "
+        f"torch {machine['torch']}, mrsisr {machine['mrsisr']}",
+        f"- wall time of this command: {format_duration(doc['wall_seconds'])}; training time "
+        f"of its {len(runs)} runs (summed, including reused runs): "
+        f"{format_duration(trained)}",
+        f"- runs: {sum(not r['reused'] for r in runs)} trained now, "
+        f"{sum(r['reused'] for r in runs)} reused; configurations in `protocol.json`",
+    ]
+    return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ mask) is left out and the number left out is reported.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -88,9 +89,12 @@ def _cell(value: Any) -> Any:
 
 
 def read_samples_csv(path: str | Path) -> list[dict[str, Any]]:
-    """Read a file of :func:`write_samples_csv` back (numbers as numbers, empty λ as None)."""
+    """Read a file of :func:`write_samples_csv` back (numbers as numbers, empty λ as None);
+    a ``.gz`` file (as results/ keeps them) is decompressed on the way."""
     rows = []
-    with Path(path).open(newline="", encoding="utf-8") as fh:
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
         for raw in csv.DictReader(fh):
             row: dict[str, Any] = {}
             for key, text in raw.items():
@@ -325,6 +329,7 @@ def summary_markdown(
             "true concentrations before quantification noise) as well as against the measured "
             "map, inside the same mask. Mean ± std over maps."
         )
+        parts.append("")
         body = []
         for name in names:
             mine = [r for r in rows if entry_of(r) == name]
