@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from mrsisr.options import StrEnum
 
-__all__ = ["Simulator"]
+__all__ = ["FINAL_TEST_PATIENTS", "FINAL_TEST_SEED", "Simulator"]
+
+FINAL_TEST_SEED = 20261207
+"""The seed of the final test set (``mrsisr phantom --simulator final``), used for nothing else."""
+FINAL_TEST_PATIENTS = 20
+"""Patients of the final test set (F01 ... F20)."""
 
 
 class Simulator(StrEnum):
@@ -12,18 +17,22 @@ class Simulator(StrEnum):
 
     ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
     ``randomised`` and ``shifted``: the randomised simulator (:mod:`mrsisr.data.randomised`)
-    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`.
+    with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`;
+    ``final``: the final test set, the ``training`` preset with a generator stream and patient
+    ids (F01, ...) of its own, scored once per shipped model and used for no design choice
+    (docs/evaluation.md, "The final test set").
     """
 
     paper = "paper"
     randomised = "randomised"
     shifted = "shifted"
+    final = "final"
 
     @property
     def prefix(self) -> str:
-        """First letter of the patient ids (P, R, S), so cohorts of different simulators
+        """First letter of the patient ids (P, R, S, F), so cohorts of different simulators
         never share ids and a model's recorded split cannot match another cohort's."""
-        return {"paper": "P", "randomised": "R", "shifted": "S"}[self.value]
+        return {"paper": "P", "randomised": "R", "shifted": "S", "final": "F"}[self.value]
 
     @property
     def code(self) -> int:

@@ -290,6 +290,19 @@ def _by_n_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
     return markdown_table(["entry", *(f"n={n}" for n in ns)], body)
 
 
+def _by_metabolite_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
+    mets = list(dict.fromkeys(str(r["metabolite"]) for r in rows))
+    body = []
+    for name in entries(rows):
+        cells = [name]
+        for met in mets:
+            values = [r[metric] for r in rows if entry_of(r) == name and r["metabolite"] == met]
+            finite = np.array([v for v in values if v is not None and math.isfinite(v)])
+            cells.append(f"{finite.mean():.{_DIGITS[metric]}f}" if finite.size else "n/a")
+        body.append(cells)
+    return markdown_table(["entry", *mets], body)
+
+
 def summary_markdown(
     rows: Sequence[Mapping[str, Any]],
     metric_notes: Mapping[str, str],
@@ -348,6 +361,8 @@ def summary_markdown(
             continue
         parts += ["", f"## {metric.upper()} by acquisition size n (mean over maps)", ""]
         parts.append(_by_n_table(rows, metric))
+        parts += ["", f"## {metric.upper()} by metabolite (mean over maps)", ""]
+        parts.append(_by_metabolite_table(rows, metric))
     if "zero_fill" in names:
         for name in names:
             if name == "zero_fill":
