@@ -6,7 +6,12 @@ import argparse
 import os
 import time
 
-from mrsisr.data.simulator import FINAL_TEST_PATIENTS, FINAL_TEST_SEED, Simulator
+from mrsisr.data.simulator import (
+    FINAL_TEST_DIGEST,
+    FINAL_TEST_PATIENTS,
+    FINAL_TEST_SEED,
+    Simulator,
+)
 from mrsisr.errors import UserError
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
@@ -107,9 +112,15 @@ def run(args: argparse.Namespace) -> int:
         if args.simulator == Simulator.final:
             from mrsisr.data.phantom import cohort_digest
 
-            print(
-                f"content SHA-256 {cohort_digest(root)} (docs/evaluation.md lists the expected one)"
-            )
+            digest = cohort_digest(root)
+            if digest == FINAL_TEST_DIGEST:
+                same = "the final test set as generated on 2026-12-07"
+            else:
+                same = (
+                    f"NOT the digest of 2026-12-07 ({FINAL_TEST_DIGEST[:12]}...): another "
+                    "platform or simulator version; record it with the scores"
+                )
+            print(f"content SHA-256 {digest}: {same}")
     if args.preview is not None:
         cohort = Cohort.open(root)
         if args.patient is not None and args.patient not in cohort.patients:
