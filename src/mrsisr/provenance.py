@@ -35,6 +35,7 @@ from typing import Any
 
 from mrsisr import __version__
 from mrsisr.metabolites import Metabolite, parse_metabolite
+from mrsisr.untrusted import read_json
 
 __all__ = [
     "BIDS_VERSION",
@@ -263,9 +264,15 @@ def _data_record(data: str | Path | None, patients: Sequence[str], hashes: FileH
         return unknown("no cohort: the command reads no patient data")
     folder = Path(data)
     manifest = folder / COHORT_MANIFEST
+    described = None
+    if manifest.is_file():
+        document = read_json(manifest, "the cohort's manifest")
+        if isinstance(document, dict) and isinstance(document.get("provenance"), str):
+            described = document["provenance"]
     return {
         "path": str(folder.absolute()),
         "manifest_sha256": hashes(manifest) if manifest.is_file() else None,
+        "manifest_provenance": described,  # e.g. the simulator and seed that made it
         "patients": list(patients),
     }
 

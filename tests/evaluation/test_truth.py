@@ -98,4 +98,6 @@ def test_the_command_reports_both_distances_and_refuses_a_cohort_without_truth(
     assert json.loads((out / "evaluation.json").read_text())["truth"] == "noiseless"
     record = json.loads((out / "record.json").read_text())
     assert record["data"]["patients"] == ["P0", "P1"] and record["seeds"]["split_seed"] == 0
+    assert record["data"]["manifest_provenance"] == "truth tests"  # the recipe, not only a path
+    assert len(record["models"]) == 0 and len(record["data"]["manifest_sha256"]) == 64
     assert main([*argv[:2], str(eval_cohort), *argv[3:], "--out", str(tmp_path / "x")]) == 2
