@@ -10,13 +10,18 @@ the margin an oracle reaches that knows them: the noiseless map with the measure
 acquired k-space (`mrsisr.data.dataset.noiseless_target`), scored against the measured map.
 It is measured, clipping at zero included, where the bound above assumes white noise.
 
-    python benchmarks/noise_ceiling.py COHORT [--patients ID ...] [--n 16 24 32]
+    python benchmarks/noise_ceiling.py COHORT [--patients ID ...] [--n 16 24 32] [--out DIR]
+
+``--out DIR`` writes the tables to ``DIR/noise_ceiling.md`` and the folder's ``record.json``
+(commit, data, command) instead of printing them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -28,7 +33,9 @@ from mrsisr.data.manifest import MASK_FILE, map_file, noiseless_file
 from mrsisr.data.phantom import PARAMS_FILE
 from mrsisr.data.slices import SliceRule
 from mrsisr.evaluation.ceiling import noise_ceiling
+from mrsisr.machine import source_state
 from mrsisr.metabolites import Metabolite
+from mrsisr.provenance import write_result_record
 
 
 def oracle_margin(
@@ -87,7 +94,29 @@ def main() -> None:
     parser.add_argument("cohort", type=Path)
     parser.add_argument("--patients", nargs="+", default=None)
     parser.add_argument("--n", nargs="+", type=int, default=list(range(16, 33, 2)))
+    parser.add_argument("--out", type=Path, help="write noise_ceiling.md and record.json here")
     args = parser.parse_args()
+    if args.out is None:
+        report(args)
+        return
+    code = source_state()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "noise_ceiling.md").open("w", encoding="utf-8") as fh:
+        with contextlib.redirect_stdout(fh):
+            patients = report(args)
+    write_result_record(
+        args.out,
+        "the noise bound and the noiseless oracle's PSNR margin over zero-filling",
+        data=args.cohort,
+        patients=patients,
+        seeds={"none": "deterministic: no draw (the cohort's own noise)"},
+        command=["python", "benchmarks/noise_ceiling.py", *sys.argv[1:]],
+        code=code,
+    )
+
+
+def report(args: argparse.Namespace) -> list[str]:
+    """Print both tables; return the patients used."""
     rule = SliceRule()
     folders = sorted(p for p in args.cohort.iterdir() if (p / PARAMS_FILE).is_file())
     if args.patients:
@@ -112,6 +141,7 @@ def main() -> None:
         print()
         print("Margin of the oracle that knows the noiseless maps (dB)")
         table(oracles, args.n)
+    return [f.name for f in folders]
 
 
 def table(

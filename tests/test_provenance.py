@@ -108,3 +108,30 @@ def test_dataset_description_names_the_generator() -> None:
     assert description["DatasetType"] == "derivative"
     assert description["GeneratedBy"][0]["Name"] == "mrsisr"
     assert description["GeneratedBy"][0]["Version"] == __version__
+
+
+def test_the_result_record_hashes_models_and_marks_what_is_not_known(tmp_path):
+    """Regression (issue 26): results recorded no model hash and, outside a checkout, no
+    reason for a missing commit."""
+    import hashlib
+    import json
+
+    from mrsisr.provenance import write_result_record
+
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"weights")
+    path = write_result_record(
+        tmp_path / "out",
+        "a test",
+        models=[model],
+        seeds=None,
+        command=["mrsisr", "x"],
+        code={"commit": None, "clean": None},
+    )
+    record = json.loads(path.read_text())
+    assert record["models"][0]["sha256"] == hashlib.sha256(b"weights").hexdigest()
+    assert set(record["code"]["commit"]) == {"unknown"} and set(record["code"]["clean"]) == {
+        "unknown"
+    }
+    assert set(record["data"]) == {"unknown"} and set(record["seeds"]) == {"unknown"}
+    assert record["command"] == ["mrsisr", "x"] and record["format"] == "mrsisr-result-record"

@@ -7,6 +7,13 @@ grid ``N``, the sharpness λ, the metabolite as given and as read, the units, wh
 came from, and the results of the input checks (acquisition extent, registration, coverage),
 so that a map can be traced to what made it.
 
+Every command that writes a result folder (``mrsisr evaluate``, ``reproduce``, ``calibrate``,
+``train``, ``bench``) also writes ``record.json`` into it (:func:`write_result_record`): the
+commit and whether the tree was clean, the SHA-256 of every model file used, the command
+line, the data (folder, manifest SHA-256, patients) and the seeds. A field that is not
+known is ``{"unknown": "<reason>"}``, never left out; ``tests/test_results_records.py``
+checks the record of every folder under ``results/``.
+
 ``--bids-out DIR`` writes the maps under BIDS-derivative names
 (:func:`bids_map_name`) with a ``dataset_description.json`` whose ``GeneratedBy`` names
 mrsisr, so that BIDS pipelines such as MRSIPrep can find them. BIDS has a raw MRS
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,21 +35,32 @@ from typing import Any
 
 from mrsisr import __version__
 from mrsisr.metabolites import Metabolite, parse_metabolite
+from mrsisr.untrusted import read_json
 
 __all__ = [
     "BIDS_VERSION",
     "FORMAT_NAME",
+    "RECORD_FILE",
+    "RECORD_FORMAT",
     "FileHashes",
     "Provenance",
     "bids_label",
     "bids_map_name",
     "bids_mask_name",
     "dataset_description",
+    "result_record",
     "sidecar_path",
+    "unknown",
+    "write_result_record",
 ]
 
 FORMAT_NAME = "mrsisr-provenance"
 FORMAT_VERSION = 1
+RECORD_FILE = "record.json"
+"""The traceability record of a result folder (:func:`write_result_record`)."""
+RECORD_FORMAT = "mrsisr-result-record"
+COHORT_MANIFEST = "cohort.json"
+"""``mrsisr.data.manifest.MANIFEST_FILE`` (data/ is a sibling layer; a test keeps them equal)."""
 BIDS_VERSION = "1.10.0"
 """The BIDS version ``dataset_description.json`` declares."""
 
@@ -233,3 +252,87 @@ def dataset_description() -> dict[str, Any]:
             }
         ],
     }
+
+
+def unknown(reason: str) -> dict[str, str]:
+    """The value of a record field that is not known, with the reason."""
+    return {"unknown": reason}
+
+
+def _data_record(data: str | Path | None, patients: Sequence[str], hashes: FileHashes) -> Any:
+    if data is None:
+        return unknown("no cohort: the command reads no patient data")
+    folder = Path(data)
+    manifest = folder / COHORT_MANIFEST
+    described = None
+    if manifest.is_file():
+        document = read_json(manifest, "the cohort's manifest")
+        if isinstance(document, dict) and isinstance(document.get("provenance"), str):
+            described = document["provenance"]
+    return {
+        "path": str(folder.absolute()),
+        "manifest_sha256": hashes(manifest) if manifest.is_file() else None,
+        "manifest_provenance": described,  # e.g. the simulator and seed that made it
+        "patients": list(patients),
+    }
+
+
+def result_record(
+    what: str,
+    *,
+    models: Sequence[str | Path] = (),
+    data: str | Path | None = None,
+    patients: Sequence[str] = (),
+    seeds: Mapping[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+    code: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    hashes: FileHashes | None = None,
+) -> dict[str, Any]:
+    """The traceability record of a result folder (see the module notes).
+
+    Args:
+        what: one line saying what the folder holds.
+        models: the model files the results were computed with (hashed here).
+        data: the cohort folder read, if any.
+        patients: the patients scored (or trained on).
+        seeds: every seed that decides the result, by name (split, training, draws, ...);
+            ``None``: none does (recorded as such).
+        command: the command line; default ``mrsisr`` and ``sys.argv[1:]``.
+        code: ``{"commit", "clean"}`` read at the command's start
+            (:func:`mrsisr.machine.source_state`); default: read now.
+        extra: further keys.
+        hashes: a shared :class:`FileHashes`.
+    """
+    from mrsisr.machine import source_state
+
+    hashes = hashes or FileHashes()
+    state = dict(code) if code is not None else source_state()
+    if state.get("commit") is None:
+        state["commit"] = unknown("not run from a git checkout (an installed package)")
+        state["clean"] = unknown("not run from a git checkout")
+    return {
+        "format": RECORD_FORMAT,
+        "format_version": 1,
+        "what": what,
+        "recorded_by": "the command itself",
+        "tool": {"name": "mrsisr", "version": __version__},
+        "command": list(command) if command is not None else ["mrsisr", *sys.argv[1:]],
+        "code": state,
+        "models": [{"path": str(Path(m).absolute()), "sha256": hashes(m)} for m in models],
+        "data": _data_record(data, patients, hashes),
+        "seeds": dict(seeds) if seeds is not None else unknown("no seed decides this result"),
+        **(extra or {}),
+    }
+
+
+def write_result_record(folder: str | Path, what: str, **kwargs: Any) -> Path:
+    """Write :func:`result_record` as ``folder/record.json`` (the folder is created)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        result_record(what, **kwargs), indent=2, ensure_ascii=False, default=_json_default
+    )
+    path = folder / RECORD_FILE
+    path.write_text(text + "\n", encoding="utf-8")
+    return path

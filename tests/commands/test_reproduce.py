@@ -120,7 +120,12 @@ def test_fig2_reuses_the_table1_runs(cohort, table1, capsys):
     assert set(protocol["configs"].items()) <= set(table["configs"].items())
     assert (out / "training" / f"{protocol['runs'][0]['folder']}.csv").is_file()
     assert (out / "fig2a_resolution.png").is_file() and (out / "fig2b_metabolite.png").is_file()
-    assert "input \\ condition" in (out / "fig2.md").read_text()
+    text = (out / "fig2.md").read_text()
+    assert "input \\ condition" in text
+    assert "minus the best other condition" in text  # the lead, not only the range (issue 26)
+    record = json.loads((out / "record.json").read_text())
+    assert record["code"] == protocol["code"] and record["seeds"]["training"]
+    assert all(len(m["sha256"]) == 64 for m in record["models"]) and record["models"]
 
 
 def test_fig3_and_fig4_use_a_given_full_model(cohort, tmp_path):

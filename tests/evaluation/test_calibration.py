@@ -48,8 +48,13 @@ def test_calibrate_command_writes_every_metabolite_and_the_precision_check(
     assert capsys.readouterr().out.split() == [
         str(out / "calibration.json"),
         str(out / "calibration.md"),
+        str(out / "record.json"),
     ]
     record = json.loads((out / "calibration.json").read_text())
+    assert (
+        record["model"]["sha256"]
+        == json.loads((out / "record.json").read_text())["models"][0]["sha256"]
+    )  # the model by its hash, not as "shipped"
     assert record["patients"] == ["P0"] and record["n"] == [8, 12]
     for method in ("tta", "fit"):
         rows = record["calibration"][method]

@@ -52,19 +52,47 @@ def test_designs_are_generator_options(tmp_path) -> None:
     assert configs["no_n"].model.filter_head_init == HeadInit.identity
 
 
-def test_the_report_tests_the_contrasts_over_runs() -> None:
-    from mrsisr.evaluation.ncond import _report
-    from mrsisr.evaluation.runs import ProtocolRecord
+def _runs(psnr, seeds=(0, 1, 2)):
+    keys = {"ssim": 0.8, "fig2a_margin": 0.0, "fig2a_spread": 0.0, "fig2a_wins": 1.0}
+    return [{"seed": s, "psnr": p, "fig2a_inputs": 3.0, **keys} for s, p in zip(seeds, psnr)]
 
-    def runs(psnr):
-        keys = {"ssim": 0.8, "fig2a_margin": 0.0, "fig2a_spread": 0.0, "fig2a_wins": 1.0}
-        return [{"psnr": p, "fig2a_inputs": 3.0, **keys} for p in psnr]
+
+def test_the_report_tests_the_contrasts_over_seeds() -> None:
+    from mrsisr.evaluation.ncond import report_markdown
 
     summaries = {
-        "grid_identity": runs([22.0, 22.2, 22.1]),
-        "no_n": runs([22.0, 22.2, 22.1]),
-        "grid_linear": runs([23.0, 23.2, 23.1]),
+        "grid_identity": _runs([22.0, 22.2, 22.1]),
+        "no_n": _runs([22.0, 22.2, 22.1]),
+        "grid_linear": _runs([23.0, 23.2, 23.1]),
     }
-    text = _report(summaries, [0, 1, 2], ProtocolRecord("ncond", {}))
-    assert "| n given, identity heads | grid_identity vs no_n | 3 vs 3 | +0.000 (p 1.000)" in text
+    text = report_markdown(summaries, [0, 1, 2], "## Protocol")
+    assert (
+        "| n given, identity heads | grid_identity vs no_n | 3 vs 3 | +0.000 (p 1.000, Holm" in text
+    )
     assert "nn.Linear heads" not in text  # its control no_n_linear did not run
+    assert "Unit of every test: the training seed" in text
+
+
+def test_a_pooled_contrast_counts_each_seed_once() -> None:
+    """Regression (issue 26): two designs pooled against two others were tested as 6 runs
+    against 6, although runs that share a seed are not independent; per seed it is 3 vs 3."""
+    from scipy.stats import ttest_ind
+
+    from mrsisr.evaluation.ncond import contrast_tests
+
+    linear, identity = [23.3, 22.9, 22.9], [22.5, 22.6, 22.6]
+    summaries = {
+        "grid_identity": _runs(identity),
+        "no_n": _runs([v - 0.01 for v in identity]),
+        "grid_linear": _runs(linear),
+        "no_n_linear": _runs([v + 0.04 for v in linear]),
+    }
+    (pooled,) = [c for c in contrast_tests(summaries) if len(c["first"]) == 2]
+    assert pooled["seeds"] == (3, 3)
+    per_seed_a = [v + 0.02 for v in linear]
+    per_seed_b = [v - 0.005 for v in identity]
+    expected = ttest_ind(per_seed_a, per_seed_b, equal_var=False).pvalue
+    assert pooled["psnr"]["p"] == pytest.approx(expected)
+    six = ttest_ind([*linear, *[v + 0.04 for v in linear]], [*identity, *identity], equal_var=False)
+    assert six.pvalue < pooled["psnr"]["p"]  # pooling runs as independent overstated it
+    assert pooled["psnr"]["holm"] >= pooled["psnr"]["p"]

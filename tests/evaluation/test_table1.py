@@ -48,3 +48,19 @@ def test_p_values_test_the_network_means() -> None:
     p = ttest_ind(np.add(b, 20.15), np.add(a, 20.15), equal_var=False).pvalue
     assert f"{p:.3f}" in line or f"{p:.2e}" in line
     assert f"{np.mean(b) + 20.15:.2f} ± {np.std(np.add(b, 20.15), ddof=1):.2f}" in line
+
+
+def test_the_tests_are_holm_adjusted_over_every_comparison_reported() -> None:
+    """Regression (issue 26): Table 1's p-values were uncorrected although 7 tests were made."""
+    from mrsisr.evaluation.table1 import seed_tests
+    from mrsisr.metrics.stats import holm
+
+    rows = _rows("single_scale", [0.0, 0.2, 0.1]) + _rows("filter_scaling_met", [1.0, 1.3, 0.9])
+    rows += _rows("hypernetwork", [0.9, 1.2, 1.0]) + _rows("amlayer", [-0.1, 0.0, 0.3])
+    tests = seed_tests(rows)
+    pairs = [(t["first"], t["second"]) for t in tests]
+    assert ("filter_scaling_met", "hypernetwork") in pairs and len(pairs) == 4
+    raw = [t["psnr"]["p"] for t in tests]
+    np.testing.assert_allclose([t["psnr"]["holm"] for t in tests], holm(raw))
+    text = table1_markdown(rows, {}, {}, folds_run=1, seeds=[0, 1, 2])
+    assert "unit: the training seed" in text and "adjusted over the 4 comparisons" in text

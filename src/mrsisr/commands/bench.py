@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from mrsisr.errors import UserError
 from mrsisr.options import StrEnum
+from mrsisr.provenance import write_result_record
 
 if TYPE_CHECKING:
     from mrsisr.benchmarking import BenchSettings
@@ -109,6 +110,9 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite, print the markdown table, write the requested files; return 0."""
+    from mrsisr.machine import source_state
+
+    code = source_state()
     settings = _settings(args)
     for path in (args.json, args.markdown):
         if path is not None and not path.parent.is_dir():
@@ -122,4 +126,12 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.markdown is not None:
         args.markdown.write_text(table)
+    written = [p for p in (args.json, args.markdown) if p is not None]
+    if written:
+        write_result_record(
+            written[0].parent,
+            "mrsisr bench: " + ", ".join(p.name for p in written),
+            seeds={"weights": "randomly initialised networks; timings are not seeded"},
+            code=code,
+        )
     return 0

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from mrsisr.commands._arguments import add_model_arguments
 from mrsisr.errors import UserError
+from mrsisr.provenance import write_result_record
+from mrsisr.weights import DEFAULT_MODEL
 
 HELP = "measure the calibration of the uncertainty maps and bf16 vs float32 on held-out patients"
 
@@ -41,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.data.cohort import Cohort
     from mrsisr.data.splits import fold_split  # numpy
     from mrsisr.evaluation.calibration import calibrate, source_commit, write_calibration
+    from mrsisr.machine import source_state
     from mrsisr.predict import load_predictor
 
     commit = source_commit()  # of the code that runs, even if the tree changes meanwhile
+    code = source_state()
     cohort = Cohort.open(args.data)
     if args.fold is not None:
         if not 0 <= args.fold < args.folds:
@@ -73,4 +77,15 @@ def run(args: argparse.Namespace) -> int:
         result, args.out, model=args.model, data=args.data, commit=commit
     ):
         print(path)
+    print(
+        write_result_record(
+            args.out,
+            "mrsisr calibrate: uncertainty calibration and bf16 against float32",
+            models=[args.model or DEFAULT_MODEL],
+            data=args.data,
+            patients=list(patients),
+            seeds={"draws": args.seed, "split_seed": args.split_seed, "fold": args.fold},
+            code=code,
+        )
+    )
     return 0

@@ -7,8 +7,11 @@ Examples::
         --n 16 24 32 --lam 0 0.03 0.06 --baselines zero_fill bicubic guided --out eval/
 
 Writes ``samples.csv`` (one line per patient, slice, metabolite, n, λ and method),
-``summary.md`` (mean ± std, per-n means, paired Wilcoxon p-values), ``evaluation.json``
-(what was run, how each metric is defined, machine, wall time) and per-n plots.
+``summary.md`` (mean ± std, per-n means, paired Wilcoxon p-values over patients),
+``evaluation.json`` (what was run, how each metric is defined, machine, wall time),
+``record.json`` (commit, clean tree, model SHA-256, command, data, seeds) and per-n plots.
+``--truth noiseless`` also scores every output against the cohort's noiseless maps (the
+simulators write them), beside the measured ones.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from mrsisr.commands import _self_consistency
 from mrsisr.commands._arguments import add_device_argument
 from mrsisr.errors import UserError
+from mrsisr.provenance import write_result_record
 
 HELP = "score models and baselines on held-out patients (PSNR, SSIM, MS-SSIM, NRMSE, LPIPS)"
 
@@ -93,6 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="entry the Wilcoxon tests compare against, e.g. zero_fill or full@0 "
         "(default: the first model, else the first baseline)",
     )
+    parser.add_argument(
+        "--truth",
+        choices=["measured", "noiseless"],
+        default="measured",
+        help="measured: score against the measured maps (default); noiseless: also against "
+        "the cohort's noiseless maps, the true concentrations (simulated cohorts)",
+    )
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
     parser.add_argument(
         "--self-consistency",
@@ -108,7 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, evaluate, then write the results."""
-    from mrsisr.evaluation.evaluate import evaluate
+    from mrsisr.evaluation.evaluate import NoiselessTruth, evaluate
     from mrsisr.evaluation.plan import plan_evaluation
     from mrsisr.evaluation.report import machine_info, write_report  # numpy
     from mrsisr.machine import source_state
@@ -140,7 +151,19 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         images={name: IMAGE_CHOICES[name] for name in args.images},
     )
-    rows = evaluate(plan.dataset, plan.methods, plan.lams, plan.settings, args.batch_size)
+    truth = None
+    if args.truth == "noiseless":
+        truth = NoiselessTruth(args.data)
+        mets = [m.value for m in plan.dataset.metabolites]
+        missing = truth.missing(plan.patients, mets)
+        if missing:
+            raise UserError(
+                f"--truth noiseless: {missing[0]} is missing ({len(missing)} noiseless maps in "
+                "all); only simulated cohorts have them"
+            )
+    rows = evaluate(
+        plan.dataset, plan.methods, plan.lams, plan.settings, args.batch_size, truth=truth
+    )
     record = {
         "command": ["mrsisr", *sys.argv[1:]],
         **plan.record(),
@@ -148,7 +171,17 @@ def run(args: argparse.Namespace) -> int:
         "code": code,
         "wall_seconds": time.perf_counter() - start,
     }
+    record["truth"] = args.truth
     write_report(out, rows, plan.settings.describe(), record, plan.reference)
+    write_result_record(
+        out,
+        "mrsisr evaluate: " + ", ".join(m.name for m in plan.methods),
+        models=[i.path for i in plan.infos],
+        data=args.data,
+        patients=plan.patients,
+        seeds={"split_seed": args.seed, "fold": args.fold, "folds": args.folds},
+        code=code,
+    )
     print(f"evaluated {len(rows)} maps in {record['wall_seconds']:.1f} s; results in {out}")
     print((out / "summary.md").read_text(encoding="utf-8").split("## PSNR by")[0].rstrip())
     return 0

@@ -1,7 +1,9 @@
 """``mrsisr models``: every network variant, its parameter count, and the paper's figure.
 
-Counts come from the modules as built with the default architecture. ``--json`` prints the
-same rows as a JSON list of ``{"variant", "params", "paper_params"}`` objects.
+Counts come from the modules as built with the default architecture; a last note gives the
+shipped model file's own count, whose options differ from the defaults (presence flags).
+``--json`` prints the same rows as a JSON list of ``{"variant", "params", "paper_params"}``
+objects.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+
+from mrsisr.nn.config import GeneratorConfig
+from mrsisr.provenance import FileHashes
+from mrsisr.weights import DEFAULT_MODEL
 
 HELP = "list the network variants with their parameter counts and the paper's (Table 1)"
 
@@ -18,8 +24,8 @@ TOLERANCE = 0.20
 NOTES = (
     "single_scale: the paper's row is nine networks, one per n in {16, 18, ..., 32}; "
     "its count is nine plain UNets.",
-    "full (the shipped model: filter scaling on n and m, CIN on lambda) and the critic "
-    "have no row in the paper's Table 1.",
+    "full (filter scaling on n and m, CIN on lambda; the default architecture) and the "
+    "critic have no row in the paper's Table 1.",
     "The remaining differences (all within 5%): the paper rounds to 0.1M, and the authors' "
     "code uses 3-D convolutions on 3-slice slabs, with 3 x 3 x 3 kernels at the finest "
     "level where ours are 2-D 3 x 3 (about 10k more weights; 0.25M more hypernetwork "
@@ -72,4 +78,22 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
         print(format_table(rows))
+        print(textwrap.fill(_shipped_note(), 92, initial_indent="* ", subsequent_indent="  "))
     return 0
+
+
+def _shipped_note() -> str:
+    """The shipped file's variant, parameter count and the options that differ from the
+    default architecture (read from its header; no weights loaded)."""
+    from mrsisr.checkpoint import read_info
+    from mrsisr.nn.variants import build_generator, count_parameters
+
+    info = read_info(DEFAULT_MODEL)
+    count = count_parameters(build_generator(info.variant, **info.config))
+    default = json.loads(json.dumps(GeneratorConfig().__dict__))  # tuples as lists, enums as str
+    differ = [f"{k} = {v}" for k, v in info.config.items() if k in default and default[k] != v]
+    return (
+        f"The shipped file ({DEFAULT_MODEL.name}, SHA-256 {FileHashes()(DEFAULT_MODEL)[:12]}...) "
+        f"is {info.variant} with {count:,} parameters; its options differ from the defaults "
+        f"above in: {', '.join(differ) or 'nothing'}."
+    )

@@ -6,7 +6,12 @@ import argparse
 import os
 import time
 
-from mrsisr.data.simulator import Simulator
+from mrsisr.data.simulator import (
+    FINAL_TEST_DIGEST,
+    FINAL_TEST_PATIENTS,
+    FINAL_TEST_SEED,
+    Simulator,
+)
 from mrsisr.errors import UserError
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
@@ -27,10 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
         "simulator with settings training never uses (a shifted test set); real-like: the "
         "shifted set with maps like real ones (weak tissue contrast, non-anatomical variation, "
-        "a rim at the brain edge, heavy-tailed noise; a test set)",
+        "a rim at the brain edge, heavy-tailed noise; a test set); final: the final test set "
+        f"(--patients {FINAL_TEST_PATIENTS} --seed {FINAL_TEST_SEED}, scored once per "
+        "shipped model; docs/evaluation.md)",
     )
-    parser.add_argument("--patients", type=int, default=15, help="number of patients (15)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--patients", type=int, help=f"number of patients (15; final: {FINAL_TEST_PATIENTS})"
+    )
+    parser.add_argument("--seed", type=int, help=f"random seed (0; final: {FINAL_TEST_SEED})")
     parser.add_argument(
         "--grid", type=int, default=64, help="in-plane MRSI matrix over 217.6 mm (64: 3.4 mm)"
     )
@@ -55,6 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     """Refuse bad arguments before writing anything."""
+    final = args.simulator == Simulator.final
+    if args.patients is None:
+        args.patients = FINAL_TEST_PATIENTS if final else 15
+    if args.seed is None:
+        args.seed = FINAL_TEST_SEED if final else 0
+    if args.simulator == Simulator.final and (args.seed, args.patients) != (
+        FINAL_TEST_SEED,
+        FINAL_TEST_PATIENTS,
+    ):
+        raise UserError(
+            f"--simulator final: the final test set is --patients {FINAL_TEST_PATIENTS} "
+            f"--seed {FINAL_TEST_SEED}, nothing else (docs/evaluation.md)"
+        )
     for name, low in (("patients", 1), ("grid", 8), ("workers", 1)):
         if getattr(args, name) < low:
             raise UserError(f"--{name}: must be an integer >= {low}, got {getattr(args, name)}")
@@ -89,6 +111,18 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - start
         noun = "patient" if args.patients == 1 else "patients"
         print(f"wrote {args.patients} {noun} to {root} in {seconds:.1f} s")
+        if args.simulator == Simulator.final:
+            from mrsisr.data.phantom import cohort_digest
+
+            digest = cohort_digest(root)
+            if digest == FINAL_TEST_DIGEST:
+                same = "the final test set as generated on 2026-12-07"
+            else:
+                same = (
+                    f"NOT the digest of 2026-12-07 ({FINAL_TEST_DIGEST[:12]}...): another "
+                    "platform or simulator version; record it with the scores"
+                )
+            print(f"content SHA-256 {digest}: {same}")
     if args.preview is not None:
         cohort = Cohort.open(root)
         if args.patient is not None and args.patient not in cohort.patients:

@@ -7,6 +7,7 @@ Examples::
     mrsisr reproduce fig2 --data cohort/ --out results/fig2 --runs results/table1/runs
     mrsisr reproduce fig4 --data cohort/ --out results/fig4 --model full.safetensors
     mrsisr reproduce ncond --data cohort/ --out results/ncond --epochs 8 --max-steps 100
+    mrsisr reproduce tests --out results/ncond    # the tests again, from the folder's outputs
 
 Training runs are cached by configuration in ``--runs`` (default ``OUT/runs``) and reused;
 an interrupted run is resumed. Every experiment writes ``protocol.json`` (command, options,
@@ -23,13 +24,18 @@ from mrsisr.errors import UserError
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
 
-EXPERIMENTS = ("table1", "fig2", "fig3", "fig4", "ncond")
+EXPERIMENTS = ("table1", "fig2", "fig3", "fig4", "ncond", "tests")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``mrsisr reproduce``."""
-    parser.add_argument("experiment", choices=EXPERIMENTS, help="what to reproduce")
-    parser.add_argument("--data", required=True, metavar="DIR", help="cohort folder")
+    parser.add_argument(
+        "experiment",
+        choices=EXPERIMENTS,
+        help="what to reproduce; tests: recompute the statistical tests of the result folder "
+        "--out from its own outputs (per seed or per patient, Holm-adjusted; no --data)",
+    )
+    parser.add_argument("--data", metavar="DIR", help="cohort folder (all but tests)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
     parser.add_argument(
         "--runs", metavar="DIR", help="folder of cached training runs (default OUT/runs)"
@@ -92,6 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    if args.data is None:
+        raise UserError(f"--data: required for {args.experiment}")
     from mrsisr.data.check import check_cohort
     from mrsisr.evaluation.reproduce import TABLE1_EXTRA, TABLE1_VARIANTS  # numpy
 
@@ -128,6 +136,12 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options and the configuration, then run the experiment."""
+    if args.experiment == "tests":
+        from mrsisr.evaluation.retest import retest  # numpy, scipy
+
+        for path in retest(args.out):
+            print(path)
+        return 0
     from mrsisr.evaluation import ncond, reproduce, sharpness  # torch
 
     _check(args)

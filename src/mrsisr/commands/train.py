@@ -19,6 +19,7 @@ from pathlib import Path
 from mrsisr.commands._arguments import add_overrides_argument
 from mrsisr.errors import UserError
 from mrsisr.nn.config import Variant
+from mrsisr.provenance import write_result_record
 from mrsisr.train.config_io import load_config, to_toml
 
 HELP = "train a network on a cohort (paper recipe by default; resumable; torchrun-ready)"
@@ -50,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, check the run, train, and print a summary."""
+    from mrsisr.machine import source_state
     from mrsisr.train.run import plan_run, train
 
     overrides = list(args.overrides)
@@ -73,9 +75,24 @@ def run(args: argparse.Namespace) -> int:
         missing = [name for name in ("data", "fold") if getattr(args, name) is None]
         if missing:
             raise UserError(f"--{missing[0]}: required for a new run")
+    code = source_state()  # at the start: the tree may change while a run trains
     plan = plan_run(config, args.data, args.fold, args.out, resume=args.resume)
     summary = train(plan)
     if int(os.environ.get("RANK", "0")) == 0:
+        write_result_record(
+            plan.files.root,
+            f"mrsisr train: {plan.config.variant}, fold {plan.fold}"
+            + (" (resumed: the record is of the last leg)" if plan.resume else ""),
+            models=[plan.files.best] if plan.files.best.is_file() else [],
+            data=plan.data,
+            patients=[*plan.split.train, *plan.split.val],
+            seeds={
+                "training": plan.config.seed,
+                "split_seed": plan.config.data.split_seed,
+                "fold": plan.fold,
+            },
+            code=code,
+        )
         best = summary["best_val_loss"]
         print(
             f"trained {summary['epochs']} epochs ({summary['steps']} steps) in "

@@ -14,6 +14,8 @@ part of the cohort format; readers ignore it.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
 import os
@@ -39,6 +41,7 @@ __all__ = [
     "PARAMS_FILE",
     "PhantomGeometry",
     "Simulator",
+    "cohort_digest",
     "make_phantom_cohort",
     "patient_ids",
 ]
@@ -75,7 +78,8 @@ def _write_one(
     else:
         from mrsisr.data.randomised import simulate_randomised_patient
 
-        preset = Preset.training if simulator is Simulator.randomised else Preset.shifted
+        shifted = simulator in (Simulator.shifted, Simulator.real_like)
+        preset = Preset.shifted if shifted else Preset.training
         simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
         if simulator is Simulator.real_like:
             from mrsisr.data.reallike import make_real_like
@@ -127,9 +131,10 @@ def make_phantom_cohort(
         fine: in-plane multiple of the grid on which truth, T1 and FLAIR are built.
         workers: processes simulating patients in parallel.
         overwrite: replace an existing cohort at ``out``.
-        simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data) or
-            ``shifted`` (a test set with settings training never used); see
-            :class:`Simulator`. Patient ids start with P, R or S.
+        simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data),
+            ``shifted`` (a test set with settings training never used) or ``final`` (the
+            final test set: the training preset, its own stream); see :class:`Simulator`.
+            Patient ids start with P, R, S or F.
 
     Raises:
         UserError: if ``out`` exists and may not be replaced.
@@ -178,3 +183,21 @@ def make_phantom_cohort(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def cohort_digest(root: str | Path) -> str:
+    """SHA-256 of a cohort's content: every file's path and bytes, NIfTI files decompressed
+    (a ``.gz`` header holds a time stamp), in sorted order.
+
+    Two generations of the same cohort on the same software give the same digest, so a
+    recipe (command and seed) plus its digest stands in for the data in the repository.
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()

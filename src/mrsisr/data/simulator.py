@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from mrsisr.options import StrEnum
 
-__all__ = ["Simulator"]
+__all__ = ["FINAL_TEST_DIGEST", "FINAL_TEST_PATIENTS", "FINAL_TEST_SEED", "Simulator"]
+
+FINAL_TEST_SEED = 20261207
+"""The seed of the final test set (``mrsisr phantom --simulator final``), used for nothing else."""
+FINAL_TEST_PATIENTS = 20
+"""Patients of the final test set (F01 ... F20)."""
+FINAL_TEST_DIGEST = "1d4eda2d70747771f333017316595a52ef2531e458bcd55ac9cfa7b9aae0ac78"
+""":func:`mrsisr.data.phantom.cohort_digest` of the final test set as generated on 2026-12-07
+(Python 3.11, numpy 2, torch 2.13 CPU; the same with 1 and 2 workers)."""
 
 
 class Simulator(StrEnum):
@@ -13,6 +21,9 @@ class Simulator(StrEnum):
     ``paper``: the glioma phantom of the paper's reproduction (:mod:`mrsisr.data.simulate`);
     ``randomised`` and ``shifted``: the randomised simulator (:mod:`mrsisr.data.randomised`)
     with the ``training`` or the ``shifted`` preset of :mod:`mrsisr.data.randomise`;
+    ``final``: the final test set, the ``training`` preset with a generator stream and patient
+    ids (F01, ...) of its own, scored once per shipped model and used for no design choice
+    (docs/evaluation.md, "The final test set");
     ``real-like``: the shifted preset with maps given the statistics of real ones
     (:mod:`mrsisr.data.reallike`), a test set.
     """
@@ -20,15 +31,19 @@ class Simulator(StrEnum):
     paper = "paper"
     randomised = "randomised"
     shifted = "shifted"
+    final = "final"
     real_like = "real-like"
 
     @property
     def prefix(self) -> str:
-        """First letter of the patient ids (P, R, S), so cohorts of different simulators
+        """First letter of the patient ids (P, R, S, F, L), so cohorts of different simulators
         never share ids and a model's recorded split cannot match another cohort's."""
-        return {"paper": "P", "randomised": "R", "shifted": "S", "real-like": "L"}[self.value]
+        return {"paper": "P", "randomised": "R", "shifted": "S", "final": "F", "real-like": "L"}[
+            self.value
+        ]
 
     @property
     def code(self) -> int:
-        """The simulator's entry in the seed of each patient's generator."""
+        """The simulator's entry in the seed of each patient's generator (the order of
+        definition: a new simulator is added last, so no existing cohort changes)."""
         return list(Simulator).index(self)

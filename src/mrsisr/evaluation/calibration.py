@@ -42,7 +42,9 @@ from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.inference import Anatomy, Precision, Predictor
 from mrsisr.machine import machine_info, source_commit
 from mrsisr.metabolites import Metabolite
+from mrsisr.provenance import FileHashes
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
+from mrsisr.weights import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from mrsisr.data.cohort import Patient
@@ -214,6 +216,17 @@ def _pool(
     pooled[method].setdefault(met.value, []).extend([sd, error])
 
 
+def _model_record(model: str | Path | None) -> dict[str, Any]:
+    """The model file by path and SHA-256 (the shipped file when ``model`` is None): a name
+    such as "shipped" says nothing once another model ships."""
+    path = Path(model) if model else DEFAULT_MODEL
+    return {
+        "path": str(path.absolute()),
+        "sha256": FileHashes()(path),
+        "shipped_at_the_time": model is None,
+    }
+
+
 def write_calibration(
     result: CalibrationResult,
     out: str | Path,
@@ -232,7 +245,7 @@ def write_calibration(
     machine = machine_info()
     record = {
         **result.to_dict(),
-        "model": str(model) if model else "shipped (mrsisr_full.safetensors)",
+        "model": _model_record(model),
         "data": str(data) if data else None,
         "git_commit": commit or source_commit(),
         "machine": machine,

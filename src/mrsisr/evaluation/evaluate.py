@@ -15,13 +15,20 @@ How each map is scored (stated in every output):
   MS-SSIM); NRMSE = ‖pred − gt‖ / ‖gt‖ inside the mask;
 * LPIPS (AlexNet, v0.1) on the masked maps scaled by ``2 x / max − 1``, ``max`` the ground
   truth's maximum inside the mask; NaN, with a note, when the weights are not installed.
+
+With ``truth`` (``mrsisr evaluate --truth noiseless``, cohorts that hold noiseless maps, as
+the simulators write), every output is also scored against the noiseless map, the true
+concentrations before quantification noise, in the columns ``<metric>_true`` of
+:data:`TRUTH_METRICS`: how close a method comes to the truth, not only to a noisy
+measurement of it. No method can remove the noise of the acquired k-space (data consistency
+keeps it), so the distance to the truth has a floor that the measured-map scores do not show.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +37,20 @@ import torch
 
 from mrsisr import kspace
 from mrsisr.data.dataset import MRSIDataset
+from mrsisr.data.manifest import noiseless_file
+from mrsisr.data.nifti import load_volume
 from mrsisr.evaluation.methods import EvalBatch, Method
-from mrsisr.metabolites import METABOLITES
+from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.metrics.registry import METRICS as METRIC_SPECS
 from mrsisr.scales import fitting_scales
 
 __all__ = [
     "DATA_RANGE_RULE",
     "METRICS",
+    "TRUTH_METRICS",
+    "TRUTH_SUFFIX",
     "MetricSettings",
+    "NoiselessTruth",
     "evaluate",
     "evaluation_dataset",
     "score",
@@ -48,6 +60,11 @@ log = logging.getLogger(__name__)
 
 METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
 """The metric columns of every result, in order (:data:`mrsisr.metrics.registry.METRICS`)."""
+
+TRUTH_METRICS: tuple[str, ...] = ("psnr", "ssim", "nrmse")
+"""The metrics also computed against the true (noiseless) maps with ``truth``."""
+TRUTH_SUFFIX = "_true"
+"""Column suffix of the scores against the true maps: ``psnr_true``."""
 
 DATA_RANGE_RULE = "data_range = max - min of the ground truth inside the quality mask, per map"
 LPIPS_RULE = (
@@ -114,6 +131,33 @@ class MetricSettings:
             "nrmse": "||pred - gt|| / ||gt|| inside the mask",
             "lpips": lpips_note,
         }
+
+
+class NoiselessTruth:
+    """The noiseless maps of a simulated cohort, one slice at a time (read once per file).
+
+    Args:
+        root: the cohort folder; every patient scored must have ``noiseless_<met>.nii.gz``.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._volumes: dict[tuple[str, str], np.ndarray] = {}
+
+    def missing(self, patients: Sequence[str], metabolites: Sequence[str]) -> list[Path]:
+        """The noiseless files the evaluation would need and the cohort lacks."""
+        files = [
+            self.root / p / noiseless_file(Metabolite(m)) for p in patients for m in metabolites
+        ]
+        return [f for f in files if not f.is_file()]
+
+    def slice(self, patient: str, metabolite: str, z: int) -> np.ndarray:
+        """``(N_y, N_x)`` float64 noiseless map of one slice."""
+        key = (patient, metabolite)
+        if key not in self._volumes:
+            path = self.root / patient / noiseless_file(Metabolite(metabolite))
+            self._volumes[key] = load_volume(path)[0]
+        return self._volumes[key][:, :, z].astype(np.float64)
 
 
 def evaluation_dataset(
@@ -228,6 +272,7 @@ def evaluate(
     lams: Sequence[float] = (0.0,),
     settings: MetricSettings | None = None,
     batch_size: int = 32,
+    truth: NoiselessTruth | None = None,
 ) -> list[dict[str, Any]]:
     """Score every method on every map of ``dataset`` (and every λ for λ-conditioned ones).
 
@@ -237,11 +282,13 @@ def evaluate(
         lams: sharpness weights for λ-conditioned methods; other methods run once, λ empty.
         settings: metric definitions; default :meth:`MetricSettings.for_grid` of the data.
         batch_size: maps per forward pass.
+        truth: the true (noiseless) maps; each output is also scored against them
+            (columns ``<metric>_true`` of :data:`TRUTH_METRICS`).
 
     Returns:
         One row per (method, λ, patient, slice, metabolite, n) with the columns
         ``method, lam, patient, slice, metabolite, n``, the method's tags, :data:`METRICS`,
-        ``data_range`` and ``voxels``.
+        ``data_range`` and ``voxels`` (and the ``_true`` columns with ``truth``).
     """
     if not dataset.expand_n:
         raise ValueError("dataset must expand every n (evaluation_dataset builds one)")
@@ -254,10 +301,21 @@ def evaluate(
             "metabolite": [METABOLITES[int(m)].value for m in sample.met],
             "n": [int(v) for v in sample.n[:, 0]],
         }
+        true_maps = None
+        if truth is not None:
+            stack = [
+                truth.slice(p, m, z)
+                for p, m, z in zip(keys["patient"], keys["metabolite"], keys["slice"])
+            ]
+            true_maps = torch.from_numpy(np.stack(stack)[:, None]) * batch.mask.double()
+        no_lpips = replace(settings, lpips=False)
         for method in methods:
             for lam in lams if method.lam_conditioned else [None]:
                 pred = method.predict(batch, 0.0 if lam is None else float(lam))
                 scores = score(pred, batch.target, batch.mask, settings)
+                if true_maps is not None:
+                    against = score(pred, true_maps, batch.mask, no_lpips)
+                    scores.update({f"{k}{TRUTH_SUFFIX}": against[k] for k in TRUTH_METRICS})
                 for b in range(len(keys["n"])):
                     row: dict[str, Any] = {"method": method.name, "lam": lam}
                     row.update({k: v[b] for k, v in keys.items()})

@@ -18,7 +18,10 @@ design                 how ``n`` reaches the filter-scaling trunks, how the head
 Each run is scored on its fold's test patients with every input size of :data:`FIG2_SIZES`
 given every condition of the same list, as in Fig. 2a (data consistency at the input's true
 ``n``): the matching pairs give PSNR and SSIM, the others the Fig. 2a diagonal. Designs are
-compared at the level of seeds (one mean per run, Welch's t-test).
+compared at the level of seeds, the independent unit of training noise: one mean per run,
+Welch's t-test, and a contrast that pools several designs averages them within each seed
+first (runs that share a seed share their data order and initial draws, so they are not
+independent of one another). Holm's adjustment runs over the tests of each table and metric.
 """
 
 from __future__ import annotations
@@ -32,14 +35,16 @@ import numpy as np
 
 from mrsisr.evaluation.reproduce import Protocol, mean_matrix, test_patients
 from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
-from mrsisr.metrics.stats import welch_ttest
+from mrsisr.metrics.stats import holm, welch_ttest
 from mrsisr.train.config import TrainConfig
 
 __all__ = [
     "CONTRASTS",
     "DESIGNS",
     "FIG2_SIZES",
+    "contrast_tests",
     "design_config",
+    "reference_tests",
     "reproduce_ncond",
     "run_summary",
 ]
@@ -157,9 +162,80 @@ def _mean_sd(values: Sequence[float], digits: int) -> str:
     return f"{x.mean():.{digits}f} ± {sd:.{digits}f}"
 
 
-def _report(
-    summaries: dict[str, list[dict[str, float]]], seeds: Sequence[int], record: ProtocolRecord
+_METRICS = (("psnr", 1.0, 3), ("ssim", 1.0, 4), ("fig2a_margin", 1e3, 2))
+
+
+def _per_seed(
+    summaries: dict[str, list[dict[str, Any]]], designs: Sequence[str], metric: str
+) -> list[float] | None:
+    """One value per seed: the mean over ``designs`` of that seed's runs (``None`` if a run
+    is missing)."""
+    by_seed: dict[Any, list[float]] = {}
+    for design in designs:
+        for run in summaries.get(design, []):
+            by_seed.setdefault(run.get("seed"), []).append(float(run[metric]))
+    if not by_seed or any(len(v) != len(designs) for v in by_seed.values()):
+        return None
+    return [float(np.mean(v)) for _, v in sorted(by_seed.items(), key=str)]
+
+
+def reference_tests(summaries: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each design against :data:`REFERENCE`: Welch over seeds, Holm over the designs.
+
+    Returns:
+        ``{design: {metric: {"p": p, "holm": adjusted p}}}`` (designs with < 2 runs left out).
+    """
+    ref = summaries.get(REFERENCE, [])
+    names = [d for d, runs in summaries.items() if d != REFERENCE and len(runs) >= 2]
+    out: dict[str, dict[str, Any]] = {d: {} for d in names}
+    if len(ref) < 2:
+        return {}
+    for metric, _, _ in _METRICS:
+        ps = [
+            welch_ttest([r[metric] for r in summaries[d]], [r[metric] for r in ref]).p_value
+            for d in names
+        ]
+        for d, p, h in zip(names, ps, holm(ps)):
+            out[d][metric] = {"p": p, "holm": float(h)}
+    return out
+
+
+def contrast_tests(summaries: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The :data:`CONTRASTS` whose designs all ran, at the unit of seeds (see the module
+    notes), with Holm's adjustment over the contrasts of each metric.
+
+    Returns:
+        One dict per contrast: ``label``, ``first``, ``second``, ``seeds`` (units per side)
+        and per metric ``{"difference", "p", "holm"}``.
+    """
+    rows: list[dict[str, Any]] = []
+    for label, first, second in CONTRASTS:
+        row: dict[str, Any] = {"label": label, "first": first, "second": second}
+        for metric, _, _ in _METRICS:
+            a, b = _per_seed(summaries, first, metric), _per_seed(summaries, second, metric)
+            if a is None or b is None or len(a) < 2 or len(b) < 2:
+                break
+            test = welch_ttest(a, b)
+            row["seeds"] = (len(a), len(b))
+            row[metric] = {"difference": test.difference, "p": test.p_value}
+        else:
+            rows.append(row)
+    for metric, _, _ in _METRICS:
+        for row, h in zip(rows, holm([r[metric]["p"] for r in rows])):
+            row[metric]["holm"] = float(h)
+    return rows
+
+
+def report_markdown(
+    summaries: dict[str, list[dict[str, Any]]], seeds: Sequence[int], protocol_markdown: str
 ) -> str:
+    """The ablation's report: the designs, the tests against the reference, the contrasts.
+
+    Args:
+        summaries: design -> one :func:`run_summary` per run (with its ``seed``).
+        seeds: the training seeds.
+        protocol_markdown: the protocol section (:meth:`ProtocolRecord.markdown`).
+    """
     from mrsisr.evaluation.tables import format_p, markdown_table
 
     lines = [
@@ -170,14 +246,17 @@ def _report(
         "input). Fig. 2a: SSIM with the condition swapped, data consistency at the input's "
         f"true n (every input and condition of {list(FIG2_SIZES)}); "
         "margin = SSIM at the matching condition minus the mean SSIM at the others (×1e3); "
-        "spread = SSIM range over the conditions (×1e3). p: Welch's t-test over seeds against "
-        f"`{REFERENCE}` (one mean per run; the maps of a run are not independent).",
+        "spread = SSIM range over the conditions (×1e3). **Unit of every test: the training "
+        f"seed** (one mean per run; the maps of a run are not independent). p: Welch's t-test "
+        f"over seeds against `{REFERENCE}`; Holm: adjusted over the designs of the table, per "
+        "metric. The test patients are the same for every run: the tests measure training "
+        "noise, not how the designs would do on other patients.",
         "",
     ]
     header = ["design", "seeds", "PSNR (dB)", "SSIM", "Fig. 2a wins", "margin ×1e3", "spread ×1e3"]
-    header += ["p PSNR", "p SSIM", "p margin"]
+    header += ["p (Holm) PSNR", "p (Holm) SSIM", "p (Holm) margin"]
+    tests = reference_tests(summaries)
     body = []
-    ref = summaries.get(REFERENCE, [])
     for design, runs in summaries.items():
         wins = sum(int(r["fig2a_wins"]) for r in runs)
         inputs = sum(int(r["fig2a_inputs"]) for r in runs)
@@ -190,35 +269,35 @@ def _report(
             _mean_sd([1e3 * r["fig2a_margin"] for r in runs], 2),
             _mean_sd([1e3 * r["fig2a_spread"] for r in runs], 2),
         ]
-        for metric in ("psnr", "ssim", "fig2a_margin"):
-            if design == REFERENCE or len(runs) < 2 or len(ref) < 2:
-                cells.append("")
-            else:
-                test = welch_ttest([r[metric] for r in runs], [r[metric] for r in ref])
-                cells.append(format_p(test.p_value))
+        for metric, _, _ in _METRICS:
+            t = tests.get(design, {}).get(metric)
+            cells.append(f"{format_p(t['p'])} ({format_p(t['holm'])})" if t else "")
         body.append(cells)
     lines += [markdown_table(header, body), ""]
     rows = []
-    for label, first, second in CONTRASTS:
-        a = [r for d in first for r in summaries.get(d, [])]
-        b = [r for d in second for r in summaries.get(d, [])]
-        if len(a) < 2 or len(b) < 2 or len(a) != len(first) * len(seeds):
-            continue
-        cells = [label, f"{' + '.join(first)} vs {' + '.join(second)}", f"{len(a)} vs {len(b)}"]
-        for metric, scale, digits in (("psnr", 1, 3), ("ssim", 1, 4), ("fig2a_margin", 1e3, 2)):
-            test = welch_ttest([r[metric] for r in a], [r[metric] for r in b])
-            cells.append(f"{scale * test.difference:+.{digits}f} (p {format_p(test.p_value)})")
+    for c in contrast_tests(summaries):
+        cells = [c["label"], f"{' + '.join(c['first'])} vs {' + '.join(c['second'])}"]
+        cells.append(f"{c['seeds'][0]} vs {c['seeds'][1]}")
+        for metric, scale, digits in _METRICS:
+            t = c[metric]
+            cells.append(
+                f"{scale * t['difference']:+.{digits}f} (p {format_p(t['p'])}, "
+                f"Holm {format_p(t['holm'])})"
+            )
         rows.append(cells)
     if rows:
         lines += [
-            "## Contrasts (Welch's t-test over runs)",
+            "## Contrasts (Welch's t-test over seeds)",
+            "",
+            "A side that pools two designs is their mean within each seed, so each seed "
+            "counts once. Holm: over the contrasts of this table, per metric.",
             "",
             markdown_table(
-                ["contrast", "designs", "runs", "Δ PSNR (dB)", "Δ SSIM", "Δ margin ×1e3"], rows
+                ["contrast", "designs", "seeds", "Δ PSNR (dB)", "Δ SSIM", "Δ margin ×1e3"], rows
             ),
             "",
         ]
-    lines.append(record.markdown())
+    lines.append(protocol_markdown)
     return "\n".join(lines)
 
 
@@ -253,12 +332,12 @@ def reproduce_ncond(protocol: Protocol, designs: Sequence[str] | None = None) ->
             run = ensure_run(config, protocol.data, fold, protocol.runs)
             record.add_run(run, config)
             summary = run_summary(_evaluate_run(run, config, protocol.data, protocol.batch_size))
-            summaries[design].append(summary)
+            summaries[design].append({"seed": seed, **summary})
             lines.append({"design": design, "seed": seed, "run": run.folder.name, **summary})
     out = protocol.out
     out.mkdir(parents=True, exist_ok=True)
     write_samples_csv(out / "runs.csv", lines)
     path = out / "ncond.md"
-    path.write_text(_report(summaries, seeds, record), encoding="utf-8")
+    path.write_text(report_markdown(summaries, seeds, record.markdown()), encoding="utf-8")
     record.write(out)
     return path

@@ -361,10 +361,23 @@ def reproduce_fig2(
         parts += [f"## Input {label} vs condition (mean SSIM over maps and folds)", ""]
         parts.append(f"![{png}]({png})")
         spread = max(float(np.nanmax(row) - np.nanmin(row)) for row in matrix)
+        leads = [
+            float(matrix[i, col_ids.index(a)] - np.nanmax(np.delete(matrix[i], col_ids.index(a))))
+            for i, a in enumerate(row_ids)
+            if a in col_ids and len(col_ids) > 1
+        ]
+        lead = (
+            f" The matching condition's SSIM minus the best other condition's ranges from "
+            f"{min(leads):+.4f} to {max(leads):+.4f} over the inputs (negative: another "
+            "condition is better)."
+            if leads
+            else ""
+        )
         parts += [
             "",
             f"The matching condition gives the best SSIM for {matched} of {len(row_ids)} inputs; "
-            f"the largest SSIM range over the conditions of one input is {spread:.4f}.",
+            f"the largest SSIM range over the conditions of one input is {spread:.4f} (the gap "
+            f"from the best condition to the worst).{lead}",
             "",
         ]
         body = [[str(a), *(f"{v:.4f}" for v in matrix[i])] for i, a in enumerate(row_ids)]

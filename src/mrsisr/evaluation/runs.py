@@ -25,11 +25,19 @@ from mrsisr.errors import UserError
 from mrsisr.evaluation.report import machine_info, write_json
 from mrsisr.machine import source_state
 from mrsisr.nn.config import Variant
+from mrsisr.provenance import write_result_record
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import config_hash, to_toml
 from mrsisr.untrusted import read_text
 
-__all__ = ["ProtocolRecord", "TrainedRun", "ensure_run", "format_duration", "run_name"]
+__all__ = [
+    "ProtocolRecord",
+    "TrainedRun",
+    "ensure_run",
+    "format_duration",
+    "protocol_markdown",
+    "run_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,7 @@ class ProtocolRecord:
     """The git commit the command ran from and whether the tree was clean, at its start."""
     _start: float = field(default_factory=time.perf_counter, repr=False)
     _folders: list[Path] = field(default_factory=list, repr=False)
+    _models: list[Path] = field(default_factory=list, repr=False)
 
     def add_run(self, run: TrainedRun, config: TrainConfig) -> None:
         """Record a run and its configuration (TOML, by hash).
@@ -168,6 +177,7 @@ class ProtocolRecord:
         self.configs.setdefault(run.config_hash, text)
         if run.folder not in self._folders:
             self._folders.append(run.folder)
+            self._models.append(run.model)
 
     def keep_training_logs(self, folder: Path) -> list[Path]:
         """Copy each recorded run's ``metrics.csv`` to ``folder/<run>.csv`` (the result's log).
@@ -203,29 +213,50 @@ class ProtocolRecord:
         }
 
     def write(self, folder: Path) -> Path:
-        """Write ``folder/protocol.json``; copy the runs' training logs to ``folder/training``."""
+        """Write ``folder/protocol.json`` and ``folder/record.json``; copy the runs' training
+        logs to ``folder/training``."""
         self.keep_training_logs(folder / "training")
+        given = [Path(m) for m in self.options.get("models", [])]
+        write_result_record(
+            folder,
+            f"mrsisr reproduce {self.experiment}",
+            models=[*given, *(m for m in self._models if m.is_file())],
+            data=self.options.get("data"),
+            seeds={
+                "training": sorted({r["seed"] for r in self.runs}),
+                "folds_run": self.options.get("folds_run", []),
+                "other": "every run's configuration (split seed, data seeds) is in protocol.json",
+            },
+            command=self.command,
+            code=self.code,
+        )
         return write_json(folder / "protocol.json", self.finish())
 
     def markdown(self) -> str:
         """The protocol as a markdown section."""
-        doc = self.finish()
-        machine = doc["machine"]
-        trained = sum(r["train_seconds"] for r in self.runs)
-        lines = [
-            "## Protocol",
-            "",
-            f"- command: `{' '.join(doc['command'])}`",
-            f"- code: commit {(self.code['commit'] or 'unknown')[:12]}"
-            f"{'' if self.code['clean'] is not False else ' (tree not clean)'}",
-            f"- options: `{doc['options']}`",
-            f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
-            f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "
-            f"torch {machine['torch']}, mrsisr {machine['mrsisr']}",
-            f"- wall time of this command: {format_duration(doc['wall_seconds'])}; training time "
-            f"of its {len(self.runs)} runs (summed, including reused runs): "
-            f"{format_duration(trained)}",
-            f"- runs: {sum(not r['reused'] for r in self.runs)} trained now, "
-            f"{sum(r['reused'] for r in self.runs)} reused; configurations in `protocol.json`",
-        ]
-        return "\n".join(lines) + "\n"
+        return protocol_markdown(self.finish())
+
+
+def protocol_markdown(doc: dict[str, Any]) -> str:
+    """A ``protocol.json`` document as a markdown section."""
+    machine = doc["machine"]
+    runs = doc.get("runs", [])
+    code = doc.get("code") or {}
+    trained = sum(r["train_seconds"] for r in runs)
+    lines = [
+        "## Protocol",
+        "",
+        f"- command: `{' '.join(doc['command'])}`",
+        f"- code: commit {(code.get('commit') or 'unknown')[:12]}"
+        f"{'' if code.get('clean') is not False else ' (tree not clean)'}",
+        f"- options: `{doc['options']}`",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} "
+        f"torch threads, GPU {machine['gpu'] or 'none'}; Python {machine['python']}, "
+        f"torch {machine['torch']}, mrsisr {machine['mrsisr']}",
+        f"- wall time of this command: {format_duration(doc['wall_seconds'])}; training time "
+        f"of its {len(runs)} runs (summed, including reused runs): "
+        f"{format_duration(trained)}",
+        f"- runs: {sum(not r['reused'] for r in runs)} trained now, "
+        f"{sum(r['reused'] for r in runs)} reused; configurations in `protocol.json`",
+    ]
+    return "\n".join(lines) + "\n"

@@ -17,7 +17,28 @@ from mrsisr.evaluation.tables import (
 )
 from mrsisr.metrics.registry import metric_spec
 
-__all__ = ["ordering", "run_means", "table1_markdown"]
+__all__ = [
+    "TABLE1_CONTRASTS",
+    "ordering",
+    "run_means",
+    "seed_tests",
+    "seed_tests_markdown",
+    "table1_markdown",
+]
+
+TABLE1_CONTRASTS: tuple[tuple[str, str], ...] = (
+    ("unconditioned", "single_scale"),
+    ("amlayer", "single_scale"),
+    ("hypernetwork", "single_scale"),
+    ("filter_scaling", "single_scale"),
+    ("filter_scaling_met", "single_scale"),
+    ("full", "single_scale"),
+    ("full", "filter_scaling_met"),
+    ("filter_scaling_met", "hypernetwork"),
+    ("filter_scaling_met", "filter_scaling"),
+)
+"""The family of comparisons Table 1 reports (each row against single-scale, and the pairs
+its text discusses); Holm's adjustment runs over all of them, per metric."""
 
 
 def _values(rows: Sequence[Mapping[str, Any]], name: str, metric: str) -> np.ndarray:
@@ -43,16 +64,79 @@ def run_means(rows: Sequence[Mapping[str, Any]], name: str, metric: str) -> np.n
     return np.array([np.mean(v) for _, v in sorted(groups.items(), key=str)], dtype=np.float64)
 
 
-def _p_value(rows: Sequence[Mapping[str, Any]], name: str, other: str, metric: str) -> str:
-    from mrsisr.metrics.stats import welch_ttest
+def seed_tests(
+    rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("psnr", "ssim")
+) -> list[dict[str, Any]]:
+    """Welch's t-test over trained networks (one per seed and fold) for every pair of
+    :data:`TABLE1_CONTRASTS` that ran with at least 2 networks a side, Holm-adjusted over
+    those pairs, per metric.
+
+    Returns:
+        One dict per pair: ``first``, ``second``, ``networks`` (per side) and per metric
+        ``{"difference", "p", "holm"}``.
+    """
+    from mrsisr.metrics.stats import holm, welch_ttest
 
     names = {entry_of(r) for r in rows}
-    if name == other or other not in names:
+    out: list[dict[str, Any]] = []
+    for first, second in TABLE1_CONTRASTS:
+        if first not in names or second not in names:
+            continue
+        row: dict[str, Any] = {"first": first, "second": second}
+        for metric in metrics:
+            a, b = run_means(rows, first, metric), run_means(rows, second, metric)
+            if a.size < 2 or b.size < 2:
+                break
+            test = welch_ttest(a, b)
+            row["networks"] = (int(a.size), int(b.size))
+            row[metric] = {"difference": test.difference, "p": test.p_value}
+        else:
+            out.append(row)
+    for metric in metrics:
+        for row, adjusted in zip(out, holm([r[metric]["p"] for r in out])):
+            row[metric]["holm"] = float(adjusted)
+    return out
+
+
+def seed_tests_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`seed_tests` as a markdown section that states the unit and the correction."""
+    tests = seed_tests(rows)
+    if not tests:
+        return "No test: fewer than 2 networks per row (one seed); maps are not independent.\n"
+    patients = sorted({str(r["patient"]) for r in rows})
+    body = []
+    for t in tests:
+        cells = [f"{t['first']} vs {t['second']}", f"{t['networks'][0]} vs {t['networks'][1]}"]
+        for metric, digits in (("psnr", 3), ("ssim", 4)):
+            x = t[metric]
+            cells += [f"{x['difference']:+.{digits}f}", format_p(x["p"]), format_p(x["holm"])]
+        body.append(cells)
+    header = ["comparison", "networks", "Δ PSNR (dB)", "p", "Holm p", "Δ SSIM", "p", "Holm p"]
+    return "\n".join(
+        [
+            "## Tests over networks (unit: the training seed)",
+            "",
+            "Each network (one per seed and fold) is one observation: its mean over the maps "
+            f"of the test patients ({', '.join(patients)}, the same for every network). "
+            "Two-sided Welch t-test (`scipy.stats.ttest_ind`, `equal_var=False`); Holm: "
+            f"adjusted over the {len(tests)} comparisons of this table, per metric. These "
+            "p-values measure training noise on these patients only; with "
+            f"{len(patients)} test patients nothing is shown about other patients.",
+            "",
+            markdown_table(header, body),
+            "",
+        ]
+    )
+
+
+def _p_value(rows: Sequence[Mapping[str, Any]], name: str, other: str, metric: str) -> str:
+    """``p (Holm p)`` of ``name`` against ``other`` from :func:`seed_tests`."""
+    for t in seed_tests(rows, (metric,)):
+        if (t["first"], t["second"]) == (name, other):
+            return f"{format_p(t[metric]['p'])} ({format_p(t[metric]['holm'])})"
+    if name == other or other not in {entry_of(r) for r in rows}:
         return "–"
-    a, b = run_means(rows, name, metric), run_means(rows, other, metric)
-    if a.size < 2 or b.size < 2:
-        return "– (1 network)"
-    return format_p(welch_ttest(a, b).p_value)
+    return "– (1 network)"
 
 
 def _over_runs(values: np.ndarray, metric: str) -> str:
@@ -127,8 +211,8 @@ def table1_markdown(
         "PSNR (over networks)",
         "SSIM (over networks)",
         "PSNR (over maps)",
-        "p PSNR vs single-scale",
-        "p SSIM vs single-scale",
+        "p (Holm) PSNR vs single-scale",
+        "p (Holm) SSIM vs single-scale",
         "train time",
         "params",
         "paper PSNR",
@@ -145,9 +229,10 @@ def table1_markdown(
         "shows the spread of the maps, not the uncertainty of the mean. Inside the quality "
         "mask, data range = ground-truth max − min inside the mask; train time summed over "
         "the networks (training epochs only, this machine). p: two-sided Welch t-test over "
-        "networks against Single-scale (none with one network per row: maps of one network "
-        f"are not independent). Paper: {PAPER_CITATION} (5 folds, 15 patients, GPU hours, "
-        "whole field of view).",
+        "networks (unit: the training seed) against Single-scale, Holm-adjusted in brackets "
+        "over the comparisons of the tests section (none with one network per row: maps of "
+        f"one network are not independent). Paper: {PAPER_CITATION} (5 folds, 15 patients, "
+        "GPU hours, whole field of view).",
         "",
         markdown_table(header, body),
         "",
@@ -157,9 +242,11 @@ def table1_markdown(
             "The full model (trained with the adversarial term, evaluated at λ = 0) against "
             "Filter Scaling with Met (trained without it, as many steps): p PSNR "
             f"{_p_value(rows, 'full', 'filter_scaling_met', 'psnr')}, p SSIM "
-            f"{_p_value(rows, 'full', 'filter_scaling_met', 'ssim')} (Welch, over networks).",
+            f"{_p_value(rows, 'full', 'filter_scaling_met', 'ssim')} (Welch over networks, "
+            "Holm in brackets).",
             "",
         ]
+    parts.append(seed_tests_markdown(rows))
     parts += ["## Ordering, ours vs the paper", ""]
     paper_psnr = {k: v.psnr for k, v in PAPER_TABLE1.items()}
     paper_ssim = {k: v.ssim for k, v in PAPER_TABLE1.items()}

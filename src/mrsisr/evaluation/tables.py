@@ -11,6 +11,7 @@ mask) is left out and the number left out is reported.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.evaluate import METRICS
+from mrsisr.evaluation.evaluate import METRICS, TRUTH_METRICS, TRUTH_SUFFIX
 from mrsisr.metrics.registry import metric_spec
 
 __all__ = [
@@ -96,9 +97,12 @@ def _cell(value: Any) -> Any:
 
 
 def read_samples_csv(path: str | Path) -> list[dict[str, Any]]:
-    """Read a file of :func:`write_samples_csv` back (numbers as numbers, empty λ as None)."""
+    """Read a file of :func:`write_samples_csv` back (numbers as numbers, empty λ as None);
+    a ``.gz`` file (as results/ keeps them) is decompressed on the way."""
     rows = []
-    with Path(path).open(newline="", encoding="utf-8") as fh:
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
         for raw in csv.DictReader(fh):
             row: dict[str, Any] = {}
             for key, text in raw.items():
@@ -294,6 +298,19 @@ def _by_n_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
     return markdown_table(["entry", *(f"n={n}" for n in ns)], body)
 
 
+def _by_metabolite_table(rows: Sequence[Mapping[str, Any]], metric: str) -> str:
+    mets = list(dict.fromkeys(str(r["metabolite"]) for r in rows))
+    body = []
+    for name in entries(rows):
+        cells = [name]
+        for met in mets:
+            values = [r[metric] for r in rows if entry_of(r) == name and r["metabolite"] == met]
+            finite = np.array([v for v in values if v is not None and math.isfinite(v)])
+            cells.append(f"{finite.mean():.{_digits(metric)}f}" if finite.size else "n/a")
+        body.append(cells)
+    return markdown_table(["entry", *mets], body)
+
+
 def summary_markdown(
     rows: Sequence[Mapping[str, Any]],
     metric_notes: Mapping[str, str],
@@ -326,11 +343,34 @@ def summary_markdown(
         cells += [format_mean_std(np.array([r[m] for r in mine], dtype=float), m) for m in METRICS]
         body.append(cells)
     parts.append(markdown_table(["entry", "maps", *(m.upper() for m in METRICS)], body))
+    if f"psnr{TRUTH_SUFFIX}" in rows[0]:
+        parts += ["", "## Distance to the true maps beside the distance to the measured ones", ""]
+        parts.append(
+            "`--truth noiseless`: each output scored against the cohort's noiseless map (the "
+            "true concentrations before quantification noise) as well as against the measured "
+            "map, inside the same mask. Mean ± std over maps."
+        )
+        parts.append("")
+        body = []
+        for name in names:
+            mine = [r for r in rows if entry_of(r) == name]
+            cells = [name]
+            for metric in TRUTH_METRICS:
+                for column in (metric, f"{metric}{TRUTH_SUFFIX}"):
+                    values = np.array([r[column] for r in mine], dtype=float)
+                    cells.append(format_mean_std(values, metric))
+            body.append(cells)
+        header = ["entry"]
+        for metric in TRUTH_METRICS:
+            header += [f"{metric.upper()} vs measured", f"{metric.upper()} vs true"]
+        parts.append(markdown_table(header, body))
     for metric in ("psnr", "ssim", "lpips"):
         if all(not math.isfinite(float(r[metric])) for r in rows):
             continue
         parts += ["", f"## {metric.upper()} by acquisition size n (mean over maps)", ""]
         parts.append(_by_n_table(rows, metric))
+        parts += ["", f"## {metric.upper()} by metabolite (mean over maps)", ""]
+        parts.append(_by_metabolite_table(rows, metric))
     if "zero_fill" in names:
         for name in names:
             if name == "zero_fill":
@@ -350,15 +390,21 @@ def summary_markdown(
         parts.append(
             "Two-sided, paired over patients: each patient's mean over its maps is one "
             "observation (its slices, metabolites and n are not independent samples). Pratt's "
-            "treatment of zero differences, no multiple-comparison correction; with fewer than "
-            "6 patients no p-value can fall below 0.05."
+            "treatment of zero differences; with fewer than 6 patients no p-value can fall "
+            "below 0.05. Holm: adjusted for the tests of the same metric (one per entry)."
         )
+        from mrsisr.metrics.stats import holm
+
         for metric in ("psnr", "ssim", "ms_ssim", "lpips"):
             tests = wilcoxon_rows(rows, metric, reference)
             if all(t[1] == 0 for t in tests):
                 continue
-            lines = [(t[0], t[1], t[2], f"{t[3]:+.4g}", format_p(t[4])) for t in tests]
+            adjusted = holm([t[4] for t in tests])
+            lines = [
+                (t[0], t[1], t[2], f"{t[3]:+.4g}", format_p(t[4]), format_p(h))
+                for t, h in zip(tests, adjusted)
+            ]
             parts += ["", f"**{metric.upper()}**", ""]
             header = ["entry", "patients", "maps", "median diff. (patient means)", "p-value"]
-            parts.append(markdown_table(header, lines))
+            parts.append(markdown_table([*header, "Holm p"], lines))
     return "\n".join(parts) + "\n"

@@ -18,7 +18,9 @@ Choices (all explicit arguments):
 * If no non-zero difference is left, the methods are indistinguishable: statistic 0 and
   p-value 1, without calling scipy (whose statistic is undefined there).
 
-No multiple-comparison correction is applied; that is the reader's call.
+Where several tests are made on one result, :func:`holm` adjusts their p-values (Holm's
+step-down method, which controls the family-wise error rate without assuming independence);
+the tables say which tests form the family.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "WelchResult",
     "WilcoxonResult",
     "ZeroMethod",
+    "holm",
     "paired_wilcoxon",
     "pairwise_wilcoxon",
     "welch_ttest",
@@ -197,3 +200,28 @@ def welch_ttest(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray
         )
     result = ttest_ind(x, y, equal_var=False)
     return WelchResult(float(result.statistic), float(result.pvalue), difference)
+
+
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (family-wise error rate).
+
+    The ``k``-th smallest of ``m`` p-values is multiplied by ``m − k + 1``, the running
+    maximum taken so the order is kept, and the result capped at 1. Non-finite p-values
+    (tests not made) are left as they are and do not count in ``m``.
+
+    Args:
+        p_values: ``(m,)`` the p-values of the tests of one family.
+
+    Returns:
+        ``(m,)`` adjusted p-values in the input order: reject at level α where ``<= α``.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = p.copy()
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    running = 0.0
+    for k, index in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p[index]))
+        out[index] = running
+    return out
