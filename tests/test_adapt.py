@@ -101,3 +101,44 @@ def test_data_hash_follows_the_values(scans) -> None:
     changed = [Scan(scans[0].lr + 1e-9, scans[0].metabolite, scans[0].anatomy), scans[1]]
     assert data_sha256(scans) == data_sha256(list(scans))
     assert data_sha256(changed) != data_sha256(scans)
+
+
+@pytest.mark.slow
+def test_predict_adapt_records_which_model_was_used(tmp_path, predictor, scans) -> None:
+    """run_jobs(adapt=...) adapts on the patient's maps, keeps the measured k-space, and the
+    sidecar says what adaptation measured and which model made the map."""
+    import json
+
+    import nibabel as nib
+
+    from mrsisr.predict import Job, run_jobs
+    from tiny_model import save
+
+    scan = scans[0]
+    affine = np.diag([7.0, 7.0, 5.0, 1.0])
+    hr_affine = kspace.lowres_affine(affine, (16, 16), GRID)
+    met = save(tmp_path / "lr_NAA.nii.gz", scan.lr, affine)
+    image = save(tmp_path / "t1.nii.gz", scan.anatomy.t1, hr_affine)
+    mask = save(tmp_path / "mask.nii.gz", scan.anatomy.mask, hr_affine)
+    out = tmp_path / "out" / "sr_NAA.nii.gz"
+    job = Job(
+        patient="",
+        metabolite=Metabolite.NAA,
+        met=met,
+        t1=image,
+        flair=image,
+        mask=mask,
+        out=out,
+        mask_out=out.parent / "mask.nii.gz",
+        sharpness=(0.0,),
+    )
+    settings = AdaptSettings(steps=20, lr=3e-3, batch_size=4)
+    run_jobs([job], predictor, adapt=settings, calibration="none")
+    record = json.loads(out.with_name("sr_NAA.json").read_text())["adaptation"]
+    assert record["model_used"] == ("adapted" if record["improved"] else "base")
+    assert record["settings"]["steps"] == 20
+    assert record["self_check_after_db"] is not None
+    written = np.moveaxis(np.asarray(nib.load(out).dataobj, dtype=np.float64), 2, 0)
+    np.testing.assert_allclose(
+        kspace.degrade(written, 16), np.moveaxis(scan.lr, 2, 0), atol=1e-4 * np.abs(scan.lr).max()
+    )

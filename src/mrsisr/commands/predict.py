@@ -166,6 +166,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "scan, measured one scale down on each map (0: zero-filling); none: the raw network "
         "(docs/self-check.md)",
     )
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="first fine-tune the model on each patient's own maps (self-supervised, every "
+        "fourth slice held out) and use it where the held-out self-check improved "
+        "(docs/adapt.md)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="slices per forward pass")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     outputs = parser.add_argument_group("outputs (each map with a provenance sidecar .json)")
@@ -196,6 +203,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check every input, super-resolve, and print the files written."""
+    from mrsisr.adapt import AdaptSettings
     from mrsisr.predict import load_predictor, plan_jobs, report_paths, run_jobs  # torch
     from mrsisr.predict.plan import BidsOutput, PipelineInput
     from mrsisr.report import write_report
@@ -246,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         draws=args.draws,
         seed=args.seed,
         calibration=args.calibration,
+        adapt=AdaptSettings() if args.adapt else None,
     )
     for path in written:
         print(path)

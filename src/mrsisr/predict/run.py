@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mrsisr.adapt import AdaptSettings, Scan
+from mrsisr.adapt import adapt as run_adaptation
 from mrsisr.atomic import FileTransaction, FolderBusy
 from mrsisr.data.nifti import Volume, read_volume
 from mrsisr.errors import UserError
@@ -114,6 +116,7 @@ def run_jobs(
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     calibration: Calibration | str = Calibration.self_check,
+    adapt: AdaptSettings | None = None,
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -131,6 +134,9 @@ def run_jobs(
             not depend on the other maps of the run).
         calibration: ``self-check`` weighs the network's detail by what a self-check on the
             map itself finds it worth (:mod:`mrsisr.selfcheck`); ``none``: the raw network.
+        adapt: ``--adapt``: fine-tune the model on each patient's maps first
+            (:func:`mrsisr.adapt.adapt`) and use the adapted model where the held-out
+            self-check gain rose; the sidecars say which model was used.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -164,12 +170,15 @@ def run_jobs(
         for members in groups.values():
             patient = _prepare_patient(predictor, members, acquisitions, register)
             write_mask(files, members[0].mask_out, patient.anatomy.mask, patient.affine)
+            used, adapted = _adapted(predictor, members, patient, adapt)
             for job in members:
                 checks = {"acquisition": acquisitions[job.met].record(), **patient.checks}
+                if adapted is not None:
+                    checks["adaptation"] = adapted
                 context = (command_line, hashes, checks)
                 _run_one(
                     job,
-                    predictor,
+                    used,
                     patient.anatomy,
                     files,
                     patient.maps[job.met],
@@ -180,6 +189,34 @@ def run_jobs(
                 )
                 bar.update()
         return files.commit()
+
+
+def _adapted(
+    predictor: Predictor,
+    members: Sequence[Job],
+    patient: _Patient,
+    settings: AdaptSettings | None,
+) -> tuple[Predictor, dict | None]:
+    """The predictor to use for a patient: adapted to its maps where that helped, and the
+    record of the adaptation (``None`` without ``--adapt``)."""
+    if settings is None:
+        return predictor, None
+    scans = [Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy) for job in members]
+    result = run_adaptation(predictor, scans, settings)
+    where = members[0].patient or members[0].met.name
+    chosen = "adapted" if result.improved else "base"
+    log.info(
+        "%s: adapted in %.0f s; held-out self-check %+.2f -> %+.2f dB: the %s model is used",
+        where,
+        result.seconds,
+        result.before_db,
+        result.after_db,
+        chosen,
+    )
+    record = {**result.record(), "model_used": chosen}
+    if not result.improved:
+        return predictor, record
+    return dataclasses.replace(predictor, model=result.model), record
 
 
 class _Patient(NamedTuple):
