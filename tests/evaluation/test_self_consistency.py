@@ -90,4 +90,7 @@ def test_command_writes_rows_table_and_record(eval_cohort: Path, tmp_path: Path,
     assert record["patients"] == ["P2"] and record["n"] == [16]
     assert len(record["model_sha256"]) == 64 and record["summary"]["maps"] == 2
     assert "| Gln | 16 | 1 |" in capsys.readouterr().out
+    result = json.loads((out / "record.json").read_text())
+    assert result["what"] == "mrsisr evaluate --self-consistency"
+    assert [m["sha256"] for m in result["models"]] == [record["model_sha256"]]
     assert main(args) == 2  # the folder holds a run: refused, nothing replaced

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mrsisr.errors import UserError
 from mrsisr.metabolites import parse_metabolite
-from mrsisr.provenance import FileHashes
+from mrsisr.provenance import FileHashes, write_result_record
 
 
 def run(args: argparse.Namespace, images: tuple[bool, bool]) -> int:
@@ -67,6 +67,15 @@ def run(args: argparse.Namespace, images: tuple[bool, bool]) -> int:
         "wall_seconds": time.perf_counter() - start,
     }
     (out / "self_consistency.json").write_text(json.dumps(record, indent=1) + "\n", "utf-8")
+    write_result_record(
+        out,
+        "mrsisr evaluate --self-consistency",
+        models=[model] if model else [],
+        data=args.data,
+        patients=ids,
+        seeds={"split_seed": args.seed, "fold": args.fold, "folds": args.folds},
+        code=code,
+    )
     lines = [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()]
     text = "# Self-consistency\n\n" + check_table(rows) + "\n" + "\n".join(lines) + "\n"
     (out / "self_consistency.md").write_text(text, encoding="utf-8")
