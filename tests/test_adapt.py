@@ -142,3 +142,30 @@ def test_predict_adapt_records_which_model_was_used(tmp_path, predictor, scans) 
     np.testing.assert_allclose(
         kspace.degrade(written, 16), np.moveaxis(scan.lr, 2, 0), atol=1e-4 * np.abs(scan.lr).max()
     )
+
+
+def test_an_interrupted_adaptation_resumes_to_the_same_model(tmp_path, predictor, scans) -> None:
+    settings = AdaptSettings(steps=14, lr=1e-3, batch_size=4)
+    whole = adapt(predictor, scans, settings, check=False)
+    state = tmp_path / "adapt.state"
+
+    def stop(step: int, loss: float) -> None:
+        if step == 12:  # after the save at step 10
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        adapt(predictor, scans, settings, progress=stop, check=False, resume=state)
+    assert state.is_file()
+    done: list[int] = []
+    resumed = adapt(
+        predictor, scans, settings, progress=lambda s, _: done.append(s), check=False, resume=state
+    )
+    assert done == [11, 12, 13, 14]  # the steps after the saved state, not the ones before
+    assert resumed.losses == pytest.approx(whole.losses, rel=1e-5)
+    for a, b in zip(resumed.model.parameters(), whole.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert not state.exists()
+    # a state of other settings is not resumed
+    state.write_bytes(b"not a state")
+    other = adapt(predictor, scans, settings, check=False, resume=state)
+    assert other.losses == pytest.approx(whole.losses, rel=1e-5)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -176,8 +178,9 @@ def _subset(scan: Scan, slices: Sequence[int]) -> Scan:
 
 
 def held_out_gain(predictor: Predictor, scans: Sequence[Scan]) -> float:
-    """Mean over the maps of the raw network's self-check gain (dB, ``n' -> n``) on the
-    held-out slices (:func:`split_slices`); NaN where no map has a held-out slice."""
+    """Mean over the maps of the calibrated self-check gain (dB, ``n' -> n``, the fitted
+    detail weights applied: what ``predict`` outputs) on the held-out slices
+    (:func:`split_slices`); NaN where no map has a held-out slice."""
     gains = []
     for scan in scans:
         _, held = split_slices(scan.lr.shape[2])
@@ -185,8 +188,8 @@ def held_out_gain(predictor: Predictor, scans: Sequence[Scan]) -> float:
             continue
         part = _subset(scan, held)
         check = self_check(predictor, part.lr, part.metabolite, part.anatomy)
-        if check.ran and math.isfinite(check.gain_raw_db):
-            gains.append(check.gain_raw_db)
+        if check.ran and math.isfinite(check.gain_db):
+            gains.append(check.gain_db)
     return float(np.mean(gains)) if gains else math.nan
 
 
@@ -223,6 +226,7 @@ def adapt(
     settings: AdaptSettings | None = None,
     progress: Callable[[int, float], None] | None = None,
     check: bool = True,
+    resume: Path | None = None,
 ) -> Adapted:
     """Fine-tune a copy of the predictor's model on the scans' own degradation.
 
@@ -232,6 +236,10 @@ def adapt(
         settings: how (:class:`AdaptSettings`).
         progress: called after each step with ``(step, loss)``.
         check: also measure the held-out self-check gain before and after.
+        resume: a file where the state (weights, optimiser, step, losses) is kept every
+            :data:`SAVE_EVERY` steps; a run started again with the same model, data and
+            settings continues from it (the same result as without interruption), and
+            the file is removed at the end.
 
     Returns:
         :class:`Adapted` with the new model.
@@ -256,9 +264,12 @@ def adapt(
     optimiser = torch.optim.Adam(params, lr=settings.lr, betas=(0.5, 0.9))
     grid = predictor.grid
     symmetries = symmetries_of(grid)
-    losses = []
+    losses: list[float] = []
+    key = _run_key(predictor, scans, settings)
+    if resume is not None:
+        losses = _load_state(resume, key, model, optimiser)
     model.eval()  # no dropout or batch statistics: the network as it runs at inference
-    for step in range(settings.steps):
+    for step in range(len(losses), settings.steps):
         rng = np.random.default_rng([settings.seed, step])
         scan, slices = training[int(rng.integers(len(training)))]
         chosen = rng.choice(
@@ -297,6 +308,10 @@ def adapt(
         losses.append(loss.item())
         if progress is not None:
             progress(step + 1, losses[-1])
+        if resume is not None and (step + 1) % SAVE_EVERY == 0 and step + 1 < settings.steps:
+            _save_state(resume, key, model, optimiser, losses)
+    if resume is not None:
+        resume.unlink(missing_ok=True)
     for p in model.parameters():
         p.requires_grad_(False)
     adapted = Predictor(
@@ -319,6 +334,76 @@ def adapt(
         after,
     )
     return result
+
+
+SAVE_EVERY = 10
+"""Steps between two saves of the state of a resumable adaptation."""
+
+
+def _run_key(predictor: Predictor, scans: Sequence[Scan], settings: AdaptSettings) -> str:
+    """What a saved state must match to be resumed: the base weights, the data, the settings."""
+    digest = hashlib.sha256(data_sha256(scans).encode())
+    digest.update(json.dumps(settings.to_dict(), sort_keys=True).encode())
+    for name, tensor in predictor.model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _save_state(
+    path: Path, key: str, model: nn.Module, optimiser: torch.optim.Optimizer, losses: list[float]
+) -> None:
+    """Weights and Adam moments in safetensors (no pickle), step and losses in its header."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = optimiser.state_dict()["state"]
+    for index, entry in state.items():
+        for name, value in entry.items():
+            tensors[f"adam.{index}.{name}"] = torch.as_tensor(value).detach().cpu().reshape(-1)
+    header = {"key": key, "losses": json.dumps(losses)}
+    partial = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(partial), metadata=header)
+    partial.replace(path)
+
+
+def _load_state(
+    path: Path, key: str, model: nn.Module, optimiser: torch.optim.Optimizer
+) -> list[float]:
+    """The losses of the steps a saved state holds (empty: start afresh), loading it."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        return []
+    try:
+        with safe_open(str(path), "pt") as fh:
+            header = fh.metadata() or {}
+            if header.get("key") != key:
+                log.warning("%s: a state of another adaptation; starting afresh", path)
+                return []
+            tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+    except (OSError, SafetensorError) as err:  # a corrupt state is restarted, never trusted
+        log.warning("%s: unreadable state (%s); starting afresh", path, err)
+        return []
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = optimiser.state_dict()
+    moments: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("adam."):
+            _, index, field_name = name.split(".", 2)
+            moments.setdefault(int(index), {})[field_name] = value
+    params = [p for group in optimiser.param_groups for p in group["params"]]
+    for index, entry in moments.items():
+        shape = params[index].shape
+        state["state"][index] = {
+            "step": entry["step"].reshape(()),
+            "exp_avg": entry["exp_avg"].reshape(shape),
+            "exp_avg_sq": entry["exp_avg_sq"].reshape(shape),
+        }
+    optimiser.load_state_dict(state)
+    losses = json.loads(header.get("losses", "[]"))
+    log.info("%s: resuming the adaptation at step %d", path, len(losses))
+    return [float(v) for v in losses]
 
 
 def scans_of(maps: Sequence[tuple[np.ndarray, Metabolite | str]], anatomy: Anatomy) -> list[Scan]:
