@@ -83,6 +83,13 @@ class Acquisition:
     zero_slices: tuple[int, ...]
 
     @property
+    def extrapolated(self) -> bool:
+        """Whether ``n`` lies outside the range of sizes the model was trained on."""
+        if self.trained is None:
+            return False
+        return not self.trained[0] <= min(self.n) <= max(self.n) <= self.trained[1]
+
+    @property
     def truncated(self) -> bool:
         """Whether the map's k-space is cut back to ``n`` before super-resolving it."""
         return self.n != self.grid
@@ -106,6 +113,7 @@ def plan_acquisition(
     *,
     acquired_n: int | Sequence[int] | None = None,
     trained_n: Sequence[int] | None = None,
+    warn: bool = True,
 ) -> Acquisition:
     """Check a measured map and decide the acquisition size ``n`` to super-resolve it at.
 
@@ -115,7 +123,8 @@ def plan_acquisition(
         acquired_n: the size it was acquired at, when the pipeline zero-filled it (one int
             or ``(n_y, n_x)``); its k-space is cut back to this window.
         trained_n: the sizes the model was trained on (e.g. ``16, 18, ..., 32``); ``n``
-            outside ``[min, max]`` logs a warning.
+            outside ``[min, max]`` logs a warning (:attr:`Acquisition.extrapolated`).
+        warn: log that warning here (False: the caller says it once for many maps).
 
     Returns:
         The :class:`Acquisition`.
@@ -164,7 +173,7 @@ def plan_acquisition(
             "give the map at its acquisition grid (or --acquired-n if it was zero-filled)"
         )
     trained = (int(min(trained_n)), int(max(trained_n))) if trained_n else None
-    if trained and not (trained[0] <= min(n) and max(n) <= trained[1]):
+    if warn and trained and not (trained[0] <= min(n) and max(n) <= trained[1]):
         log.warning(
             "acquisition size %s is outside the sizes the model was trained on (%d to %d): "
             "the result is an extrapolation",
