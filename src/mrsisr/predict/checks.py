@@ -224,7 +224,7 @@ def measured_volume(lr: Volume, acquisition: Acquisition) -> Volume:
     of view."""
     if not acquisition.truncated:
         return lr
-    data = truncate(lr.data, acquisition.n).astype(np.float32)
+    data = truncate(lr.data, acquisition.n, acquisition.split_nyquist).astype(np.float32)
     return Volume(data, _measured_affine(lr.affine, acquisition))
 
 
