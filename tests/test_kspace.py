@@ -262,3 +262,87 @@ def test_effective_extent_checks_its_arguments() -> None:
         kspace.effective_extent(np.ones((8, 8)), cliff=0)
     with pytest.raises(ValueError, match="real"):
         kspace.effective_extent(np.ones((8, 8), dtype=complex))
+
+
+# --- the zero-fill detector's thresholds, pinned (issue 27) ---------------------------------
+
+_N = 32
+
+
+def _image_with_line_powers(power: np.ndarray) -> np.ndarray:
+    """A real ``(1, 32, 3)`` map whose centred k-space along axis -2 has ``power`` per line
+    (constant along axis -1); the phases are odd, so lines ``+h`` and ``-h`` differ."""
+    c = _N // 2
+    k = np.zeros(_N, complex)
+    for j in range(-(_N // 2) + 1, _N // 2):
+        k[c + j] = np.sqrt(power[c + j]) * np.exp(0.7j * np.sign(j))
+    x = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k), norm="ortho"))
+    return np.repeat(x.real[None, :, None], 3, axis=2)
+
+
+def _profile(h: int, edge: float, outside: float) -> np.ndarray:
+    """Power 1 on the lines ``|k| < h``, ``edge`` on ``|k| = h``, ``outside`` beyond."""
+    c = _N // 2
+    power = np.full(_N, outside)
+    power[0] = 0.0  # the unpaired line -N/2
+    power[c - h : c + h + 1] = 1.0
+    power[[c - h, c + h]] = edge
+    return power
+
+
+@pytest.mark.parametrize(("fraction", "found"), [(0.9e-3, True), (1.1e-3, False)])
+def test_the_detector_energy_threshold_is_pinned(fraction: float, found: bool) -> None:
+    """A 9-line window holding all but ``fraction`` of the power is found exactly when
+    ``fraction`` is below 1 - ENERGY_INSIDE = 1e-3 (lines outside flat and far below)."""
+    assert kspace.ENERGY_INSIDE == 0.999
+    per_line = fraction * 9 / (1 - fraction) / 22  # 22 lines outside the window
+    size = kspace.effective_extent(_image_with_line_powers(_profile(4, 1.0, per_line))).size
+    assert (size[0] == 9) is found
+
+
+@pytest.mark.parametrize(("ratio", "found"), [(0.9e-3, True), (1.1e-3, False)])
+def test_the_detector_cliff_threshold_is_pinned(ratio: float, found: bool) -> None:
+    """The power per line outside a 9-line window, against its outermost lines (the edge
+    band of a 9-line window is one line each side): found below EDGE_CLIFF = 1e-3."""
+    assert kspace.EDGE_CLIFF == 1e-3
+    power = _profile(4, 0.01, ratio * 0.01)
+    assert (kspace.effective_extent(_image_with_line_powers(power)).size[0] == 9) is found
+
+
+def test_the_detector_edge_band_is_a_quarter_of_the_half_window() -> None:
+    """A 15-line window (h = 7) is judged by an edge band of (h + 1) // 4 = 2 lines each
+    side: its outermost line is weak (0.01) but the one inside it is not, so the mean edge
+    power is about 0.5 and the window ends in a cliff; a band of one line would miss it."""
+    power = _profile(7, 0.01, 1e-4)
+    assert kspace.effective_extent(_image_with_line_powers(power)).size[0] == 15
+    for h in (4, 5, 6):  # a band of one line: 1e-4 > 1e-3 x 0.01, no cliff
+        power = _profile(h, 0.01, 1e-4)
+        assert kspace.effective_extent(_image_with_line_powers(power)).size[0] != 2 * h + 1
+
+
+def test_degrade_split_nyquist_undoes_centred_padding_with_the_real_part_kept() -> None:
+    """How pipelines zero-fill an even n: centred zero-padding of the 2-D k-space, real part
+    of the image kept; half the Nyquist line lands at each of +-n/2 (n + 1 lines)."""
+    rng = np.random.default_rng(3)
+    n, N = 24, 64
+    lr = rng.uniform(1, 4, (3, n, n))
+    k = np.fft.fftshift(
+        np.fft.fft2(np.fft.ifftshift(lr, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )
+    big = np.zeros((3, N, N), complex)
+    big[:, N // 2 - n // 2 : N // 2 + n // 2, N // 2 - n // 2 : N // 2 + n // 2] = k
+    padded = np.fft.fftshift(
+        np.fft.ifft2(np.fft.ifftshift(big, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    ).real
+    assert kspace.effective_extent(padded).size == (n + 1, n + 1)
+    assert np.abs(kspace.degrade(padded, n) * N / n - lr).max() > 0.1  # plain cut: wrong
+    np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, n) * N / n, lr, atol=1e-9)
+    # per axis, and the identity of degrade where nothing is split (or n is odd)
+    np.testing.assert_allclose(
+        kspace.degrade_split_nyquist(padded, n, (False, False)), kspace.degrade(padded, n)
+    )
+    np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, 25), kspace.degrade(padded, 25))
+    y_only = kspace.degrade_split_nyquist(padded, n, (True, False))
+    assert not np.allclose(y_only, kspace.degrade_split_nyquist(padded, n))
+    torch_out = kspace.degrade_split_nyquist(torch.from_numpy(padded), n)
+    np.testing.assert_allclose(torch_out.numpy() * N / n, lr, atol=1e-9)
