@@ -346,3 +346,94 @@ def test_degrade_split_nyquist_undoes_centred_padding_with_the_real_part_kept() 
     assert not np.allclose(y_only, kspace.degrade_split_nyquist(padded, n))
     torch_out = kspace.degrade_split_nyquist(torch.from_numpy(padded), n)
     np.testing.assert_allclose(torch_out.numpy() * N / n, lr, atol=1e-9)
+
+
+# --- survivors of mutation testing (docs/mutation.md), killed --------------------------------
+
+
+_C4, _C8 = np.ones((4, 4), complex), np.ones((8, 8), complex)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: kspace.fft2c(np.ones(4)), "x must have at least 2 dimensions"),
+        (lambda: kspace.ifft2c(np.ones(4)), "k must have at least 2 dimensions"),
+        (lambda: kspace.degrade(np.ones(4), 2), "hr must have at least 2"),
+        (lambda: kspace.degrade(np.ones((4, 4), complex), 2), "hr must be real"),
+        (lambda: kspace.zero_fill(np.ones((4, 4), complex), 8), "lr must be real"),
+        (lambda: kspace.data_consistency(_C8, np.ones((4, 4))), "x must be real"),
+        (lambda: kspace.data_consistency(np.ones((8, 8)), _C4), "measured must be real"),
+        (lambda: kspace.data_consistency(np.ones((8, 8)), np.ones(4)), "measured must have at"),
+        (lambda: kspace.effective_extent(np.ones((8, 8), complex)), "maps must be real"),
+        (lambda: kspace.effective_extent(np.ones(8)), "maps must have at least"),
+        (lambda: kspace.effective_extent(np.ones((8, 8)), energy=0.0), "energy must be in"),
+        (lambda: kspace.degrade_split_nyquist(np.ones((4, 4), complex), 2), "hr must be real"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_refused_naming_the_argument(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("torch_input", [False, True])
+def test_fft2c_of_a_batch_transforms_each_image_alone(torch_input: bool) -> None:
+    """A 3-D batch ``(B, N_y, N_x)`` of odd and even sizes: the shifts and the transform act
+    on the last two axes only, as NumPy's reference on each image."""
+    x = np.random.default_rng(5).standard_normal((3, 7, 10))
+    ref = np.stack([np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(i), norm="ortho")) for i in x])
+    given = torch.from_numpy(x) if torch_input else x
+    k = kspace.fft2c(given)
+    k = k.numpy() if torch_input else k
+    np.testing.assert_allclose(k, ref, atol=1e-12)
+    back = kspace.ifft2c(torch.from_numpy(k) if torch_input else k)
+    np.testing.assert_allclose(back.numpy() if torch_input else back, x, atol=1e-12)
+
+
+def test_data_consistency_of_slices_uses_each_slice_measurement() -> None:
+    """Slices ``(S, N_y, N_x)`` with a rectangular measurement ``(S, n_y, n_x)``."""
+    rng = np.random.default_rng(6)
+    x, measured = rng.standard_normal((3, 20, 16)), rng.standard_normal((3, 9, 6))
+    out = kspace.data_consistency(x, measured)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(kspace.degrade(out, (9, 6)), measured, atol=1e-12)
+
+
+def test_projection_matrix_has_the_dtype_asked_for() -> None:
+    assert kspace.projection_matrix(8, 3, dtype=torch.float32).dtype == torch.float32
+    assert kspace.projection_matrix(8, 3).dtype == torch.float64
+
+
+def test_lowres_affine_of_an_integer_affine_is_the_float_one() -> None:
+    affine = np.diag([3, 3, 5, 1])
+    np.testing.assert_array_equal(
+        kspace.lowres_affine(affine, (64, 64), (24, 24)),
+        kspace.lowres_affine(affine.astype(float), (64, 64), (24, 24)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "shape", "padded"),
+    [((24, 40), (2, 40, 40), True), ((40, 24), (2, 40, 40), True), ((40, 40), (2, 40, 40), False),
+     ((30, 40), (5, 30, 40), False), ((30, 39), (5, 30, 40), True)],
+)  # fmt: skip
+def test_is_padded_compares_each_axis_with_its_own(size, shape, padded: bool) -> None:
+    assert kspace.Extent(size, 1.0).is_padded(shape) is padded
+
+
+def test_the_smallest_windows_and_the_mirrored_nyquist_line() -> None:
+    """A constant map holds one line; a 2-point acquisition zero-filled writes its Nyquist
+    line twice (reported as 2, not 3); lines equal to 1e-3 relative are one line written
+    twice, and the fraction inside is the power's, below 1."""
+    assert kspace.effective_extent(np.full((2, 16, 16), 3.0)).size == (1, 1)
+    two = kspace.zero_fill(np.random.default_rng(7).standard_normal((2, 2, 2)), 16)
+    assert kspace.effective_extent(two).size == (2, 2)
+    power = _profile(4, 1.0, 1e-9)
+    image = _image_with_line_powers(power)
+    k = np.fft.fftshift(np.fft.fft(np.fft.ifftshift(image, axes=1), axis=1, norm="ortho"), axes=1)
+    c = _N // 2
+    k[:, c + 4] = 1 + 1e-3j  # the +h line nearly the -h one (a real map: conjugates)
+    k[:, c - 4] = 1 - 1e-3j
+    near = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k, axes=1), axis=1, norm="ortho"), axes=1)
+    extent = kspace.effective_extent(near.real)
+    assert extent.size[0] == 8 and 0.999 < extent.inside < 1.0
