@@ -99,28 +99,31 @@ def job_inputs(jobs: Sequence[Job]) -> dict[Path, str]:
     return inputs
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file: equal once links are resolved, or one inode."""
-    if a.resolve() == b.resolve():
-        return True
+def _inode(path: Path) -> tuple[int, int] | None:
+    """The device and inode of an existing file (one file under several hard links)."""
     try:
-        return a.exists() and b.exists() and a.samefile(b)  # hard links
+        status = path.stat()
     except OSError:
-        return False
+        return None
+    return status.st_dev, status.st_ino
 
 
 def refuse_inputs_as_outputs(outputs: Sequence[Path], inputs: Mapping[Path, str]) -> None:
-    """Refuse an output that is one of the inputs (resolved through links), whatever
-    ``--overwrite`` says: writing it would replace the input.
+    """Refuse an output that is one of the inputs, whatever ``--overwrite`` says: writing it
+    would replace the input. The same file is found through symbolic links (resolved paths)
+    and hard links (device and inode).
 
     Raises:
         UserError: naming the file and the option it was given by.
     """
-    resolved = {path.resolve(): (path, option) for path, option in inputs.items()}
+    known: dict[object, tuple[Path, str]] = {}
+    for path, option in inputs.items():
+        known.setdefault(path.resolve(), (path, option))
+        inode = _inode(path)
+        if inode is not None:
+            known.setdefault(inode, (path, option))
     for out in outputs:
-        hit = resolved.get(out.resolve())
-        if hit is None:  # resolve() handles symbolic links; hard links need an inode check
-            hit = next(((p, o) for p, o in inputs.items() if _same_file(out, p)), None)
+        hit = known.get(out.resolve()) or known.get(_inode(out))
         if hit is not None:
             raise UserError(
                 f"{out}: is the input {hit[0]} ({hit[1]}); an output never replaces an input, "
