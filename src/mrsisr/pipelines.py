@@ -721,7 +721,8 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds, variant: str | None = No
             if desc == signal or desc in _MRSIPREP_QC:
                 continue
             if desc.startswith("signal_"):
-                why = f"desc-{desc}: {FILTERED_NOTE}; --map-variant {desc[7:]} reads it"
+                name = desc.removeprefix("signal_")
+                why = f"desc-{desc}: {FILTERED_NOTE}; --map-variant {name} reads it"
             elif desc == "signal":
                 why = f"desc-signal: the measured map, not read with --map-variant {variant}"
             else:
