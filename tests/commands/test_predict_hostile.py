@@ -240,6 +240,11 @@ def test_maps_of_one_patient_on_different_grids_are_refused(
         encoding="utf-8",
     )
     refused(predict(model_file, "--manifest", manifest, "--out", out), capsys, glu)
+    folder = tmp_path / "fsl" / "concs" / "molarity"
+    save(folder / "Gln.nii.gz", lr_map())
+    save(folder / "Glu.nii.gz", np.ones((32, 32, SLICES)), fine)
+    args = ["--from", "fsl-mrs", tmp_path / "fsl", *images(anatomy), "--out", out]
+    refused(predict(model_file, *args), capsys, "Gln.nii.gz", "must share shape and affine")
     assert not out.exists()
 
 
