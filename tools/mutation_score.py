@@ -2,7 +2,8 @@
 
 ``make mutate`` runs this after ``mutmut run``; docs/mutation.md records the scores. A
 mutant counts as killed when a test failed or timed out on it (mutmut's statuses "killed"
-and "timeout"); the score is killed / (killed + survived), mutants not yet checked apart.
+and "timeout"); a mutant no test reaches counts against the score like a survivor. Score =
+killed / (killed + survived + untested); mutants not run yet are listed apart.
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-KILLED = {1, 3, 24, -24, 36, 152, 255}  # mutmut 3: test failure, pytest error, timeouts
-SURVIVED = {0}
+STATUS = {1: "killed", 3: "killed", 24: "killed", -24: "killed", 36: "killed", 152: "killed",
+          255: "killed", 0: "survived", 5: "untested", 33: "untested", None: "not run"}  # fmt: skip
+"""mutmut 3's exit codes (mutmut.stats.status_by_exit_code), timeouts counted as killed."""
 
 
 def scores(root: Path) -> dict[str, Counter]:
-    """Per source file under ``root`` (``mutants/src``): counts of killed, survived and not
-    run (not checked yet, no test covering it, skipped)."""
+    """Per source file under ``root`` (``mutants/src``): mutants by status."""
     out: dict[str, Counter] = {}
     for meta in sorted(root.rglob("*.py.meta")):
         codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
-        count = Counter(
-            "killed" if code in KILLED else "survived" if code in SURVIVED else "not run"
-            for code in codes.values()
-        )
+        count = Counter(STATUS.get(code, "other") for code in codes.values())
         out[str(meta.relative_to(root)).removesuffix(".meta")] = count
     return out
 
@@ -35,11 +33,12 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"{root}: no mutmut results; run `make mutate` first", file=sys.stderr)
         return 2
-    print(f"{'module':36} {'killed':>7} {'survived':>8} {'not run':>8} {'score':>6}")
+    kinds = ("killed", "survived", "untested", "other", "not run")
+    print(f"{'module':30}" + "".join(f"{k:>10}" for k in kinds) + f"{'score':>8}")
     for module, c in scores(root).items():
-        checked = c["killed"] + c["survived"]
-        score = f"{100 * c['killed'] / checked:5.1f}%" if checked else "    -"
-        print(f"{module:36} {c['killed']:7d} {c['survived']:8d} {c['not run']:8d} {score:>6}")
+        judged = c["killed"] + c["survived"] + c["untested"]
+        score = f"{100 * c['killed'] / judged:7.1f}%" if judged else "       -"
+        print(f"{module:30}" + "".join(f"{c[k]:10d}" for k in kinds) + score)
     return 0
 
 
