@@ -315,6 +315,16 @@ def test_the_detector_edge_band_is_a_quarter_of_the_half_window() -> None:
     power is about 0.5 and the window ends in a cliff; a band of one line would miss it."""
     power = _profile(7, 0.01, 1e-4)
     assert kspace.effective_extent(_image_with_line_powers(power)).size[0] == 15
+    # the band's mean is of both sides, both lines: (0.01 + 1 + 1 + 0.01) / 4 = 0.505
+    found = kspace.effective_extent(_image_with_line_powers(_profile(7, 0.01, 4e-4))).size[0]
+    assert found == 15  # 4e-4 <= 1e-3 x 0.505 (one side's outer line thrice: 0.34, fails)
+    found = kspace.effective_extent(_image_with_line_powers(_profile(7, 0.01, 6e-4))).size[0]
+    assert found != 15  # 6e-4 > 1e-3 x 0.505 (the inner lines twice: 0.67, passes)
+    # h = 11: a band of 3 lines a side, mean (2 x 0.01 + 4) / 6 = 0.67; the power outside
+    # 8e-4 on 8 of the 9 lines outside, 7.1e-4 a line: no cliff (one side and one line of the
+    # other would make the mean 0.75, a cliff)
+    found = kspace.effective_extent(_image_with_line_powers(_profile(11, 0.01, 8e-4))).size[0]
+    assert found != 23
     for h in (4, 5, 6):  # a band of one line: 1e-4 > 1e-3 x 0.01, no cliff
         power = _profile(h, 0.01, 1e-4)
         assert kspace.effective_extent(_image_with_line_powers(power)).size[0] != 2 * h + 1
@@ -344,6 +354,9 @@ def test_degrade_split_nyquist_undoes_centred_padding_with_the_real_part_kept() 
     np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, 25), kspace.degrade(padded, 25))
     y_only = kspace.degrade_split_nyquist(padded, n, (True, False))
     assert not np.allclose(y_only, kspace.degrade_split_nyquist(padded, n))
+    assert not np.allclose(y_only, kspace.degrade(padded, n))  # y folded, x not
+    x_only = kspace.degrade_split_nyquist(padded, n, (False, True))
+    assert not np.allclose(x_only, y_only) and not np.allclose(x_only, kspace.degrade(padded, n))
     torch_out = kspace.degrade_split_nyquist(torch.from_numpy(padded), n)
     np.testing.assert_allclose(torch_out.numpy() * N / n, lr, atol=1e-9)
 
@@ -369,6 +382,7 @@ _C4, _C8 = np.ones((4, 4), complex), np.ones((8, 8), complex)
         (lambda: kspace.effective_extent(np.ones(8)), "maps must have at least"),
         (lambda: kspace.effective_extent(np.ones((8, 8)), energy=0.0), "energy must be in"),
         (lambda: kspace.degrade_split_nyquist(np.ones((4, 4), complex), 2), "hr must be real"),
+        (lambda: kspace.degrade_split_nyquist(np.ones((4, 4)), 0), "^n must"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_naming_the_argument(call, message: str) -> None:
@@ -432,8 +446,8 @@ def test_the_smallest_windows_and_the_mirrored_nyquist_line() -> None:
     image = _image_with_line_powers(power)
     k = np.fft.fftshift(np.fft.fft(np.fft.ifftshift(image, axes=1), axis=1, norm="ortho"), axes=1)
     c = _N // 2
-    k[:, c + 4] = 1 + 1e-3j  # the +h line nearly the -h one (a real map: conjugates)
-    k[:, c - 4] = 1 - 1e-3j
+    k[:, c + 4] = 10 * (1 + 1e-3j)  # the +h line nearly the -h one (a real map: conjugates)
+    k[:, c - 4] = 10 * (1 - 1e-3j)
     near = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k, axes=1), axis=1, norm="ortho"), axes=1)
     extent = kspace.effective_extent(near.real)
     assert extent.size[0] == 8 and 0.999 < extent.inside < 1.0
