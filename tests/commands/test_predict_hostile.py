@@ -256,6 +256,8 @@ def test_maps_of_one_patient_on_different_grids_are_refused(
         (["--draws", "100000"], "--draws"),
         (["--threads", "1000"], "--threads"),
         (["--sharpness", "0.03", "0.0300000001"], "--sharpness"),
+        (["--sd-percent"], "--sd-percent"),
+        (["--map-variant", "filtbiharmonic"], "--map-variant"),
     ],
 )
 def test_bad_run_options_are_refused_in_one_line(
