@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck format venv clean bench wheel-smoke
+.PHONY: demo test test-fast lint typecheck format venv clean bench wheel-smoke mutate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,5 +48,15 @@ wheel-smoke:
 bench: $(STAMP)
 	$(BIN)/mrsisr bench
 
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml, docs/mutation.md);
+# not part of `make test`. One CPU by default (MUTATE_JOBS=N for more); MUTATE="mrsisr.kspace*"
+# runs the mutants of one module. Results stay in mutants/ (a rerun continues them).
+MUTATE ?=
+MUTATE_JOBS ?= 1
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[mutate]"
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTATE)
+	$(BIN)/python tools/mutation_score.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache mutants

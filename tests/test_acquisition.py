@@ -129,3 +129,38 @@ def test_measured_on_grid_equals_the_mask_rule_with_the_kspace_geometry() -> Non
     expected = np.zeros((20, 24), dtype=bool)
     expected[4:11, 6:17] = True
     np.testing.assert_array_equal(on_grid[0], expected)
+
+
+def test_acquired_n_accepts_the_split_nyquist_lines_of_an_even_acquisition() -> None:
+    """Issue 23 part 5: a real zero-filled map of an even acquisition (centred padding, real
+    part kept) holds n + 1 lines; --acquired-n n truncates it back exactly."""
+    lr = volume((24, 24))
+    slices = np.moveaxis(lr, 2, 0)
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(slices, axes=(1, 2))), axes=(1, 2))
+    big = np.zeros((slices.shape[0], 64, 64), complex)
+    big[:, 20:44, 20:44] = k
+    padded = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))), axes=(1, 2)).real
+    padded = np.moveaxis(padded * (64 / 24) ** 2, 0, 2)
+    with pytest.raises(ValueError, match="--acquired-n 25 25 \\(or 24 24 for an even"):
+        acquisition.plan_acquisition(padded, (64, 64))
+    plan = acquisition.plan_acquisition(padded, (64, 64), acquired_n=24)
+    assert plan.detected == (25, 25) and plan.split_nyquist == (True, True)
+    assert plan.record()["split_nyquist"] == [True, True]
+    cut = acquisition.truncate(padded, plan.n, plan.split_nyquist)
+    np.testing.assert_allclose(cut, lr, atol=1e-9)
+    with pytest.raises(ValueError, match="would discard measured data"):
+        acquisition.plan_acquisition(padded, (64, 64), acquired_n=22)
+    # a 25-line acquisition is 25, never split (odd n has no Nyquist line)
+    assert acquisition.plan_acquisition(padded, (64, 64), acquired_n=25).split_nyquist == (
+        False,
+        False,
+    )
+
+
+def test_extrapolated_is_true_outside_the_trained_sizes_only() -> None:
+    inside = acquisition.plan_acquisition(volume((20, 16)), (64, 64), trained_n=[16, 32])
+    small = acquisition.plan_acquisition(volume((12, 20)), (64, 64), trained_n=[16, 32], warn=False)
+    large = acquisition.plan_acquisition(volume((20, 40)), (64, 64), trained_n=[16, 32], warn=False)
+    unknown = acquisition.plan_acquisition(volume((12, 12)), (64, 64))
+    assert not inside.extrapolated and small.extrapolated and large.extrapolated
+    assert not unknown.extrapolated

@@ -262,3 +262,192 @@ def test_effective_extent_checks_its_arguments() -> None:
         kspace.effective_extent(np.ones((8, 8)), cliff=0)
     with pytest.raises(ValueError, match="real"):
         kspace.effective_extent(np.ones((8, 8), dtype=complex))
+
+
+# --- the zero-fill detector's thresholds, pinned (issue 27) ---------------------------------
+
+_N = 32
+
+
+def _image_with_line_powers(power: np.ndarray) -> np.ndarray:
+    """A real ``(1, 32, 3)`` map whose centred k-space along axis -2 has ``power`` per line
+    (constant along axis -1); the phases are odd, so lines ``+h`` and ``-h`` differ."""
+    c = _N // 2
+    k = np.zeros(_N, complex)
+    for j in range(-(_N // 2) + 1, _N // 2):
+        k[c + j] = np.sqrt(power[c + j]) * np.exp(0.7j * np.sign(j))
+    x = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k), norm="ortho"))
+    return np.repeat(x.real[None, :, None], 3, axis=2)
+
+
+def _profile(h: int, edge: float, outside: float) -> np.ndarray:
+    """Power 1 on the lines ``|k| < h``, ``edge`` on ``|k| = h``, ``outside`` beyond."""
+    c = _N // 2
+    power = np.full(_N, outside)
+    power[0] = 0.0  # the unpaired line -N/2
+    power[c - h : c + h + 1] = 1.0
+    power[[c - h, c + h]] = edge
+    return power
+
+
+@pytest.mark.parametrize(("fraction", "found"), [(0.9e-3, True), (1.1e-3, False)])
+def test_the_detector_energy_threshold_is_pinned(fraction: float, found: bool) -> None:
+    """A 9-line window holding all but ``fraction`` of the power is found exactly when
+    ``fraction`` is below 1 - ENERGY_INSIDE = 1e-3 (lines outside flat and far below)."""
+    assert kspace.ENERGY_INSIDE == 0.999
+    per_line = fraction * 9 / (1 - fraction) / 22  # 22 lines outside the window
+    size = kspace.effective_extent(_image_with_line_powers(_profile(4, 1.0, per_line))).size
+    assert (size[0] == 9) is found
+
+
+@pytest.mark.parametrize(("ratio", "found"), [(0.9e-3, True), (1.1e-3, False)])
+def test_the_detector_cliff_threshold_is_pinned(ratio: float, found: bool) -> None:
+    """The power per line outside a 9-line window, against its outermost lines (the edge
+    band of a 9-line window is one line each side): found below EDGE_CLIFF = 1e-3."""
+    assert kspace.EDGE_CLIFF == 1e-3
+    power = _profile(4, 0.01, ratio * 0.01)
+    assert (kspace.effective_extent(_image_with_line_powers(power)).size[0] == 9) is found
+
+
+def test_the_detector_edge_band_is_a_quarter_of_the_half_window() -> None:
+    """A 15-line window (h = 7) is judged by an edge band of (h + 1) // 4 = 2 lines each
+    side: its outermost line is weak (0.01) but the one inside it is not, so the mean edge
+    power is about 0.5 and the window ends in a cliff; a band of one line would miss it."""
+    power = _profile(7, 0.01, 1e-4)
+    assert kspace.effective_extent(_image_with_line_powers(power)).size[0] == 15
+    # the band's mean is of both sides, both lines: (0.01 + 1 + 1 + 0.01) / 4 = 0.505
+    found = kspace.effective_extent(_image_with_line_powers(_profile(7, 0.01, 4e-4))).size[0]
+    assert found == 15  # 4e-4 <= 1e-3 x 0.505 (one side's outer line thrice: 0.34, fails)
+    found = kspace.effective_extent(_image_with_line_powers(_profile(7, 0.01, 6e-4))).size[0]
+    assert found != 15  # 6e-4 > 1e-3 x 0.505 (the inner lines twice: 0.67, passes)
+    # h = 11: a band of 3 lines a side, mean (2 x 0.01 + 4) / 6 = 0.67; the power outside
+    # 8e-4 on 8 of the 9 lines outside, 7.1e-4 a line: no cliff (one side and one line of the
+    # other would make the mean 0.75, a cliff)
+    found = kspace.effective_extent(_image_with_line_powers(_profile(11, 0.01, 8e-4))).size[0]
+    assert found != 23
+    for h in (4, 5, 6):  # a band of one line: 1e-4 > 1e-3 x 0.01, no cliff
+        power = _profile(h, 0.01, 1e-4)
+        assert kspace.effective_extent(_image_with_line_powers(power)).size[0] != 2 * h + 1
+
+
+def test_degrade_split_nyquist_undoes_centred_padding_with_the_real_part_kept() -> None:
+    """How pipelines zero-fill an even n: centred zero-padding of the 2-D k-space, real part
+    of the image kept; half the Nyquist line lands at each of +-n/2 (n + 1 lines)."""
+    rng = np.random.default_rng(3)
+    n, N = 24, 64
+    lr = rng.uniform(1, 4, (3, n, n))
+    k = np.fft.fftshift(
+        np.fft.fft2(np.fft.ifftshift(lr, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )
+    big = np.zeros((3, N, N), complex)
+    big[:, N // 2 - n // 2 : N // 2 + n // 2, N // 2 - n // 2 : N // 2 + n // 2] = k
+    padded = np.fft.fftshift(
+        np.fft.ifft2(np.fft.ifftshift(big, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    ).real
+    assert kspace.effective_extent(padded).size == (n + 1, n + 1)
+    assert np.abs(kspace.degrade(padded, n) * N / n - lr).max() > 0.1  # plain cut: wrong
+    np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, n) * N / n, lr, atol=1e-9)
+    # per axis, and the identity of degrade where nothing is split (or n is odd)
+    np.testing.assert_allclose(
+        kspace.degrade_split_nyquist(padded, n, (False, False)), kspace.degrade(padded, n)
+    )
+    np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, 25), kspace.degrade(padded, 25))
+    y_only = kspace.degrade_split_nyquist(padded, n, (True, False))
+    assert not np.allclose(y_only, kspace.degrade_split_nyquist(padded, n))
+    assert not np.allclose(y_only, kspace.degrade(padded, n))  # y folded, x not
+    x_only = kspace.degrade_split_nyquist(padded, n, (False, True))
+    assert not np.allclose(x_only, y_only) and not np.allclose(x_only, kspace.degrade(padded, n))
+    torch_out = kspace.degrade_split_nyquist(torch.from_numpy(padded), n)
+    np.testing.assert_allclose(torch_out.numpy() * N / n, lr, atol=1e-9)
+
+
+# --- survivors of mutation testing (docs/mutation.md), killed --------------------------------
+
+
+_C4, _C8 = np.ones((4, 4), complex), np.ones((8, 8), complex)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: kspace.fft2c(np.ones(4)), "x must have at least 2 dimensions"),
+        (lambda: kspace.ifft2c(np.ones(4)), "k must have at least 2 dimensions"),
+        (lambda: kspace.degrade(np.ones(4), 2), "hr must have at least 2"),
+        (lambda: kspace.degrade(np.ones((4, 4), complex), 2), "hr must be real"),
+        (lambda: kspace.zero_fill(np.ones((4, 4), complex), 8), "lr must be real"),
+        (lambda: kspace.data_consistency(_C8, np.ones((4, 4))), "x must be real"),
+        (lambda: kspace.data_consistency(np.ones((8, 8)), _C4), "measured must be real"),
+        (lambda: kspace.data_consistency(np.ones((8, 8)), np.ones(4)), "measured must have at"),
+        (lambda: kspace.effective_extent(np.ones((8, 8), complex)), "maps must be real"),
+        (lambda: kspace.effective_extent(np.ones(8)), "maps must have at least"),
+        (lambda: kspace.effective_extent(np.ones((8, 8)), energy=0.0), "energy must be in"),
+        (lambda: kspace.degrade_split_nyquist(np.ones((4, 4), complex), 2), "hr must be real"),
+        (lambda: kspace.degrade_split_nyquist(np.ones((4, 4)), 0), "^n must"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_refused_naming_the_argument(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("torch_input", [False, True])
+def test_fft2c_of_a_batch_transforms_each_image_alone(torch_input: bool) -> None:
+    """A 3-D batch ``(B, N_y, N_x)`` of odd and even sizes: the shifts and the transform act
+    on the last two axes only, as NumPy's reference on each image."""
+    x = np.random.default_rng(5).standard_normal((3, 7, 10))
+    ref = np.stack([np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(i), norm="ortho")) for i in x])
+    given = torch.from_numpy(x) if torch_input else x
+    k = kspace.fft2c(given)
+    k = k.numpy() if torch_input else k
+    np.testing.assert_allclose(k, ref, atol=1e-12)
+    back = kspace.ifft2c(torch.from_numpy(k) if torch_input else k)
+    np.testing.assert_allclose(back.numpy() if torch_input else back, x, atol=1e-12)
+
+
+def test_data_consistency_of_slices_uses_each_slice_measurement() -> None:
+    """Slices ``(S, N_y, N_x)`` with a rectangular measurement ``(S, n_y, n_x)``."""
+    rng = np.random.default_rng(6)
+    x, measured = rng.standard_normal((3, 20, 16)), rng.standard_normal((3, 9, 6))
+    out = kspace.data_consistency(x, measured)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(kspace.degrade(out, (9, 6)), measured, atol=1e-12)
+
+
+def test_projection_matrix_has_the_dtype_asked_for() -> None:
+    assert kspace.projection_matrix(8, 3, dtype=torch.float32).dtype == torch.float32
+    assert kspace.projection_matrix(8, 3).dtype == torch.float64
+
+
+def test_lowres_affine_of_an_integer_affine_is_the_float_one() -> None:
+    affine = np.diag([3, 3, 5, 1])
+    np.testing.assert_array_equal(
+        kspace.lowres_affine(affine, (64, 64), (24, 24)),
+        kspace.lowres_affine(affine.astype(float), (64, 64), (24, 24)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "shape", "padded"),
+    [((24, 40), (2, 40, 40), True), ((40, 24), (2, 40, 40), True), ((40, 40), (2, 40, 40), False),
+     ((30, 40), (5, 30, 40), False), ((30, 39), (5, 30, 40), True)],
+)  # fmt: skip
+def test_is_padded_compares_each_axis_with_its_own(size, shape, padded: bool) -> None:
+    assert kspace.Extent(size, 1.0).is_padded(shape) is padded
+
+
+def test_the_smallest_windows_and_the_mirrored_nyquist_line() -> None:
+    """A constant map holds one line; a 2-point acquisition zero-filled writes its Nyquist
+    line twice (reported as 2, not 3); lines equal to 1e-3 relative are one line written
+    twice, and the fraction inside is the power's, below 1."""
+    assert kspace.effective_extent(np.full((2, 16, 16), 3.0)).size == (1, 1)
+    two = kspace.zero_fill(np.random.default_rng(7).standard_normal((2, 2, 2)), 16)
+    assert kspace.effective_extent(two).size == (2, 2)
+    power = _profile(4, 1.0, 1e-9)
+    image = _image_with_line_powers(power)
+    k = np.fft.fftshift(np.fft.fft(np.fft.ifftshift(image, axes=1), axis=1, norm="ortho"), axes=1)
+    c = _N // 2
+    k[:, c + 4] = 10 * (1 + 1e-3j)  # the +h line nearly the -h one (a real map: conjugates)
+    k[:, c - 4] = 10 * (1 - 1e-3j)
+    near = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(k, axes=1), axis=1, norm="ortho"), axes=1)
+    extent = kspace.effective_extent(near.real)
+    assert extent.size[0] == 8 and 0.999 < extent.inside < 1.0

@@ -114,6 +114,40 @@ def test_file_names_of_non_concentration_maps_are_refused(name: str, marks: str)
         metabolite_from_filename(name)
 
 
+# Every token docs/predict.md and metabolite_from_filename document, with what it marks: a
+# token dropped from the reader is a map that is silently super-resolved as a concentration.
+DOCUMENTED_TOKENS = {
+    "sd": "standard-deviation",
+    "std": "standard-deviation",
+    "snr": "signal-to-noise",
+    "fwhm": "linewidth",
+    "linewidth": "linewidth",
+    "crlb": "Cramér-Rao",
+    "ratio": "ratio",
+    "RatToCr": "ratio",
+    "Ratio": "ratio",
+    "failed": "fit-failure",
+    "mask": "a mask",
+    "brainmask": "a mask",
+    "qcmask": "a mask",
+}
+
+
+@pytest.mark.parametrize("token", sorted(DOCUMENTED_TOKENS))
+@pytest.mark.parametrize("pattern", ["{}_NAA.nii.gz", "NAA_{}.nii", "lr-NAA.{}.nii.gz"])
+def test_every_documented_non_concentration_token_is_refused(token: str, pattern: str) -> None:
+    name = pattern.format(token.upper() if pattern.startswith("lr") else token)
+    with pytest.raises(NotAConcentration, match=DOCUMENTED_TOKENS[token]) as err:
+        metabolite_from_filename(name)
+    assert repr(token.upper() if pattern.startswith("lr") else token) in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["NAA_sdf.nii.gz", "NAA_masked.nii.gz", "NAA_snr2.nii"])
+def test_near_misses_of_the_tokens_are_not_marks(name: str) -> None:
+    """A token marks a map only as a whole word: 'sdf', 'masked', 'snr2' do not."""
+    assert metabolite_from_filename(name).metabolite.value == "NAA"
+
+
 @pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz", "Gln_tCr_amp_map.nii"])
 def test_file_names_with_no_or_several_metabolites_ask_for_the_metabolite(name: str) -> None:
     with pytest.raises(ValueError, match="--metabolite"):

@@ -315,3 +315,117 @@ def test_mrsiprep_finds_each_subject_t1_and_flair_in_the_raw_bids_folders(tmp_pa
     assert second.t1 is None and second.flair is None  # two T1w: the user chooses
     assert "give --t1w" not in str(result.skipped)
     assert "several T1w images; give --t1" in skipped_names(result)["sub-02_run-01_T1w.nii.gz"]
+
+
+# --- issue 27 and issue 23 part 5: hostile folders, filtered maps, bad limits ---------------
+
+
+def test_broken_links_and_files_that_are_not_nifti_are_skipped_with_a_reason(
+    tmp_path, caplog
+) -> None:
+    vienna_folder(tmp_path)
+    orig = tmp_path / "maps" / "Orig"
+    (orig / "Glu_amp_map.nii").symlink_to(orig / "absent.nii")  # dangling
+    (orig / "Lac_amp_map.nii").symlink_to(orig / "Lac_amp_map.nii")  # loops on itself
+    (orig / "Ins_amp_map.nii").write_bytes(b"not a NIfTI file")  # named like a map
+    (orig / "Gln_sd_map.nii").write_bytes(b"nor this SD map")
+    (tmp_path / "maps" / "Extra" / "FWHM_map.nii").write_bytes(b"nor this QC map")
+    with caplog.at_level(logging.INFO):
+        result = read_pipeline("vienna", tmp_path)
+    skipped = skipped_names(result)
+    assert "to nothing" in skipped["Glu_amp_map.nii"]
+    assert "loops" in skipped["Lac_amp_map.nii"]
+    assert "not a readable NIfTI file" in skipped["Ins_amp_map.nii"]
+    assert "QC criterion is not applied" in skipped["FWHM_map.nii"]
+    assert "skipped maps/Orig/Glu_amp_map.nii" in caplog.text
+    assert set(by_metabolite(result.maps)) == {"tCho", "tCr", "NAA", "Gln"}
+    gln = by_metabolite(result.maps)["Gln"]
+    assert "FWHM" not in gln.quality_source  # the SNR criterion alone
+
+
+def test_a_self_looping_mrsiprep_map_is_skipped(tmp_path) -> None:
+    mrsiprep_folder(tmp_path)
+    folder = tmp_path / "derivatives" / "mrsi-orig" / "sub-02"
+    loop = folder / "sub-02_space-orig_met-Ins_desc-signal_mrsi.nii.gz"
+    loop.unlink()
+    loop.symlink_to(loop)
+    result = read_pipeline("mrsiprep", tmp_path)
+    assert "loops" in skipped_names(result)[loop.name]
+    assert not any(r.subject == "02" and r.metabolite is Metabolite.Ins for r in result.maps)
+
+
+def test_mrsiprep_reads_the_measured_map_not_a_filtered_one_unless_asked(tmp_path) -> None:
+    values = mrsiprep_folder(tmp_path)
+    folder = tmp_path / "derivatives" / "mrsi-orig" / "sub-02"
+    filtered = folder / "sub-02_space-orig_met-Ins_desc-signal_filtbiharmonic_mrsi.nii.gz"
+    write(filtered, values["02", "Ins"] * 0.5)
+    result = read_pipeline("mrsiprep", tmp_path)
+    ins = next(r for r in result.maps if r.subject == "02" and r.metabolite is Metabolite.Ins)
+    assert ins.path.name == "sub-02_space-orig_met-Ins_desc-signal_mrsi.nii.gz"
+    reason = skipped_names(result)[filtered.name]
+    assert "not a k-space truncation" in reason and "--map-variant filtbiharmonic" in reason
+    chosen = read_pipeline("mrsiprep", tmp_path, variant="filtbiharmonic")
+    (ins,) = (r for r in chosen.maps if r.subject == "02")
+    assert ins.path == filtered and any("not a k-space truncation" in n for n in ins.notes)
+    assert (
+        "the measured map"
+        in skipped_names(chosen)["sub-02_space-orig_met-Ins_desc-signal_mrsi.nii.gz"]
+    )
+    with pytest.raises(UserError, match="--map-variant: only for --from mrsiprep"):
+        read_pipeline("vienna", tmp_path, variant="filtbiharmonic")
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "option"),
+    [
+        (QualityThresholds(snr_min=float("nan")), "--qc-snr-min"),
+        (QualityThresholds(snr_min=-1.0), "--qc-snr-min"),
+        (QualityThresholds(fwhm_max_ppm=-1.0), "--qc-fwhm-max"),
+        (QualityThresholds(fwhm_max_ppm=0.0), "--qc-fwhm-max"),
+        (QualityThresholds(fwhm_max_ppm=float("inf")), "--qc-fwhm-max"),
+        (QualityThresholds(crlb_max=float("nan")), "--qc-crlb-max"),
+        (QualityThresholds(crlb_max=-5.0), "--qc-crlb-max"),
+    ],
+)
+def test_qc_limits_that_no_map_can_be_compared_with_are_refused(
+    tmp_path, thresholds: QualityThresholds, option: str
+) -> None:
+    vienna_folder(tmp_path)
+    with pytest.raises(UserError, match=f"^{option} "):
+        read_pipeline("vienna", tmp_path, thresholds=thresholds)
+    QualityThresholds(snr_min=0.0, crlb_max=0.5).check()  # the edges that are accepted
+
+
+@pytest.mark.parametrize("mhz", ["NaN", "Infinity", "-297.2", "0"])
+def test_an_invalid_spectrometer_frequency_is_no_frequency(tmp_path, mhz: str) -> None:
+    fsl_mrsi_folder(tmp_path, with_fit=False)
+    header = '{"SpectrometerFrequency": [' + mhz + "]}"
+    write(tmp_path / "fit" / "fit.nii.gz", 0.0, [nib.nifti1.Nifti1Extension(44, header.encode())])
+    result = read_pipeline("fsl-mrs", tmp_path)
+    assert "no valid spectrometer frequency" in skipped_names(result)["fit"]
+    gln = by_metabolite(result.maps)["Gln"]
+    assert "fwhm" not in gln.quality_source and "snr" in gln.quality_source.lower()
+
+
+def test_infinite_qc_values_fail_the_quality_mask(tmp_path) -> None:
+    values = vienna_folder(tmp_path)
+    snr, fwhm = values["snr"].copy(), values["fwhm"].copy()
+    snr[:] = 5.0
+    fwhm[:] = 0.1
+    snr[0, 0, 0] = np.inf  # passes ">= 2.5" but is no measurement
+    fwhm[1, 1, 1] = -np.inf  # passes "<= 0.15" but is no measurement
+    write(tmp_path / "maps" / "Extra" / "SNR_map.nii", snr)
+    write(tmp_path / "maps" / "Extra" / "FWHM_map.nii", fwhm)
+    quality = by_metabolite(read_pipeline("vienna", tmp_path).maps)["Gln"].quality
+    assert not quality[0, 0, 0] and not quality[1, 1, 1]
+    assert quality.sum() == quality.size - 2
+
+
+def test_sd_map_converts_percent_to_the_map_units(tmp_path) -> None:
+    values = vienna_folder(tmp_path)
+    gln = by_metabolite(read_pipeline("vienna", tmp_path).maps)["Gln"]
+    np.testing.assert_allclose(
+        gln.sd_map(), values["sd", "Gln"] / 100 * values["amp", "Gln"], rtol=1e-6
+    )
+    absolute = MapRecord(gln.path, gln.metabolite, gln.label, gln.units, gln.sd, sd_percent=False)
+    np.testing.assert_allclose(absolute.sd_map(), values["sd", "Gln"], rtol=1e-6)

@@ -68,9 +68,12 @@ def test_sidecar_holds_what_made_the_map(tmp_path) -> None:
 def test_sidecar_paths_are_absolute(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("lr.nii.gz").write_bytes(b"map")
-    record = Provenance([], None, [("map", Path("lr.nii.gz"))], (8, 8), (16, 16), (0.0,),
-                        "Gln", Metabolite.Gln)  # fmt: skip
-    assert record.to_json()["inputs"][0]["path"] == str(tmp_path / "lr.nii.gz")
+    Path("m.safetensors").write_bytes(b"weights")
+    record = Provenance([], Path("m.safetensors"), [("map", Path("lr.nii.gz"))], (8, 8),
+                        (16, 16), (0.0,), "Gln", Metabolite.Gln)  # fmt: skip
+    data = record.to_json()
+    assert data["inputs"][0]["path"] == str(tmp_path / "lr.nii.gz")
+    assert data["model"]["path"] == str(tmp_path / "m.safetensors")  # not "m.safetensors"
 
 
 def test_values_that_are_not_json_are_refused(tmp_path) -> None:

@@ -434,3 +434,84 @@ def test_a_bad_toml_configuration_fails_in_one_line_from_the_command_line(tmp_pa
         [*cli, "--data", str(tmp_path), "--fold", "0", "--out", str(tmp_path / "r")]
     )
     assert_one_line_exit_2(result, "loss.ms_ssim_scales")
+
+
+# --- the must-refuse side: values known to be invalid are refused, not merely survived -----
+
+INVALID_MODEL_METADATA = st.one_of(
+    st.tuples(  # lam_range: negative, NaN or infinite bounds, low > high, wrong length or type
+        st.just("lam_range"),
+        st.one_of(
+            st.tuples(st.floats(max_value=-1e-9, allow_infinity=True), st.floats(0, 1)).map(list),
+            st.tuples(st.floats(0, 1), st.sampled_from([math.nan, math.inf, -1.0])).map(list),
+            st.tuples(st.floats(0.5, 1), st.floats(0, 0.49)).map(list),
+            st.lists(st.floats(0, 1), min_size=3, max_size=4),
+            st.lists(st.floats(0, 1), max_size=1),
+            st.sampled_from([[True, True], ["0", "0.1"], None, 0.1, {"low": 0}]),
+        ),
+    ),
+    st.tuples(  # n_choices: sizes beyond the grid (16), below 1, or not integers
+        st.just("n_choices"),
+        st.one_of(
+            st.lists(st.integers(17, 2**40), min_size=1, max_size=3),
+            st.lists(st.integers(-(2**40), 0), min_size=1, max_size=3),
+            st.lists(st.floats(1, 16), min_size=1, max_size=3).filter(
+                lambda ns: any(not float(n).is_integer() for n in ns)
+            ),
+            st.sampled_from([[True], "8,12", 8, {"8": 12}]),
+        ),
+    ),
+    st.tuples(st.just("fold"), st.one_of(st.integers(-(2**40), -1), st.just(1.5), st.just("0"))),
+)
+
+
+@FUZZ
+@given(bad=INVALID_MODEL_METADATA)
+def test_model_headers_with_invalid_metadata_are_refused(tmp_path, tiny_state, bad) -> None:
+    key, value = bad
+    header = valid_model_header()
+    header["metadata"][key] = value
+    path = tmp_path / "m.safetensors"
+    save_file(tiny_state, str(path), metadata={"mrsisr": json.dumps(header)})
+    with pytest.raises(UserError, match=f"metadata field '{key}'") as err:
+        load_model(path)
+    assert "\n" not in str(err.value) and path.name in str(err.value)
+
+
+@FUZZ
+@given(
+    limits=st.one_of(
+        st.builds(
+            dict,
+            snr_min=st.one_of(st.floats(max_value=-1e-9), st.just(math.nan), st.just(math.inf)),
+        ),
+        st.builds(
+            dict,
+            fwhm_max_ppm=st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf)),
+        ),
+        st.builds(
+            dict,
+            crlb_max=st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf)),
+        ),
+    )
+)
+def test_qc_limits_known_to_be_invalid_are_refused(limits) -> None:
+    from mrsisr.pipelines import QualityThresholds
+
+    with pytest.raises(UserError, match=r"^--qc-") as err:
+        QualityThresholds(**limits).check()
+    assert "\n" not in str(err.value)
+
+
+@FUZZ
+@given(
+    label=st.one_of(
+        st.text(min_size=1, max_size=6).filter(lambda t: not t.isascii() or not t.isalnum()),
+        st.sampled_from(["01\n", "\n01", "..", "01 ", "sub-01", "", "ses_1", "0\r"]),
+    )
+)
+def test_bids_labels_known_to_be_invalid_are_refused(label: str) -> None:
+    from mrsisr.provenance import bids_label
+
+    with pytest.raises(ValueError, match="a BIDS label has only letters and digits"):
+        bids_label(label, "subject")

@@ -72,6 +72,8 @@ class Acquisition:
         trained: the range of sizes the model was trained on, if known.
         zero_voxels: voxels of the map that are exactly zero.
         zero_slices: indices of the slices that are zero everywhere.
+        split_nyquist: per axis, whether the map holds the Nyquist line of an even ``n``
+            split in halves at ``±n / 2`` (``detected = n + 1``; :func:`truncate` adds them).
     """
 
     grid: tuple[int, int]
@@ -81,6 +83,14 @@ class Acquisition:
     trained: tuple[int, int] | None
     zero_voxels: int
     zero_slices: tuple[int, ...]
+    split_nyquist: tuple[bool, bool] = (False, False)
+
+    @property
+    def extrapolated(self) -> bool:
+        """Whether ``n`` lies outside the range of sizes the model was trained on."""
+        if self.trained is None:
+            return False
+        return not self.trained[0] <= min(self.n) <= max(self.n) <= self.trained[1]
 
     @property
     def truncated(self) -> bool:
@@ -97,6 +107,7 @@ class Acquisition:
             "trained_n": list(self.trained) if self.trained else None,
             "zero_voxels": self.zero_voxels,
             "zero_slices": list(self.zero_slices),
+            "split_nyquist": list(self.split_nyquist),
         }
 
 
@@ -106,6 +117,7 @@ def plan_acquisition(
     *,
     acquired_n: int | Sequence[int] | None = None,
     trained_n: Sequence[int] | None = None,
+    warn: bool = True,
 ) -> Acquisition:
     """Check a measured map and decide the acquisition size ``n`` to super-resolve it at.
 
@@ -115,7 +127,8 @@ def plan_acquisition(
         acquired_n: the size it was acquired at, when the pipeline zero-filled it (one int
             or ``(n_y, n_x)``); its k-space is cut back to this window.
         trained_n: the sizes the model was trained on (e.g. ``16, 18, ..., 32``); ``n``
-            outside ``[min, max]`` logs a warning.
+            outside ``[min, max]`` logs a warning (:attr:`Acquisition.extrapolated`).
+        warn: log that warning here (False: the caller says it once for many maps).
 
     Returns:
         The :class:`Acquisition`.
@@ -131,6 +144,7 @@ def plan_acquisition(
     stored = (int(lr.shape[0]), int(lr.shape[1]))
     target = _pair(grid, "grid")
     acquired = _pair(acquired_n, "--acquired-n")
+    split: tuple[bool, ...] = (False, False)
     nonzero = lr != 0
     if not nonzero.any():
         raise ValueError("every voxel is 0: nothing was measured")
@@ -138,11 +152,19 @@ def plan_acquisition(
     detected = kspace.effective_extent(slices).size
     if acquired is None:
         if detected != stored:
+            odd = [d for d in detected if d % 2 and d < max(stored)]
+            even = " ".join(str(d - 1 if d % 2 else d) for d in detected)
+            hint = (
+                f" (or {even} for an even acquisition whose Nyquist line the pipeline split "
+                "in halves)"
+                if odd
+                else ""
+            )
             raise ValueError(
                 f"the map is {_size(stored)} but its k-space holds data only in a "
                 f"{_size(detected)} window: it was zero-filled (or sinc-interpolated) by the "
-                f"pipeline; give --acquired-n {' '.join(map(str, detected))} (truncates it "
-                "back to the acquired window, exactly) or the map at its acquisition grid"
+                f"pipeline; give --acquired-n {' '.join(map(str, detected))}{hint} (truncates "
+                "it back to the acquired window, exactly) or the map at its acquisition grid"
             )
         n = stored
     else:
@@ -151,7 +173,12 @@ def plan_acquisition(
                 f"--acquired-n {_size(acquired)} is larger than the map's grid "
                 f"{_size(stored)}; give a size <= the grid"
             )
-        if detected[0] > acquired[0] or detected[1] > acquired[1]:
+        # an even n zero-filled by centred padding keeps half its Nyquist line at each of
+        # ±n/2: n + 1 lines, which truncate() adds back together
+        split = tuple(
+            d == a + 1 and a % 2 == 0 and a < s for d, a, s in zip(detected, acquired, stored)
+        )
+        if any(d > a + int(f) for d, a, f in zip(detected, acquired, split)):
             raise ValueError(
                 f"--acquired-n {_size(acquired)} would discard measured data: the map's "
                 f"k-space holds data in a {_size(detected)} window; give --acquired-n "
@@ -164,7 +191,7 @@ def plan_acquisition(
             "give the map at its acquisition grid (or --acquired-n if it was zero-filled)"
         )
     trained = (int(min(trained_n)), int(max(trained_n))) if trained_n else None
-    if trained and not (trained[0] <= min(n) and max(n) <= trained[1]):
+    if warn and trained and not (trained[0] <= min(n) and max(n) <= trained[1]):
         log.warning(
             "acquisition size %s is outside the sizes the model was trained on (%d to %d): "
             "the result is an extrapolation",
@@ -180,17 +207,21 @@ def plan_acquisition(
         trained=trained,
         zero_voxels=int(nonzero.size - np.count_nonzero(nonzero)),
         zero_slices=empty,
+        split_nyquist=(bool(split[0]), bool(split[1])),
     )
 
 
-def truncate(lr: np.ndarray, n: Sequence[int]) -> np.ndarray:
+def truncate(
+    lr: np.ndarray, n: Sequence[int], split_nyquist: tuple[bool, bool] = (False, False)
+) -> np.ndarray:
     """Cut a map's k-space back to ``n`` per slice (``kspace.degrade``), ``(n_y, n_x, S)``.
 
-    For a map zero-filled from ``n`` (:func:`mrsisr.kspace.zero_fill`), this gives the
-    acquired map back exactly.
+    For a map zero-filled from ``n`` (:func:`mrsisr.kspace.zero_fill`, or centred padding
+    with the Nyquist line split in halves, per axis in ``split_nyquist``:
+    :func:`mrsisr.kspace.degrade_split_nyquist`), this gives the acquired map back exactly.
     """
     slices = np.moveaxis(np.asarray(lr, dtype=np.float64), 2, 0)
-    return np.moveaxis(kspace.degrade(slices, tuple(n)), 0, 2)
+    return np.moveaxis(kspace.degrade_split_nyquist(slices, tuple(n), split_nyquist), 0, 2)
 
 
 def measured_support(lr: np.ndarray, excitation: np.ndarray | None = None) -> np.ndarray:

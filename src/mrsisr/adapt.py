@@ -32,6 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from mrsisr import kspace
@@ -354,8 +356,6 @@ def _save_state(
     path: Path, key: str, model: nn.Module, optimiser: torch.optim.Optimizer, losses: list[float]
 ) -> None:
     """Weights and Adam moments in safetensors (no pickle), step and losses in its header."""
-    from safetensors.torch import save_file
-
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     state = optimiser.state_dict()["state"]
     for index, entry in state.items():
@@ -371,8 +371,6 @@ def _load_state(
     path: Path, key: str, model: nn.Module, optimiser: torch.optim.Optimizer
 ) -> list[float]:
     """The losses of the steps a saved state holds (empty: start afresh), loading it."""
-    from safetensors import SafetensorError, safe_open
-
     if not path.is_file():
         return []
     try:

@@ -281,9 +281,13 @@ def _check_metadata(path: Path, metadata: dict[str, Any], grid: tuple[int, int])
     if not (
         isinstance(lam, list)
         and len(lam) == 2
-        and all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in lam)
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in lam
+        )
+        and 0 <= lam[0] <= lam[1]
     ):
-        raise bad("lam_range", "two finite numbers >= 0")
+        raise bad("lam_range", "two finite numbers 0 <= low <= high")
 
 
 def _metabolite_order(path: Path, names: Any) -> list[int] | None:

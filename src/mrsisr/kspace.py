@@ -42,6 +42,7 @@ __all__ = [
     "Extent",
     "data_consistency",
     "degrade",
+    "degrade_split_nyquist",
     "effective_extent",
     "fft2c",
     "ifft2c",
@@ -143,9 +144,14 @@ def _index(axis: int, sel: slice | int) -> tuple:
     return (Ellipsis, sel) if axis == -1 else (Ellipsis, sel, slice(None))
 
 
-def _degrade_axis(x: Array, n: int, axis: int) -> Array:
+def _degrade_axis(x: Array, n: int, axis: int, fold: bool = False) -> Array:
     N = x.shape[axis]
-    k = _fft1c(x, axis)[_index(axis, kept_indices(N, n))]
+    k = _fft1c(x, axis)
+    if fold and n % 2 == 0 and n < N:  # the split Nyquist line: its half at +n/2 added back
+        nyquist, mirror = _index(axis, N // 2 - n // 2), _index(axis, N // 2 + n // 2)
+        k = k.clone() if isinstance(k, torch.Tensor) else k.copy()
+        k[nyquist] = k[nyquist] + k[mirror]
+    k = k[_index(axis, kept_indices(N, n))]
     return _real(_fft1c(k, axis, inverse=True)) * float(np.sqrt(n / N))
 
 
@@ -185,6 +191,31 @@ def degrade(hr: Array, n: int | Sequence[int]) -> Array:
     _check_image(hr, "hr", real=True)
     ny, nx = _as_pair(n, "n")
     return _degrade_axis(_degrade_axis(hr, nx, -1), ny, -2)
+
+
+def degrade_split_nyquist(
+    hr: Array, n: int | Sequence[int], split: tuple[bool, bool] = (True, True)
+) -> Array:
+    """:func:`degrade` of a map zero-filled with the Nyquist line of an even ``n`` split in
+    halves at ``-n / 2`` and ``+n / 2``, per axis where ``split`` says so.
+
+    A pipeline that zero-fills by centred zero-padding and keeps the real part of the image
+    writes half the Nyquist line at each of ``±n / 2``, so its k-space holds ``n + 1``
+    lines (:func:`effective_extent` finds ``n + 1``); adding the ``+n / 2`` half back onto
+    ``-n / 2`` before the window is cut gives the acquired map back exactly. On an odd
+    ``n``, or where ``split`` is False, this is :func:`degrade`.
+
+    Args:
+        hr: real zero-filled map ``(..., N_y, N_x)``.
+        n: acquisition size, an int for square or ``(n_y, n_x)``.
+        split: per axis ``(y, x)``, whether its Nyquist line was split.
+
+    Returns:
+        Real low-resolution map ``(..., n_y, n_x)``.
+    """
+    _check_image(hr, "hr", real=True)
+    ny, nx = _as_pair(n, "n")
+    return _degrade_axis(_degrade_axis(hr, nx, -1, split[1]), ny, -2, split[0])
 
 
 def zero_fill(lr: Array, N: int | Sequence[int]) -> Array:

@@ -16,8 +16,8 @@ pipeline writes LCModel's ``GPC+PCh``, MRSIPrep runs the names together (``GPCPC
 
 :func:`metabolite_from_filename` finds the name inside a file name and refuses, with
 :class:`NotAConcentration`, names that mark a map that is not a concentration (``_sd``,
-``_snr``, ``_fwhm``, ``_crlb``, ``RatTo…``, ``ratio``, ``fit_failed``, masks): such maps are
-never super-resolved.
+``_std``, ``_snr``, ``_fwhm``, ``_linewidth``, ``_crlb``, ``RatTo…``, ``ratio``,
+``fit_failed``, masks): such maps are never super-resolved.
 """
 
 from __future__ import annotations

@@ -50,8 +50,10 @@ Where a QC map is missing the criterion is not applied, and the log says so.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,7 @@ __all__ = [
     "PipelineMaps",
     "QualityThresholds",
     "read_pipeline",
+    "sd_in_map_units",
 ]
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,24 @@ class QualityThresholds:
     snr_min: float = 2.5
     fwhm_max_ppm: float = 0.15
     crlb_max: float | None = None
+
+    def check(self) -> None:
+        """Refuse limits no QC map can be compared with (NaN, infinite, or out of range).
+
+        Raises:
+            UserError: naming the ``predict`` option and what it accepts.
+        """
+        limits = (
+            ("--qc-snr-min", self.snr_min, "a finite number >= 0", 0.0, True),
+            ("--qc-fwhm-max", self.fwhm_max_ppm, "a finite number of ppm > 0", 0.0, False),
+            ("--qc-crlb-max", self.crlb_max, "a finite percentage > 0", 0.0, False),
+        )
+        for option, value, accepted, low, inclusive in limits:
+            if value is None:
+                continue
+            ok = math.isfinite(value) and (value >= low if inclusive else value > low)
+            if not ok:
+                raise UserError(f"{option} {value:g}: give {accepted}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,10 +181,16 @@ class MapRecord:
             return None
         import numpy as np
 
-        sd = _load(self.sd)
-        if not self.sd_percent:
-            return sd
-        return (sd / 100.0 * np.abs(_load(self.path))).astype(np.float32)
+        return sd_in_map_units(_load(self.sd), _load(self.path), self.sd_percent).astype(np.float32)
+
+
+def sd_in_map_units(sd: np.ndarray, values: np.ndarray, percent: bool) -> np.ndarray:
+    """An SD map in its map's units: ``sd`` as it is, or, for an SD in percent of the
+    concentration (a CRLB or %SD map), ``sd / 100 · |values|``; float64 ``(n_y, n_x, S)``."""
+    import numpy as np
+
+    sd = np.asarray(sd, dtype=np.float64)
+    return sd / 100.0 * np.abs(np.asarray(values, dtype=np.float64)) if percent else sd
 
 
 @dataclass(frozen=True)
@@ -188,8 +215,36 @@ class _Candidate:
     subject: str = ""
 
 
-def _nifti_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and _NIFTI.search(p.name))
+def _unusable(path: Path) -> str:
+    """Why a file found by its name cannot be read, or "" when it is a readable NIfTI file:
+    a link that loops or leads nowhere, not a file, or not NIfTI (its header is read)."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError) as err:  # RuntimeError: a loop, before Python 3.13
+            looping = isinstance(err, RuntimeError) or err.errno == errno.ELOOP
+            return "a symbolic link that loops" if looping else "a symbolic link to nothing"
+    if not path.is_file():
+        return "not a file"
+    import nibabel as nib
+
+    try:
+        nib.load(str(path))
+    except Exception as err:  # nibabel raises several types for files that are not NIfTI
+        return f"not a readable NIfTI file ({type(err).__name__})"
+    return ""
+
+
+def _nifti_files(folder: Path, skipped: list[tuple[Path, str]]) -> list[Path]:
+    """The NIfTI files of a folder that can be read; the others go to ``skipped``."""
+    files = []
+    for path in sorted(p for p in folder.iterdir() if _NIFTI.search(p.name)):
+        why = _unusable(path)
+        if why:
+            skipped.append((path, why))
+        else:
+            files.append(path)
+    return files
 
 
 def _stem(path: Path) -> str:
@@ -199,8 +254,9 @@ def _stem(path: Path) -> str:
 def _find(folder: Path, stem: str) -> Path | None:
     """``folder/stem.nii.gz`` or ``folder/stem.nii``, whichever exists."""
     for suffix in (".nii.gz", ".nii"):
-        if (folder / f"{stem}{suffix}").is_file():
-            return folder / f"{stem}{suffix}"
+        path = folder / f"{stem}{suffix}"
+        if path.is_file() or path.is_symlink():  # a broken link is skipped by its reader
+            return path
     return None
 
 
@@ -248,6 +304,10 @@ class _QC:
             return None, ""
         import numpy as np
 
+        why = _unusable(path)
+        if why:
+            self.skipped.append((path, f"{why}: its QC criterion is not applied"))
+            return None, ""
         values = _load(path)
         if values.shape != self.shape:
             self.skipped.append((path, f"shape {values.shape}, not the map's {self.shape}"))
@@ -314,6 +374,7 @@ def read_pipeline(
     *,
     scaling: str | None = None,
     thresholds: QualityThresholds = QualityThresholds(),
+    variant: str | None = None,
 ) -> PipelineMaps:
     """Read every usable concentration map of a pipeline's output folder.
 
@@ -323,14 +384,17 @@ def read_pipeline(
         scaling: FSL-MRS only: the ``concs/`` sub-folder (default: molarity, else
             molality, else raw).
         thresholds: the QC filter for the quality masks.
+        variant: MRSIPrep only: read the ``desc-signal_<variant>`` maps (e.g. the spatially
+            filtered ``filtbiharmonic``) instead of the measured ``desc-signal`` ones.
 
     Returns:
         The maps (one per metabolite and subject) and the files skipped, with reasons;
         both are also logged.
 
     Raises:
-        UserError: unknown pipeline, missing folder or layout, a bad ``scaling``, or no
-            usable map; the message names the folder or option and what is accepted.
+        UserError: unknown pipeline, missing folder or layout, a bad ``scaling``,
+            ``variant`` or threshold, or no usable map; the message names the folder or
+            option and what is accepted.
     """
     try:
         pipeline = Pipeline(pipeline)
@@ -342,12 +406,19 @@ def read_pipeline(
         raise UserError(f"--from {pipeline} {folder}: not a folder; give the pipeline's output")
     if scaling is not None and pipeline is not Pipeline.fsl_mrs:
         raise UserError("--scaling: only for --from fsl-mrs (FSL-MRS's concs/ sub-folders)")
+    if variant is not None and pipeline is not Pipeline.mrsiprep:
+        raise UserError("--map-variant: only for --from mrsiprep (its desc-signal_<NAME> maps)")
+    if variant is not None and not re.fullmatch(r"[A-Za-z0-9]+", variant):
+        raise UserError(
+            f"--map-variant {variant!r}: give the letters and digits after desc-signal_"
+        )
+    thresholds.check()
     if pipeline is Pipeline.fsl_mrs:
         result = _read_fsl_mrs(folder, scaling, thresholds)
     elif pipeline is Pipeline.vienna:
         result = _read_vienna(folder, thresholds)
     else:
-        result = _read_mrsiprep(folder, thresholds)
+        result = _read_mrsiprep(folder, thresholds, variant)
     result = dataclasses.replace(
         result, maps=tuple(dataclasses.replace(r, pipeline=pipeline.value) for r in result.maps)
     )
@@ -381,8 +452,9 @@ def _spectrometer_mhz(folder: Path) -> float | None:
         for ext in header.extensions:
             if ext.get_code() == 44:  # NIfTI-MRS JSON header extension
                 value = json.loads(ext.get_content()).get("SpectrometerFrequency")
-                value = value[0] if isinstance(value, list) else value
-                return float(value) if value else None
+                value = value[0] if isinstance(value, list) and value else value
+                mhz = float(value)
+                return mhz if math.isfinite(mhz) and mhz > 0 else None
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     return None
@@ -421,7 +493,7 @@ def _read_fsl_mrs(folder: Path, scaling: str | None, th: QualityThresholds) -> P
     scaling, concs = _fsl_scaling(folder, scaling)
     skipped: list[tuple[Path, str]] = []
     candidates = []
-    for path in _nifti_files(concs):
+    for path in _nifti_files(concs, skipped):
         try:
             candidates.append(_Candidate(path, normalise_name(_stem(path))))
         except ValueError:
@@ -431,7 +503,8 @@ def _read_fsl_mrs(folder: Path, scaling: str | None, th: QualityThresholds) -> P
         skipped.append(
             (
                 folder / "fit",
-                "no spectrometer frequency (NIfTI-MRS fit/fit.nii.gz): "
+                "no valid spectrometer frequency (a positive number of MHz in the NIfTI-MRS "
+                "header of fit/fit.nii.gz): "
                 "FWHM in Hz cannot be compared with a limit in ppm, not applied",
             )
         )
@@ -505,13 +578,14 @@ def _read_vienna(folder: Path, th: QualityThresholds) -> PipelineMaps:
             f"--from vienna {folder}: no maps/Orig folder; give the output folder of "
             "Part2_EvaluateMRSI.sh"
         )
-    files = _nifti_files(orig)
-    if not files:
+    skipped: list[tuple[Path, str]] = []
+    files = _nifti_files(orig, skipped)
+    if not files and not skipped:
         raise UserError(
             f"--from vienna {orig}: no NIfTI maps; run Part2_EvaluateMRSI.sh with -N Nifti "
             "(or convert the .mnc files with mnc2nii)"
         )
-    skipped: list[tuple[Path, str]] = [
+    skipped += [
         (maps / name, why) for name, why in _VIENNA_NOT_READ.items() if (maps / name).is_dir()
     ]
     candidates = []
@@ -573,8 +647,14 @@ _BIDS_MRSI = re.compile(
     r"^(?P<prefix>sub-(?P<sub>[A-Za-z0-9]+)(?:_ses-(?P<ses>[A-Za-z0-9]+))?)"
     r"_space-(?P<space>[A-Za-z0-9]+)"
     r"(?:_res-[^_]+)?(?:_met-(?P<met>[A-Za-z0-9+]+))?_desc-(?P<desc>[A-Za-z0-9]+)"
-    r"(?:_[^_]+)?_mrsi\.nii(?:\.gz)?$"
+    r"(?:_(?P<variant>[^_]+))?_mrsi\.nii(?:\.gz)?$"
 )
+_MRSIPREP_QC = {"crlb", "snr", "fwhm", "linewidth", "brainmask"}
+FILTERED_NOTE = (
+    "a spatially filtered map is not a k-space truncation of the measurement: data "
+    "consistency keeps the filter's low frequencies, and the model was trained on measured maps"
+)
+"""Why ``--from mrsiprep`` reads the measured ``desc-signal`` maps by default."""
 
 
 def _bids_root(folder: Path) -> Path | None:
@@ -610,7 +690,7 @@ def _bids_anatomy(
     return found[0] if found else None
 
 
-def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
+def _read_mrsiprep(folder: Path, th: QualityThresholds, variant: str | None = None) -> PipelineMaps:
     skipped: list[tuple[Path, str]] = []
     per_subject: dict[str, dict[str, dict[str, Path]]] = {}  # sub-X_ses-Y -> desc -> met -> file
     labels: dict[str, tuple[str, str]] = {}  # sub-X_ses-Y -> (X, Y)
@@ -622,20 +702,33 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
         if m["space"] != "orig":
             skipped.append((path, f"space-{m['space']}: not the acquisition grid (space-orig)"))
             continue
+        why = _unusable(path)
+        if why:
+            skipped.append((path, why))
+            continue
         labels[m["prefix"]] = (m["sub"], m["ses"] or "")
-        entries = per_subject.setdefault(m["prefix"], {}).setdefault(m["desc"], {})
+        desc = f"{m['desc']}_{m['variant']}" if m["variant"] else m["desc"]
+        entries = per_subject.setdefault(m["prefix"], {}).setdefault(desc, {})
         key = m["met"] or ""
         if key in entries:
             skipped.append((path, f"another file gives the same map: {entries[key].name}"))
             continue
         entries[key] = path
+    signal = f"signal_{variant}" if variant else "signal"
     candidates = []
     for subject, descs in per_subject.items():
         for desc, mets in descs.items():
-            if desc in {"signal", "crlb", "snr", "fwhm", "linewidth", "brainmask"}:
+            if desc == signal or desc in _MRSIPREP_QC:
                 continue
-            skipped += [(p, f"desc-{desc}: not read") for p in mets.values()]
-        for met, path in descs.get("signal", {}).items():
+            if desc.startswith("signal_"):
+                name = desc.removeprefix("signal_")
+                why = f"desc-{desc}: {FILTERED_NOTE}; --map-variant {name} reads it"
+            elif desc == "signal":
+                why = f"desc-signal: the measured map, not read with --map-variant {variant}"
+            else:
+                why = f"desc-{desc}: not read"
+            skipped += [(p, why) for p in mets.values()]
+        for met, path in descs.get(signal, {}).items():
             if not met or met.lower() == "water":
                 skipped.append((path, "water reference or no met- label: not a metabolite map"))
                 continue
@@ -674,7 +767,7 @@ def _read_mrsiprep(folder: Path, th: QualityThresholds) -> PipelineMaps:
                 session=ses,
                 t1=anatomy[c.subject][0],
                 flair=anatomy[c.subject][1],
-                notes=c.match.notes,
+                notes=(*c.match.notes, *((f"desc-{signal}: {FILTERED_NOTE}",) if variant else ())),
             )
         )
     return PipelineMaps(tuple(records), tuple(skipped))

@@ -67,7 +67,7 @@ BIDS_VERSION = "1.10.0"
 # Metabolite labels in BIDS names: MRSIPrep's spellings of the totals, so it finds them.
 _BIDS_MET = {Metabolite.tCho: "GPCPCh", Metabolite.tCr: "CrPCr", Metabolite.NAA: "NAANAAG"}
 _NIFTI = re.compile(r"\.nii(\.gz)?$")
-_BIDS_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+_BIDS_LABEL = re.compile(r"[A-Za-z0-9]+")  # fullmatch: "$" would let "01\n" through
 
 
 class FileHashes:
@@ -192,7 +192,7 @@ def sidecar_path(output: str | Path) -> Path:
 
 def bids_label(value: str, what: str) -> str:
     """``value`` if it is a valid BIDS label (letters and digits), else a ``ValueError``."""
-    if not _BIDS_LABEL.match(value):
+    if not isinstance(value, str) or not _BIDS_LABEL.fullmatch(value):
         raise ValueError(f"{what} {value!r}: a BIDS label has only letters and digits")
     return value
 

@@ -43,7 +43,7 @@ def test_table_has_one_line_per_variant_and_the_notes_and_is_in_the_docs(capsys)
 
 
 @pytest.mark.slow
-def test_python_dash_m_runs_the_same_command_line() -> None:
+def test_python_dash_m_runs_the_same_command_line(capsys) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mrsisr", "models", "--json"],
         capture_output=True,
@@ -52,4 +52,7 @@ def test_python_dash_m_runs_the_same_command_line() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert '"full"' in done.stdout
+    assert main(["models", "--json"]) == 0
+    in_process = capsys.readouterr().out
+    assert json.loads(done.stdout) == json.loads(in_process)  # the same command, same table
+    assert done.stderr == ""

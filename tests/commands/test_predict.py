@@ -343,9 +343,9 @@ def test_bad_model_file_corrupted(model_file, patient, tmp_path, capsys) -> None
 
 
 def test_missing_shipped_weights_give_a_clear_error(patient, tmp_path, capsys, monkeypatch):
-    import mrsisr.predict.run as run_module
+    import mrsisr.predict.checks as checks_module
 
-    monkeypatch.setattr(run_module, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    monkeypatch.setattr(checks_module, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
     code = main(["predict", *map(str, one_map(patient, tmp_path / "out" / "sr.nii.gz"))])
     msg = expect_user_error(code, capsys, tmp_path / "out", "absent.safetensors")
     assert "--model" in msg

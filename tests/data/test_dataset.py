@@ -87,6 +87,14 @@ def test_default_collate_stacks_samples_into_a_batch(patients):
     assert isinstance(batch, Sample)
     assert batch.lr.shape == (5, 1, 35, 34) and batch.n.shape == (5, 2)
     assert batch.met.shape == batch.lam.shape == batch.scale.shape == (5,)
+    for i in range(5):  # every field is the i-th sample's, in order, unchanged
+        one = ds[i]
+        for name in Sample._fields:
+            mine, stacked = getattr(one, name), getattr(batch, name)[i]
+            if isinstance(stacked, torch.Tensor):
+                torch.testing.assert_close(stacked, torch.as_tensor(mine), rtol=0, atol=0)
+            else:
+                assert stacked == mine, name
 
 
 def test_hr_times_scale_returns_the_stored_map_and_lr_peaks_at_one(patients):

@@ -113,11 +113,26 @@ def test_output_is_data_consistent_and_masked() -> None:
 
 
 def test_default_grid_and_odd_looking_grid() -> None:
+    """On the default grid and a rectangular one, each sample's output holds its own
+    measured k-space exactly (its own n), adds detail beyond zero-filling, is zero outside
+    its mask, and does not depend on the other samples of the batch."""
     for grid in [(64, 64), (48, 80)]:
-        model = build_generator(Variant.full, grid=grid).eval()
-        inputs = make_inputs(2, grid, n=[(16, 16), (33, 61)])
+        model = perturb_(build_generator(Variant.full, grid=grid)).eval()
+        lr, t1, flair, mask, n, met, lam = make_inputs(2, grid, n=[(16, 16), (33, 61)])
+        ones = torch.ones_like(mask)
         with torch.no_grad():
-            assert model(*inputs).shape == (2, 1, *grid)
+            out = model(lr, t1, flair, ones, n, met, lam)
+            masked = model(lr, t1, flair, mask, n, met, lam)
+            alone = model(*sample((lr, t1, flair, ones, n, met, lam), 1))
+        assert out.shape == (2, 1, *grid) and torch.isfinite(out).all()
+        for b in range(2):
+            size = (int(n[b, 0]), int(n[b, 1]))
+            torch.testing.assert_close(
+                degrade(out[b].double(), size), degrade(lr[b].double(), size), atol=1e-4, rtol=0
+            )
+            assert (out[b] - lr[b]).abs().max() > 1e-3  # not zero-filling itself
+        assert (masked[mask == 0] == 0).all()
+        torch.testing.assert_close(alone[0], out[1], atol=1e-5, rtol=1e-5)
 
 
 def test_encoder_layout_and_channels_are_options() -> None:

@@ -61,10 +61,11 @@ def _pixels(page, voxels) -> list[tuple[int, int, int]]:
     """RGB of the displayed canvas at the centre of each voxel ``(x, y)``."""
     return page.evaluate(
         """(voxels) => {
-            const view = document.getElementById('view'), z = window.mrsisrReport.zoom;
+            const view = document.getElementById('view'), [zx, zy] = window.mrsisrReport.zoom;
             const Y = window.mrsisrReport.shape[1], ctx = view.getContext('2d');
             return voxels.map(([x, y]) => {
-                const d = ctx.getImageData(x * z + (z >> 1), (Y - 1 - y) * z + (z >> 1), 1, 1).data;
+                const px = Math.floor((x + 0.5) * zx), py = Math.floor((Y - 1 - y + 0.5) * zy);
+                const d = ctx.getImageData(px, py, 1, 1).data;
                 return [d[0], d[1], d[2]];
             });
         }""",

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 from report_folder import GRID, LAMS, METS, SLICES
@@ -214,3 +215,83 @@ def test_a_map_on_another_grid_names_the_file_whose_grid_it_differs_from(predict
     nib.save(sd, str(predict_folder.folder / "a_Gln_sd.nii.gz"))
     with pytest.raises(UserError, match=r"sr_Gln_lam0\.03\.nii\.gz: on another grid than a_Gln_sd"):
         read_predict_folder(predict_folder.folder)
+
+
+# --- issue 27 and issue 23 part 5 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("units", ["<!--<script>", "</script><script>", "a & b > c"])
+def test_units_that_look_like_markup_cannot_break_the_viewer(predict_folder, units):
+    """``<!--<script>`` in a sidecar's units left the viewer empty: inside a script element
+    it opens an escaped section that swallows the page's own script."""
+    data = read_predict_folder(predict_folder.folder, units=units)
+    page = render_html(data)
+    block = re.search(
+        r'<script type="application/json" id="mrsisr-data">(.*?)</script>', page, re.S
+    ).group(1)
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert json.loads(block)["units"] == units
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+
+
+def test_the_page_draws_voxels_at_their_physical_size_with_the_axes_named(predict_folder):
+    """The folder's voxels are 3 x 3.5 mm along voxel axes 0 and 1, pointing R and A."""
+    data = read_predict_folder(predict_folder.folder)
+    assert data.voxel_mm == (3.0, 3.5) and data.axes == ("R", "A")
+    payload = payload_of(render_html(data))
+    assert payload["voxel_mm"] == [3.0, 3.5] and payload["axes"] == ["R", "A"]
+    page = render_html(data)
+    assert "view.width = Math.round(X * ZX); view.height = Math.round(Y * ZY)" in page
+    assert 'id="orientation"' in page and "drawn to scale" in page
+
+
+def test_flipped_axes_are_named_by_the_direction_they_point_to(tmp_path):
+    from report_folder import make_predict_folder
+
+    made = make_predict_folder(tmp_path)
+    for path in made.folder.glob("*.nii.gz"):  # voxel axis 0 runs right to left (L)
+        img = nib.load(str(path))
+        flipped = np.diag([-3.0, 3.5, 4.0, 1.0])
+        nib.save(type(img)(np.asarray(img.dataobj), flipped, img.header), str(path))
+    data = read_predict_folder(made.folder)
+    assert data.axes == ("L", "A") and data.voxel_mm == (3.0, 3.5)
+
+
+def test_a_t1_named_by_a_sidecar_that_has_moved_is_a_warning(predict_folder, tmp_path, caplog):
+    from mrsisr.metabolites import Metabolite
+    from mrsisr.provenance import Provenance, sidecar_path
+
+    gone = tmp_path / "moved" / "t1.nii.gz"
+    side = sidecar_path(predict_folder.folder / "sr_Gln_lam0.nii.gz")
+    Provenance(
+        command_line=["mrsisr", "predict"],
+        model=None,
+        inputs=[],
+        n=METS["Gln"],
+        grid=GRID,
+        sharpness=(0.0,),
+        metabolite_given="Gln",
+        metabolite=Metabolite.Gln,
+    ).write(side)
+    record = json.loads(side.read_text(encoding="utf-8"))
+    record["inputs"] = [{"role": "t1", "path": str(gone), "sha256": "0"}]
+    side.write_text(json.dumps(record), encoding="utf-8")
+    try:
+        with caplog.at_level("WARNING"):
+            data = read_predict_folder(predict_folder.folder)
+        assert data.t1 is None and "moved?" in caplog.text and str(gone) in caplog.text
+        with pytest.raises(UserError, match="T1 not found \\(--t1\\)"):  # given: an error
+            read_predict_folder(predict_folder.folder, t1=gone)
+    finally:
+        side.unlink()
+
+
+def test_a_folder_of_many_patient_folders_is_refused_in_a_short_line(predict_folder, tmp_path):
+    root = tmp_path / "cohort"
+    root.mkdir()
+    for i in range(8):
+        (root / f"P{i:03d}").symlink_to(predict_folder.folder)
+    with pytest.raises(UserError) as err:
+        read_predict_folder(root)
+    message = str(err.value)
+    assert "P000, P001, P002, P003, P004 and 3 more" in message and "P005" not in message

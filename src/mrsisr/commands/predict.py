@@ -78,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{', '.join(p.value for p in Pipeline)}",
     )
     pipeline.add_argument(
+        "--map-variant",
+        metavar="NAME",
+        help="MRSIPrep: read the desc-signal_NAME maps (e.g. filtbiharmonic, spatially "
+        "filtered) instead of the measured desc-signal ones; a filtered map is no k-space "
+        "truncation of the measurement",
+    )
+    pipeline.add_argument(
         "--scaling",
         choices=(*FSL_MRS_SCALINGS, "internal"),
         help="FSL-MRS: the concs/ sub-folder to read (default: molarity, else molality, else raw)",
@@ -133,7 +140,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=float,
         metavar="LAMBDA",
-        help="sharpness weight(s) λ >= 0; the paper recommends 0 to 0.03 (default: 0)",
+        help="sharpness weight(s) λ >= 0 within the range the model was trained on (the "
+        "shipped model: 0 to 0.1); the paper recommends 0 to 0.03 (default: 0)",
+    )
+    parser.add_argument(
+        "--force-sharpness",
+        action="store_true",
+        help="accept --sharpness values outside the model's trained range (an extrapolation)",
     )
     parser.add_argument(
         "--stack", action="store_true", help="several λ: write one 4-D file instead of one each"
@@ -154,9 +167,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="with --uncertainty fit: the SD map of each --met file's fit, same grid and units "
-        "(a manifest: an 'sd' column; --from: the pipeline's own SD maps)",
+        "(a manifest: an 'sd' column; --from: the pipeline's own SD maps, in percent)",
     )
-    uq.add_argument("--draws", type=int, default=16, help="Monte Carlo draws of 'fit' (16)")
+    uq.add_argument(
+        "--sd-percent",
+        action="store_true",
+        help="the --sd maps (or the manifest's) hold percent of the concentration (a CRLB or "
+        "%%SD map), not the map's units",
+    )
+    uq.add_argument(
+        "--draws", type=int, default=16, help="Monte Carlo draws of 'fit' (16; 2 or more)"
+    )
     uq.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
     parser.add_argument(
         "--calibration",
@@ -178,12 +199,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     outputs = parser.add_argument_group("outputs (each map with a provenance sidecar .json)")
     outputs.add_argument(
         "--out",
-        type=Path,
         help="output .nii.gz (one map) or directory (several maps, --manifest or --from)",
     )
     outputs.add_argument(
         "--bids-out",
-        type=Path,
         metavar="DIR",
         help="instead of --out: a BIDS derivative folder (BIDS names, dataset_description.json)",
     )
@@ -201,24 +220,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _output_path(option: str, value: str | None) -> Path | None:
+    """``--out``/``--bids-out`` as a path; an empty one is refused (it would be ``.``)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UserError(f"{option}: empty; give a file name or a folder (. for this one)")
+    return Path(value)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check every input, super-resolve, and print the files written."""
+    """Check every argument and input, then load the model, super-resolve, and print the
+    files written. A refused input prints its one line and nothing else."""
     from mrsisr.adapt import AdaptSettings
     from mrsisr.predict import load_predictor, plan_jobs, report_paths, run_jobs  # torch
+    from mrsisr.predict.checks import (
+        check_draws,
+        check_inputs,
+        check_outputs,
+        check_sharpness,
+        check_threads,
+        job_inputs,
+        model_limits,
+        refuse_inputs_as_outputs,
+    )
     from mrsisr.predict.plan import BidsOutput, PipelineInput
     from mrsisr.report import write_report
     from mrsisr.report.collect import read_predict_folder
 
+    check_draws(args.draws, args.seed)
+    check_threads(args.threads)
+    out = _output_path("--out", args.out)
+    bids_out = _output_path("--bids-out", args.bids_out)
     source = None
     if args.from_:
         thresholds = QualityThresholds(args.qc_snr_min, args.qc_fwhm_max, args.qc_crlb_max)
-        source = PipelineInput(args.from_[0], Path(args.from_[1]), args.scaling, thresholds)
+        folder = Path(args.from_[1])
+        source = PipelineInput(args.from_[0], folder, args.scaling, thresholds, args.map_variant)
     elif args.scaling:
         raise UserError("--scaling: only with --from fsl-mrs")
+    elif args.map_variant:
+        raise UserError("--map-variant: only with --from mrsiprep")
     bids = None
-    if args.bids_out is not None:
-        bids = BidsOutput(args.bids_out, args.bids_subject, args.bids_session)
-    elif args.bids_subject or args.bids_session:
+    if bids_out is not None:
+        bids = BidsOutput(bids_out, args.bids_subject, args.bids_session)
+    elif args.bids_subject is not None or args.bids_session is not None:
         raise UserError("--bids-subject/--bids-session: only with --bids-out DIR")
     jobs = plan_jobs(
         met=args.met,
@@ -227,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
         flair=args.flair,
         mask=args.mask,
         manifest=args.manifest,
-        out=args.out,
+        out=out,
         sharpness=args.sharpness,
         stack=args.stack,
         source=source,
@@ -235,13 +281,21 @@ def run(args: argparse.Namespace) -> int:
         bids=bids,
         uncertainty=args.uncertainty,
         sd=args.sd,
+        sd_percent=args.sd_percent,
     )
+    limits = model_limits(args.model)
+    check_sharpness(jobs, limits, args.force_sharpness)
     reports = report_paths(jobs) if args.report else {}
+    refuse_inputs_as_outputs(list(reports.values()), job_inputs(jobs))
     for path in reports.values():
         if path.exists() and not args.overwrite:
             raise UserError(f"{path}: output exists; pass --overwrite to replace it")
+    check_outputs(jobs, args.overwrite)
+    checked = check_inputs(  # before the model is loaded: a bad input costs nothing
+        jobs, limits.grid, acquired_n=args.acquired_n, trained_n=limits.trained_n
+    )
     predictor = load_predictor(
-        args.model, args.device, args.batch_size, args.threads, args.precision
+        limits.path, args.device, args.batch_size, args.threads, args.precision
     )
     written = run_jobs(
         jobs,
@@ -255,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         calibration=args.calibration,
         adapt=AdaptSettings() if args.adapt else None,
+        checked=checked,
     )
     for path in written:
         print(path)

@@ -16,8 +16,9 @@ Two checks need the images themselves and run per patient just before it is comp
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,21 +35,35 @@ from mrsisr.data.resample import coverage, resample_to_grid
 from mrsisr.errors import UserError
 from mrsisr.inference import brain_mask, output_geometry
 from mrsisr.nn.unet import MIN_N
+from mrsisr.pipelines import sd_in_map_units
 from mrsisr.predict.plan import Job
 from mrsisr.registration import Registration, estimate_registration
+from mrsisr.untrusted import read_json
+from mrsisr.weights import DEFAULT_MODEL
 
 __all__ = [
+    "MAX_DRAWS",
     "REGISTRATION_WARN_DEG",
     "REGISTRATION_WARN_MM",
     "Checked",
+    "ModelLimits",
     "anatomy_coverage",
+    "check_bids_description",
     "check_brain_covered",
+    "check_draws",
     "check_inputs",
     "check_outputs",
     "check_registration",
+    "check_sharpness",
+    "check_threads",
+    "fit_sd",
+    "job_inputs",
     "mask_on_grid",
     "measured_mask",
     "measured_volume",
+    "model_limits",
+    "refuse_inputs_as_outputs",
+    "resolve_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,8 +83,88 @@ _Header = tuple[tuple[int, ...], np.ndarray]
 """A volume's shape and affine."""
 
 
+def job_inputs(jobs: Sequence[Job]) -> dict[Path, str]:
+    """Every file the jobs read, with the option it was given by (map, T1, FLAIR, mask, SD)."""
+    inputs: dict[Path, str] = {}
+    for job in jobs:
+        for option, path in (
+            ("--met", job.met),
+            ("--t1", job.t1),
+            ("--flair", job.flair),
+            ("--mask", job.mask),
+            ("--sd", job.sd),
+        ):
+            if path is not None:
+                inputs.setdefault(Path(path), option)
+    return inputs
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    """The device and inode of an existing file (one file under several hard links)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def refuse_inputs_as_outputs(outputs: Sequence[Path], inputs: Mapping[Path, str]) -> None:
+    """Refuse an output that is one of the inputs, whatever ``--overwrite`` says: writing it
+    would replace the input. The same file is found through symbolic links (resolved paths)
+    and hard links (device and inode).
+
+    Raises:
+        UserError: naming the file and the option it was given by.
+    """
+    known: dict[object, tuple[Path, str]] = {}
+    for path, option in inputs.items():
+        known.setdefault(path.resolve(), (path, option))
+        inode = _inode(path)
+        if inode is not None:
+            known.setdefault(inode, (path, option))
+    for out in outputs:
+        hit = known.get(out.resolve()) or known.get(_inode(out))
+        if hit is not None:
+            raise UserError(
+                f"{out}: is the input {hit[0]} ({hit[1]}); an output never replaces an input, "
+                "even with --overwrite; give another --out"
+            )
+
+
+def check_bids_description(root: Path) -> None:
+    """Refuse a ``--bids-out`` folder whose ``dataset_description.json`` is not mrsisr's.
+
+    An existing description is kept only when it is a JSON object whose ``GeneratedBy``
+    names mrsisr; another pipeline's derivative folder, or a file that is not JSON, is not
+    written into.
+
+    Raises:
+        UserError: naming the file and what is accepted.
+    """
+    path = root / "dataset_description.json"
+    if not path.exists():
+        return
+    try:
+        record = read_json(path, "a BIDS dataset_description.json")
+    except UserError as err:
+        raise UserError(
+            f"{err}; --bids-out writes only into a new folder or one mrsisr wrote"
+        ) from None
+    generated = record.get("GeneratedBy") if isinstance(record, dict) else None
+    entries = generated if isinstance(generated, list) else []
+    names = [g.get("Name") for g in entries if isinstance(g, dict)]
+    if "mrsisr" not in names:
+        owner = ", ".join(str(n) for n in names) or "no GeneratedBy"
+        raise UserError(
+            f"{path}: the folder is another dataset's ({owner}); --bids-out writes only into a "
+            "new folder or one mrsisr wrote"
+        )
+
+
 def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
-    """Refuse two jobs writing one file, a patient with two anatomies, or existing outputs.
+    """Refuse two jobs writing one file, a patient with two anatomies, an output that is an
+    input (:func:`refuse_inputs_as_outputs`), a ``--bids-out`` folder of another dataset,
+    or existing outputs.
 
     Raises:
         UserError: naming the output file.
@@ -89,6 +184,9 @@ def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
             raise UserError(
                 f"{job.mask_out}: maps of one patient must share their T1, FLAIR and mask files"
             )
+    refuse_inputs_as_outputs(list(owner), job_inputs(jobs))
+    for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
+        check_bids_description(root)
     for path in owner:
         if path.is_dir():
             raise UserError(f"{path}: is a directory; expected an output file name")
@@ -129,7 +227,7 @@ def measured_volume(lr: Volume, acquisition: Acquisition) -> Volume:
     of view."""
     if not acquisition.truncated:
         return lr
-    data = truncate(lr.data, acquisition.n).astype(np.float32)
+    data = truncate(lr.data, acquisition.n, acquisition.split_nyquist).astype(np.float32)
     return Volume(data, _measured_affine(lr.affine, acquisition))
 
 
@@ -229,20 +327,94 @@ def check_brain_covered(brain: np.ndarray, covered: np.ndarray, what: str) -> No
         )
 
 
+SD_RELATIVE_MAX = 1.0
+"""Largest plausible median of an SD map relative to its map (100 %): above it, the SD is
+almost surely in percent (a CRLB or %SD map) read as the map's units."""
+SD_RELATIVE_MIN = 1e-3
+"""Smallest plausible median relative SD (0.1 %); below it a warning (percent read as a
+fraction, or an SD of another map)."""
+
+
+def fit_sd(job: Job, lr: np.ndarray) -> np.ndarray:
+    """The SD map of a job's fit in the map's units (``job.sd``, converted from percent of
+    ``lr`` when :attr:`Job.sd_percent`), ``(n_y, n_x, S)`` float64."""
+    if job.sd is None:
+        raise ValueError(f"{job.met}: the job has no SD map")
+    volume = read_volume(job.sd, "an SD map of the low-resolution fit")
+    return sd_in_map_units(volume.data, lr, job.sd_percent)
+
+
+def _check_sd_units(sd_path: Path, job: Job, sd: np.ndarray, lr: np.ndarray) -> None:
+    """Refuse an SD map whose median is larger than the map's (relative SD > 100 %)."""
+    measured = lr != 0
+    if job.sd_percent:  # FSL-MRS marks an undetermined SD as 999 %: not a fit to judge
+        measured &= np.abs(sd) < (999.0 / 100.0) * np.abs(lr)
+    if not measured.any():
+        return
+    typical = float(np.median(np.abs(lr[measured])))
+    spread = float(np.median(sd[measured]))
+    relative = spread / typical if typical > 0 else 0.0
+    units = "percent of the map, converted" if job.sd_percent else "the map's units"
+    if relative > SD_RELATIVE_MAX:
+        hint = (
+            "check that it is the SD map of this map"
+            if job.sd_percent
+            else "if it holds percent of the concentration (a CRLB or %SD map) pass "
+            "--sd-percent, else give the SD in the map's units"
+        )
+        raise UserError(
+            f"{sd_path}: median SD {spread:.3g} ({units}) is {relative:.3g} times the median "
+            f"|value| {typical:.3g} of {job.met.name}: not a plausible SD; {hint}"
+        )
+    if relative < SD_RELATIVE_MIN:
+        log.warning(
+            "%s: median SD %.3g (%s) is %.2g %% of the median |value| %.3g of %s: "
+            "unusually small for a fit; check its units",
+            sd_path,
+            spread,
+            units,
+            100 * relative,
+            typical,
+            job.met.name,
+        )
+
+
 def _check_sd(sd: Path, job: Job, lr: Volume, acquisition: Acquisition) -> None:
-    """The SD map of a fit: on the map's grid, values >= 0 (finite: :func:`read_volume`)."""
+    """The SD map of a fit: on the map's grid, values >= 0 (finite: :func:`read_volume`),
+    and of a plausible size against the map (:func:`_check_sd_units`)."""
     volume = read_volume(sd, "an SD map of the low-resolution fit")
     if not _same_grid(_header(volume), _header(lr)):
-        raise UserError(
-            f"{sd}: grid {'x'.join(map(str, volume.data.shape))} differs from its map "
-            f"{job.met.name} ({'x'.join(map(str, lr.data.shape))}); give the SD on the map's grid"
-        )
+        difference = _grid_difference(_header(volume), _header(lr), f"its map {job.met.name}")
+        raise UserError(f"{sd}: {difference}; give the SD on the map's grid")
     if volume.data.min() < 0:
         raise UserError(f"{sd}: negative values; an SD map holds values >= 0")
     if acquisition.truncated:
         raise UserError(
             f"{job.met}: zero-filled from a {acquisition.n[0]}x{acquisition.n[1]} acquisition; "
             "--uncertainty fit needs the map and its SD at the acquisition grid (or use tta)"
+        )
+    _check_sd_units(sd, job, sd_in_map_units(volume.data, lr.data, job.sd_percent), lr.data)
+
+
+def _grid_difference(a: _Header, b: _Header, other: str) -> str:
+    """How grid ``a`` differs from grid ``b`` of ``other``, for a message."""
+    size = "x".join(map(str, a[0]))
+    if a[0] != b[0]:
+        return f"grid {size} differs from {other} ({'x'.join(map(str, b[0]))})"
+    if np.allclose(a[1][:3, :3], b[1][:3, :3], rtol=0, atol=_AFFINE_TOLERANCE_MM):
+        shift = float(np.abs(a[1][:3, 3] - b[1][:3, 3]).max())
+        return f"same grid {size} as {other} but shifted by up to {shift:.3g} mm"
+    return f"same grid {size} as {other} but another voxel size or orientation (affine)"
+
+
+def _check_anatomy_values(path: Path, volume: Volume, what: str) -> None:
+    """Refuse a T1 or FLAIR image that is 0 everywhere: no image at all, which the network
+    would take as a very dark one (worse than no image)."""
+    if not np.any(volume.data):
+        option = "--t1" if what == _ANATOMY[0] else "--flair"
+        raise UserError(
+            f"{path}: every voxel is 0: an empty image, not {what}; give the image, or "
+            f"leave {option} out (a model trained with presence flags works without it)"
         )
 
 
@@ -286,10 +458,13 @@ def check_inputs(
             volume = read_volume(path, what)
             if what == "a mask" and not np.any(volume.data):
                 raise UserError(f"{path}: empty mask; give a mask with the brain set to 1")
+            if what in _ANATOMY:
+                _check_anatomy_values(path, volume, what)
             volumes[path] = volume
         return volumes[path]
 
     per_patient: dict[Path, _Header] = {}
+    stored: dict[Path, tuple[Path, _Header]] = {}  # the first map of each patient, as stored
     covered: set[Path] = set()
     for job in jobs:
         _check_map_grid(job.met, grid, acquired)
@@ -299,10 +474,17 @@ def check_inputs(
                 f"{job.met}: map grid {lr.data.shape[0]}x{lr.data.shape[1]} is too small; the "
                 f"networks need at least {MIN_N} voxels per in-plane axis"
             )
+        first, header = stored.setdefault(job.mask_out, (job.met, _header(lr)))
+        if not _same_grid(_header(lr), header):
+            other = f"{first.name}, another map of this patient"
+            raise UserError(
+                f"{job.met}: {_grid_difference(_header(lr), header, other)}; maps of one "
+                "patient must share shape and affine"
+            )
         if job.met not in acquisitions:
             try:
                 acquisitions[job.met] = plan_acquisition(
-                    lr.data, grid, acquired_n=acquired, trained_n=trained_n
+                    lr.data, grid, acquired_n=acquired, trained_n=trained_n, warn=False
                 )
             except ValueError as err:
                 raise UserError(f"{job.met}: {err}") from None
@@ -316,7 +498,7 @@ def check_inputs(
                 f"{job.met}: on another grid than the other maps of this patient; "
                 "maps of one patient must share shape and affine"
             )
-        images = [(job.t1, "a T1-weighted image"), (job.flair, "a FLAIR image")]
+        images = [(job.t1, _ANATOMY[0]), (job.flair, _ANATOMY[1])]
         headers = [(path, *_header(read(path, what))) for path, what in images if path is not None]
         if job.mask_out in covered:
             continue
@@ -332,7 +514,27 @@ def check_inputs(
                 )
             brain = (job.mask, on_grid)
         anatomy_coverage(headers, out_grid, brain, job.met.name)
+    _warn_extrapolation(acquisitions)
     return acquisitions
+
+
+_ANATOMY = ("a T1-weighted image", "a FLAIR image")
+
+
+def _warn_extrapolation(acquisitions: Checked) -> None:
+    """One warning for every map whose size the model was not trained on."""
+    outside = {path: a for path, a in acquisitions.items() if a.extrapolated}
+    if not outside:
+        return
+    sizes = sorted({"x".join(map(str, a.n)) for a in outside.values()})
+    trained = next(iter(outside.values())).trained or (0, 0)
+    log.warning(
+        "acquisition size %s of %d map(s) is outside the sizes the model was trained on "
+        "(%d to %d): the result is an extrapolation",
+        ", ".join(sizes),
+        len(outside),
+        *trained,
+    )
 
 
 def _header(volume: Volume) -> _Header:
@@ -445,3 +647,124 @@ def check_registration(
             estimate.aligned_score,
         )
     return None, record
+
+
+MAX_DRAWS = 1000
+"""Most Monte Carlo draws of ``--uncertainty fit`` (the SD's precision is then 2 %; every
+draw holds a whole volume in memory)."""
+
+
+def check_draws(draws: int, seed: int) -> None:
+    """Refuse ``--draws`` outside ``2 ... MAX_DRAWS`` and a negative ``--seed``.
+
+    Raises:
+        UserError: naming the option and what is accepted.
+    """
+    if not 2 <= draws <= MAX_DRAWS:
+        raise UserError(f"--draws: must be >= 2 and at most {MAX_DRAWS}, got {draws}")
+    if seed < 0:
+        raise UserError(f"--seed: give an integer >= 0, got {seed}")
+
+
+def check_threads(threads: int | None) -> None:
+    """Refuse ``--threads`` below 1 or above this computer's usable CPUs (more threads than
+    CPUs only wait on each other: 1000 threads ran 7 times slower than 2 on 2 CPUs).
+
+    Raises:
+        UserError: naming the option and what is accepted.
+    """
+    from mrsisr.machine import usable_cpus
+
+    if threads is None:
+        return
+    cpus = usable_cpus()
+    if not 1 <= threads <= cpus:
+        raise UserError(
+            f"--threads: must be >= 1 and at most {cpus} (the CPUs this process may use), "
+            f"got {threads}"
+        )
+
+
+class ModelLimits(NamedTuple):
+    """What a model file's header says about the inputs it was made for."""
+
+    path: Path
+    grid: tuple[int, int]
+    """The output grid ``(N_y, N_x)``."""
+    trained_n: tuple[int, ...]
+    """The acquisition sizes it was trained on (empty: unknown)."""
+    lam_range: tuple[float, float] | None
+    """The range of λ it was trained on, or None when its header does not say."""
+
+
+def resolve_model(model: Path | None) -> Path:
+    """The model file to use: ``model``, or the shipped weights for None.
+
+    Raises:
+        UserError: the shipped weights are not installed.
+    """
+    if model is not None:
+        return Path(model)
+    if not DEFAULT_MODEL.is_file():
+        raise UserError(
+            f"{DEFAULT_MODEL}: the shipped weights are not installed; pass --model FILE "
+            "(a model file written by `mrsisr train`)"
+        )
+    return DEFAULT_MODEL
+
+
+def model_limits(model: Path | None) -> ModelLimits:
+    """Read a model file's header (no weights): grid, trained sizes and λ range.
+
+    Args:
+        model: the model file, or None for the shipped weights.
+
+    Raises:
+        UserError: a missing or invalid model file.
+    """
+    from mrsisr.checkpoint import read_info
+    from mrsisr.inference import model_grid
+
+    model = resolve_model(model)
+    info = read_info(model)
+    try:
+        grid = model_grid(info.config)
+    except ValueError as err:
+        raise UserError(f"{model}: {err}") from None
+    choices = info.metadata.get("n_choices")
+    trained = tuple(int(v) for v in choices) if isinstance(choices, list) else ()
+    lam = info.metadata.get("lam_range")
+    lam_range = (float(lam[0]), float(lam[1])) if isinstance(lam, list) else None
+    return ModelLimits(Path(model), grid, trained, lam_range)
+
+
+def check_sharpness(jobs: Sequence[Job], limits: ModelLimits, force: bool) -> None:
+    """Refuse a λ outside the range the model was trained on, unless ``force``
+    (``--force-sharpness``: then a warning).
+
+    The network has never seen such a λ: its output is an extrapolation of the sharpness
+    conditioning (λ = 1e9 gave values of ±2e10 with the shipped model).
+
+    Raises:
+        UserError: naming ``--sharpness``, the value and the trained range.
+    """
+    if limits.lam_range is None:
+        return
+    low, high = limits.lam_range
+    outside = sorted({lam for job in jobs for lam in job.sharpness if not low <= lam <= high})
+    if not outside:
+        return
+    values = ", ".join(f"{v:g}" for v in outside)
+    if not force:
+        raise UserError(
+            f"--sharpness: {values} is outside the range {low:g} to {high:g} the model "
+            f"{limits.path.name} was trained on; give values in it (or --force-sharpness to "
+            "extrapolate)"
+        )
+    log.warning(
+        "--sharpness %s is outside the range %g to %g the model was trained on "
+        "(--force-sharpness): the result is an extrapolation",
+        values,
+        low,
+        high,
+    )

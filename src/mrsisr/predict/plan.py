@@ -24,7 +24,7 @@ from mrsisr.errors import UserError
 from mrsisr.inference import DEFAULT_SHARPNESS
 from mrsisr.metabolites import Metabolite, NameMatch, metabolite_of_file
 from mrsisr.pipelines import MapRecord, QualityThresholds, read_pipeline
-from mrsisr.provenance import bids_map_name, bids_mask_name, sidecar_path
+from mrsisr.provenance import bids_label, bids_map_name, bids_mask_name, sidecar_path
 from mrsisr.untrusted import read_text
 
 __all__ = [
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 MANIFEST_COLUMNS = ("patient", "metabolite", "met", "t1", "flair")
-_PATIENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+_PATIENT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class Job:
         uncertainty: ``"tta"`` or ``"fit"`` to also write an SD map beside each output
             (:attr:`sd_outputs`, :mod:`mrsisr.uncertainty`), ``""`` for none.
         sd: the SD map of the low-resolution fit on the map's grid, used by ``"fit"``.
+        sd_percent: ``sd`` holds percent of the map's values (a pipeline's CRLB or %SD,
+            ``--sd-percent``), not the map's units; converted before use.
     """
 
     patient: str
@@ -95,6 +97,7 @@ class Job:
     bids_root: Path | None = None
     uncertainty: str = ""
     sd: Path | None = None
+    sd_percent: bool = False
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -158,14 +161,19 @@ def report_paths(jobs: Sequence[Job]) -> dict[Path, Path]:
 
 
 def _with_uncertainty(
-    jobs: list[Job], method: str | None, sd: Sequence[Path] | None, form: str
+    jobs: list[Job],
+    method: str | None,
+    sd: Sequence[Path] | None,
+    form: str,
+    sd_percent: bool = False,
 ) -> list[Job]:
     """``jobs`` with their uncertainty method and SD maps (``--sd``, a manifest's ``sd``
     column or the pipeline's SD map), checked.
 
     Raises:
         UserError: unknown method, ``fit`` without an SD map for some map, ``--sd`` without
-            ``fit``, or not one ``--sd`` file per ``--met`` file.
+            ``fit``, or not one ``--sd`` file per ``--met`` file; ``--sd-percent`` without
+            SD maps of the user's (a pipeline says the units of its own).
     """
     from mrsisr.uncertainty import Uncertainty
 
@@ -183,18 +191,28 @@ def _with_uncertainty(
                 "give one per map, in the same order"
             )
         jobs = [dataclasses.replace(job, sd=Path(p)) for job, p in zip(jobs, sd)]
+    if sd_percent and (method != "fit" or form == "--from"):
+        why = "the pipeline states its SD units" if form == "--from" else "without SD maps"
+        raise UserError(f"--sd-percent: only with --uncertainty fit and --sd or a manifest ({why})")
     if not method:
         return [dataclasses.replace(job, sd=None) for job in jobs]
     out = []
     for job in jobs:
         spread = job.sd or (job.source.sd if job.source is not None else None)
+        percent = sd_percent if job.sd else (job.source is not None and job.source.sd_percent)
         if method == "fit" and spread is None:
             where = {"--met": "give --sd", "--manifest": "fill its 'sd' column"}.get(
                 form, f"{form} found no SD map for it"
             )
             raise UserError(f"--uncertainty fit: no SD map for {job.met}; {where}")
+        fit = method == "fit"
         out.append(
-            dataclasses.replace(job, uncertainty=method, sd=spread if method == "fit" else None)
+            dataclasses.replace(
+                job,
+                uncertainty=method,
+                sd=spread if fit else None,
+                sd_percent=bool(fit and percent),
+            )
         )
     return out
 
@@ -207,10 +225,18 @@ def parse_sharpness(values: Sequence[float] | None) -> tuple[float, ...]:
     """
     if not values:
         return DEFAULT_SHARPNESS
+    named: dict[str, float] = {}
     for v in values:
         if not math.isfinite(v) or v < 0:
             raise UserError(f"--sharpness: {v:g} is not allowed; give finite values >= 0")
-    return tuple(dict.fromkeys(float(v) for v in values))
+        v = float(v) + 0.0  # -0.0 is 0
+        previous = named.setdefault(f"{v:g}", v)
+        if previous != v:  # one file name (output_name) for two values
+            raise UserError(
+                f"--sharpness: {previous!r} and {float(v)!r} both print as {v:g} and would be "
+                "written to one file; give values that differ in their first 6 digits"
+            )
+    return tuple(named.values())
 
 
 def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> NameMatch:
@@ -219,6 +245,9 @@ def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> 
         match = metabolite_of_file(path, given, force)
     except ValueError as err:  # NotAConcentration too
         raise UserError(f"{where}{path}: {err}") from None
+    if match.partial and match.label.lower() == match.metabolite.value.lower():
+        # the model's own name (``--metabolite NAA``): the user means what the model means
+        return NameMatch(match.metabolite, match.label)
     if match.partial:
         log.info("%s: note: %s", path, match.note)
     return match
@@ -266,7 +295,7 @@ def _manifest_jobs(
     for line, row in enumerate(_read_manifest(manifest), start=2):
         where = f"{manifest}: line {line}"
         patient = row["patient"]
-        if not _PATIENT_ID.match(patient):
+        if not _PATIENT_ID.fullmatch(patient):
             raise UserError(f"{where}: patient id {patient!r} must be letters, digits, _ . -")
         for column in ("metabolite", "met"):
             if not row[column]:
@@ -300,12 +329,15 @@ class PipelineInput:
         folder: its output folder.
         scaling: FSL-MRS's ``concs/`` sub-folder (``--scaling``), or None for the default.
         thresholds: the QC filter of the quality masks.
+        variant: MRSIPrep: the ``desc-signal_<variant>`` maps to read instead of the
+            measured ``desc-signal`` ones (``--map-variant``), or None.
     """
 
     pipeline: str
     folder: Path
     scaling: str | None = None
     thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+    variant: str | None = None
 
 
 def _pipeline_jobs(
@@ -320,7 +352,11 @@ def _pipeline_jobs(
     if split_suffix(out)[1] or (out.exists() and not out.is_dir()):
         raise UserError(f"--out {out}: --from writes several maps; give an output directory")
     found = read_pipeline(
-        source.pipeline, source.folder, scaling=source.scaling, thresholds=source.thresholds
+        source.pipeline,
+        source.folder,
+        scaling=source.scaling,
+        thresholds=source.thresholds,
+        variant=source.variant,
     )
     subjects: dict[tuple[str, str], list[MapRecord]] = {}
     for record in found.maps:
@@ -376,6 +412,19 @@ class BidsOutput:
     session: str | None = None
 
 
+def _check_bids_labels(bids: BidsOutput) -> None:
+    """Refuse a ``--bids-subject`` or ``--bids-session`` that is not a BIDS label."""
+    for option, value, what in (
+        ("--bids-subject", bids.subject, "subject"),
+        ("--bids-session", bids.session, "session"),
+    ):
+        if value is not None:
+            try:
+                bids_label(value, what)
+            except ValueError as err:
+                raise UserError(f"{option}: {err}") from None
+
+
 def _bids_named(job: Job, bids: BidsOutput) -> Job:
     """``job`` with its outputs and mask under BIDS-derivative names in ``bids.root``."""
     record = job.source
@@ -397,9 +446,9 @@ def _bids_named(job: Job, bids: BidsOutput) -> Job:
                 for lam in job.sharpness
             )
         mask_out = bids.root / bids_mask_name(subject, session)
-    except ValueError as err:
-        option = "--bids-subject" if bids.subject else "--bids-out"
-        raise UserError(f"{option}: {err}") from None
+    except ValueError as err:  # the given labels are checked by _check_bids_labels
+        where = "a manifest's patient id" if job.patient and not record else "a pipeline label"
+        raise UserError(f"--bids-out: {where}: {err}; give --out instead") from None
     return dataclasses.replace(
         job, out=names[0], named_outputs=names, mask_out=mask_out, bids_root=bids.root
     )
@@ -421,6 +470,7 @@ def plan_jobs(
     bids: BidsOutput | None = None,
     uncertainty: str | None = None,
     sd: Sequence[Path] | None = None,
+    sd_percent: bool = False,
 ) -> list[Job]:
     """The jobs the ``predict`` arguments describe (argument-level checks only).
 
@@ -431,7 +481,8 @@ def plan_jobs(
     With ``bids``, the outputs get BIDS-derivative names under ``bids.root`` instead.
     With ``uncertainty`` every output gets an SD map beside it (:func:`sd_name`); ``fit``
     needs an SD map per map: ``sd`` (one per ``--met`` file), a manifest's ``sd`` column or
-    the pipeline's own (FSL-MRS ``uncertainties/``, Vienna ``*_sd_map``, …).
+    the pipeline's own (FSL-MRS ``uncertainties/``, Vienna ``*_sd_map``, …), which hold
+    percent of the map (as do the user's with ``sd_percent``; :attr:`Job.sd_percent`).
     Metabolites come from :func:`mrsisr.metabolites.metabolite_of_file` (``--metabolite``
     checked against the file name unless ``force_metabolite``). Pipeline folders are read
     here (their QC maps too); map files are not.
@@ -441,6 +492,7 @@ def plan_jobs(
     """
     lams = parse_sharpness(sharpness)
     if bids is not None:
+        _check_bids_labels(bids)
         if out is not None:
             raise UserError("--bids-out: give --out or --bids-out, not both")
         target = bids.root
@@ -462,8 +514,11 @@ def plan_jobs(
             raise UserError("--metabolite: not with --from (the pipeline's names are used)")
         jobs = _pipeline_jobs(source, t1, flair, mask, target, lams, stack)
     else:
-        jobs = _met_jobs(met, metabolites, t1, flair, mask, target, lams, stack, force_metabolite)
-    jobs = _with_uncertainty(jobs, uncertainty, sd, forms[0] if forms else "--met")
+        jobs = _met_jobs(
+            met, metabolites, t1, flair, mask, target, lams, stack, force_metabolite, bids
+        )
+    form = forms[0] if forms else "--met"
+    jobs = _with_uncertainty(jobs, uncertainty, sd, form, sd_percent)
     return [_bids_named(job, bids) for job in jobs] if bids is not None else jobs
 
 
@@ -477,6 +532,7 @@ def _met_jobs(
     lams: tuple[float, ...],
     stack: bool,
     force: bool,
+    bids: BidsOutput | None = None,
 ) -> list[Job]:
     if not met:
         raise UserError(
@@ -489,7 +545,7 @@ def _met_jobs(
         )
     given: list[str | None] = list(metabolites) if metabolites else [None] * len(met)
     matches = [_metabolite(Path(path), name, force) for path, name in zip(met, given)]
-    to_dir = len(met) > 1 or out.is_dir()
+    to_dir = len(met) > 1 or out.is_dir() or bids is not None  # BIDS names replace these
     if not to_dir:
         _check_output_file(out)
         stem = split_suffix(out)[0]

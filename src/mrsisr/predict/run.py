@@ -31,12 +31,15 @@ from mrsisr.predict.checks import (
     Checked,
     anatomy_coverage,
     check_brain_covered,
+    check_draws,
     check_inputs,
     check_outputs,
     check_registration,
+    fit_sd,
     mask_on_grid,
     measured_mask,
     measured_volume,
+    resolve_model,
 )
 from mrsisr.predict.outputs import (
     job_provenance,
@@ -48,7 +51,6 @@ from mrsisr.predict.plan import Job
 from mrsisr.provenance import FileHashes
 from mrsisr.selfcheck import Calibration, self_check
 from mrsisr.uncertainty import DEFAULT_DRAWS, super_resolve_with_uncertainty
-from mrsisr.weights import DEFAULT_MODEL
 
 __all__ = ["load_predictor", "run_jobs"]
 
@@ -90,13 +92,7 @@ def load_predictor(
         resolve_device(device)
     except ValueError as err:
         raise UserError(f"--device: {err}") from None
-    if model is None:
-        if not DEFAULT_MODEL.is_file():
-            raise UserError(
-                f"{DEFAULT_MODEL}: the shipped weights are not installed; pass --model FILE "
-                "(a model file written by `mrsisr train`)"
-            )
-        model = DEFAULT_MODEL
+    model = resolve_model(model)
     try:
         chosen = parse_enum(Precision, precision, "precision")
     except ValueError as err:
@@ -117,6 +113,7 @@ def run_jobs(
     seed: int = 0,
     calibration: Calibration | str = Calibration.self_check,
     adapt: AdaptSettings | None = None,
+    checked: Checked | None = None,
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -137,6 +134,8 @@ def run_jobs(
         adapt: ``--adapt``: fine-tune the model on each patient's maps first
             (:func:`mrsisr.adapt.adapt`) and use the adapted model where the held-out
             self-check gain rose; the sidecars say which model was used.
+        checked: what :func:`mrsisr.predict.checks.check_inputs` found, when the caller
+            checked the inputs already (before loading the model); None: checked here.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -147,8 +146,7 @@ def run_jobs(
     """
     jobs = list(jobs)
     calibration = parse_enum(Calibration, calibration, "calibration")
-    if draws < 2:
-        raise UserError(f"--draws: must be >= 2, got {draws}")
+    check_draws(draws, seed)
     check_outputs(jobs, overwrite)
     for job in jobs:
         predictor.check_images((job.t1 is not None, job.flair is not None))
@@ -162,7 +160,7 @@ def run_jobs(
     ):
         _reserve(files, jobs)
         check_outputs(jobs, overwrite)  # again under the lock: another run may just have written
-        acquisitions = check_inputs(
+        acquisitions = checked or check_inputs(
             jobs, predictor.grid, acquired_n=acquired_n, trained_n=predictor.trained_n
         )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
@@ -367,23 +365,21 @@ def _run_one(
         check = self_check(predictor, lr.data, job.metabolite, anatomy)
         log.info("%s: %s", where, check.summary())
     weights = None if check is None else check.weights
+    maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness, weights)
     sd = None
-    if job.uncertainty:
-        spread = read_volume(job.sd, "an SD map of the fit").data if job.sd else None
-        maps, sd = super_resolve_with_uncertainty(
+    if job.uncertainty:  # the SD only: asking for it never changes the map
+        sd = super_resolve_with_uncertainty(
             predictor,
             job.uncertainty,
             lr.data,
             job.metabolite,
             anatomy,
             job.sharpness,
-            sd=spread,
+            sd=fit_sd(job, lr.data) if job.sd else None,
             draws=draws,
             rng=np.random.default_rng(seed),
             detail_weights=weights,
-        )
-    else:
-        maps = predictor.super_resolve(lr.data, job.metabolite, anatomy, job.sharpness, weights)
+        ).sd
     command_line, hashes, checks = context
     provenance = job_provenance(
         job,

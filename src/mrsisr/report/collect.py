@@ -37,6 +37,8 @@ _DESCRIPTION = re.compile(
 )
 _LAM_IN_NAME = re.compile(r"_lam(?P<lam>[0-9.eE+\-]+?)(?:_sd)?\.nii(?:\.gz)?$")
 MASK_DESCRIPTION = "mrsisr mask used for super-resolution"
+_LISTED = 5
+"""Sub-folders a message names at most (the rest are counted)."""
 
 
 def _lams_text(lams: Sequence[float]) -> str:
@@ -163,7 +165,9 @@ def read_predict_folder(
     maps_found = [e for e in entries if e.kind == "SR"]
     if not maps_found:
         inner = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and _scan(p)[0]]
-        hint = f"; per-patient folders with maps: {', '.join(inner)}" if inner else ""
+        more = f" and {len(inner) - _LISTED} more" if len(inner) > _LISTED else ""
+        hint = f"; per-patient folders with maps: {', '.join(inner[:_LISTED])}{more}"
+        hint = hint if inner else ""
         raise UserError(f"{folder}: no map written by mrsisr predict in this folder{hint}")
     by_met: dict[str, list[tuple[float, np.ndarray, Path]]] = {}
     sds: dict[tuple[str, float], tuple[np.ndarray, str]] = {}
@@ -214,6 +218,13 @@ def read_predict_folder(
             break
     side = next((s for s in (_sidecar(e.path) for e in maps_found) if s), {})
     t1_path = t1 or _sidecar_input(side, "t1")
+    if t1 is None and t1_path and not Path(t1_path).is_file():  # moved since the prediction
+        log.warning(
+            "%s: the T1 its sidecar names is not there (moved?); the report shows no T1 "
+            "(give --t1)",
+            t1_path,
+        )
+        t1_path = None
     anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
     rows = _provenance_rows(side, __version__, provenance)
     for met, items in by_met.items():
@@ -231,7 +242,22 @@ def read_predict_folder(
         units=units or _units(side.get("units")),
         provenance=tuple(rows),
         title=f"mrsisr: {folder.resolve().name}",
+        **_in_plane_geometry(affine),
     )
+
+
+def _in_plane_geometry(affine: np.ndarray) -> dict[str, Any]:
+    """The voxel size (mm) along voxel axes 0 and 1 and the direction each points to."""
+    from nibabel.orientations import aff2axcodes
+
+    sizes = np.linalg.norm(np.asarray(affine, float)[:3, :2], axis=0)
+    if not (np.all(np.isfinite(sizes)) and sizes.min() > 0):
+        sizes = np.ones(2)  # a degenerate affine: drawn square
+    codes = aff2axcodes(affine)
+    return {
+        "voxel_mm": (float(sizes[0]), float(sizes[1])),
+        "axes": (str(codes[0] or "?"), str(codes[1] or "?")),
+    }
 
 
 def _text(value: Any) -> str:

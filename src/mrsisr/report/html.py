@@ -76,6 +76,10 @@ class ReportData:
         units: the maps' units (e.g. ``"mM"``), shown on the colour bar.
         provenance: ``(field, value)`` rows of the provenance table.
         title: page title.
+        voxel_mm: the in-plane voxel size along voxel axes 0 and 1 (mm): the page draws
+            voxels at this aspect ratio.
+        axes: the anatomical direction each of voxel axes 0 and 1 points to (``"R"``,
+            ``"A"``, … as nibabel's ``aff2axcodes``), labelled on the page.
     """
 
     maps: tuple[MapSeries, ...]
@@ -84,6 +88,8 @@ class ReportData:
     units: str = "map units"
     provenance: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     title: str = "mrsisr report"
+    voxel_mm: tuple[float, float] = (1.0, 1.0)
+    axes: tuple[str, str] = ("?", "?")
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,8 @@ def report_payload(data: ReportData) -> dict[str, Any]:
     mask = None if data.mask is None else _slices_first(inside.astype(np.uint8))
     return {
         "shape": [int(s) for s in shape],
+        "voxel_mm": [float(v) for v in data.voxel_mm],
+        "axes": [str(a) for a in data.axes],
         "units": data.units,
         "start_slice": int(np.argmax(inside.sum(axis=(0, 1)))),
         "luts": {"map": _lut("viridis"), "sd": _lut("magma")},
@@ -184,7 +192,9 @@ def render_html(data: ReportData) -> str:
     """The whole page as one string (UTF-8 when written)."""
     template = resources.files("mrsisr.report").joinpath("template.html").read_text("utf-8")
     payload = json.dumps(report_payload(data), separators=(",", ":"))
-    payload = payload.replace("</", "<\\/")  # never close the script element early
+    # "<" only occurs inside JSON strings: as \u003c no text (units, names) can close the
+    # script element or open a comment ("<!--<script>" would swallow the page's script)
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in data.provenance
     )
