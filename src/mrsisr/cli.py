@@ -26,6 +26,7 @@ from mrsisr.errors import UserError
 COMMANDS: dict[str, str] = {
     "demo": "mrsisr.commands.demo",
     "predict": "mrsisr.commands.predict",
+    "adapt": "mrsisr.commands.adapt",
     "report": "mrsisr.commands.report",
     "phantom": "mrsisr.commands.phantom",
     "cohort": "mrsisr.commands.cohort",

@@ -23,16 +23,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
 from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
 
+if TYPE_CHECKING:
+    from mrsisr.predict.plan import PipelineInput
+
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to the model's grid"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``predict`` options to ``parser``."""
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name a scan: maps and images, a manifest, or a pipeline's folder, and
+    how they were acquired (shared by ``predict`` and ``adapt``)."""
     inputs = parser.add_argument_group("inputs (one patient)")
     inputs.add_argument(
         "--met",
@@ -135,6 +140,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="move T1 and FLAIR by the misregistration estimated against the maps "
         "(a given mask stays as it is, in the maps' space)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``predict`` options to ``parser``."""
+    add_input_arguments(parser)
     parser.add_argument(
         "--sharpness",
         nargs="+",
@@ -220,6 +230,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def pipeline_input(args: argparse.Namespace) -> PipelineInput | None:
+    """``--from`` and its options as a :class:`~mrsisr.predict.plan.PipelineInput`, or None.
+
+    Raises:
+        UserError: a pipeline option without ``--from``.
+    """
+    from mrsisr.predict.plan import PipelineInput
+
+    if args.from_:
+        thresholds = QualityThresholds(args.qc_snr_min, args.qc_fwhm_max, args.qc_crlb_max)
+        folder = Path(args.from_[1])
+        return PipelineInput(args.from_[0], folder, args.scaling, thresholds, args.map_variant)
+    if args.scaling:
+        raise UserError("--scaling: only with --from fsl-mrs")
+    if args.map_variant:
+        raise UserError("--map-variant: only with --from mrsiprep")
+    return None
+
+
 def _output_path(option: str, value: str | None) -> Path | None:
     """``--out``/``--bids-out`` as a path; an empty one is refused (it would be ``.``)."""
     if value is None:
@@ -244,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
         model_limits,
         refuse_inputs_as_outputs,
     )
-    from mrsisr.predict.plan import BidsOutput, PipelineInput
+    from mrsisr.predict.plan import BidsOutput
     from mrsisr.report import write_report
     from mrsisr.report.collect import read_predict_folder
 
@@ -252,15 +281,7 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     out = _output_path("--out", args.out)
     bids_out = _output_path("--bids-out", args.bids_out)
-    source = None
-    if args.from_:
-        thresholds = QualityThresholds(args.qc_snr_min, args.qc_fwhm_max, args.qc_crlb_max)
-        folder = Path(args.from_[1])
-        source = PipelineInput(args.from_[0], folder, args.scaling, thresholds, args.map_variant)
-    elif args.scaling:
-        raise UserError("--scaling: only with --from fsl-mrs")
-    elif args.map_variant:
-        raise UserError("--map-variant: only with --from mrsiprep")
+    source = pipeline_input(args)
     bids = None
     if bids_out is not None:
         bids = BidsOutput(bids_out, args.bids_subject, args.bids_session)

@@ -23,6 +23,14 @@ Example::
 from __future__ import annotations
 
 from mrsisr.predict.plan import Job, parse_sharpness, plan_jobs, report_paths
-from mrsisr.predict.run import load_predictor, run_jobs
+from mrsisr.predict.run import load_predictor, read_scans, run_jobs
 
-__all__ = ["Job", "load_predictor", "parse_sharpness", "plan_jobs", "report_paths", "run_jobs"]
+__all__ = [
+    "Job",
+    "load_predictor",
+    "parse_sharpness",
+    "plan_jobs",
+    "read_scans",
+    "report_paths",
+    "run_jobs",
+]

@@ -52,7 +52,7 @@ from mrsisr.provenance import FileHashes
 from mrsisr.selfcheck import Calibration, self_check
 from mrsisr.uncertainty import DEFAULT_DRAWS, super_resolve_with_uncertainty
 
-__all__ = ["load_predictor", "run_jobs"]
+__all__ = ["load_predictor", "read_scans", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,38 @@ def _adapted(
     if not result.improved:
         return predictor, record
     return dataclasses.replace(predictor, model=result.model), record
+
+
+def read_scans(
+    jobs: Sequence[Job],
+    predictor: Predictor,
+    checked: Checked,
+    register: bool = False,
+) -> list[Scan]:
+    """Every job's map with its patient's anatomy on the model's grid, read and checked as
+    :func:`run_jobs` reads them (for :func:`mrsisr.adapt.adapt`); nothing is written.
+
+    Args:
+        jobs: from :func:`mrsisr.predict.plan_jobs` (their outputs are not used).
+        predictor: the model whose grid the anatomy is put on.
+        checked: :func:`mrsisr.predict.checks.check_inputs` of the jobs.
+        register: ``--register``.
+
+    Raises:
+        UserError: as :func:`run_jobs` for a bad input.
+    """
+    jobs = list(jobs)
+    for job in jobs:
+        predictor.check_images((job.t1 is not None, job.flair is not None))
+    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.anatomy_key, []).append(job)
+    scans = []
+    for members in groups.values():
+        patient = _prepare_patient(predictor, members, checked, register)
+        for job in members:
+            scans.append(Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy))
+    return scans
 
 
 class _Patient(NamedTuple):
