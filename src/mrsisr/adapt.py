@@ -40,6 +40,7 @@ from mrsisr import kspace
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.metabolites import Metabolite, index_of, parse_metabolite
 from mrsisr.options import StrEnum, parse_enum
+from mrsisr.provenance import FileHashes
 from mrsisr.selfcheck import self_check
 from mrsisr.symmetry import symmetries_of
 
@@ -414,7 +415,6 @@ def save_adapted(path: Path, result: Adapted, base: Path, scans: Sequence[Scan])
     float16's resolution).
     """
     from mrsisr.checkpoint import read_info, save_model
-    from mrsisr.provenance import FileHashes
 
     info = read_info(base)
     record = {

@@ -6,15 +6,16 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from test_predict import one_map, patient, predict
 
 from mrsisr.checkpoint import read_info
 from mrsisr.cli import main
-from test_predict import one_map, patient, predict  # noqa: F401 (the fixture)
-from tiny_model import model_file  # noqa: F401 (the fixture)
+
+__all__ = ["patient"]  # the fixture of test_predict used here (model_file: conftest)
 
 
-def adapt_args(patient: dict[str, Path], model: Path, out: Path, *extra: str) -> list[str]:
-    inputs = [str(a) for a in one_map(patient, out)[:-2]]  # predict's inputs, without --out
+def adapt_args(scan: dict[str, Path], model: Path, out: Path, *extra: str) -> list[str]:
+    inputs = [str(a) for a in one_map(scan, out)[:-2]]  # predict's inputs, without --out
     return ["adapt", *inputs, "--model", str(model), "--out", str(out), *extra]
 
 

@@ -19,6 +19,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from tqdm import tqdm
+
 from mrsisr.commands._arguments import add_model_arguments
 from mrsisr.commands.predict import add_input_arguments, pipeline_input
 from mrsisr.errors import UserError
@@ -48,8 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check every input, adapt, write the model file, print what the self-check found."""
-    from tqdm import tqdm
-
     from mrsisr.adapt import AdaptSettings, adapt, save_adapted
     from mrsisr.predict import load_predictor, plan_jobs, read_scans
     from mrsisr.predict.checks import check_inputs, check_threads, model_limits
