@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
         "simulator with settings training never uses (a shifted test set); real-like: the "
         "shifted set with maps like real ones (weak tissue contrast, non-anatomical variation, "
-        "a rim at the brain edge, heavy-tailed noise; a test set); final: the final test set "
+        "a rim at the brain edge, heavy-tailed noise; a test set); realistic: training data, "
+        "the randomised simulator with each of those effects drawn per patient and metabolite "
+        "from none to strong (docs/data-pipeline.md); final: the final test set "
         f"(--patients {FINAL_TEST_PATIENTS} --seed {FINAL_TEST_SEED}, scored once per "
         "shipped model; docs/evaluation.md)",
     )

@@ -80,6 +80,8 @@ def _write_one(
 
         shifted = simulator in (Simulator.shifted, Simulator.real_like)
         preset = Preset.shifted if shifted else Preset.training
+        if simulator is Simulator.realistic:
+            preset = Preset.realistic
         simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
         if simulator is Simulator.real_like:
             from mrsisr.data.reallike import make_real_like
@@ -132,9 +134,10 @@ def make_phantom_cohort(
         workers: processes simulating patients in parallel.
         overwrite: replace an existing cohort at ``out``.
         simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data),
-            ``shifted`` (a test set with settings training never used) or ``final`` (the
-            final test set: the training preset, its own stream); see :class:`Simulator`.
-            Patient ids start with P, R, S or F.
+            ``shifted`` (a test set with settings training never used), ``final`` (the
+            final test set: the training preset, its own stream), ``real-like`` (a test
+            set) or ``realistic`` (training data with maps like real ones); see
+            :class:`Simulator`. Patient ids start with P, R, S, F, L or W.
 
     Raises:
         UserError: if ``out`` exists and may not be replaced.

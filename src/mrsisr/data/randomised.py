@@ -39,6 +39,7 @@ from mrsisr.data.cohort import Patient
 from mrsisr.data.contrast import ImageContrast, Misregistration, Skull, synthesise
 from mrsisr.data.lesions import Lesion
 from mrsisr.data.randomise import Range, SimulatorSettings
+from mrsisr.data.realistic import RealismDraw, apply_effects
 from mrsisr.data.simulate import (
     PhantomGeometry,
     SimulatedPatient,
@@ -244,6 +245,12 @@ def simulate_randomised_patient(
         before noise in ``noiseless``; T1 and FLAIR on the fine grid) with its label volume,
         and the record of what was drawn.
     """
+    # The realistic preset's effects draw from a stream of their own (spawning leaves the
+    # patient's generator where it is), so every other draw is the training preset's.
+    realism = None
+    if settings.realism is not None:
+        realism_rng = rng.spawn(1)[0]
+        realism = RealismDraw.random(realism_rng, settings.realism)
     atlas = load_atlas(geometry.slice_mm)
     _, centre = _atlas_extras(atlas)
     warp = RandomWarp.random(rng, settings, centre)
@@ -292,11 +299,12 @@ def simulate_randomised_patient(
         rng, length, _FIELD_WAVES
     ).on_grid(*grid)
     scale = float(m.global_scale.draw(rng))
-    maps, clean, drawn = {}, {}, {}
+    noise, clean, drawn = {}, {}, {}
     signal = np.zeros(geometry.shape, dtype=np.float32)
     for met in METABOLITES:
-        c_csf, c_gm, c_wm = healthy[met]
-        truth = metabolite_truth(met, healthy[met], (csf, gm, wm), lesions, shells)
+        concentrations = healthy[met] if realism is None else realism.healthy(met, healthy[met])
+        c_csf, c_gm, c_wm = concentrations
+        truth = metabolite_truth(met, concentrations, (csf, gm, wm), lesions, shells)
         amplitude, noise_factor = (
             float(m.field_amplitude.draw(rng)),
             float(m.noise_factor.draw(rng)),
@@ -306,8 +314,7 @@ def simulate_randomised_patient(
         noiseless = to_mrsi_grid(truth.reshape(fine_shape), geometry.grid) * field
         if met in _SNR_METABOLITES:
             signal += noiseless / sum(LITERATURE_MM[0][x][1] for x in _SNR_METABOLITES)
-        noisy = noiseless + rng.normal(0.0, NOISE_SD_MM[met] * noise_factor, geometry.shape)
-        maps[met] = np.maximum(noisy, 0.0).astype(np.float32)
+        noise[met] = rng.normal(0.0, NOISE_SD_MM[met] * noise_factor, geometry.shape)
         clean[met] = noiseless
         drawn[met.value] = {
             "csf_gm_wm_mm": [c_csf, c_gm, c_wm],
@@ -323,15 +330,21 @@ def simulate_randomised_patient(
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, grid)
     labels = _labels(blocks, shells, parenchyma, geometry)
+    if realism is not None:
+        clean, noise = apply_effects(realism_rng, realism, clean, noise, brain >= 0.5, grid)
+    maps = {met: np.maximum(clean[met] + noise[met], 0.0).astype(np.float32) for met in clean}
+    keep = realism is not None and realism.keep_outside
     patient = Patient(
         id=patient_id,
-        maps=masked(maps, mask),
+        maps=maps if keep else masked(maps, mask),
         t1=images[0],
         flair=images[1],
         mask=mask,
         affine=affine,
         anatomy_upsample=fine,
-        noiseless=masked(clean, mask),
+        noiseless={m: np.asarray(v, np.float32) for m, v in clean.items()}
+        if keep
+        else masked(clean, mask),
     )
     record = {
         "simulator": "randomised",
@@ -373,6 +386,8 @@ def simulate_randomised_patient(
         },
         "metabolism": {"field_length_mm": length, "global_scale": scale, "maps": drawn},
     }
+    if realism is not None:
+        record["realism"] = realism.record()
     log.debug("%s: %d lesions (%s)", patient_id, len(lesions), [x.kind.value for x in lesions])
     return SimulatedPatient(patient=patient, labels=labels), record
 
