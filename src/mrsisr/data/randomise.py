@@ -294,7 +294,7 @@ class RealismRanges:
         if not 0 <= self.blobs[0] <= self.blobs[1]:
             raise ValueError(f"blobs must be (low, high) with 0 <= low <= high, got {self.blobs}")
         if self.tail.high >= 0.5:
-            raise ValueError(f"tail (1 / dof) must stay below 0.5 (finite variance), got {self.tail}")
+            raise ValueError(f"tail (1 / dof) must stay below 0.5 (finite variance): {self.tail}")
         for name in ("contrast_loss", "csf_fill"):
             if getattr(self, name).low < 0 or getattr(self, name).high > 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
