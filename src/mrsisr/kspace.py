@@ -353,8 +353,9 @@ def apply_kspace_window(x: Array, window: Array) -> Array:
     _check_image(x, real=True)
     if tuple(window.shape) != tuple(x.shape[-2:]):
         raise ValueError(f"window of shape {tuple(window.shape)} does not match x {x.shape}")
-    out = ifft2c(fft2c(x) * window).real
-    return out.to(x.dtype) if isinstance(out, torch.Tensor) else out.astype(x.dtype, copy=False)
+    if isinstance(x, torch.Tensor):
+        return ifft2c(fft2c(x) * window).real.to(x.dtype)
+    return ifft2c(fft2c(x) * window).real.astype(x.dtype, copy=False)
 
 
 ENERGY_INSIDE = 0.999

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 
@@ -321,9 +321,10 @@ class RealismRanges:
         unknown = set(names) - set(self.MAGNITUDES)
         if unknown:
             raise ValueError(f"unknown effects {sorted(unknown)}; known: {self.MAGNITUDES}")
-        zero = Range(0.0, 0.0)
-        extra: dict = {"blobs": (0, 0)} if "blob_amplitude" in names else {}
-        return replace(self, plain_prob=0.0, **{name: zero for name in names}, **extra)
+        changes: dict[str, Any] = {name: Range(0.0, 0.0) for name in names}
+        if "blob_amplitude" in names:
+            changes["blobs"] = (0, 0)
+        return replace(self, plain_prob=0.0, **changes)
 
 
 @dataclass(frozen=True)

@@ -194,9 +194,9 @@ def apply_effects(
         blobs.append(np.exp(-((points - at) ** 2).sum(axis=1) / (2 * width**2)).reshape(shape))
     snr_field = np.ones(shape)
     if draw.snr_variation > 0:
-        values = SmoothField.random(rng, draw.snr_length_mm, 24).on_grid(shape, affine)
-        values = (values - values.mean()) / max(float(values.std()), 1e-12)
-        snr_field = np.exp(draw.snr_variation * values.reshape(shape))
+        field = SmoothField.random(rng, draw.snr_length_mm, 24).on_grid(shape, affine)
+        field = (field - field.mean()) / max(float(field.std()), 1e-12)
+        snr_field = np.exp(draw.snr_variation * field.reshape(shape))
     rim_profile = np.where(inside, np.exp(-depth / draw.rim_mm), 0.0)
     outside_profile = np.where(inside, 0.0, np.exp(-beyond / draw.outside_mm))
 
