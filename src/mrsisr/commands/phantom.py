@@ -58,7 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preview", metavar="PNG", help="also write a picture of one slice of one patient"
     )
-    parser.add_argument("--patient", metavar="ID", help="patient to preview (the first)")
+    parser.add_argument(
+        "--patient",
+        metavar="ID",
+        nargs="+",
+        help="patient to preview (the first); several IDs: one row each, with T1, mask and "
+        "the NAA, tCr, tCho and Glu maps over the whole field of view",
+    )
     parser.add_argument(
         "--slice", type=int, default=None, help="slice to preview (the one through the tumour)"
     )
@@ -127,8 +133,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"content SHA-256 {digest}: {same}")
     if args.preview is not None:
         cohort = Cohort.open(root)
-        if args.patient is not None and args.patient not in cohort.patients:
-            raise UserError(f"--patient: {args.patient!r} is not in {root}")
-        save_preview(root, args.preview, patient_id=args.patient, slice_index=args.slice)
+        for pid in args.patient or ():
+            if pid not in cohort.patients:
+                raise UserError(f"--patient: {pid!r} is not in {root}")
+        if args.patient is not None and len(args.patient) > 1:
+            from mrsisr.data.preview import save_patients_preview
+
+            save_patients_preview(root, args.preview, args.patient, slice_index=args.slice)
+        else:
+            first = None if args.patient is None else args.patient[0]
+            save_preview(root, args.preview, patient_id=first, slice_index=args.slice)
         print(f"wrote {args.preview}")
     return 0
