@@ -187,3 +187,15 @@ def test_the_generator_passes_windows_to_its_data_consistency() -> None:
     assert not torch.equal(out, free)
     with pytest.raises(ValueError, match="window must be an integer"):
         model(*args, window=torch.tensor([0.0, 1.0]))
+
+
+def test_the_engine_passes_windows_only_when_a_batch_has_one() -> None:
+    from mrsisr.train.engine import window_kwargs
+
+    patient = make_patient("A01", shape=(16, 16, 5))
+    plain = next(iter(DataLoader(MRSIDataset([patient], n_choices=[8]), batch_size=3)))
+    assert window_kwargs(plain) == {}  # generators are called exactly as before
+    assert window_kwargs(plain._replace(window=None)) == {}
+    ds = MRSIDataset([patient], n_choices=[8], window_probs=(0, 1, 0, 0))
+    windowed = next(iter(DataLoader(ds, batch_size=3)))
+    assert torch.equal(window_kwargs(windowed)["window"], torch.ones(3, dtype=torch.int64))
