@@ -194,12 +194,16 @@ TINY = PhantomGeometry(grid=16, slices=3)
 def test_with_every_effect_off_a_realistic_patient_is_the_training_patient() -> None:
     off = dataclasses.replace(REALISTIC, realism=OFF)
     a, _ = simulate_randomised_patient("R", np.random.default_rng(3), TINY, TRAINING)
-    b, record = simulate_randomised_patient("R", np.random.default_rng(3), TINY, off)
+    b, record = simulate_randomised_patient(
+        "R", np.random.default_rng(3), TINY, off, realism_rng=np.random.default_rng(9)
+    )
     for met in METABOLITES:
         np.testing.assert_array_equal(a.patient.maps[met], b.patient.maps[met])
         np.testing.assert_array_equal(a.patient.noiseless[met], b.patient.noiseless[met])
     np.testing.assert_array_equal(a.patient.mask, b.patient.mask)
     assert record["preset"] == "realistic" and "realism" in record
+    with pytest.raises(ValueError, match="give realism_rng"):
+        simulate_randomised_patient("R", np.random.default_rng(3), TINY, REALISTIC)
 
 
 @pytest.mark.slow
@@ -218,7 +222,7 @@ def test_tissue_contrast_goes_from_strong_to_none() -> None:
             REALISTIC, realism=ranges, metabolism=quiet, anatomy=no_lesions
         )
         simulated, _ = simulate_randomised_patient(
-            "W", np.random.default_rng(4), geometry, settings
+            "W", np.random.default_rng(4), geometry, settings, np.random.default_rng(5)
         )
         gly, labels = simulated.patient.noiseless[Metabolite.Gly], simulated.labels
         tissue = simulated.patient.mask & np.isin(labels, (2, 3))

@@ -82,7 +82,12 @@ def _write_one(
         preset = Preset.shifted if shifted else Preset.training
         if simulator is Simulator.realistic:
             preset = Preset.realistic
-        simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
+        settings = PRESETS[preset]
+        # The realistic effects draw from a stream of their own: the fourth seed word.
+        extra = None if settings.realism is None else np.random.default_rng([*stream, 1])
+        simulated, record = simulate_randomised_patient(
+            patient_id, rng, geometry, settings, realism_rng=extra
+        )
         if simulator is Simulator.real_like:
             from mrsisr.data.reallike import make_real_like
 

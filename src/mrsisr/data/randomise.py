@@ -315,8 +315,9 @@ class RealismRanges:
 
     def without(self, *names: str) -> RealismRanges:
         """The same ranges with the named magnitudes (default: all of :attr:`MAGNITUDES`)
-        set to ``[0, 0]``, no blobs if ``blob_amplitude`` is among them, and every patient
-        drawing the effects (``plain_prob = 0``), so that the drawn values are all "none"."""
+        set to ``[0, 0]``, no blobs if ``blob_amplitude`` is among them, maps 0 outside the
+        mask if ``outside`` is (``outside_prob = 0``), and every patient drawing the effects
+        (``plain_prob = 0``), so that the drawn values are all "none"."""
         names = names or self.MAGNITUDES
         unknown = set(names) - set(self.MAGNITUDES)
         if unknown:
@@ -324,6 +325,8 @@ class RealismRanges:
         changes: dict[str, Any] = {name: Range(0.0, 0.0) for name in names}
         if "blob_amplitude" in names:
             changes["blobs"] = (0, 0)
+        if "outside" in names:
+            changes["outside_prob"] = 0.0
         return replace(self, plain_prob=0.0, **changes)
 
 

@@ -231,25 +231,31 @@ def simulate_randomised_patient(
     rng: np.random.Generator,
     geometry: PhantomGeometry,
     settings: SimulatorSettings,
+    realism_rng: np.random.Generator | None = None,
 ) -> tuple[SimulatedPatient, dict[str, Any]]:
     """Simulate one patient of a randomised cohort.
 
     Args:
         patient_id: the id to give the patient.
-        rng: its random generator (every random choice of the patient comes from it).
+        rng: its random generator (every random choice of the patient comes from it, but
+            those of ``settings.realism``).
         geometry: the MRSI grid.
         settings: the ranges to draw from (a preset of :mod:`mrsisr.data.randomise`).
+        realism_rng: the generator of the effects of ``settings.realism`` (required with
+            them): a stream of its own, so that every other draw is the ``training``
+            preset's.
 
     Returns:
         The patient (maps in mM, 0 outside the mask, on the MRSI grid ``(N, N, Z)``, also
         before noise in ``noiseless``; T1 and FLAIR on the fine grid) with its label volume,
         and the record of what was drawn.
     """
-    # The realistic preset's effects draw from a stream of their own (spawning leaves the
-    # patient's generator where it is), so every other draw is the training preset's.
+    # The realistic preset's effects draw from a stream of their own, so every other draw is
+    # the training preset's.
     realism = None
     if settings.realism is not None:
-        realism_rng = rng.spawn(1)[0]
+        if realism_rng is None:
+            raise ValueError(f"settings {settings.name!r} have realism effects: give realism_rng")
         realism = RealismDraw.random(realism_rng, settings.realism)
     atlas = load_atlas(geometry.slice_mm)
     _, centre = _atlas_extras(atlas)
@@ -330,7 +336,7 @@ def simulate_randomised_patient(
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, grid)
     labels = _labels(blocks, shells, parenchyma, geometry)
-    if realism is not None:
+    if realism is not None and realism_rng is not None:
         clean, noise = apply_effects(realism_rng, realism, clean, noise, brain >= 0.5, grid)
     maps = {met: np.maximum(clean[met] + noise[met], 0.0).astype(np.float32) for met in clean}
     keep = realism is not None and realism.keep_outside

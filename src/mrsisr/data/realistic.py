@@ -2,9 +2,9 @@
 
 The randomised simulator (:mod:`mrsisr.data.randomised`) calls these with the
 :class:`~mrsisr.data.randomise.RealismRanges` of its settings. Every draw comes from a
-generator of its own (spawned from the patient's), so the patient's other draws are those of
-the ``training`` preset, and with every effect at 0 the patient is the training patient,
-byte for byte (tested). The effects, in the order they are applied:
+generator of its own (the patient's seed with a fourth word, 1), so the patient's other
+draws are those of the ``training`` preset, and with every effect at 0 the patient is the
+training patient, byte for byte (tested). The effects, in the order they are applied:
 
 1. **Tissue contrast** (:meth:`RealismDraw.healthy`): the grey/white difference of the
    healthy concentrations shrunk, the CSF gap partly filled, per metabolite.
