@@ -17,6 +17,10 @@ kept for the reproduction), but every choice is drawn from the ranges of
    no anatomy, a noise level per metabolite.
 4. **Acquisition**: as the paper's phantom: k-space truncation to the MRSI grid, noise,
    quality mask (:func:`mrsisr.data.simulate.quality_mask`), maps 0 outside it.
+5. **Realism** (only with ``settings.realism``, the ``realistic`` preset): weaker tissue
+   contrast, variation that follows no tissue, a lipid-like rim, heavier and varying noise,
+   values kept outside the mask for some patients (:mod:`mrsisr.data.realistic`), drawn
+   from a generator of their own.
 
 The drawn values are returned as a JSON-ready record (``phantom_params.json`` in the cohort).
 """
