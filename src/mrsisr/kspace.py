@@ -40,6 +40,8 @@ Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 __all__ = [
     "Extent",
+    "acquisition_window",
+    "apply_kspace_window",
     "data_consistency",
     "degrade",
     "degrade_split_nyquist",
@@ -49,6 +51,7 @@ __all__ = [
     "kept_indices",
     "lowres_affine",
     "projection_matrix",
+    "unfiltered_frequencies",
     "zero_fill",
 ]
 
@@ -297,6 +300,93 @@ def lowres_affine(hr_affine: np.ndarray, N: Sequence[int], n: Sequence[int]) -> 
         voxel_map[axis, axis] = zoom
         voxel_map[axis, 3] = big // 2 - zoom * (small // 2)
     return hr_affine @ voxel_map
+
+
+def _frequencies(N: int) -> np.ndarray:
+    """Frequency of each index of a centred ``N``-point axis: ``-(N // 2) ... (N - 1) // 2``."""
+    return np.arange(N) - N // 2
+
+
+def acquisition_window(
+    N: int | Sequence[int],
+    n: int | Sequence[int],
+    *,
+    hamming: bool = False,
+    elliptical: bool = False,
+) -> np.ndarray:
+    """Weights of an ``n``-point acquisition on the centred k-space of the ``N`` grid.
+
+    The acquired box ``|k_y| <= n_y / 2, |k_x| <= n_x / 2`` (for even ``n`` the Nyquist lines
+    at ``±n / 2`` that :func:`zero_fill` writes) is 1, everything else 0; ``hamming``
+    multiplies it by the separable Hamming filter ``0.54 + 0.46 cos(2 pi k / n)`` per axis
+    (1 at ``k = 0``, 0.08 at ``±n / 2``), ``elliptical`` keeps only the inscribed ellipse
+    ``(2 k_y / n_y)^2 + (2 k_x / n_x)^2 <= 1`` (the corners of the box hold no data).
+    The window is real and even (``W(k) = W(-k)`` wherever ``-k`` is on the grid), so it keeps
+    real maps real.
+
+    Args:
+        N: grid ``(N_y, N_x)`` or an int for square.
+        n: acquisition size ``(n_y, n_x)`` or an int, ``1 <= n <= N``.
+        hamming: apply the Hamming filter.
+        elliptical: sample the ellipse only.
+
+    Returns:
+        float64 ``(N_y, N_x)`` weights in ``[0, 1]``, frequency 0 at ``(N_y // 2, N_x // 2)``.
+    """
+    (Ny, Nx), (ny, nx) = _as_pair(N, "N"), _as_pair(n, "n")
+    kept_indices(Ny, ny), kept_indices(Nx, nx)  # validates n
+    axes = []
+    for size, half in ((Ny, ny / 2), (Nx, nx / 2)):
+        k = _frequencies(size)
+        inside = np.abs(k) <= half
+        weight = 0.54 + 0.46 * np.cos(np.pi * k / half) if hamming else np.ones(size)
+        axes.append(np.where(inside, weight, 0.0))
+    window = np.outer(axes[0], axes[1])
+    if elliptical:
+        ky, kx = _frequencies(Ny)[:, None] / (ny / 2), _frequencies(Nx)[None, :] / (nx / 2)
+        window = np.where(ky**2 + kx**2 <= 1.0, window, 0.0)
+    return window
+
+
+def unfiltered_frequencies(
+    N: int | Sequence[int],
+    n: int | Sequence[int],
+    *,
+    hamming: bool = False,
+    elliptical: bool = False,
+) -> np.ndarray:
+    """The frequencies an acquisition measured and kept unchanged: bool ``(N_y, N_x)``.
+
+    Those of :func:`acquisition_window` with weight exactly 1, strictly inside
+    ``|k| < n / 2`` (an even acquisition's Nyquist line is not measured on its own: it is
+    written at both ``±n / 2``). With a Hamming filter only frequency 0 is unchanged.
+    Data consistency with a windowed acquisition replaces exactly these frequencies.
+    """
+    window = acquisition_window(N, n, hamming=hamming, elliptical=elliptical)
+    (Ny, Nx), (ny, nx) = _as_pair(N, "N"), _as_pair(n, "n")
+    strict = (np.abs(_frequencies(Ny))[:, None] < ny / 2) & (
+        np.abs(_frequencies(Nx))[None, :] < nx / 2
+    )
+    return strict & (window == 1.0)
+
+
+def apply_kspace_window(x: Array, window: Array) -> Array:
+    """Multiply the centred k-space of real maps by a real, even window: ``Re F^-1(W F x)``.
+
+    Args:
+        x: real maps ``(..., N_y, N_x)``.
+        window: real weights ``(N_y, N_x)`` (:func:`acquisition_window`); torch or NumPy, as
+            ``x``.
+
+    Returns:
+        Real maps ``(..., N_y, N_x)``, the dtype of ``x``.
+    """
+    _check_image(x, real=True)
+    if tuple(window.shape) != tuple(x.shape[-2:]):
+        raise ValueError(f"window of shape {tuple(window.shape)} does not match x {x.shape}")
+    if isinstance(x, torch.Tensor):
+        return ifft2c(fft2c(x) * window).real.to(x.dtype)
+    return ifft2c(fft2c(x) * window).real.astype(x.dtype, copy=False)
 
 
 ENERGY_INSIDE = 0.999

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
-__all__ = ["Device", "StrEnum", "Target", "parse_enum", "resolve_device"]
+__all__ = ["AcquisitionWindow", "Device", "StrEnum", "Target", "parse_enum", "resolve_device"]
 
 _E = TypeVar("_E", bound="StrEnum")
 _M = TypeVar("_M", bound=enum.Enum)
@@ -52,6 +52,33 @@ class Target(StrEnum):
 
     measured = "measured"
     noiseless = "noiseless"
+
+
+class AcquisitionWindow(StrEnum):
+    """How a map's k-space was acquired within its ``n x n`` window (a training draw): the
+    whole box (``none``), with a Hamming filter, on the inscribed ellipse only, or both
+    (:func:`mrsisr.kspace.acquisition_window`). The order is the code a
+    :class:`~mrsisr.data.dataset.Sample` carries (``Sample.window``)."""
+
+    none = "none"
+    hamming = "hamming"
+    elliptical = "elliptical"
+    elliptical_hamming = "elliptical_hamming"
+
+    @property
+    def hamming_filter(self) -> bool:
+        """Whether the window holds the Hamming filter."""
+        return self in (AcquisitionWindow.hamming, AcquisitionWindow.elliptical_hamming)
+
+    @property
+    def ellipse(self) -> bool:
+        """Whether only the inscribed ellipse is sampled."""
+        return self in (AcquisitionWindow.elliptical, AcquisitionWindow.elliptical_hamming)
+
+    @property
+    def code(self) -> int:
+        """Position in the enum (``Sample.window``)."""
+        return list(AcquisitionWindow).index(self)
 
 
 def parse_enum(cls: type[_M], value: object, name: str) -> _M:

@@ -73,3 +73,15 @@ def test_phantom_preview_needs_a_png_and_a_known_patient(synthetic_cohort: Path,
     assert main(["phantom", "--cohort", str(synthetic_cohort), "--preview", str(png),
                  "--patient", "nobody"]) == 2  # fmt: skip
     assert "--patient" in capsys.readouterr().err and not png.exists()
+
+
+@pytest.mark.slow
+def test_phantom_preview_of_several_patients_has_one_row_each(synthetic_cohort: Path) -> None:
+    from PIL import Image
+
+    png = synthetic_cohort.parent / "two.png"
+    base = ["phantom", "--cohort", str(synthetic_cohort), "--preview", str(png)]
+    assert main([*base, "--patient", "A01", "nobody"]) == 2 and not png.exists()
+    assert main([*base, "--patient", "A01", "A02", "--slice", "1"]) == 0
+    # T1, mask, tCho and NAA (the cohort's maps among those shown) for two patients, 60 dpi
+    assert Image.open(png).size == (4 * 132, 2 * 132)

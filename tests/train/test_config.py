@@ -44,7 +44,9 @@ def test_defaults_are_the_paper_recipe():
     assert c.model == GeneratorConfig()
 
 
-@pytest.mark.parametrize("name", ["paper", "paper_noadv", "quick", "randomised", "tiny"])
+@pytest.mark.parametrize(
+    "name", ["paper", "paper_noadv", "quick", "randomised", "realistic", "tiny"]
+)
 def test_shipped_configs_round_trip_through_toml(name):
     config = load_config(name)
     text = to_toml(config)
@@ -53,7 +55,7 @@ def test_shipped_configs_round_trip_through_toml(name):
 
 
 def test_repository_configs_are_the_shipped_ones():
-    assert builtin_configs() == ["paper", "paper_noadv", "quick", "randomised", "tiny"]
+    assert builtin_configs() == ["paper", "paper_noadv", "quick", "randomised", "realistic", "tiny"]
     for name in builtin_configs():
         assert load_config(REPO / "configs" / f"{name}.toml") == load_config(name)
 
@@ -63,6 +65,14 @@ def test_paper_configs_differ_only_in_the_adversarial_term():
     assert paper.uses_critic and paper.lam_range == (0.0, 0.1)
     assert not noadv.uses_critic and noadv.lam_range == (0.0, 0.0)
     assert load_config(None, ["data.lam_range=[0, 0]"]).uses_critic is False
+
+
+def test_realistic_config_is_the_randomised_one_with_acquisition_windows():
+    randomised, realistic = load_config("randomised"), load_config("realistic")
+    assert randomised.data.window_probs == (1.0, 0.0, 0.0, 0.0)  # the default: no draw
+    assert realistic.data.window_probs[0] < 1 and min(realistic.data.window_probs[1:]) > 0
+    realistic.data.window_probs = randomised.data.window_probs
+    assert realistic == randomised
 
 
 def test_randomised_config_is_the_paper_recipe_with_its_epoch_length_folds_presence_target():
@@ -145,7 +155,9 @@ def test_bad_config_files_name_the_file(tmp_path):
     bad.write_text("epochs = \n")
     with pytest.raises(UserError, match="invalid TOML"):
         load_config(bad)
-    with pytest.raises(UserError, match="one of paper, paper_noadv, quick, randomised, tiny"):
+    with pytest.raises(
+        UserError, match="one of paper, paper_noadv, quick, randomised, realistic, tiny"
+    ):
         load_config("papper")
 
 

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "anatomy, contrast, lesions and metabolism (training data); shifted: the same "
         "simulator with settings training never uses (a shifted test set); real-like: the "
         "shifted set with maps like real ones (weak tissue contrast, non-anatomical variation, "
-        "a rim at the brain edge, heavy-tailed noise; a test set); final: the final test set "
+        "a rim at the brain edge, heavy-tailed noise; a test set); realistic: training data, "
+        "the randomised simulator with each of those effects drawn per patient and metabolite "
+        "from none to strong (docs/data-pipeline.md); final: the final test set "
         f"(--patients {FINAL_TEST_PATIENTS} --seed {FINAL_TEST_SEED}, scored once per "
         "shipped model; docs/evaluation.md)",
     )
@@ -56,7 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preview", metavar="PNG", help="also write a picture of one slice of one patient"
     )
-    parser.add_argument("--patient", metavar="ID", help="patient to preview (the first)")
+    parser.add_argument(
+        "--patient",
+        metavar="ID",
+        nargs="+",
+        help="patient to preview (the first); several IDs: one row each, with T1, mask and "
+        "the NAA, tCr, tCho and Glu maps over the whole field of view",
+    )
     parser.add_argument(
         "--slice", type=int, default=None, help="slice to preview (the one through the tumour)"
     )
@@ -125,8 +133,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"content SHA-256 {digest}: {same}")
     if args.preview is not None:
         cohort = Cohort.open(root)
-        if args.patient is not None and args.patient not in cohort.patients:
-            raise UserError(f"--patient: {args.patient!r} is not in {root}")
-        save_preview(root, args.preview, patient_id=args.patient, slice_index=args.slice)
+        for pid in args.patient or ():
+            if pid not in cohort.patients:
+                raise UserError(f"--patient: {pid!r} is not in {root}")
+        if args.patient is not None and len(args.patient) > 1:
+            from mrsisr.data.preview import save_patients_preview
+
+            save_patients_preview(root, args.preview, args.patient, slice_index=args.slice)
+        else:
+            first = None if args.patient is None else args.patient[0]
+            save_preview(root, args.preview, patient_id=first, slice_index=args.slice)
         print(f"wrote {args.preview}")
     return 0

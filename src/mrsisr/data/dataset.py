@@ -9,7 +9,11 @@ sample. Randomness comes from a generator seeded by ``(seed, epoch,
 index)``, so a sample does not depend on the order it is read in or on the number of loader
 workers. With ``presence_probs`` a sample may lose its T1 and/or FLAIR (modality dropout):
 the absent image is zeros and :attr:`Sample.present` says so; this draw has its own stream,
-so the other draws are the same with or without it. With ``target="noiseless"`` (simulated
+so the other draws are the same with or without it. With ``window_probs`` the input may be
+acquired through a k-space window (Hamming filter and/or elliptical sampling,
+:func:`acquisition_window`; its own stream too) while the target is unchanged; the sample's
+``window`` code tells the network's data consistency which frequencies were measured
+unfiltered. With ``target="noiseless"`` (simulated
 cohorts) the target is the noiseless map with the acquired k-space of the measured one
 (:func:`noiseless_target`), so the network is not trained to predict noise. See
 ``docs/data-pipeline.md``.
@@ -29,9 +33,9 @@ from torch.utils.data import Dataset
 from mrsisr.data.augment import apply_augmentation, draw_augmentation
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.data.slices import SliceRule, SliceStack, load_slices
-from mrsisr.kspace import projection_matrix
+from mrsisr.kspace import acquisition_window, apply_kspace_window, projection_matrix
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
-from mrsisr.options import Target
+from mrsisr.options import AcquisitionWindow, Target
 
 if TYPE_CHECKING:
     from mrsisr.data.slices import PatientSource
@@ -39,10 +43,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_N_CHOICES",
     "IMAGE_SETS",
+    "WINDOWS",
     "MRSIDataset",
     "Sample",
     "SampleKey",
     "SliceRule",
+    "acquire",
     "map_scale",
     "noiseless_target",
     "normalise_anatomy",
@@ -65,6 +71,12 @@ IMAGE_SETS: tuple[tuple[bool, bool], ...] = (
 
 _PRESENCE_STREAM = 1
 """Extra seed word of the modality-dropout draws (independent of n, λ and augmentation)."""
+_WINDOW_STREAM = 2
+"""Extra seed word of the acquisition-window draws (independent of every other draw)."""
+
+WINDOWS: tuple[AcquisitionWindow, ...] = tuple(AcquisitionWindow)
+"""The acquisition window of each entry of ``window_probs``: none, Hamming, elliptical,
+elliptical with Hamming."""
 
 
 class Sample(NamedTuple):
@@ -100,6 +112,9 @@ class Sample(NamedTuple):
     present: torch.Tensor | None = None
     """``(2,)`` bool: whether ``t1`` and ``flair`` are the images or zeros standing for an
     absent one (modality dropout); ``None`` (hand-made batches): both present."""
+    window: torch.Tensor | None = None
+    """``()`` int64 code of the :class:`~mrsisr.options.AcquisitionWindow` the input was
+    acquired through (0: none, the whole ``n x n`` box); ``None`` (hand-made batches): 0."""
 
     def to(self, device: torch.device | str) -> Sample:
         """The same sample (or batch) with every tensor on ``device``."""
@@ -142,6 +157,34 @@ def simulate_input(hr: np.ndarray, n: tuple[int, int]) -> np.ndarray:
     return _projection(hr.shape[-2], n[0]) @ hr @ _projection(hr.shape[-1], n[1]).T
 
 
+@functools.lru_cache(maxsize=512)
+def _window(grid: tuple[int, int], n: tuple[int, int], window: AcquisitionWindow) -> np.ndarray:
+    weights = acquisition_window(grid, n, hamming=window.hamming_filter, elliptical=window.ellipse)
+    weights.flags.writeable = False
+    return weights
+
+
+def acquire(hr: np.ndarray, n: tuple[int, int], window: AcquisitionWindow) -> np.ndarray:
+    """The zero-filled LR input of an ``n``-point acquisition through a k-space window.
+
+    ``none`` is :func:`simulate_input` itself (the same bytes); the others multiply its
+    k-space by :func:`mrsisr.kspace.acquisition_window` (Hamming filter, elliptical sampling).
+
+    Args:
+        hr: real map ``(N_y, N_x)``.
+        n: acquisition size ``(n_y, n_x)``.
+        window: the acquisition window.
+
+    Returns:
+        Real float64 map ``(N_y, N_x)``.
+    """
+    lr = simulate_input(hr, n)
+    if window is AcquisitionWindow.none:
+        return lr
+    grid = (int(hr.shape[-2]), int(hr.shape[-1]))
+    return apply_kspace_window(lr, _window(grid, (int(n[0]), int(n[1])), window))
+
+
 def noiseless_target(measured: np.ndarray, noiseless: np.ndarray, n: tuple[int, int]) -> np.ndarray:
     """The best a network with exact data consistency can output: the noiseless map with its
     acquired k-space replaced by the measured map's, ``c + P_n (m - c)``.
@@ -161,6 +204,17 @@ def noiseless_target(measured: np.ndarray, noiseless: np.ndarray, n: tuple[int, 
     """
     clean = np.asarray(noiseless, dtype=np.float64)
     return clean + simulate_input(np.asarray(measured, dtype=np.float64) - clean, n)
+
+
+def _probabilities(values: Sequence[float], name: str, labels: Sequence[str]) -> tuple[float, ...]:
+    """One probability per label, summing to 1 (renormalised), or a ``ValueError``."""
+    probs = np.asarray(values, dtype=np.float64)
+    if probs.shape != (len(labels),) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-6:
+        raise ValueError(
+            f"{name} must be {len(labels)} probabilities ({', '.join(labels)}) summing to 1, "
+            f"got {list(values)!r}"
+        )
+    return tuple(float(p) for p in probs / probs.sum())
 
 
 def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
@@ -198,6 +252,9 @@ class MRSIDataset(Dataset[Sample]):
             (evaluation over all acquisition sizes) instead of drawing ``n``.
         presence_probs: probabilities of the image sets of :data:`IMAGE_SETS` (both, T1
             only, FLAIR only, none), summing to 1; an absent image is zeros.
+        window_probs: probabilities of the acquisition windows of :data:`WINDOWS` (none,
+            Hamming, elliptical, elliptical with Hamming), summing to 1; the target is the
+            same whatever the window.
         target: a :class:`~mrsisr.options.Target`: the measured map, or (every patient
             must have noiseless maps) :func:`noiseless_target`.
         seed: non-negative seed of every random draw.
@@ -219,6 +276,7 @@ class MRSIDataset(Dataset[Sample]):
         slice_rule: SliceRule | None = None,
         expand_n: bool = False,
         presence_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
+        window_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
         target: Target | str = Target.measured,
         seed: int = 0,
         deterministic: bool = False,
@@ -236,13 +294,12 @@ class MRSIDataset(Dataset[Sample]):
             raise ValueError("n_choices must hold at least one acquisition size")
         if target not in Target.choices():
             raise ValueError(f"target must be one of {', '.join(Target.choices())}, got {target!r}")
-        probs = np.asarray(presence_probs, dtype=np.float64)
-        if probs.shape != (len(IMAGE_SETS),) or (probs < 0).any() or abs(probs.sum() - 1) > 1e-6:
-            raise ValueError(
-                "presence_probs must be 4 probabilities (both, T1 only, FLAIR only, none) "
-                f"summing to 1, got {list(presence_probs)!r}"
-            )
-        self.presence_probs = tuple(float(p) for p in probs / probs.sum())
+        self.presence_probs = _probabilities(
+            presence_probs, "presence_probs", ("both", "T1 only", "FLAIR only", "none")
+        )
+        self.window_probs = _probabilities(
+            window_probs, "window_probs", AcquisitionWindow.choices()
+        )
         self.lam_range = (low, high)
         self.lam_zero_prob = float(lam_zero_prob)
         self.augment = bool(augment)
@@ -326,6 +383,14 @@ class MRSIDataset(Dataset[Sample]):
         rng = np.random.default_rng([self.seed, epoch, int(index), _PRESENCE_STREAM])
         return IMAGE_SETS[int(rng.choice(len(IMAGE_SETS), p=self.presence_probs))]
 
+    def draw_window(self, index: int) -> AcquisitionWindow:
+        """The acquisition window of sample ``index`` in this epoch, from its own stream."""
+        if self.window_probs[0] == 1.0:
+            return AcquisitionWindow.none
+        epoch = 0 if self.deterministic else self.epoch
+        rng = np.random.default_rng([self.seed, epoch, int(index), _WINDOW_STREAM])
+        return WINDOWS[int(rng.choice(len(WINDOWS), p=self.window_probs))]
+
     def draw_lam(self, rng: np.random.Generator) -> float:
         """λ: exactly 0 with probability ``lam_zero_prob``, else uniform on ``lam_range``."""
         is_zero = rng.random() < self.lam_zero_prob
@@ -353,7 +418,8 @@ class MRSIDataset(Dataset[Sample]):
             images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
         measured = images[0].astype(np.float64)
         mask = images[3] > 0.5
-        lr = simulate_input(measured, n)
+        window = self.draw_window(key.item % len(self))
+        lr = acquire(measured, n, window)
         hr = noiseless_target(measured, images[4], n) if self._stack.noiseless else measured
         scale = float(np.float32(map_scale(lr, mask)))  # the float32 value Sample carries
         volume, z = self._stack.pair_info(pair)
@@ -376,4 +442,5 @@ class MRSIDataset(Dataset[Sample]):
             patient=torch.tensor(volume, dtype=torch.int64),
             slice=torch.tensor(z, dtype=torch.int64),
             present=torch.tensor(present, dtype=torch.bool),
+            window=torch.tensor(window.code, dtype=torch.int64),
         )

@@ -80,7 +80,14 @@ def _write_one(
 
         shifted = simulator in (Simulator.shifted, Simulator.real_like)
         preset = Preset.shifted if shifted else Preset.training
-        simulated, record = simulate_randomised_patient(patient_id, rng, geometry, PRESETS[preset])
+        if simulator is Simulator.realistic:
+            preset = Preset.realistic
+        settings = PRESETS[preset]
+        # The realistic effects draw from a stream of their own: the fourth seed word.
+        extra = None if settings.realism is None else np.random.default_rng([*stream, 1])
+        simulated, record = simulate_randomised_patient(
+            patient_id, rng, geometry, settings, realism_rng=extra
+        )
         if simulator is Simulator.real_like:
             from mrsisr.data.reallike import make_real_like
 
@@ -132,9 +139,10 @@ def make_phantom_cohort(
         workers: processes simulating patients in parallel.
         overwrite: replace an existing cohort at ``out``.
         simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data),
-            ``shifted`` (a test set with settings training never used) or ``final`` (the
-            final test set: the training preset, its own stream); see :class:`Simulator`.
-            Patient ids start with P, R, S or F.
+            ``shifted`` (a test set with settings training never used), ``final`` (the
+            final test set: the training preset, its own stream), ``real-like`` (a test
+            set) or ``realistic`` (training data with maps like real ones); see
+            :class:`Simulator`. Patient ids start with P, R, S, F, L or W.
 
     Raises:
         UserError: if ``out`` exists and may not be replaced.

@@ -13,7 +13,7 @@ from mrsisr.data.phantom import LABELS_FILE
 from mrsisr.data.simulate import TUMOUR_LABELS
 from mrsisr.metabolites import Metabolite
 
-__all__ = ["preview_slice", "save_preview"]
+__all__ = ["preview_slice", "save_patients_preview", "save_preview"]
 
 log = logging.getLogger(__name__)
 
@@ -83,4 +83,55 @@ def save_preview(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
     log.info("wrote %s (patient %s, slice %d)", out, pid, z)
+    return out
+
+
+PATIENTS_METABOLITES = (Metabolite.NAA, Metabolite.tCr, Metabolite.tCho, Metabolite.Glu)
+"""The maps :func:`save_patients_preview` shows, those with the highest SNR."""
+
+
+def save_patients_preview(
+    cohort_root: str | Path,
+    out: str | Path,
+    patient_ids: list[str],
+    slice_index: int | None = None,
+) -> Path:
+    """Write a PNG with one row per patient: T1, the mask and the maps of
+    :data:`PATIENTS_METABOLITES`, the whole field of view (values outside the mask too).
+
+    Args:
+        cohort_root: a cohort folder.
+        out: the PNG to write.
+        patient_ids: the patients to show, one row each.
+        slice_index: the slice (the same for every patient); default the middle one.
+
+    Returns:
+        The PNG path.
+    """
+    from matplotlib.figure import Figure
+
+    cohort = Cohort.open(cohort_root)
+    mets = [m for m in PATIENTS_METABOLITES if m in cohort.manifest.metabolites]
+    columns = 2 + len(mets)
+    fig = Figure(figsize=(2.2 * columns, 2.2 * len(patient_ids)))
+    axes = np.atleast_2d(fig.subplots(len(patient_ids), columns))
+    for row, pid in zip(axes, patient_ids):
+        patient = cohort.load(pid)
+        z = patient.shape[2] // 2 if slice_index is None else int(slice_index)
+        if not 0 <= z < patient.shape[2]:
+            raise ValueError(f"slice_index must be in [0, {patient.shape[2] - 1}], got {z}")
+        panels = [("T1", patient.t1, "gray"), ("mask", patient.mask.astype(np.float32), "gray")]
+        panels += [(met.value, patient.maps[met], "inferno") for met in mets]
+        for ax, (title, volume, cmap) in zip(row, panels):
+            image = volume[:, :, z]
+            top = float(np.percentile(image, 99.5)) or 1.0
+            ax.imshow(image.T, cmap=cmap, origin="lower", vmin=0.0, vmax=top)
+            ax.set_title(f"{pid} {title}" if title == "T1" else title, fontsize=9)
+            ax.axis("off")
+    fig.suptitle(f"{cohort.root.name}: {cohort.manifest.provenance}", fontsize=9)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=60)
+    log.info("wrote %s (patients %s)", out, ", ".join(patient_ids))
     return out

@@ -5,9 +5,13 @@ SynthSeg and SynthSR (Billot et al., Medical Image Analysis 2023; Iglesias et al
 Advances 2023): each patient draws its own anatomy, image contrast and metabolism from wide
 ranges, so that a network cannot learn one fixed rule between the images and the maps.
 
-Two presets (:class:`Preset`):
+Three presets (:class:`Preset`):
 
 * ``training`` (:data:`TRAINING`): the ranges a model is trained on.
+* ``realistic`` (:data:`REALISTIC`): ``training`` widened toward what real maps show
+  (:class:`RealismRanges`: weak tissue contrast, variation that follows no tissue, a
+  lipid-like rim, heavy-tailed and spatially varying noise, fit outliers, signal outside
+  the brain), each effect drawn per patient or metabolite from none to strong.
 * ``shifted`` (:data:`SHIFTED`): a test set drawn with settings training never used: another
   contrast family (a contrast-enhanced T1 with less dark CSF, incompletely suppressed CSF on
   FLAIR, stronger bias fields and gamma, thicker slices), other lesion kinds (cysts,
@@ -20,9 +24,9 @@ Every range is documented, with its reason, in ``docs/data-pipeline.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PRESETS",
+    "REALISTIC",
     "SHIFTED",
     "SHIFTED_FIELDS",
     "TRAINING",
@@ -43,6 +48,7 @@ __all__ = [
     "MetabolismRanges",
     "Preset",
     "Range",
+    "RealismRanges",
     "SimulatorSettings",
     "Tissue",
     "TissueRanges",
@@ -220,6 +226,111 @@ class MetabolismRanges:
 
 
 @dataclass(frozen=True)
+class RealismRanges:
+    """How far a patient's maps depart from the tissue model, toward real maps.
+
+    Every effect is 0 ("none") at the low end of its range, so a range of ``[0, 0]`` turns it
+    off; a patient gets none of them with probability ``plain_prob`` (it then equals the
+    ``training`` patient its other draws make). Per-metabolite effects are drawn for each
+    metabolite; per-patient ones once. The sources of the ranges are in
+    ``docs/data-pipeline.md``.
+
+    Args:
+        plain_prob: probability that a patient gets none of the effects.
+        contrast_loss: per metabolite, the share of the grey/white-matter difference of the
+            healthy concentrations that is removed (1: no grey/white contrast).
+        csf_fill: per metabolite, the share of the gap between CSF and tissue that is filled
+            (1: CSF as bright as tissue).
+        gradient: per metabolite, relative change over 100 mm of a linear gradient along a
+            random direction (shared by the patient's metabolites), random sign.
+        blobs: per patient, smallest and largest number of Gaussian blobs (regional
+            differences such as deep grey matter or cerebellum), placed anywhere in the brain.
+        blob_amplitude: per metabolite and blob, ``|height|`` relative to the map's mean in
+            the brain, random sign.
+        blob_mm: per blob, its standard deviation (mm).
+        rim: per patient, height of the lipid-like rim at the brain edge, relative to the
+            map's mean in the brain ...
+        rim_share: ... times this share, per metabolite (lipids overlap some resonances more).
+        rim_mm: per patient, the rim's decay length into the brain (mm).
+        outside: per patient, height of the lipid-like signal just outside the brain edge,
+            relative to the map's mean (times the metabolite's ``rim_share``).
+        outside_mm: its decay length away from the brain (mm).
+        outside_prob: probability that a patient's maps keep their values outside the quality
+            mask (lipid-like signal and noise, as real maps); otherwise they are 0 there.
+        noise_excess: per metabolite, the noise SD is multiplied by ``1 + excess`` (voxel
+            noise above what the fit's CRLB suggests).
+        tail: per metabolite, ``1 / dof`` of the Student-t voxel noise (0: Gaussian).
+        outliers: per metabolite, share of voxels with a fit outlier ...
+        outlier_sd: ... of this many local noise SDs, random sign.
+        snr_variation: per patient, SD of the log of a smooth map that multiplies the noise SD
+            (spatially varying SNR) ...
+        snr_length_mm: ... and its correlation length (mm).
+    """
+
+    plain_prob: float = 0.15
+    contrast_loss: Range = Range(0.0, 1.0)
+    csf_fill: Range = Range(0.0, 0.6)
+    gradient: Range = Range(0.0, 0.3)
+    blobs: tuple[int, int] = (0, 4)
+    blob_amplitude: Range = Range(0.0, 0.4)
+    blob_mm: Range = Range(6.0, 20.0)
+    rim: Range = Range(0.0, 1.5)
+    rim_share: Range = Range(0.3, 1.0)
+    rim_mm: Range = Range(2.0, 10.0)
+    outside: Range = Range(0.0, 3.0)
+    outside_mm: Range = Range(3.0, 12.0)
+    outside_prob: float = 0.5
+    noise_excess: Range = Range(0.0, 1.5)
+    tail: Range = Range(0.0, 0.4)
+    outliers: Range = Range(0.0, 0.02)
+    outlier_sd: Range = Range(3.0, 8.0)
+    snr_variation: Range = Range(0.0, 0.5)
+    snr_length_mm: Range = Range(30.0, 80.0)
+
+    def __post_init__(self) -> None:
+        for name in ("plain_prob", "outside_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.blobs[0] <= self.blobs[1]:
+            raise ValueError(f"blobs must be (low, high) with 0 <= low <= high, got {self.blobs}")
+        if self.tail.high >= 0.5:
+            raise ValueError(f"tail (1 / dof) must stay below 0.5 (finite variance): {self.tail}")
+        for name in ("contrast_loss", "csf_fill"):
+            if getattr(self, name).low < 0 or getattr(self, name).high > 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+
+    MAGNITUDES: ClassVar[tuple[str, ...]] = (
+        "contrast_loss",
+        "csf_fill",
+        "gradient",
+        "blob_amplitude",
+        "rim",
+        "outside",
+        "noise_excess",
+        "tail",
+        "outliers",
+        "snr_variation",
+    )
+    """The ranges whose value 0 means "this effect is absent"."""
+
+    def without(self, *names: str) -> RealismRanges:
+        """The same ranges with the named magnitudes (default: all of :attr:`MAGNITUDES`)
+        set to ``[0, 0]``, no blobs if ``blob_amplitude`` is among them, maps 0 outside the
+        mask if ``outside`` is (``outside_prob = 0``), and every patient drawing the effects
+        (``plain_prob = 0``), so that the drawn values are all "none"."""
+        names = names or self.MAGNITUDES
+        unknown = set(names) - set(self.MAGNITUDES)
+        if unknown:
+            raise ValueError(f"unknown effects {sorted(unknown)}; known: {self.MAGNITUDES}")
+        changes: dict[str, Any] = {name: Range(0.0, 0.0) for name in names}
+        if "blob_amplitude" in names:
+            changes["blobs"] = (0, 0)
+        if "outside" in names:
+            changes["outside_prob"] = 0.0
+        return replace(self, plain_prob=0.0, **changes)
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """Every range of the randomised simulator.
 
@@ -228,12 +339,16 @@ class SimulatorSettings:
         contrast: image contrast and acquisition of T1 and FLAIR.
         anatomy: geometry, atrophy and lesions.
         metabolism: concentrations, fields and noise of the maps.
+        realism: the departures of real maps from the tissue model; ``None`` (the
+            ``training`` and ``shifted`` presets) draws nothing for them, so those presets'
+            cohorts are unchanged byte for byte.
     """
 
     name: str = "custom"
     contrast: ContrastRanges = field(default_factory=ContrastRanges)
     anatomy: AnatomyRanges = field(default_factory=AnatomyRanges)
     metabolism: MetabolismRanges = field(default_factory=MetabolismRanges)
+    realism: RealismRanges | None = None
 
     def ranges(self) -> dict[str, Range]:
         """Every :class:`Range` by dotted name (``"contrast.t1.csf"``, ``"anatomy.scale"``)."""
@@ -256,6 +371,7 @@ class Preset(StrEnum):
 
     training = "training"
     shifted = "shifted"
+    realistic = "realistic"
 
 
 TRAINING = SimulatorSettings(name=Preset.training.value)
@@ -280,8 +396,12 @@ SHIFTED = SimulatorSettings(
     ),
 )
 
+REALISTIC = SimulatorSettings(name=Preset.realistic.value, realism=RealismRanges())
+"""``training``'s ranges plus every effect of :class:`RealismRanges` (training data for maps
+like real ones; ``mrsisr phantom --simulator realistic``)."""
+
 PRESETS: MappingProxyType[Preset, SimulatorSettings] = MappingProxyType(
-    {Preset.training: TRAINING, Preset.shifted: SHIFTED}
+    {Preset.training: TRAINING, Preset.shifted: SHIFTED, Preset.realistic: REALISTIC}
 )
 
 SHIFTED_FIELDS: tuple[str, ...] = (

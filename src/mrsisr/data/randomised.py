@@ -17,6 +17,10 @@ kept for the reproduction), but every choice is drawn from the ranges of
    no anatomy, a noise level per metabolite.
 4. **Acquisition**: as the paper's phantom: k-space truncation to the MRSI grid, noise,
    quality mask (:func:`mrsisr.data.simulate.quality_mask`), maps 0 outside it.
+5. **Realism** (only with ``settings.realism``, the ``realistic`` preset): weaker tissue
+   contrast, variation that follows no tissue, a lipid-like rim, heavier and varying noise,
+   values kept outside the mask for some patients (:mod:`mrsisr.data.realistic`), drawn
+   from a generator of their own.
 
 The drawn values are returned as a JSON-ready record (``phantom_params.json`` in the cohort).
 """
@@ -39,6 +43,7 @@ from mrsisr.data.cohort import Patient
 from mrsisr.data.contrast import ImageContrast, Misregistration, Skull, synthesise
 from mrsisr.data.lesions import Lesion
 from mrsisr.data.randomise import Range, SimulatorSettings
+from mrsisr.data.realistic import RealismDraw, apply_effects
 from mrsisr.data.simulate import (
     PhantomGeometry,
     SimulatedPatient,
@@ -230,20 +235,32 @@ def simulate_randomised_patient(
     rng: np.random.Generator,
     geometry: PhantomGeometry,
     settings: SimulatorSettings,
+    realism_rng: np.random.Generator | None = None,
 ) -> tuple[SimulatedPatient, dict[str, Any]]:
     """Simulate one patient of a randomised cohort.
 
     Args:
         patient_id: the id to give the patient.
-        rng: its random generator (every random choice of the patient comes from it).
+        rng: its random generator (every random choice of the patient comes from it, but
+            those of ``settings.realism``).
         geometry: the MRSI grid.
         settings: the ranges to draw from (a preset of :mod:`mrsisr.data.randomise`).
+        realism_rng: the generator of the effects of ``settings.realism`` (required with
+            them): a stream of its own, so that every other draw is the ``training``
+            preset's.
 
     Returns:
         The patient (maps in mM, 0 outside the mask, on the MRSI grid ``(N, N, Z)``, also
         before noise in ``noiseless``; T1 and FLAIR on the fine grid) with its label volume,
         and the record of what was drawn.
     """
+    # The realistic preset's effects draw from a stream of their own, so every other draw is
+    # the training preset's.
+    realism = None
+    if settings.realism is not None:
+        if realism_rng is None:
+            raise ValueError(f"settings {settings.name!r} have realism effects: give realism_rng")
+        realism = RealismDraw.random(realism_rng, settings.realism)
     atlas = load_atlas(geometry.slice_mm)
     _, centre = _atlas_extras(atlas)
     warp = RandomWarp.random(rng, settings, centre)
@@ -292,11 +309,12 @@ def simulate_randomised_patient(
         rng, length, _FIELD_WAVES
     ).on_grid(*grid)
     scale = float(m.global_scale.draw(rng))
-    maps, clean, drawn = {}, {}, {}
+    noise, clean, drawn = {}, {}, {}
     signal = np.zeros(geometry.shape, dtype=np.float32)
     for met in METABOLITES:
-        c_csf, c_gm, c_wm = healthy[met]
-        truth = metabolite_truth(met, healthy[met], (csf, gm, wm), lesions, shells)
+        concentrations = healthy[met] if realism is None else realism.healthy(met, healthy[met])
+        c_csf, c_gm, c_wm = concentrations
+        truth = metabolite_truth(met, concentrations, (csf, gm, wm), lesions, shells)
         amplitude, noise_factor = (
             float(m.field_amplitude.draw(rng)),
             float(m.noise_factor.draw(rng)),
@@ -306,8 +324,7 @@ def simulate_randomised_patient(
         noiseless = to_mrsi_grid(truth.reshape(fine_shape), geometry.grid) * field
         if met in _SNR_METABOLITES:
             signal += noiseless / sum(LITERATURE_MM[0][x][1] for x in _SNR_METABOLITES)
-        noisy = noiseless + rng.normal(0.0, NOISE_SD_MM[met] * noise_factor, geometry.shape)
-        maps[met] = np.maximum(noisy, 0.0).astype(np.float32)
+        noise[met] = rng.normal(0.0, NOISE_SD_MM[met] * noise_factor, geometry.shape)
         clean[met] = noiseless
         drawn[met.value] = {
             "csf_gm_wm_mm": [c_csf, c_gm, c_wm],
@@ -323,15 +340,21 @@ def simulate_randomised_patient(
     atlas_z = warp.grid_to_atlas(geometry.shape, affine)[2]
     mask = quality_mask(rng, brain, signal, atlas_z, grid)
     labels = _labels(blocks, shells, parenchyma, geometry)
+    if realism is not None and realism_rng is not None:
+        clean, noise = apply_effects(realism_rng, realism, clean, noise, brain >= 0.5, grid)
+    maps = {met: np.maximum(clean[met] + noise[met], 0.0).astype(np.float32) for met in clean}
+    keep = realism is not None and realism.keep_outside
     patient = Patient(
         id=patient_id,
-        maps=masked(maps, mask),
+        maps=maps if keep else masked(maps, mask),
         t1=images[0],
         flair=images[1],
         mask=mask,
         affine=affine,
         anatomy_upsample=fine,
-        noiseless=masked(clean, mask),
+        noiseless={m: np.asarray(v, np.float32) for m, v in clean.items()}
+        if keep
+        else masked(clean, mask),
     )
     record = {
         "simulator": "randomised",
@@ -373,6 +396,8 @@ def simulate_randomised_patient(
         },
         "metabolism": {"field_length_mm": length, "global_scale": scale, "maps": drawn},
     }
+    if realism is not None:
+        record["realism"] = realism.record()
     log.debug("%s: %d lesions (%s)", patient_id, len(lesions), [x.kind.value for x in lesions])
     return SimulatedPatient(patient=patient, labels=labels), record
 

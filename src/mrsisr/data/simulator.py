@@ -15,6 +15,16 @@ FINAL_TEST_DIGEST = "1d4eda2d70747771f333017316595a52ef2531e458bcd55ac9cfa7b9aae
 (Python 3.11, numpy 2, torch 2.13 CPU; the same with 1 and 2 workers)."""
 
 
+_PREFIX = {
+    "paper": "P",
+    "randomised": "R",
+    "shifted": "S",
+    "final": "F",
+    "real-like": "L",
+    "realistic": "W",
+}
+
+
 class Simulator(StrEnum):
     """Which simulator makes the patients.
 
@@ -25,7 +35,9 @@ class Simulator(StrEnum):
     ids (F01, ...) of its own, scored once per shipped model and used for no design choice
     (docs/evaluation.md, "The final test set");
     ``real-like``: the shifted preset with maps given the statistics of real ones
-    (:mod:`mrsisr.data.reallike`), a test set.
+    (:mod:`mrsisr.data.reallike`), a test set;
+    ``realistic``: training data, the ``realistic`` preset (the ``training`` ranges plus maps
+    that depart from the tissue model as real ones do, :mod:`mrsisr.data.realistic`).
     """
 
     paper = "paper"
@@ -33,14 +45,13 @@ class Simulator(StrEnum):
     shifted = "shifted"
     final = "final"
     real_like = "real-like"
+    realistic = "realistic"  # new simulators go last: ``code`` is the position
 
     @property
     def prefix(self) -> str:
-        """First letter of the patient ids (P, R, S, F, L), so cohorts of different simulators
-        never share ids and a model's recorded split cannot match another cohort's."""
-        return {"paper": "P", "randomised": "R", "shifted": "S", "final": "F", "real-like": "L"}[
-            self.value
-        ]
+        """First letter of the patient ids (P, R, S, F, L, W), so cohorts of different
+        simulators never share ids and a model's recorded split cannot match another cohort's."""
+        return _PREFIX[self.value]
 
     @property
     def code(self) -> int:

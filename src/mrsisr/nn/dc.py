@@ -8,9 +8,12 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from mrsisr.kspace import projection_matrix
+from mrsisr.kspace import fft2c, ifft2c, projection_matrix, unfiltered_frequencies
+from mrsisr.options import AcquisitionWindow
 
-__all__ = ["DataConsistency"]
+__all__ = ["DataConsistency", "measured_frequencies"]
+
+_WINDOWS = tuple(AcquisitionWindow)
 
 
 @lru_cache(maxsize=8)
@@ -18,6 +21,24 @@ def _projections(size: int) -> torch.Tensor:
     """``(size, size, size)`` float32: ``projection_matrix(size, n)`` at index ``n - 1``."""
     mats = torch.stack([projection_matrix(size, n) for n in range(1, size + 1)])
     return mats.to(torch.float32)
+
+
+@lru_cache(maxsize=512)
+def _measured(grid: tuple[int, int], n: tuple[int, int], code: int) -> torch.Tensor:
+    window = _WINDOWS[code]
+    keep = unfiltered_frequencies(grid, n, hamming=window.hamming_filter, elliptical=window.ellipse)
+    return torch.from_numpy(keep.astype("float32"))
+
+
+def measured_frequencies(
+    grid: tuple[int, int], n: torch.Tensor, window: torch.Tensor
+) -> torch.Tensor:
+    """``(B, 1, N_y, N_x)`` float 0/1: the frequencies each sample measured unfiltered
+    (:func:`mrsisr.kspace.unfiltered_frequencies` of its ``n`` and window code)."""
+    masks = [
+        _measured(grid, (int(a), int(b)), int(c)) for (a, b), c in zip(n.tolist(), window.tolist())
+    ]
+    return torch.stack(masks)[:, None]
 
 
 class DataConsistency(nn.Module):
@@ -56,20 +77,37 @@ class DataConsistency(nn.Module):
             self.proj_y.copy_(_projections(ny))
             self.proj_x.copy_(_projections(nx))
 
-    def forward(self, x: torch.Tensor, lr: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        lr: torch.Tensor,
+        n: torch.Tensor,
+        window: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Make ``x`` consistent with the zero-filled measurement ``lr``.
 
         Args:
             x: estimate ``(B, C, N_y, N_x)``.
             lr: zero-filled measurement ``(B, C, N_y, N_x)`` (:func:`mrsisr.kspace.zero_fill`).
             n: acquisition sizes ``(B, 2)`` integer ``(n_y, n_x)``, ``1 <= n <= N``.
+            window: ``(B,)`` int64 :class:`~mrsisr.options.AcquisitionWindow` codes of the
+                acquisitions; ``None`` or 0: the whole ``n x n`` box, unfiltered. A sample
+                with another window keeps ``lr`` only on the frequencies it measured
+                unfiltered (:func:`measured_frequencies`): inside the ellipse for an
+                elliptical acquisition, frequency 0 alone under a Hamming filter.
 
         Returns:
-            ``(B, C, N_y, N_x)``: ``x`` outside the acquired frequencies, ``lr`` inside.
+            ``(B, C, N_y, N_x)``: ``x`` outside the acquired (unfiltered) frequencies, ``lr``
+            inside.
         """
         p_y = self.proj_y[n[:, 0] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_y, N_y)
         p_x = self.proj_x[n[:, 1] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_x, N_x)
-        return x + p_y @ (lr - x) @ p_x.transpose(-1, -2)
+        out = x + p_y @ (lr - x) @ p_x.transpose(-1, -2)
+        if window is None or not bool((window != 0).any()):
+            return out
+        keep = measured_frequencies(self.grid, n, window).to(device=x.device, dtype=x.dtype)
+        free = x + ifft2c(keep * fft2c(lr - x)).real.to(x.dtype)
+        return torch.where((window != 0).view(-1, 1, 1, 1), free, out)
 
     def extra_repr(self) -> str:
         return f"grid={self.grid}"

@@ -42,7 +42,7 @@ from mrsisr.nn.conditioning import (
 )
 from mrsisr.nn.config import ANATOMY_INPUTS, ConvImpl, GeneratorConfig
 from mrsisr.nn.dc import DataConsistency
-from mrsisr.options import StrEnum
+from mrsisr.options import AcquisitionWindow, StrEnum
 
 __all__ = [
     "Conditioning",
@@ -255,9 +255,16 @@ class MultiEncoderUNet(nn.Module):
                 norm_hidden = self.norm_trunk(n_feat)
         return conv_hidden, norm_hidden
 
-    def data_consistency(self, x: torch.Tensor, lr: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """``x`` made consistent with the zero-filled ``lr`` for each sample's ``n`` (no mask)."""
-        return self.dc(x, lr, n)
+    def data_consistency(
+        self,
+        x: torch.Tensor,
+        lr: torch.Tensor,
+        n: torch.Tensor,
+        window: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x`` made consistent with the zero-filled ``lr`` for each sample's ``n`` and
+        acquisition window (:class:`~mrsisr.nn.dc.DataConsistency`; no mask)."""
+        return self.dc(x, lr, n, window)
 
     def forward(
         self,
@@ -271,6 +278,7 @@ class MultiEncoderUNet(nn.Module):
         present: torch.Tensor | None = None,
         *,
         cond_n: torch.Tensor | None = None,
+        window: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Super-resolve a batch; every sample has its own ``n``, ``met``, ``lam`` (and images).
 
@@ -288,6 +296,10 @@ class MultiEncoderUNet(nn.Module):
             cond_n: ``(B, 2)`` int64, the ``n`` the conditioning sees instead of ``n``
                 (Fig. 2a of the paper); data consistency always uses ``n``, the size the
                 input was acquired at. ``None``: ``n``.
+            window: ``(B,)`` int64 :class:`~mrsisr.options.AcquisitionWindow` codes of the
+                acquisitions (training with ``data.window_probs``): data consistency keeps
+                ``lr`` only on the frequencies each sample measured unfiltered. ``None``: the
+                whole ``n x n`` box, as at inference.
 
         Returns:
             ``(B, 1, N_y, N_x)``, data-consistent with ``lr`` and multiplied by ``mask``.
@@ -308,6 +320,8 @@ class MultiEncoderUNet(nn.Module):
             )
             if cond_n is not None:
                 _check_cond_n(self.config.grid, n, cond_n)
+            if window is not None:
+                _check_window(n, window)
         seen_n = n if cond_n is None else cond_n
         groups = self.condition_groups(seen_n, met, present)
         inverse = None if groups is None else groups.inverse
@@ -327,7 +341,7 @@ class MultiEncoderUNet(nn.Module):
             y = self.up_convs[level](y)
             y = torch.cat([*skips[level], y], dim=1)
             y = self.decoders[level](y, conv_hidden, norm_hidden, inverse)
-        return self.dc(self.head(y), lr, n) * mask
+        return self.dc(self.head(y), lr, n, window) * mask
 
 
 class PerSampleLoop(nn.Module):
@@ -350,6 +364,23 @@ class PerSampleLoop(nn.Module):
                 self.generator(*(None if x is None else x[b : b + 1] for x in inputs))
                 for b in range(batch)
             ]
+        )
+
+
+def _check_window(n: torch.Tensor, window: torch.Tensor) -> None:
+    """``ValueError`` unless ``window`` is an integer ``(B,)`` tensor of window codes."""
+    codes = len(AcquisitionWindow)
+    if (
+        not isinstance(window, torch.Tensor)
+        or window.shape != n.shape[:1]
+        or window.is_floating_point()
+        or window.is_complex()
+        or bool(((window < 0) | (window >= codes)).any())
+    ):
+        shape = tuple(window.shape) if isinstance(window, torch.Tensor) else type(window).__name__
+        raise ValueError(
+            f"window must be an integer (B,) tensor of codes 0..{codes - 1} "
+            f"({', '.join(AcquisitionWindow.choices())}), got {shape}"
         )
 
 

@@ -157,6 +157,7 @@ def build_datasets(
             augment=config.data.augment,
             max_shift=config.data.max_shift,
             presence_probs=config.data.presence_probs,
+            window_probs=config.data.window_probs,
             target=config.data.target,
             n_choices=n_choices,
             seed=config.seed,

@@ -66,6 +66,15 @@ class DataConfig:
     """Modality dropout: probabilities that a training sample keeps both images, only its T1,
     only its FLAIR, or neither (an absent image becomes zeros, as at inference). Anything but
     ``[1, 0, 0, 0]`` needs ``model.presence = true``. Validation always has both images."""
+    window_probs: tuple[float, float, float, float] = field(
+        default=(1.0, 0.0, 0.0, 0.0), metadata=HASH_WHEN_SET
+    )
+    """Acquisition windows of the training inputs: probabilities that a sample's k-space is
+    the whole n x n box, Hamming-filtered, sampled on the inscribed ellipse, or both
+    (:func:`mrsisr.kspace.acquisition_window`), as MRSI protocols filter and sample. The
+    target is unchanged; data consistency then keeps only the frequencies measured
+    unfiltered (docs/data-pipeline.md, "Acquisition windows"). Validation always uses the
+    whole box."""
     target: str = field(default=Target.measured.value, metadata=HASH_WHEN_SET)
     """What the training maps are compared with: ``"measured"`` (the cohort's maps) or, for a
     simulated cohort with noiseless maps, ``"noiseless"``: the noiseless map with the
@@ -212,18 +221,18 @@ def check_config(config: TrainConfig) -> TrainConfig:
         ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
         (
             "data.presence_probs",
-            lambda: (
-                len(data.presence_probs) == 4
-                and _finite(*data.presence_probs)
-                and min(data.presence_probs) >= 0
-                and abs(sum(data.presence_probs) - 1) <= 1e-6
-            ),
+            lambda: _probabilities(data.presence_probs),
             "must be 4 probabilities [both, T1 only, FLAIR only, none] summing to 1",
         ),
         (
             "data.presence_probs",
             lambda: c.model.presence or tuple(data.presence_probs)[1:] == (0, 0, 0),
             "drops images, which needs model.presence = true",
+        ),
+        (
+            "data.window_probs",
+            lambda: _probabilities(data.window_probs),
+            "must be 4 probabilities [none, hamming, elliptical, elliptical_hamming] summing to 1",
         ),
         (
             "data.target",
@@ -273,6 +282,13 @@ def check_config(config: TrainConfig) -> TrainConfig:
             value = _get(config, key)
             raise UserError(f"config key {key} = {value!r} {rule}")
     return config
+
+
+def _probabilities(values: tuple[float, ...]) -> bool:
+    """Four finite, non-negative numbers that sum to 1."""
+    return (
+        len(values) == 4 and _finite(*values) and min(values) >= 0 and abs(sum(values) - 1) <= 1e-6
+    )
 
 
 def _finite(*values: float) -> bool:

@@ -40,6 +40,13 @@ def present(batch: Sample) -> torch.Tensor | None:
     return getattr(batch, "present", None)
 
 
+def window_kwargs(batch: Sample) -> dict[str, torch.Tensor]:
+    """``{"window": codes}`` for a batch with a windowed acquisition (``data.window_probs``),
+    else ``{}``: generators are then called exactly as before the option existed."""
+    window = getattr(batch, "window", None)
+    return {"window": window} if window is not None and bool((window != 0).any()) else {}
+
+
 def batch_to(batch: Sample, device: torch.device) -> Sample:
     """Move every tensor field of a NamedTuple batch to ``device`` (other fields unchanged)."""
     moved = [v.to(device, non_blocking=True) if torch.is_tensor(v) else v for v in batch]
@@ -116,6 +123,7 @@ class GanTrainer:
             batch.met,
             batch.lam,
             present(batch),
+            **window_kwargs(batch),
         )
         target = batch.hr * batch.mask
         logs: dict[str, float] = {}
