@@ -62,6 +62,7 @@ __all__ = [
     "MIN_FACTOR",
     "MIN_OUTPUT_SIDE",
     "Anatomy",
+    "GridChoice",
     "Precision",
     "Predictor",
     "Volume",
@@ -269,6 +270,51 @@ def output_grid(
     if max(chosen) > high:
         raise ValueError(f"{what} exceeds {high} voxels per axis, the largest grid accepted")
     return chosen
+
+
+@dataclass(frozen=True)
+class GridChoice:
+    """How the output grid of a map is chosen: the default rule, a grid, or a voxel size.
+
+    Args:
+        grid: the output grid ``(N_y, N_x)`` of every map (``--grid``), or ``None``.
+        voxel_size: the output's in-plane voxel size in mm (``--voxel-size``), or ``None``;
+            not with ``grid``. Neither: :func:`default_grid`.
+
+    Raises:
+        ValueError: both given, a grid that is not two sizes >= 1, a voxel size that is not
+            finite and > 0.
+    """
+
+    grid: tuple[int, int] | None = None
+    voxel_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.grid is not None and self.voxel_size is not None:
+            raise ValueError("give a grid or a voxel size, not both")
+        if self.grid is not None:
+            values = [int(v) for v in self.grid]
+            if len(values) != 2 or min(values) < 1:
+                raise ValueError(f"give two sizes N_y N_x >= 1, got {list(self.grid)}")
+            object.__setattr__(self, "grid", (values[0], values[1]))
+        if self.voxel_size is not None:
+            size = float(self.voxel_size)
+            if not (math.isfinite(size) and size > 0):
+                raise ValueError(f"give a voxel size in mm > 0, got {self.voxel_size!r}")
+            object.__setattr__(self, "voxel_size", size)
+
+    def of(self, lr_shape: Sequence[int], lr_affine: np.ndarray) -> tuple[int, int]:
+        """The output grid of a map of ``lr_shape`` and ``lr_affine`` (:func:`output_grid`)."""
+        return output_grid(lr_shape, lr_affine, self.grid, self.voxel_size)
+
+    def record(self) -> dict[str, object]:
+        """How the grid was chosen, for provenance: ``{"rule": "default" | "grid" |
+        "voxel_size", ...}``."""
+        if self.grid is not None:
+            return {"rule": "grid", "grid": list(self.grid)}
+        if self.voxel_size is not None:
+            return {"rule": "voxel_size", "voxel_size_mm": self.voxel_size}
+        return {"rule": "default", "min_side": MIN_OUTPUT_SIDE, "min_factor": MIN_FACTOR}
 
 
 def output_geometry(
