@@ -140,7 +140,7 @@ def test_press_box_and_zero_slices_give_nothing_outside(
     lr[:, :, 1] = 0.0
     case["map"] = save(case["map"], lr, img.affine)
     out = tmp_path / "sr.nii.gz"
-    assert run(model_file, case, out) == 0
+    assert run(model_file, case, out, "--grid", "32", "32") == 0  # twice the map per axis
     sr, mask = load(out), load(tmp_path / "sr_mask.nii.gz") > 0
     assert np.all(sr[:, :, 1] == 0) and not mask[:, :, 1].any()
     inside = np.zeros(mask.shape, dtype=bool)
