@@ -46,7 +46,7 @@ def gains(predictor: Predictor, scans: list[Scan], truths: dict, n: int) -> dict
         estimate = predictor.super_resolve(scan.lr, scan.metabolite, scan.anatomy)[0]
         raw = np.moveaxis(estimate, 2, 0)
         check = self_check(predictor, scan.lr, scan.metabolite, scan.anatomy)
-        zero = kspace.zero_fill(measured, predictor.grid)
+        zero = kspace.zero_fill(measured, scan.anatomy.grid)
         calibrated = blend(zero, raw.astype(np.float64), (n, n), check.weights)
         base = masked_psnr(zero, truth, inside)
         out[scan.metabolite] = (

@@ -62,9 +62,7 @@ def test_acquired_n_that_discards_data_or_exceeds_the_grid_is_refused() -> None:
 
 
 def test_n_equal_to_the_grid_is_nothing_to_super_resolve() -> None:
-    with pytest.raises(
-        ValueError, match="64x64, the model's output grid: nothing to super-resolve"
-    ):
+    with pytest.raises(ValueError, match="64x64, the output grid: nothing to super-resolve"):
         acquisition.plan_acquisition(volume((64, 64)), (64, 64))
     # one axis at the grid still has something to do
     assert acquisition.plan_acquisition(volume((64, 32)), (64, 64)).n == (64, 32)

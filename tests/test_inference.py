@@ -66,7 +66,7 @@ def test_output_geometry_keeps_field_of_view_and_centre(n: tuple[int, int]) -> N
 
 
 def test_output_geometry_refuses_maps_larger_than_the_grid() -> None:
-    with pytest.raises(ValueError, match="larger than the model's output grid"):
+    with pytest.raises(ValueError, match="larger than the output grid"):
         output_geometry((33, 16, 4), np.eye(4), GRID)
 
 

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from mrsisr import kspace
 from mrsisr.bands import blend
-from mrsisr.inference import Anatomy, Predictor
+from mrsisr.inference import Anatomy, GridChoice, Predictor
 from mrsisr.metabolites import Metabolite
 from mrsisr.predict import Job, run_jobs
 from mrsisr.selfcheck import (
@@ -196,7 +196,7 @@ def test_predict_writes_the_calibrated_map_and_its_self_check(
         mask_out=out.parent / "mask.nii.gz",
         sharpness=(0.0,),
     )
-    run_jobs([job], predictor, calibration=calibration)
+    run_jobs([job], predictor, calibration=calibration, grid=GridChoice(grid=GRID))
     import nibabel as nib
 
     written = np.asarray(nib.load(out).dataobj, dtype=np.float64)

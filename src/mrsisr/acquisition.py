@@ -113,7 +113,7 @@ class Acquisition:
 
 def plan_acquisition(
     lr: np.ndarray,
-    grid: Sequence[int],
+    grid: Sequence[int] | None = None,
     *,
     acquired_n: int | Sequence[int] | None = None,
     trained_n: Sequence[int] | None = None,
@@ -123,7 +123,8 @@ def plan_acquisition(
 
     Args:
         lr: the map ``(n_y, n_x, S)`` as stored.
-        grid: the model's output grid ``(N_y, N_x)``.
+        grid: the output grid ``(N_y, N_x)``, when it is fixed already (``None``: chosen
+            later from ``n``, e.g. :func:`mrsisr.inference.output_grid`).
         acquired_n: the size it was acquired at, when the pipeline zero-filled it (one int
             or ``(n_y, n_x)``); its k-space is cut back to this window.
         trained_n: the sizes the model was trained on (e.g. ``16, 18, ..., 32``); ``n``
@@ -142,7 +143,7 @@ def plan_acquisition(
     if lr.ndim != 3:
         raise ValueError(f"must be a volume (n_y, n_x, slices), got shape {lr.shape}")
     stored = (int(lr.shape[0]), int(lr.shape[1]))
-    target = _pair(grid, "grid")
+    target = None if grid is None else _pair(grid, "grid")
     acquired = _pair(acquired_n, "--acquired-n")
     split: tuple[bool, ...] = (False, False)
     nonzero = lr != 0
@@ -187,7 +188,7 @@ def plan_acquisition(
         n = acquired
     if n == target:
         raise ValueError(
-            f"the map is {_size(n)}, the model's output grid: nothing to super-resolve; "
+            f"the map is {_size(n)}, the output grid: nothing to super-resolve; "
             "give the map at its acquisition grid (or --acquired-n if it was zero-filled)"
         )
     trained = (int(min(trained_n)), int(max(trained_n))) if trained_n else None

@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -113,7 +113,7 @@ class AdaptSettings:
 
 
 class Scan(NamedTuple):
-    """One measured map with its anatomy on the model's grid."""
+    """One measured map with its anatomy on its output grid."""
 
     lr: np.ndarray
     """``(n_y, n_x, S)`` float64 measured map at its acquisition grid."""
@@ -265,8 +265,6 @@ def adapt(
     model = copy.deepcopy(predictor.model).float().to(predictor.device)
     params = _trainable(model, settings.trainable)
     optimiser = torch.optim.Adam(params, lr=settings.lr, betas=(0.5, 0.9))
-    grid = predictor.grid
-    symmetries = symmetries_of(grid)
     losses: list[float] = []
     key = _run_key(predictor, scans, settings)
     if resume is not None:
@@ -285,7 +283,8 @@ def adapt(
         coarse_n = tuple(max(4, min(int(v) - 1, round(v * ratio))) for v in n)
         coarse = kspace.degrade(measured, coarse_n)
         inputs, scale = predictor.network_inputs(coarse, part.anatomy)
-        target = kspace.zero_fill(measured, grid) / scale[:, None, None]
+        target = kspace.zero_fill(measured, part.anatomy.grid) / scale[:, None, None]
+        symmetries = symmetries_of(part.anatomy.grid)  # each scan on its own output grid
         sym = symmetries[int(rng.integers(len(symmetries)))] if settings.augment else None
         sizes = [coarse_n, n]
         if sym is not None:
@@ -317,15 +316,7 @@ def adapt(
         resume.unlink(missing_ok=True)
     for p in model.parameters():
         p.requires_grad_(False)
-    adapted = Predictor(
-        model=model.eval(),
-        grid=grid,
-        device=predictor.device,
-        batch_size=predictor.batch_size,
-        precision=predictor.precision,
-        source=predictor.source,
-        trained_n=predictor.trained_n,
-    )
+    adapted = replace(predictor, model=model.eval())
     after = held_out_gain(adapted, scans) if check else math.nan
     result = Adapted(model.eval(), settings, losses, before, after, time.perf_counter() - start)
     log.info(

@@ -4,13 +4,19 @@ The numerical core of ``mrsisr predict`` and ``mrsisr demo`` (volumes in memory)
 jobs and user-facing checks live in :mod:`mrsisr.predict`.
 
 Geometry. A low-resolution (LR) map is a volume ``(n_y, n_x, S)`` at its acquisition grid: the
-first two voxel axes are the MRSI plane, slices run along the third. The output grid is the
-model's ``(N_y, N_x)`` in-plane with the same ``S`` slices and the same field of view; its
-affine is ``kspace.lowres_affine(lr_affine, n, N)`` (voxel ``n // 2`` of the input and voxel
-``N // 2`` of the output are the same point). T1 and FLAIR, at any grid, are resampled onto the
-output grid through their affines. Either or both may be absent for a model trained with
-presence flags (``GeneratorConfig.presence``): the absent image is zeros and flagged absent,
-and the brain mask is derived from what there is (the other image, else the maps themselves).
+first two voxel axes are the MRSI plane, slices run along the third. The output grid
+``(N_y, N_x)`` covers the same field of view with the same ``S`` slices: by default
+:func:`default_grid` (isotropic in-plane voxels, at least :data:`MIN_OUTPUT_SIDE` on the short
+axis and at least twice the input per axis), or a grid or voxel size the caller chooses
+(:func:`output_grid`). Its affine is ``kspace.lowres_affine(lr_affine, n, N)`` (voxel
+``n // 2`` of the input and voxel ``N // 2`` of the output are the same point). The network
+runs on the output grid whatever grid it was trained on (:class:`~mrsisr.nn.unet.
+MultiEncoderUNet` is fully convolutional and encodes ``n`` relative to ``N``); the
+:class:`Anatomy` given to :meth:`Predictor.super_resolve` carries that grid. T1 and FLAIR,
+at any grid, are resampled onto the output grid through their affines. Either or both may be
+absent for a model trained with presence flags (``GeneratorConfig.presence``): the absent
+image is zeros and flagged absent, and the brain mask is derived from what there is (the
+other image, else the maps themselves).
 
 What the output holds. The generator returns a masked, data-consistent estimate per slice.
 :meth:`Predictor.super_resolve` multiplies it back to the input's units and applies data
@@ -28,6 +34,7 @@ masked map does not explain (smooth, low-frequency); the mask used is written ne
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,26 +48,36 @@ from torch import nn
 from mrsisr import kspace
 from mrsisr.acquisition import measured_on_grid
 from mrsisr.bands import blend
+from mrsisr.checkpoint import TrainedRange, load_model
 from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
+from mrsisr.nn.config import LIMITS
 from mrsisr.options import StrEnum, parse_enum, resolve_device
 
 __all__ = [
     "BF16_PSNR_TOLERANCE_DB",
     "DEFAULT_SHARPNESS",
+    "MIN_FACTOR",
+    "MIN_OUTPUT_SIDE",
     "Anatomy",
+    "GridChoice",
     "Precision",
     "Predictor",
     "Volume",
     "brain_mask",
     "cpu_has_native_bf16",
+    "default_grid",
+    "describe_outside",
+    "grid_for_voxel_size",
     "images_label",
+    "in_plane_voxel_mm",
     "map_mask",
     "model_grid",
     "otsu_threshold",
     "output_geometry",
+    "output_grid",
     "resolve_device",
     "resolve_precision",
 ]
@@ -89,6 +106,11 @@ class Anatomy(NamedTuple):
         """Whether there is a T1 and whether there is a FLAIR."""
         return self.t1 is not None, self.flair is not None
 
+    @property
+    def grid(self) -> tuple[int, int]:
+        """The output grid ``(N_y, N_x)`` the anatomy is on (the mask's first two axes)."""
+        return int(self.mask.shape[0]), int(self.mask.shape[1])
+
 
 def images_label(present: Sequence[bool]) -> str:
     """``"T1 and FLAIR"``, ``"T1 only"``, ``"FLAIR only"`` or ``"no anatomical image"``."""
@@ -114,23 +136,217 @@ def model_grid(config: dict) -> tuple[int, int]:
     raise ValueError(f"model configuration has no valid 'grid' (got {grid!r})")
 
 
+MIN_OUTPUT_SIDE = 64
+"""The default output grid has at least this many voxels on its short in-plane axis."""
+MIN_FACTOR = 2
+"""The default output grid has at least this many times the input's voxels per axis."""
+
+
+def _size(grid: Sequence[int]) -> str:
+    return "x".join(str(int(v)) for v in grid)
+
+
+def in_plane_voxel_mm(affine: np.ndarray) -> tuple[float, float]:
+    """The in-plane voxel sizes ``(d_y, d_x)`` in mm of an affine: its first two columns' lengths.
+
+    Raises:
+        ValueError: not a ``4 x 4`` affine, or a voxel size that is not finite and > 0.
+    """
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise ValueError(f"affine must be 4x4, got shape {affine.shape}")
+    sizes = np.linalg.norm(affine[:3, :2], axis=0)
+    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
+        raise ValueError(f"the affine's in-plane voxel sizes must be finite and > 0, got {sizes}")
+    return float(sizes[0]), float(sizes[1])
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def _check_n(n: Sequence[int]) -> tuple[int, int]:
+    pair = (int(n[0]), int(n[1]))
+    if min(pair) < 1:
+        raise ValueError(f"the map's grid must be positive, got {_size(pair)}")
+    return pair
+
+
+def default_grid(n: Sequence[int], voxel_mm: Sequence[float]) -> tuple[int, int]:
+    """The default output grid of an ``(n_y, n_x)`` map of ``(d_y, d_x)`` mm voxels.
+
+    The output covers the input's field of view ``F = n · d`` with isotropic in-plane voxels
+    of ``v = min(min(d) / MIN_FACTOR, min(F) / MIN_OUTPUT_SIDE)`` mm: at least twice the
+    input's voxels per axis and at least :data:`MIN_OUTPUT_SIDE` on the short axis, and no
+    finer than that. ``N = F / v`` per axis, rounded to the nearest integer (halves up): the
+    axis that sets ``v`` is exact, and rounding never breaks either bound (both are
+    integers), so the other axis's voxel is ``v`` within half a voxel over the field of view.
+    32 x 42 of 5 mm -> 64 x 84 of 2.5 mm; 64 x 64 -> 128 x 128; 16 x 16 to 32 x 32 of
+    square voxels -> 64 x 64.
+
+    Args:
+        n: the input's in-plane grid ``(n_y, n_x)``.
+        voxel_mm: its in-plane voxel sizes ``(d_y, d_x)`` (:func:`in_plane_voxel_mm`).
+
+    Returns:
+        ``(N_y, N_x)``.
+    """
+    n = _check_n(n)
+    d = (float(voxel_mm[0]), float(voxel_mm[1]))
+    if not all(math.isfinite(v) and v > 0 for v in d):
+        raise ValueError(f"voxel sizes must be finite and > 0, got {d}")
+    fov = (n[0] * d[0], n[1] * d[1])
+    voxel = min(min(d) / MIN_FACTOR, min(fov) / MIN_OUTPUT_SIDE)
+    return _round_half_up(fov[0] / voxel), _round_half_up(fov[1] / voxel)
+
+
+def grid_for_voxel_size(
+    n: Sequence[int], voxel_mm: Sequence[float], size_mm: float
+) -> tuple[int, int]:
+    """The grid of ``size_mm`` in-plane voxels over an ``(n_y, n_x)`` map's field of view.
+
+    ``N = n · d / size_mm`` per axis, rounded to the nearest integer (halves up): the field
+    of view is kept exactly, so the voxel is ``size_mm`` within half a voxel over it.
+
+    Raises:
+        ValueError: ``size_mm`` not finite and > 0.
+    """
+    n = _check_n(n)
+    size = float(size_mm)
+    if not (math.isfinite(size) and size > 0):
+        raise ValueError(f"voxel size must be a finite number of mm > 0, got {size_mm!r}")
+    return (
+        max(1, _round_half_up(n[0] * float(voxel_mm[0]) / size)),
+        max(1, _round_half_up(n[1] * float(voxel_mm[1]) / size)),
+    )
+
+
+def output_grid(
+    lr_shape: Sequence[int],
+    lr_affine: np.ndarray,
+    grid: Sequence[int] | None = None,
+    voxel_size: float | None = None,
+) -> tuple[int, int]:
+    """The output grid ``(N_y, N_x)`` of a map: ``grid``, the grid of ``voxel_size`` mm, or
+    the default (:func:`default_grid`).
+
+    Args:
+        lr_shape: ``(n_y, n_x, ...)`` of the map at its acquisition grid.
+        lr_affine: its ``4 x 4`` affine (for its voxel sizes).
+        grid: a chosen ``(N_y, N_x)``, or ``None``.
+        voxel_size: a chosen in-plane voxel size in mm, or ``None`` (not with ``grid``).
+
+    Raises:
+        ValueError: one line naming ``grid`` or ``voxel size``: both given; a size that is
+            not positive; a grid smaller than the map on an axis, the map's own grid
+            (nothing to super-resolve), or larger than ``LIMITS["grid"]`` per axis.
+    """
+    n = _check_n(lr_shape[:2])
+    high = LIMITS["grid"]
+    if grid is not None and voxel_size is not None:
+        raise ValueError("give a grid or a voxel size, not both")
+    if grid is not None:
+        values = [int(v) for v in grid]
+        if len(values) != 2 or min(values) < 1:
+            raise ValueError(f"grid {' '.join(map(str, values))}: give two sizes N_y N_x >= 1")
+        chosen, what = (values[0], values[1]), f"grid {_size(values)}"
+    else:
+        d = in_plane_voxel_mm(lr_affine)
+        if voxel_size is None:
+            chosen, what = default_grid(n, d), f"default grid {_size(default_grid(n, d))}"
+        else:
+            chosen = grid_for_voxel_size(n, d, voxel_size)
+            fov = f"{n[0] * d[0]:g}x{n[1] * d[1]:g} mm"
+            what = f"voxel size {float(voxel_size):g} mm gives {_size(chosen)} over {fov}, which"
+    if chosen[0] < n[0] or chosen[1] < n[1]:
+        raise ValueError(
+            f"{what} is smaller than the map's grid {_size(n)} on an axis; the output must "
+            f"have at least the map's voxels per axis"
+        )
+    if chosen == n:
+        raise ValueError(
+            f"{what} is the map's own grid {_size(n)}: nothing to super-resolve; give a finer one"
+        )
+    if max(chosen) > high:
+        raise ValueError(f"{what} exceeds {high} voxels per axis, the largest grid accepted")
+    return chosen
+
+
+@dataclass(frozen=True)
+class GridChoice:
+    """How the output grid of a map is chosen: the default rule, a grid, or a voxel size.
+
+    Args:
+        grid: the output grid ``(N_y, N_x)`` of every map (``--grid``), or ``None``.
+        voxel_size: the output's in-plane voxel size in mm (``--voxel-size``), or ``None``;
+            not with ``grid``. Neither: :func:`default_grid`.
+
+    Raises:
+        ValueError: both given, a grid that is not two sizes >= 1, a voxel size that is not
+            finite and > 0.
+    """
+
+    grid: tuple[int, int] | None = None
+    voxel_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.grid is not None and self.voxel_size is not None:
+            raise ValueError("give a grid or a voxel size, not both")
+        if self.grid is not None:
+            values = [int(v) for v in self.grid]
+            if len(values) != 2 or min(values) < 1:
+                raise ValueError(f"give two sizes N_y N_x >= 1, got {list(self.grid)}")
+            object.__setattr__(self, "grid", (values[0], values[1]))
+        if self.voxel_size is not None:
+            size = float(self.voxel_size)
+            if not (math.isfinite(size) and size > 0):
+                raise ValueError(f"give a voxel size in mm > 0, got {self.voxel_size!r}")
+            object.__setattr__(self, "voxel_size", size)
+
+    def of(self, lr_shape: Sequence[int], lr_affine: np.ndarray) -> tuple[int, int]:
+        """The output grid of a map of ``lr_shape`` and ``lr_affine`` (:func:`output_grid`)."""
+        return output_grid(lr_shape, lr_affine, self.grid, self.voxel_size)
+
+    def record(self) -> dict[str, object]:
+        """How the grid was chosen, for provenance: ``{"rule": "default" | "grid" |
+        "voxel_size", ...}``."""
+        if self.grid is not None:
+            return {"rule": "grid", "grid": list(self.grid)}
+        if self.voxel_size is not None:
+            return {"rule": "voxel_size", "voxel_size_mm": self.voxel_size}
+        return {"rule": "default", "min_side": MIN_OUTPUT_SIDE, "min_factor": MIN_FACTOR}
+
+
 def output_geometry(
-    lr_shape: Sequence[int], lr_affine: np.ndarray, grid: Sequence[int]
+    lr_shape: Sequence[int],
+    lr_affine: np.ndarray,
+    grid: Sequence[int] | None = None,
+    voxel_size: float | None = None,
 ) -> tuple[tuple[int, int, int], np.ndarray]:
     """Shape and affine of the super-resolved volume for an LR volume of ``lr_shape``.
 
     Args:
         lr_shape: ``(n_y, n_x, S)``.
         lr_affine: ``4 x 4`` affine of the LR volume.
-        grid: the model's ``(N_y, N_x)``.
+        grid: the output's ``(N_y, N_x)``, ``n <= N`` per axis; ``None``: the grid of
+            ``voxel_size``, or the default (:func:`output_grid`).
+        voxel_size: in-plane voxel size in mm of the output (without ``grid``).
 
     Returns:
-        ``((N_y, N_x, S), affine)`` with ``affine = lowres_affine(lr_affine, n, N)``.
+        ``((N_y, N_x, S), affine)`` with ``affine = lowres_affine(lr_affine, n, N)``: the
+        same field of view, voxel ``n // 2`` of the input at voxel ``N // 2`` of the output.
+
+    Raises:
+        ValueError: as :func:`output_grid` when the grid is chosen here; a ``grid`` smaller
+            than the map on an axis.
     """
     n = (int(lr_shape[0]), int(lr_shape[1]))
-    N = (int(grid[0]), int(grid[1]))
+    if grid is None:
+        N = output_grid(lr_shape, lr_affine, voxel_size=voxel_size)
+    else:
+        N = (int(grid[0]), int(grid[1]))
     if n[0] > N[0] or n[1] > N[1]:
-        raise ValueError(f"the map's grid {n} is larger than the model's output grid {N}")
+        raise ValueError(f"the map's grid {n} is larger than the output grid {N}")
     return (*N, int(lr_shape[2])), kspace.lowres_affine(lr_affine, n, N)
 
 
@@ -221,6 +437,26 @@ def map_mask(maps: Sequence[np.ndarray], grid: Sequence[int]) -> np.ndarray:
     return brain_mask(*filled)
 
 
+def describe_outside(
+    trained: TrainedRange | None, n: Sequence[int], grid: Sequence[int]
+) -> str | None:
+    """What of ``n`` and the output ``grid`` lies outside ``trained`` (:meth:`Predictor.
+    outside_trained`), or ``None`` when both are inside or nothing is recorded."""
+    if trained is None:
+        return None
+    parts = []
+    for axis, name in enumerate(("y", "x")):
+        value = int(n[axis])
+        if value < trained.n_min[axis]:
+            parts.append(f"n {value} < {trained.n_min[axis]} on {name}")
+        elif value > trained.n_max[axis]:
+            parts.append(f"n {value} > {trained.n_max[axis]} on {name}")
+    size = (int(grid[0]), int(grid[1]))
+    if size != tuple(trained.grid):
+        parts.append(f"N {_size(size)}, trained {_size(trained.grid)}")
+    return "; ".join(parts) or None
+
+
 class Precision(StrEnum):
     """Arithmetic of the generator's forward passes at inference."""
 
@@ -275,12 +511,16 @@ def resolve_precision(precision: Precision | str, device: torch.device) -> Preci
 
 @dataclass
 class Predictor:
-    """A generator ready to super-resolve volumes: model, output grid, device, batch size.
+    """A generator ready to super-resolve volumes: model, its grid, device, batch size.
+
+    The output grid is that of the :class:`Anatomy` given to :meth:`super_resolve` (made on
+    :func:`output_geometry`); the network runs on it, whatever grid it was trained on.
 
     Args:
         model: a generator with the call ``model(lr, t1, flair, mask, n, met, lam)`` of
-            docs/ARCHITECTURE.md, returning ``(B, 1, N_y, N_x)``.
-        grid: its output grid ``(N_y, N_x)``.
+            docs/ARCHITECTURE.md, returning ``(B, 1, N_y, N_x)`` on any grid it is given
+            (:class:`~mrsisr.nn.unet.MultiEncoderUNet` is fully convolutional).
+        grid: the grid ``(N_y, N_x)`` it was trained on (its configuration's).
         device: where to run it.
         batch_size: slices per forward pass.
         precision: arithmetic of the forward passes (:class:`Precision`; ``auto`` is resolved
@@ -288,6 +528,8 @@ class Predictor:
         source: the model file it was loaded from (recorded in provenance sidecars), if any.
         trained_n: the acquisition sizes the model was trained on (its metadata's
             ``n_choices``; empty when unknown).
+        trained: the ranges of ``n`` and the grid ``N`` it was trained on (its header's
+            ``trained``, else from ``trained_n`` on ``grid``; ``None`` when unknown).
     """
 
     model: nn.Module
@@ -297,6 +539,15 @@ class Predictor:
     precision: Precision = Precision.fp32
     source: Path | None = None
     trained_n: tuple[int, ...] = ()
+    trained: TrainedRange | None = None
+
+    def outside_trained(self, n: Sequence[int], grid: Sequence[int]) -> str | None:
+        """What of an acquisition size ``n`` and output grid ``N`` lies outside the model's
+        trained ranges (e.g. ``"n 42 > 32 on x; N 64x84, trained 64x64"``), or ``None``.
+
+        Without recorded ranges (:attr:`trained` ``None``) nothing is reported.
+        """
+        return describe_outside(self.trained, n, grid)
 
     @property
     def accepts_missing_images(self) -> bool:
@@ -338,8 +589,6 @@ class Predictor:
         Raises:
             UserError: the file is missing, not an mrsisr model or corrupted.
         """
-        from mrsisr.checkpoint import load_model
-
         dev = resolve_device(device)
         model, info = load_model(path, map_location=dev)
         try:
@@ -349,6 +598,10 @@ class Predictor:
         log.info("model %s (%s), output grid %dx%d, on %s", path, info.variant, *grid, dev)
         choices = info.metadata.get("n_choices")
         trained = choices if isinstance(choices, list) else []
+        sizes = tuple(int(v) for v in trained if isinstance(v, int))
+        ranges = info.trained
+        if ranges is None and sizes:
+            ranges = TrainedRange.from_n_choices(sizes, grid)
         return cls(
             model=model.eval(),
             grid=grid,
@@ -356,7 +609,8 @@ class Predictor:
             batch_size=batch_size,
             precision=parse_enum(Precision, precision, "precision"),  # auto: __post_init__
             source=Path(path),
-            trained_n=tuple(int(v) for v in trained if isinstance(v, int)),
+            trained_n=sizes,
+            trained=ranges,
         )
 
     def prepare_anatomy(
@@ -443,8 +697,9 @@ class Predictor:
         Args:
             lr: ``(n_y, n_x, S)`` measured map at its acquisition grid, in its units.
             metabolite: which metabolite the map is.
-            anatomy: inputs on the output grid (:meth:`prepare_anatomy`), ``(N_y, N_x, S)``;
-                an absent image is given to the model as zeros, flagged absent.
+            anatomy: inputs on the output grid (:meth:`prepare_anatomy`), ``(N_y, N_x, S)``,
+                any grid with ``n <= N`` per axis; an absent image is given to the model as
+                zeros, flagged absent.
             sharpness: the λ values, each ``>= 0``.
             detail_weights: weights of the network's detail per ring of the unacquired band
                 (:func:`mrsisr.bands.blend`, e.g. from :func:`mrsisr.selfcheck.self_check`);
@@ -464,7 +719,7 @@ class Predictor:
         estimate *= scale[None, :, None, None]
         consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
         if detail_weights is not None:
-            zero_filled = kspace.zero_fill(measured, self.grid)
+            zero_filled = kspace.zero_fill(measured, anatomy.grid)
             consistent = blend(zero_filled, consistent, measured.shape[-2:], detail_weights)
         return np.moveaxis(consistent, 1, 3).astype(np.float32)
 
@@ -479,7 +734,9 @@ class Predictor:
             raise ValueError(f"lr must be a volume (n_y, n_x, S), got shape {lr.shape}")
         if not lams or min(lams) < 0:
             raise ValueError(f"sharpness must be one or more values >= 0, got {lams}")
-        shape, _ = output_geometry(lr.shape, np.eye(4), self.grid)  # checks n <= N
+        shape, _ = output_geometry(lr.shape, np.eye(4), anatomy.grid)  # checks n <= N
+        if max(shape[:2]) > LIMITS["grid"]:
+            raise ValueError(f"the output grid {shape[:2]} exceeds {LIMITS['grid']} per axis")
         if anatomy.mask.shape != shape:
             raise ValueError(f"anatomy is on grid {anatomy.mask.shape}, expected {shape}")
         self.check_images(anatomy.present)
@@ -500,8 +757,8 @@ class Predictor:
             anatomy's where the slice was measured (non-zero, :func:`mrsisr.acquisition.
             measured_on_grid`).
         """
-        zero_filled = kspace.zero_fill(measured, self.grid)  # (S, N_y, N_x)
-        mask = np.moveaxis(anatomy.mask, 2, 0) & measured_on_grid(measured, self.grid)
+        zero_filled = kspace.zero_fill(measured, anatomy.grid)  # (S, N_y, N_x)
+        mask = np.moveaxis(anatomy.mask, 2, 0) & measured_on_grid(measured, anatomy.grid)
         scale = map_scale(zero_filled, mask)  # (S,)
         absent = np.zeros(mask.shape, dtype=np.float32)
         inputs = np.stack(

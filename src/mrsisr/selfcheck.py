@@ -228,7 +228,7 @@ def self_check(
         note = f"n' below the trained sizes (>= {low}): the bar is {bar:g} dB"
     coarse = kspace.degrade(measured, check)  # (S, n'_y, n'_x)
     raw = predictor.super_resolve(np.moveaxis(coarse, 0, 2), metabolite, anatomy, (0.0,))[0]
-    grid = predictor.grid
+    grid = anatomy.grid
     # Everything at the scale n, on the output grid; the measured map is the reference, and
     # the band is n' -> n (the network's output is cut back to n).
     reference = kspace.zero_fill(measured, grid)

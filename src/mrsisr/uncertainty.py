@@ -113,7 +113,7 @@ def tta(
     slices, n = measured.shape[0], measured.shape[-2:]
     inputs, scale = predictor.network_inputs(measured, anatomy)  # scale is symmetry-invariant
     outputs = []
-    for sym in symmetries_of(predictor.grid):
+    for sym in symmetries_of(anatomy.grid):
         sizes = np.broadcast_to(np.array(sym.size(n)), (slices, 2))
         est = predictor.estimate(
             sym.apply(inputs), sizes, index_of(metabolite), lams, anatomy.present

@@ -12,10 +12,12 @@ import torch
 
 from mrsisr import kspace
 from mrsisr.cli import main
-from tiny_model import GRID, save
+from mrsisr.inference import default_grid
+from tiny_model import save
 
 N_LR = (16, 12)  # rectangular acquisition
 SLICES = 3
+OUT = default_grid(N_LR, (6.0, 5.0))  # the default output grid of lr_affine(): 102 x 64
 
 
 def lr_affine() -> np.ndarray:
@@ -93,17 +95,17 @@ def test_output_geometry_in_nibabel(model_file, patient, tmp_path) -> None:
     out = tmp_path / "sr_Gln.nii.gz"
     assert predict(model_file, *one_map(patient, out)) == 0
     img = nib.load(str(out))
-    assert img.shape == (*GRID, SLICES)
-    expected = kspace.lowres_affine(lr_affine(), N_LR, GRID)
+    assert OUT == (102, 64) and img.shape == (*OUT, SLICES)
+    expected = kspace.lowres_affine(lr_affine(), N_LR, OUT)
     np.testing.assert_allclose(img.affine, expected, atol=1e-4)
     # Same field of view (N output voxels span n input voxels), same slices, and input voxel
     # n//2 and output voxel N//2 are the same point (centred-FFT convention).
-    fov_out = np.linalg.norm(img.affine[:3, :2], axis=0) * GRID
+    fov_out = np.linalg.norm(img.affine[:3, :2], axis=0) * OUT
     np.testing.assert_allclose(fov_out, np.linalg.norm(lr_affine()[:3, :2], axis=0) * N_LR)
     np.testing.assert_allclose(img.affine[:3, 2], lr_affine()[:3, 2], atol=1e-5)
     centre = [N_LR[0] // 2, N_LR[1] // 2, 1, 1]
     np.testing.assert_allclose(
-        img.affine @ [GRID[0] // 2, GRID[1] // 2, 1, 1], lr_affine() @ centre, atol=1e-4
+        img.affine @ [OUT[0] // 2, OUT[1] // 2, 1, 1], lr_affine() @ centre, atol=1e-4
     )
     assert int(img.header["sform_code"]) == int(img.header["qform_code"]) == 1
     np.testing.assert_allclose(img.header.get_qform(), img.header.get_sform(), atol=1e-4)
@@ -168,7 +170,7 @@ def test_several_sharpness_values_give_one_file_each_or_a_stack(model_file, pati
     args = one_map(patient, stacked, "--sharpness", "0", "0.03", "--stack", *raw)
     assert predict(model_file, *args) == 0
     stack = nib.load(str(stacked)).get_fdata()
-    assert stack.shape == (*GRID, SLICES, 2)
+    assert stack.shape == (*OUT, SLICES, 2)
     np.testing.assert_allclose(stack[..., 0], first, atol=1e-6)
     np.testing.assert_allclose(stack[..., 1], second, atol=1e-6)
 
@@ -211,7 +213,7 @@ def test_manifest_of_a_cohort(model_file, patient, tmp_path) -> None:
     # The same images: the same grid; p01's mask is its manifest's, p02's is derived from them.
     a = nib.load(str(out / "p01" / "sr_Gln.nii.gz")).get_fdata()
     b = nib.load(str(out / "p02" / "sr_Gln.nii.gz")).get_fdata()
-    assert a.shape == b.shape == (*GRID, SLICES)
+    assert a.shape == b.shape == (*OUT, SLICES)
     given, derived = (
         json.loads((out / pid / "sr_Gln.json").read_text(encoding="utf-8"))["mask_source"]
         for pid in ("p01", "p02")
@@ -228,7 +230,7 @@ def test_existing_output_is_refused_unless_overwrite(model_file, patient, tmp_pa
     assert str(out) in err and "--overwrite" in err
     assert out.read_bytes() == b"keep me"
     assert predict(model_file, *one_map(patient, out, "--overwrite")) == 0
-    assert nib.load(str(out)).shape == (*GRID, SLICES)
+    assert nib.load(str(out)).shape == (*OUT, SLICES)
 
 
 @pytest.mark.slow
@@ -294,9 +296,9 @@ def test_bad_input_nan(model_file, patient, tmp_path, capsys) -> None:
 
 def test_bad_input_map_larger_than_the_grid(model_file, patient, tmp_path, capsys) -> None:
     bad = save(tmp_path / "lr_Gln.nii.gz", np.ones((40, 12, SLICES)), lr_affine())
-    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz")
+    args = one_map({**patient, "Gln": bad}, tmp_path / "out" / "sr.nii.gz", "--grid", 32, 32)
     msg = expect_user_error(predict(model_file, *args), capsys, tmp_path / "out", str(bad))
-    assert "larger than the model's output grid 32x32" in msg
+    assert "larger than the output grid (--grid) 32x32" in msg
 
 
 def test_bad_input_t1_cuts_the_brain(model_file, patient, tmp_path, capsys) -> None:
@@ -371,7 +373,7 @@ def test_python_example_of_the_docs_runs(model_file, patient, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, str(doc), "exec"), namespace)
-    assert namespace["maps"].shape == (2, *GRID, SLICES)
+    assert namespace["maps"].shape == (2, *OUT, SLICES)
 
 
 def test_bad_input_map_too_small(model_file, patient, tmp_path, capsys) -> None:

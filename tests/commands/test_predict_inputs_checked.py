@@ -9,10 +9,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from test_predict import GRID, predict
+from test_predict import predict
 
 from mrsisr import kspace
 from mrsisr.data.resample import upsampled_grid
+from tiny_model import GRID
 
 N_LR, SLICES, VOXEL_MM, FINE = 16, 3, 6.0, 6
 
@@ -139,7 +140,7 @@ def test_press_box_and_zero_slices_give_nothing_outside(
     lr[:, :, 1] = 0.0
     case["map"] = save(case["map"], lr, img.affine)
     out = tmp_path / "sr.nii.gz"
-    assert run(model_file, case, out) == 0
+    assert run(model_file, case, out, "--grid", "32", "32") == 0  # twice the map per axis
     sr, mask = load(out), load(tmp_path / "sr_mask.nii.gz") > 0
     assert np.all(sr[:, :, 1] == 0) and not mask[:, :, 1].any()
     inside = np.zeros(mask.shape, dtype=bool)
@@ -187,21 +188,29 @@ def test_zero_filled_maps_are_refused_and_acquired_n_cuts_them_back(
     assert not out.exists()
     assert run(model_file, case, out, "--acquired-n", "12") == 0
     sr = nib.load(str(out))
-    np.testing.assert_allclose(sr.affine, kspace.lowres_affine(lr_affine(), (16, 16), GRID))
+    # 12 x 12 of 8 mm -> the default grid 64 x 64, over the same field of view
+    assert sr.shape[:2] == (64, 64)
+    np.testing.assert_allclose(sr.affine, kspace.lowres_affine(lr_affine(), (16, 16), (64, 64)))
     back = kspace.degrade(np.moveaxis(np.asarray(sr.dataobj, dtype=np.float64), 2, 0), 12)
     np.testing.assert_allclose(back, acquired, atol=1e-4 * np.abs(acquired).max())
 
 
-def test_a_map_on_the_model_grid_is_nothing_to_super_resolve(
+def test_a_grid_equal_to_the_map_is_nothing_to_super_resolve(
     model_file,
     tmp_path,
     capsys,
 ) -> None:
+    """A map on the model's own grid is super-resolved to the default grid (twice finer);
+    asking for the map's own grid is refused in one line."""
     case = make_case(tmp_path / "in")
     full = np.random.default_rng(1).uniform(1, 2, (*GRID, SLICES))
     case["map"] = save(case["map"], full, kspace.lowres_affine(lr_affine(), (16, 16), GRID))
-    assert run(model_file, case, tmp_path / "sr.nii.gz") == 2
-    assert "nothing to super-resolve" in last_error(capsys)
+    assert run(model_file, case, tmp_path / "sr.nii.gz", "--grid", "32", "32") == 2
+    message = last_error(capsys)
+    assert "--grid 32 32: grid 32x32 is the map's own grid 32x32: nothing to super-resolve" in (
+        message
+    )
+    assert not (tmp_path / "sr.nii.gz").exists()
 
 
 def crop(path: Path, box: tuple[slice, slice]) -> Path:

@@ -61,7 +61,9 @@ def predict(model: Path, patient, out: Path, *images: str) -> int:
     argv = ["predict", "--model", str(model), "--device", "cpu", "--met", str(patient["Gln"])]
     for name in images:
         argv += [f"--{name}", str(patient[name])]
-    return main([*argv, "--metabolite", "Gln", "--out", str(out)])
+    # T1, FLAIR and the head are on the model's grid: the output on it too
+    grid = ["--grid", str(GRID[0]), str(GRID[1])]
+    return main([*argv, "--metabolite", "Gln", *grid, "--out", str(out)])
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ import pytest
 
 from mrsisr import __version__
 from mrsisr.cli import main
-from tiny_model import GRID
 from tiny_model import save as save_nifti
 
 N_LR = (16, 16)
@@ -120,7 +119,8 @@ def test_the_sidecar_traces_the_map_to_its_inputs(model_file, anatomy, tmp_path)
         roles = {i["role"]: i for i in data["inputs"]}
         assert roles["map"]["sha256"] == hashlib.sha256(met.read_bytes()).hexdigest()
         assert roles["t1"]["path"] == str(anatomy["t1"])
-        assert data["n"] == list(N_LR) and data["N"] == list(GRID)
+        assert data["n"] == list(N_LR) and data["N"] == [64, 64]  # the default grid
+        assert data["output_grid"]["rule"] == "default"
         assert data["sharpness"] == [float(lam)]
         assert data["metabolite"] == {"given": "Gln", "normalised": "Gln"}
         assert "derived from T1 and FLAIR" in data["mask_source"]

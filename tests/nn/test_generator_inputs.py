@@ -30,7 +30,9 @@ def with_value(index: tuple, value: float):
 
 
 CASES = [
-    ("lr", lambda x: x[:, :, :8], r"lr must have shape \(B, 1, 16, 32\)"),
+    # any grid, but every image on lr's (the network is fully convolutional)
+    ("lr", lambda x: x[:, :, :8], r"t1 must have shape \(B, 1, 8, 32\) with the batch size"),
+    ("lr", lambda x: x[:, :, :1], r"lr must be on a grid of 2 to 256 voxels per axis; got 1x32"),
     ("t1", lambda x: x[:1], r"t1 must have shape \(B, 1, 16, 32\) with the batch size B of lr"),
     ("flair", lambda x: x.squeeze(1), "flair must have shape"),
     ("mask", lambda x: x.bool(), "mask must be a floating-point tensor"),

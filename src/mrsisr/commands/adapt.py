@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mrsisr.commands._arguments import add_model_arguments
-from mrsisr.commands.predict import add_input_arguments, pipeline_input
+from mrsisr.commands.predict import add_input_arguments, grid_choice, pipeline_input
 from mrsisr.errors import UserError
 
 HELP = "fine-tune a model on a cohort's own maps (self-supervised) and write it"
@@ -81,11 +81,16 @@ def run(args: argparse.Namespace) -> int:
             force_metabolite=args.force_metabolite,
         )
     limits = model_limits(args.model)
+    grid = grid_choice(args)
     checked = check_inputs(
-        jobs, limits.grid, acquired_n=args.acquired_n, trained_n=limits.trained_n
+        jobs,
+        grid,
+        acquired_n=args.acquired_n,
+        trained_n=limits.trained_n,
+        trained=limits.trained,
     )
     predictor = load_predictor(limits.path, args.device, threads=args.threads)
-    scans = read_scans(jobs, predictor, checked, args.register)
+    scans = read_scans(jobs, predictor, checked, args.register, grid)
     with tqdm(total=settings.steps, unit="step", desc="adapting") as bar:
 
         def progress(step: int, loss: float) -> None:

@@ -1,4 +1,4 @@
-"""``mrsisr predict``: super-resolve low-resolution metabolite maps to the model's grid.
+"""``mrsisr predict``: super-resolve low-resolution metabolite maps to a finer grid.
 
 Four forms, one code path (:mod:`mrsisr.predict`, also used by ``mrsisr demo``):
 
@@ -30,9 +30,10 @@ from mrsisr.errors import UserError
 from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
 
 if TYPE_CHECKING:
+    from mrsisr.inference import GridChoice
     from mrsisr.predict.plan import PipelineInput
 
-HELP = "super-resolve low-resolution metabolite maps (NIfTI) to the model's grid"
+HELP = "super-resolve low-resolution metabolite maps (NIfTI) to a finer grid"
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +134,21 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="the size (n, or n_y n_x) the maps were acquired at, when the pipeline "
         "zero-filled them: their k-space is cut back to it, exactly",
+    )
+    grids = checks.add_mutually_exclusive_group()
+    grids.add_argument(
+        "--grid",
+        type=int,
+        nargs=2,
+        metavar=("NY", "NX"),
+        help="the output's in-plane grid, over the map's field of view (default: isotropic "
+        "voxels, at least 64 on the short axis and twice the map per axis)",
+    )
+    grids.add_argument(
+        "--voxel-size",
+        type=float,
+        metavar="MM",
+        help="the output's in-plane voxel size in mm, over the map's field of view",
     )
     checks.add_argument(
         "--register",
@@ -258,6 +274,27 @@ def _output_path(option: str, value: str | None) -> Path | None:
     return Path(value)
 
 
+def grid_choice(args: argparse.Namespace) -> GridChoice:
+    """The output grid options (``--grid``, ``--voxel-size``) as a :class:`GridChoice`.
+
+    Raises:
+        UserError: a size < 1 or a voxel size that is not a finite number > 0, naming the
+            option.
+    """
+    from mrsisr.inference import GridChoice  # torch
+
+    grid = getattr(args, "grid", None)
+    voxel = getattr(args, "voxel_size", None)
+    try:
+        return GridChoice(
+            grid=None if grid is None else (int(grid[0]), int(grid[1])), voxel_size=voxel
+        )
+    except ValueError as err:
+        option = "--grid" if grid is not None else "--voxel-size"
+        value = " ".join(map(str, grid)) if grid is not None else f"{voxel:g}"
+        raise UserError(f"{option} {value}: {err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Check every argument and input, then load the model, super-resolve, and print the
     files written. A refused input prints its one line and nothing else."""
@@ -312,8 +349,13 @@ def run(args: argparse.Namespace) -> int:
         if path.exists() and not args.overwrite:
             raise UserError(f"{path}: output exists; pass --overwrite to replace it")
     check_outputs(jobs, args.overwrite)
+    grid = grid_choice(args)
     checked = check_inputs(  # before the model is loaded: a bad input costs nothing
-        jobs, limits.grid, acquired_n=args.acquired_n, trained_n=limits.trained_n
+        jobs,
+        grid,
+        acquired_n=args.acquired_n,
+        trained_n=limits.trained_n,
+        trained=limits.trained,
     )
     predictor = load_predictor(
         limits.path, args.device, args.batch_size, args.threads, args.precision
@@ -331,6 +373,7 @@ def run(args: argparse.Namespace) -> int:
         calibration=args.calibration,
         adapt=AdaptSettings() if args.adapt else None,
         checked=checked,
+        grid=grid,
     )
     for path in written:
         print(path)

@@ -118,7 +118,7 @@ def check_cohort(
                 lr = np.moveaxis(measured, 0, 2)
                 check = self_check(predictor, lr, met, anatomy)
                 raw = np.moveaxis(predictor.super_resolve(lr, met, anatomy)[0], 2, 0)
-                zero = kspace.zero_fill(measured, predictor.grid)
+                zero = kspace.zero_fill(measured, anatomy.grid)
                 calibrated = blend(zero, raw.astype(np.float64), (n, n), check.weights)
                 base = masked_psnr(zero, truth, inside)
                 rows.append(

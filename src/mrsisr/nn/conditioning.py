@@ -39,22 +39,38 @@ def _linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int) -> None
     nn.init.uniform_(bias, -bound, bound)
 
 
-def encode_n(n: torch.Tensor, config: GeneratorConfig, dtype: torch.dtype) -> torch.Tensor:
+def encode_n(
+    n: torch.Tensor,
+    config: GeneratorConfig,
+    dtype: torch.dtype,
+    grid: Sequence[int] | None = None,
+) -> torch.Tensor:
     """The acquisition sizes as the trunks see them (:class:`~mrsisr.nn.config.NEncoding`).
+
+    Every encoding is of the factor ``n / N`` between the acquisition and the grid the
+    network runs on: ``grid`` encodes ``n / N`` itself; ``range`` and ``fourier`` encode the
+    size that has the same factor on the trained grid, ``n * config.grid / N`` (a float on
+    another grid). On ``config.grid`` (``grid`` None) this is the ``n`` it was trained with.
 
     Args:
         n: ``(B, 2)`` int64 acquisition sizes ``(n_y, n_x)``.
         config: the generator's options (``n_encoding``, ``grid``, ``n_range``, ``n_fourier``).
         dtype: floating-point type of the result.
+        grid: the grid ``(N_y, N_x)`` the network runs on; ``None``: ``config.grid``.
 
     Returns:
         ``(B, config.n_features)``.
     """
     n = n.to(dtype)
+    own = grid is None or tuple(int(g) for g in grid) == tuple(config.grid)
     if config.n_encoding == NEncoding.grid:
-        return n / torch.tensor(config.grid, dtype=dtype, device=n.device)
+        size = config.grid if own or grid is None else tuple(int(g) for g in grid)
+        return n / torch.tensor(size, dtype=dtype, device=n.device)
     if config.n_encoding == NEncoding.none:
         return torch.zeros_like(n)
+    if not own and grid is not None:
+        ratio = [t / int(g) for t, g in zip(config.grid, grid)]
+        n = n * torch.tensor(ratio, dtype=dtype, device=n.device)
     low, high = config.n_range
     unit = (n - low) / (high - low)
     if config.n_encoding == NEncoding.range:

@@ -48,7 +48,8 @@ class DataConsistency(nn.Module):
     real separable projection ``P_y @ img @ P_x.T`` (:func:`mrsisr.kspace.projection_matrix`).
     The matrices of every ``n`` in ``1..N`` are computed once per grid size (in float64,
     stored as float32 buffers that the state dict leaves out) and gathered per sample, so the
-    module is two batched matrix products.
+    module is two batched matrix products. An estimate on another grid than ``grid`` uses
+    the matrices of its own grid (computed once per size and cached).
     With ``lr = zero_fill(degrade(hr, n))`` it equals
     ``mrsisr.kspace.data_consistency(x, degrade(hr, n))``.
 
@@ -87,7 +88,7 @@ class DataConsistency(nn.Module):
         """Make ``x`` consistent with the zero-filled measurement ``lr``.
 
         Args:
-            x: estimate ``(B, C, N_y, N_x)``.
+            x: estimate ``(B, C, N_y, N_x)``, on ``grid`` or any other grid.
             lr: zero-filled measurement ``(B, C, N_y, N_x)`` (:func:`mrsisr.kspace.zero_fill`).
             n: acquisition sizes ``(B, 2)`` integer ``(n_y, n_x)``, ``1 <= n <= N``.
             window: ``(B,)`` int64 :class:`~mrsisr.options.AcquisitionWindow` codes of the
@@ -100,12 +101,17 @@ class DataConsistency(nn.Module):
             ``(B, C, N_y, N_x)``: ``x`` outside the acquired (unfiltered) frequencies, ``lr``
             inside.
         """
-        p_y = self.proj_y[n[:, 0] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_y, N_y)
-        p_x = self.proj_x[n[:, 1] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_x, N_x)
+        proj_y, proj_x = self.proj_y, self.proj_x
+        grid = (int(x.shape[-2]), int(x.shape[-1]))
+        if grid != tuple(self.grid):  # another grid: its matrices, cached per size
+            proj_y = _projections(grid[0]).to(x.device)
+            proj_x = _projections(grid[1]).to(x.device)
+        p_y = proj_y[n[:, 0] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_y, N_y)
+        p_x = proj_x[n[:, 1] - 1].unsqueeze(1).to(x.dtype)  # (B, 1, N_x, N_x)
         out = x + p_y @ (lr - x) @ p_x.transpose(-1, -2)
         if window is None or not bool((window != 0).any()):
             return out
-        keep = measured_frequencies(self.grid, n, window).to(device=x.device, dtype=x.dtype)
+        keep = measured_frequencies(grid, n, window).to(device=x.device, dtype=x.dtype)
         free = x + ifft2c(keep * fft2c(lr - x)).real.to(x.dtype)
         return torch.where((window != 0).view(-1, 1, 1, 1), free, out)
 

@@ -40,7 +40,7 @@ from mrsisr.nn.conditioning import (
     encode_n,
     group_conditions,
 )
-from mrsisr.nn.config import ANATOMY_INPUTS, ConvImpl, GeneratorConfig
+from mrsisr.nn.config import ANATOMY_INPUTS, LIMITS, ConvImpl, GeneratorConfig
 from mrsisr.nn.dc import DataConsistency
 from mrsisr.options import AcquisitionWindow, StrEnum
 
@@ -224,13 +224,16 @@ class MultiEncoderUNet(nn.Module):
         dtype: torch.dtype,
         groups: ConditionGroups | None = None,
         present: torch.Tensor | None = None,
+        grid: tuple[int, int] | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Trunk outputs of every layer: ``((L, B, H_conv) | None, (L, B, H_norm) | None)``.
 
         With ``groups``, the convolution trunks run once per group: ``(L, U, H_conv)``.
         ``present`` ``(B, 2)`` bool is used with ``GeneratorConfig.presence`` (``None``: both).
+        ``grid``: the grid the network runs on (``n`` is encoded relative to it,
+        :func:`~mrsisr.nn.conditioning.encode_n`); ``None``: ``config.grid``.
         """
-        n_feat = encode_n(n, self.config, dtype)
+        n_feat = encode_n(n, self.config, dtype, grid)
         conv_hidden = None
         if self.conv_trunk is not None:
             extra = None
@@ -282,6 +285,15 @@ class MultiEncoderUNet(nn.Module):
     ) -> torch.Tensor:
         """Super-resolve a batch; every sample has its own ``n``, ``met``, ``lam`` (and images).
 
+        The network is fully convolutional and runs on any grid ``(N_y, N_x)`` of 2 to
+        ``LIMITS["grid"]`` voxels per axis, the same for every image of the batch (its own
+        ``config.grid`` is the one it was trained on). A side that is not a multiple of the
+        pooling factor ``2 ** (levels - 1)`` is zero-padded in image space (centred) up to
+        the next multiple for the encoders and decoders, and the map is cropped back before
+        data consistency, which is exact on ``(N_y, N_x)``. ``n`` is encoded relative to the
+        grid (:func:`~mrsisr.nn.conditioning.encode_n`): on ``config.grid`` the computation
+        is the trained one.
+
         Args:
             lr: zero-filled low-resolution maps ``(B, 1, N_y, N_x)``, normalised.
             t1: T1 images on the same grid ``(B, 1, N_y, N_x)``, normalised.
@@ -314,19 +326,28 @@ class MultiEncoderUNet(nn.Module):
             zero = lr.new_zeros(())
             t1 = torch.where(present[:, 0, None, None, None], t1, zero)
             flair = torch.where(present[:, 1, None, None, None], flair, zero)
+        grid = _input_grid(lr, self.config.grid)
         if not _exporting_or_compiling():
             check_generator_inputs(
-                self.config.grid, lr, t1, flair, mask, n, met, lam, present, self.config.presence
+                grid, lr, t1, flair, mask, n, met, lam, present, self.config.presence
             )
             if cond_n is not None:
-                _check_cond_n(self.config.grid, n, cond_n)
+                _check_cond_n(grid, n, cond_n)
             if window is not None:
                 _check_window(n, window)
         seen_n = n if cond_n is None else cond_n
         groups = self.condition_groups(seen_n, met, present)
         inverse = None if groups is None else groups.inverse
-        conv_hidden, norm_hidden = self.hidden(seen_n, met, lam, lr.dtype, groups, present)
+        own = grid == self.config.grid
+        conv_hidden, norm_hidden = self.hidden(
+            seen_n, met, lam, lr.dtype, groups, present, None if own else grid
+        )
+        factor = 2 ** (len(self.config.channels) - 1)
+        pad = [(-size) % factor for size in grid]  # per axis (y, x)
+        padding = (pad[1] // 2, pad[1] - pad[1] // 2, pad[0] // 2, pad[0] - pad[0] // 2)
         images = {"lr": lr, "t1": t1, "flair": flair}
+        if any(pad):
+            images = {name: F.pad(img, padding) for name, img in images.items()}
         skips: list[list[torch.Tensor]] = [[] for _ in self.config.channels]
         for names, encoder in zip(self.config.encoders, self.encoders):
             x = torch.cat([images[name] for name in names], dim=1)
@@ -341,7 +362,10 @@ class MultiEncoderUNet(nn.Module):
             y = self.up_convs[level](y)
             y = torch.cat([*skips[level], y], dim=1)
             y = self.decoders[level](y, conv_hidden, norm_hidden, inverse)
-        return self.dc(self.head(y), lr, n, window) * mask
+        out = self.head(y)
+        if any(pad):
+            out = out[..., padding[2] : padding[2] + grid[0], padding[0] : padding[0] + grid[1]]
+        return self.dc(out, lr, n, window) * mask
 
 
 class PerSampleLoop(nn.Module):
@@ -382,6 +406,26 @@ def _check_window(n: torch.Tensor, window: torch.Tensor) -> None:
             f"window must be an integer (B,) tensor of codes 0..{codes - 1} "
             f"({', '.join(AcquisitionWindow.choices())}), got {shape}"
         )
+
+
+def _input_grid(lr: torch.Tensor, default: tuple[int, int]) -> tuple[int, int]:
+    """The grid ``(N_y, N_x)`` of a batch ``lr`` ``(B, 1, N_y, N_x)`` (``default`` when ``lr``
+    is not such a tensor: the input checks then name the problem).
+
+    Raises:
+        ValueError: a side outside ``MIN_N..LIMITS["grid"]``.
+    """
+    if not isinstance(lr, torch.Tensor) or lr.dim() != 4:
+        return default
+    grid = (int(lr.shape[-2]), int(lr.shape[-1]))
+    if grid == default:
+        return grid
+    high = LIMITS["grid"]
+    if not all(MIN_N <= size <= high for size in grid):
+        raise ValueError(
+            f"lr must be on a grid of {MIN_N} to {high} voxels per axis; got {grid[0]}x{grid[1]}"
+        )
+    return grid
 
 
 def _check_cond_n(grid: tuple[int, int], n: torch.Tensor, cond_n: torch.Tensor) -> None:

@@ -30,10 +30,11 @@ from mrsisr.acquisition import (
     plan_acquisition,
     truncate,
 )
+from mrsisr.checkpoint import TrainedRange
 from mrsisr.data.nifti import Volume, read_shape, read_volume
 from mrsisr.data.resample import coverage, resample_to_grid
 from mrsisr.errors import UserError
-from mrsisr.inference import brain_mask, output_geometry
+from mrsisr.inference import GridChoice, brain_mask, describe_outside, output_geometry
 from mrsisr.nn.unet import MIN_N
 from mrsisr.pipelines import sd_in_map_units
 from mrsisr.predict.plan import Job
@@ -198,9 +199,12 @@ def _same_grid(a: _Header, b: _Header) -> bool:
     return a[0] == b[0] and np.allclose(a[1], b[1], rtol=0, atol=_AFFINE_TOLERANCE_MM)
 
 
-def _check_map_grid(path: Path, grid: tuple[int, int], acquired: tuple[int, int] | None) -> None:
-    """Refuse a map larger than the model's grid from its header, before a voxel is read."""
-    if not path.is_file():
+def _check_map_grid(
+    path: Path, grid: tuple[int, int] | None, acquired: tuple[int, int] | None
+) -> None:
+    """Refuse a map larger than a chosen output grid (``--grid``) from its header, before a
+    voxel is read (the default grid and ``--voxel-size`` are checked on the map)."""
+    if grid is None or not path.is_file():
         return  # read_volume names the problem
     try:
         shape = read_shape(path)
@@ -212,8 +216,8 @@ def _check_map_grid(path: Path, grid: tuple[int, int], acquired: tuple[int, int]
     if n is not None and (n[0] > grid[0] or n[1] > grid[1]):
         size = f"{n[0]}x{n[1]}"
         raise UserError(
-            f"{path}: map grid {size} is larger than the model's output "
-            f"grid {grid[0]}x{grid[1]}; give the map at its acquisition grid (n <= N)"
+            f"{path}: map grid {size} is larger than the output grid (--grid) "
+            f"{grid[0]}x{grid[1]}; give a grid of at least the map's size per axis (n <= N)"
         )
 
 
@@ -420,19 +424,24 @@ def _check_anatomy_values(path: Path, volume: Volume, what: str) -> None:
 
 def check_inputs(
     jobs: Sequence[Job],
-    grid: tuple[int, int],
+    grid: GridChoice | Sequence[int] = GridChoice(),  # noqa: B008 (immutable)
     *,
     acquired_n: int | Sequence[int] | None = None,
     trained_n: Sequence[int] = (),
+    trained: TrainedRange | None = None,
 ) -> Checked:
     """Read every input once and check types, values, sizes, acquisitions and coverage.
 
     Args:
         jobs: the planned jobs.
-        grid: the model's output grid ``(N_y, N_x)``.
+        grid: how the output grid of each map is chosen (:class:`~mrsisr.inference.
+            GridChoice`: the default rule, ``--grid`` or ``--voxel-size``); a pair
+            ``(N_y, N_x)`` is that fixed grid.
         acquired_n: ``--acquired-n``, the size the maps were acquired at when a pipeline
             zero-filled them.
         trained_n: the sizes the model was trained on (a warning outside them).
+        trained: the ranges of ``n`` and ``N`` it was trained on (one warning for the run
+            when a map's ``n`` or output grid lies outside them).
 
     Returns:
         The acquisition of every map file.
@@ -440,8 +449,10 @@ def check_inputs(
     Raises:
         UserError: naming the first bad file and what is accepted.
     """
+    choice = grid if isinstance(grid, GridChoice) else GridChoice(grid=(grid[0], grid[1]))
     volumes: dict[Path, Volume] = {}
     acquisitions: Checked = {}
+    outside: dict[Path, str] = {}
     acquired = None
     if acquired_n is not None:
         pair = [acquired_n] if isinstance(acquired_n, int) else list(acquired_n)
@@ -467,7 +478,7 @@ def check_inputs(
     stored: dict[Path, tuple[Path, _Header]] = {}  # the first map of each patient, as stored
     covered: set[Path] = set()
     for job in jobs:
-        _check_map_grid(job.met, grid, acquired)
+        _check_map_grid(job.met, choice.grid, acquired)
         lr = read(job.met, "a low-resolution map (n_y, n_x, slices)")
         if min(lr.data.shape[:2]) < MIN_N:
             raise UserError(
@@ -483,8 +494,8 @@ def check_inputs(
             )
         if job.met not in acquisitions:
             try:
-                acquisitions[job.met] = plan_acquisition(
-                    lr.data, grid, acquired_n=acquired, trained_n=trained_n, warn=False
+                acquisitions[job.met] = plan_acquisition(  # its output grid: below
+                    lr.data, acquired_n=acquired, trained_n=trained_n, warn=False
                 )
             except ValueError as err:
                 raise UserError(f"{job.met}: {err}") from None
@@ -492,7 +503,15 @@ def check_inputs(
         if job.sd is not None:
             _check_sd(job.sd, job, lr, acquisition)
         lr_affine = _measured_affine(lr.affine, acquisition)
-        out_grid = output_geometry((*acquisition.n, lr.data.shape[2]), lr_affine, grid)
+        measured_shape = (*acquisition.n, lr.data.shape[2])
+        try:
+            size = choice.of(measured_shape, lr_affine)
+        except ValueError as err:
+            raise UserError(f"{job.met}: {_option(choice)}: {err}") from None
+        out_grid = output_geometry(measured_shape, lr_affine, size)
+        beyond = describe_outside(trained, acquisition.n, size)
+        if beyond:
+            outside[job.met] = beyond
         if not _same_grid(per_patient.setdefault(job.mask_out, out_grid), out_grid):
             raise UserError(
                 f"{job.met}: on another grid than the other maps of this patient; "
@@ -514,26 +533,51 @@ def check_inputs(
                 )
             brain = (job.mask, on_grid)
         anatomy_coverage(headers, out_grid, brain, job.met.name)
-    _warn_extrapolation(acquisitions)
+    _warn_extrapolation(acquisitions, outside, trained)
     return acquisitions
+
+
+def _option(choice: GridChoice) -> str:
+    """The option that chose the grid, as the user typed it."""
+    if choice.grid is not None:
+        return f"--grid {choice.grid[0]} {choice.grid[1]}"
+    if choice.voxel_size is not None:
+        return f"--voxel-size {choice.voxel_size:g}"
+    return "output grid"
 
 
 _ANATOMY = ("a T1-weighted image", "a FLAIR image")
 
 
-def _warn_extrapolation(acquisitions: Checked) -> None:
-    """One warning for every map whose size the model was not trained on."""
+def _warn_extrapolation(
+    acquisitions: Checked, grids: dict[Path, str], trained: TrainedRange | None
+) -> None:
+    """One warning for the maps whose size (or output grid) the model was not trained on:
+    from the trained ranges when the header records them (``grids``: what lies outside, per
+    map), else from the trained sizes."""
+    if trained is not None:
+        if grids:
+            log.warning(
+                "%d map(s) outside what the model was trained on (n %s to %s, N %s): %s; "
+                "the result is an extrapolation",
+                len(grids),
+                "x".join(map(str, trained.n_min)),
+                "x".join(map(str, trained.n_max)),
+                "x".join(map(str, trained.grid)),
+                "; ".join(sorted(set(grids.values()))),
+            )
+        return
     outside = {path: a for path, a in acquisitions.items() if a.extrapolated}
     if not outside:
         return
     sizes = sorted({"x".join(map(str, a.n)) for a in outside.values()})
-    trained = next(iter(outside.values())).trained or (0, 0)
+    sizes_trained = next(iter(outside.values())).trained or (0, 0)
     log.warning(
         "acquisition size %s of %d map(s) is outside the sizes the model was trained on "
         "(%d to %d): the result is an extrapolation",
         ", ".join(sizes),
         len(outside),
-        *trained,
+        *sizes_trained,
     )
 
 
@@ -695,6 +739,9 @@ class ModelLimits(NamedTuple):
     """The acquisition sizes it was trained on (empty: unknown)."""
     lam_range: tuple[float, float] | None
     """The range of λ it was trained on, or None when its header does not say."""
+    trained: TrainedRange | None = None
+    """The ranges of ``n`` and ``N`` it was trained on (the header's ``trained``, else from
+    ``trained_n`` on ``grid``), or None when unknown."""
 
 
 def resolve_model(model: Path | None) -> Path:
@@ -735,7 +782,10 @@ def model_limits(model: Path | None) -> ModelLimits:
     trained = tuple(int(v) for v in choices) if isinstance(choices, list) else ()
     lam = info.metadata.get("lam_range")
     lam_range = (float(lam[0]), float(lam[1])) if isinstance(lam, list) else None
-    return ModelLimits(Path(model), grid, trained, lam_range)
+    ranges = info.trained
+    if ranges is None and trained:
+        ranges = TrainedRange.from_n_choices(trained, grid)
+    return ModelLimits(Path(model), grid, trained, lam_range, ranges)
 
 
 def check_sharpness(jobs: Sequence[Job], limits: ModelLimits, force: bool) -> None:

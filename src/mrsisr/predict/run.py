@@ -19,6 +19,7 @@ from mrsisr.data.nifti import Volume, read_volume
 from mrsisr.errors import UserError
 from mrsisr.inference import (
     Anatomy,
+    GridChoice,
     Precision,
     Predictor,
     images_label,
@@ -114,6 +115,7 @@ def run_jobs(
     calibration: Calibration | str = Calibration.self_check,
     adapt: AdaptSettings | None = None,
     checked: Checked | None = None,
+    grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
 
@@ -136,6 +138,9 @@ def run_jobs(
             self-check gain rose; the sidecars say which model was used.
         checked: what :func:`mrsisr.predict.checks.check_inputs` found, when the caller
             checked the inputs already (before loading the model); None: checked here.
+        grid: how each patient's output grid is chosen (:class:`~mrsisr.inference.
+            GridChoice`: by default :func:`~mrsisr.inference.default_grid`; ``--grid``,
+            ``--voxel-size``); ``checked`` must have been made with the same choice.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -161,16 +166,24 @@ def run_jobs(
         _reserve(files, jobs)
         check_outputs(jobs, overwrite)  # again under the lock: another run may just have written
         acquisitions = checked or check_inputs(
-            jobs, predictor.grid, acquired_n=acquired_n, trained_n=predictor.trained_n
+            jobs,
+            grid,
+            acquired_n=acquired_n,
+            trained_n=predictor.trained_n,
+            trained=predictor.trained,
         )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
         for members in groups.values():
-            patient = _prepare_patient(predictor, members, acquisitions, register)
+            patient = _prepare_patient(predictor, members, acquisitions, register, grid)
             write_mask(files, members[0].mask_out, patient.anatomy.mask, patient.affine)
             used, adapted = _adapted(predictor, members, patient, adapt)
             for job in members:
-                checks = {"acquisition": acquisitions[job.met].record(), **patient.checks}
+                checks = {
+                    "acquisition": acquisitions[job.met].record(),
+                    "output_grid": grid.record(),
+                    **patient.checks,
+                }
                 if adapted is not None:
                     checks["adaptation"] = adapted
                 context = (command_line, hashes, checks)
@@ -222,15 +235,17 @@ def read_scans(
     predictor: Predictor,
     checked: Checked,
     register: bool = False,
+    grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> list[Scan]:
-    """Every job's map with its patient's anatomy on the model's grid, read and checked as
+    """Every job's map with its patient's anatomy on its output grid, read and checked as
     :func:`run_jobs` reads them (for :func:`mrsisr.adapt.adapt`); nothing is written.
 
     Args:
         jobs: from :func:`mrsisr.predict.plan_jobs` (their outputs are not used).
-        predictor: the model whose grid the anatomy is put on.
+        predictor: the model (whose images the anatomy must have).
         checked: :func:`mrsisr.predict.checks.check_inputs` of the jobs.
         register: ``--register``.
+        grid: how the output grid is chosen (as for :func:`run_jobs`).
 
     Raises:
         UserError: as :func:`run_jobs` for a bad input.
@@ -243,7 +258,7 @@ def read_scans(
         groups.setdefault(job.anatomy_key, []).append(job)
     scans = []
     for members in groups.values():
-        patient = _prepare_patient(predictor, members, checked, register)
+        patient = _prepare_patient(predictor, members, checked, register, grid)
         for job in members:
             scans.append(Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy))
     return scans
@@ -266,14 +281,18 @@ def _prepare_patient(
     members: Sequence[Job],
     acquisitions: Checked,
     register: bool,
+    grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> _Patient:
     """Read a patient's maps and anatomy, check and correct the registration, check what the
-    anatomy covers, and make the mask used: the brain mask where every map was measured."""
+    anatomy covers, and make the mask used: the brain mask where every map was measured.
+    Everything is on the patient's output grid (``grid``; the maps of a patient share it)."""
     job = members[0]
     stored = [read_volume(member.met, "a low-resolution map") for member in members]
     maps = {m.met: measured_volume(lr, acquisitions[m.met]) for m, lr in zip(members, stored)}
     first = maps[job.met]
-    out_grid = output_geometry(first.data.shape, first.affine, predictor.grid)
+    out_grid = output_geometry(
+        first.data.shape, first.affine, grid.of(first.data.shape, first.affine)
+    )
     # where every map was measured and passed the pipeline's QC (``--from``)
     qc = {
         "quality": [m.source.quality if m.source else None for m in members],
@@ -382,7 +401,7 @@ def _run_one(
     are written (the SD beside each output). With the ``self-check`` calibration the
     network's detail is weighted by what :func:`mrsisr.selfcheck.self_check` finds on the
     map (the same weights at every λ), and the check goes into the sidecar."""
-    shape, affine = output_geometry(lr.data.shape, lr.affine, predictor.grid)
+    shape, affine = output_geometry(lr.data.shape, lr.affine, anatomy.grid)
     log.info(
         "%s %s: %s -> %s, lambda = %s",
         job.patient or job.met.name,
@@ -417,7 +436,7 @@ def _run_one(
         job,
         model=predictor.source,
         lr_shape=lr.data.shape,
-        grid=predictor.grid,
+        grid=anatomy.grid,
         mask_source=anatomy.mask_source,
         command_line=command_line,
     )
