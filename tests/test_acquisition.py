@@ -223,6 +223,9 @@ def test_the_refusal_of_a_zero_filled_map_offers_the_even_size_only_for_odd_wind
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(full, (64, 64))
     assert "--acquired-n 33 24 (truncates" in str(err.value)
+    assert str(err.value).endswith(
+        "(truncates it back to the acquired window, exactly) or the map at its acquisition grid"
+    )
 
 
 def test_measured_support_takes_an_excitation_region_of_zeros_and_ones() -> None:
@@ -236,4 +239,62 @@ def test_measured_support_takes_an_excitation_region_of_zeros_and_ones() -> None
         acquisition.measured_support(lr, box[:-1])
     assert str(err.value) == (
         "excitation region has shape (5, 6, 1), the map (6, 6, 1); they must be on one grid"
+    )
+
+
+def _centred_padding(lr: np.ndarray, N: int) -> np.ndarray:
+    """``(n_y, n_x, S)`` zero-filled to ``N`` by centred padding, the real part kept."""
+    slices = np.moveaxis(lr, 2, 0)
+    ny, nx = slices.shape[1:]
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(slices, axes=(1, 2))), axes=(1, 2))
+    big = np.zeros((slices.shape[0], N, N), complex)
+    big[:, N // 2 - ny // 2 : N // 2 - ny // 2 + ny, N // 2 - nx // 2 : N // 2 - nx // 2 + nx] = k
+    out = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))), axes=(1, 2)).real
+    return np.moveaxis(out * (N * N) / (ny * nx), 0, 2)
+
+
+def test_acquired_n_is_checked_per_axis_and_split_per_axis() -> None:
+    tall = zero_filled(volume((20, 16)), (32, 24))
+    assert acquisition.plan_acquisition(tall, (64, 64), acquired_n=(28, 20)).n == (28, 20)
+    assert acquisition.plan_acquisition(tall, (64, 64), acquired_n=(32, 24)).n == (32, 24)
+    for bad in ((33, 20), (20, 25)):
+        with pytest.raises(ValueError, match="is larger than the map's grid 32x24"):
+            acquisition.plan_acquisition(tall, (64, 64), acquired_n=bad)
+    wide = zero_filled(volume((16, 20)), (24, 32))
+    assert acquisition.plan_acquisition(wide, (64, 64), acquired_n=(20, 28)).n == (20, 28)
+    copied = acquisition.plan_acquisition(tall, (64, 64), acquired_n=(20, 16))
+    assert copied.split_nyquist == (False, False)  # zero_fill copies its Nyquist line
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(tall, (64, 64), acquired_n=(18, 16))
+    assert str(err.value) == (
+        "--acquired-n 18x16 would discard measured data: the map's k-space holds data in a "
+        "20x16 window; give --acquired-n 20 16 or larger"
+    )
+    lr = volume((20, 20))
+    padded = _centred_padding(lr, 32)  # 21 lines: half of the Nyquist line at each end
+    plan = acquisition.plan_acquisition(padded, (64, 64), acquired_n=20)
+    assert plan.split_nyquist == (True, True)
+    np.testing.assert_allclose(
+        acquisition.truncate(padded, plan.n, plan.split_nyquist), lr, atol=1e-9
+    )
+    one_axis = acquisition.plan_acquisition(padded, (64, 64), acquired_n=(20, 21))
+    assert one_axis.split_nyquist == (True, False)  # 21: odd, no Nyquist line to split
+
+
+def test_nothing_to_super_resolve_and_the_trained_range_messages(caplog) -> None:
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(volume((64, 64)), (64, 64))
+    assert str(err.value) == (
+        "the map is 64x64, the model's output grid: nothing to super-resolve; give the map at "
+        "its acquisition grid (or --acquired-n if it was zero-filled)"
+    )
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        for n in ((16, 16), (32, 32), (16, 32)):  # the ends of the range are inside it
+            acquisition.plan_acquisition(volume(n), (64, 64), trained_n=[16, 24, 32])
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        acquisition.plan_acquisition(volume((12, 12)), (64, 64), trained_n=[16, 24, 32])
+    assert caplog.records[0].getMessage() == (
+        "acquisition size 12x12 is outside the sizes the model was trained on (16 to 32): "
+        "the result is an extrapolation"
     )
