@@ -162,3 +162,137 @@ def test_extrapolated_is_true_outside_the_trained_sizes_only() -> None:
     unknown = acquisition.plan_acquisition(volume((12, 12)), (64, 64))
     assert not inside.extrapolated and small.extrapolated and large.extrapolated
     assert not unknown.extrapolated
+
+
+# --- survivors of mutation testing (docs/mutation.md), killed --------------------------------
+
+
+def test_sizes_are_one_or_two_positive_integers() -> None:
+    assert acquisition._pair(1, "n") == (1, 1) and acquisition._pair((1, 3), "n") == (1, 3)
+    assert acquisition._pair(None, "n") is None
+    for bad in (0, (0, 3), (1, 2, 3)):
+        with pytest.raises(ValueError, match=r"^n must be one or two positive sizes"):
+            acquisition._pair(bad, "n")
+
+
+def test_plan_messages_and_record_are_pinned() -> None:
+    with pytest.raises(ValueError, match=r"^must be a volume \(n_y, n_x, slices\), got shape"):
+        acquisition.plan_acquisition(np.ones((4, 4)), (64, 64))
+    with pytest.raises(ValueError, match=r"^grid must be one or two positive sizes"):
+        acquisition.plan_acquisition(volume((16, 16)), (0, 64))
+    with pytest.raises(ValueError, match=r"^every voxel is 0: nothing was measured$"):
+        acquisition.plan_acquisition(np.zeros((8, 8, 2)), (64, 64))
+    lr = volume((20, 16))
+    lr[:2, :, 1] = 0
+    plan = acquisition.plan_acquisition(lr, (64, 64), trained_n=[16, 32])
+    assert plan.split_nyquist == (False, False)
+    assert plan.record() == {
+        "grid": [20, 16],
+        "detected_n": [20, 16],
+        "acquired_n": None,
+        "n": [20, 16],
+        "trained_n": [16, 32],
+        "zero_voxels": 2 * 16,
+        "zero_slices": [],
+        "split_nyquist": [False, False],
+    }
+
+
+def test_the_refusal_of_a_zero_filled_map_offers_the_even_size_only_for_odd_windows() -> None:
+    even = zero_filled(volume((20, 20)), (32, 32))  # 20: even, and 3 does not divide it
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(even, (64, 64))
+    assert "give --acquired-n 20 20 (truncates it back" in str(err.value)
+    assert "for an even acquisition" not in str(err.value)
+    # centred padding of a 24 x 24 acquisition, the real part kept: 25 lines on both axes
+    slices = np.moveaxis(volume((24, 24)), 2, 0)
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(slices, axes=(1, 2))), axes=(1, 2))
+    big = np.zeros((slices.shape[0], 32, 32), complex)
+    big[:, 4:28, 4:28] = k
+    padded = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))), axes=(1, 2)).real
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(np.moveaxis(padded, 0, 2), (64, 64))
+    assert (
+        "give --acquired-n 25 25 (or 24 24 for an even acquisition whose Nyquist line the "
+        "pipeline split in halves) (truncates it back"
+    ) in str(err.value)
+    # one axis full (33, odd, the grid's own) and the other zero-filled: no even size offered
+    full = np.moveaxis(kspace.zero_fill(np.moveaxis(volume((33, 24)), 2, 0), (33, 32)), 0, 2)
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(full, (64, 64))
+    assert "--acquired-n 33 24 (truncates" in str(err.value)
+    assert str(err.value).endswith(
+        "(truncates it back to the acquired window, exactly) or the map at its acquisition grid"
+    )
+
+
+def test_measured_support_takes_an_excitation_region_of_zeros_and_ones() -> None:
+    lr = np.ones((6, 6, 1))
+    lr[2, 2] = 0  # not measured although inside the excited region
+    box = np.zeros(lr.shape)
+    box[1:5, 1:5] = 1.0  # a float 0/1 mask, as a NIfTI file holds it
+    expected = box.astype(bool) & (lr != 0)
+    np.testing.assert_array_equal(acquisition.measured_support(lr, box), expected)
+    with pytest.raises(ValueError) as err:
+        acquisition.measured_support(lr, box[:-1])
+    assert str(err.value) == (
+        "excitation region has shape (5, 6, 1), the map (6, 6, 1); they must be on one grid"
+    )
+
+
+def _centred_padding(lr: np.ndarray, N: int) -> np.ndarray:
+    """``(n_y, n_x, S)`` zero-filled to ``N`` by centred padding, the real part kept."""
+    slices = np.moveaxis(lr, 2, 0)
+    ny, nx = slices.shape[1:]
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(slices, axes=(1, 2))), axes=(1, 2))
+    big = np.zeros((slices.shape[0], N, N), complex)
+    big[:, N // 2 - ny // 2 : N // 2 - ny // 2 + ny, N // 2 - nx // 2 : N // 2 - nx // 2 + nx] = k
+    out = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))), axes=(1, 2)).real
+    return np.moveaxis(out * (N * N) / (ny * nx), 0, 2)
+
+
+def test_acquired_n_is_checked_per_axis_and_split_per_axis() -> None:
+    tall = zero_filled(volume((20, 16)), (32, 24))
+    assert acquisition.plan_acquisition(tall, (64, 64), acquired_n=(28, 20)).n == (28, 20)
+    assert acquisition.plan_acquisition(tall, (64, 64), acquired_n=(32, 24)).n == (32, 24)
+    for bad in ((33, 20), (20, 25)):
+        with pytest.raises(ValueError, match="is larger than the map's grid 32x24"):
+            acquisition.plan_acquisition(tall, (64, 64), acquired_n=bad)
+    wide = zero_filled(volume((16, 20)), (24, 32))
+    assert acquisition.plan_acquisition(wide, (64, 64), acquired_n=(20, 28)).n == (20, 28)
+    copied = acquisition.plan_acquisition(tall, (64, 64), acquired_n=(20, 16))
+    assert copied.split_nyquist == (False, False)  # zero_fill copies its Nyquist line
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(tall, (64, 64), acquired_n=(18, 16))
+    assert str(err.value) == (
+        "--acquired-n 18x16 would discard measured data: the map's k-space holds data in a "
+        "20x16 window; give --acquired-n 20 16 or larger"
+    )
+    lr = volume((20, 20))
+    padded = _centred_padding(lr, 32)  # 21 lines: half of the Nyquist line at each end
+    plan = acquisition.plan_acquisition(padded, (64, 64), acquired_n=20)
+    assert plan.split_nyquist == (True, True)
+    np.testing.assert_allclose(
+        acquisition.truncate(padded, plan.n, plan.split_nyquist), lr, atol=1e-9
+    )
+    one_axis = acquisition.plan_acquisition(padded, (64, 64), acquired_n=(20, 21))
+    assert one_axis.split_nyquist == (True, False)  # 21: odd, no Nyquist line to split
+
+
+def test_nothing_to_super_resolve_and_the_trained_range_messages(caplog) -> None:
+    with pytest.raises(ValueError) as err:
+        acquisition.plan_acquisition(volume((64, 64)), (64, 64))
+    assert str(err.value) == (
+        "the map is 64x64, the model's output grid: nothing to super-resolve; give the map at "
+        "its acquisition grid (or --acquired-n if it was zero-filled)"
+    )
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        for n in ((16, 16), (32, 32), (16, 32)):  # the ends of the range are inside it
+            acquisition.plan_acquisition(volume(n), (64, 64), trained_n=[16, 24, 32])
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
+        acquisition.plan_acquisition(volume((12, 12)), (64, 64), trained_n=[16, 24, 32])
+    assert caplog.records[0].getMessage() == (
+        "acquisition size 12x12 is outside the sizes the model was trained on (16 to 32): "
+        "the result is an extrapolation"
+    )

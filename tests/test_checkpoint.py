@@ -253,3 +253,23 @@ def test_a_model_with_the_metabolites_in_another_order_is_mapped_by_name(tmp_pat
 def read_safetensors_metadata(path: Path) -> dict[str, str]:
     (length,) = struct.unpack("<Q", path.read_bytes()[:8])
     return json.loads(path.read_bytes()[8 : 8 + length])["__metadata__"]
+
+
+def test_a_wrapped_model_is_saved_as_the_model_it_wraps(tmp_path: Path) -> None:
+    """DistributedDataParallel keeps the network in ``.module``: the file holds the network
+    (its tensor names without a ``module.`` prefix), read back as the same model."""
+    model = build_generator("full", **CONFIG).eval()
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, module: torch.nn.Module) -> None:
+            super().__init__()
+            self.module = module
+
+    path = tmp_path / "m.safetensors"
+    save_model(path, Wrapper(model), "full", CONFIG, {"n_choices": [8, 16]})
+    info = read_info(path)
+    assert info.variant == "full" and info.metadata["n_choices"] == [8, 16]
+    assert info.path == path and info.config["grid"] == [32, 32]
+    loaded, _ = load_model(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(*inputs()), model(*inputs()), rtol=0, atol=0)

@@ -352,6 +352,15 @@ def test_degrade_split_nyquist_undoes_centred_padding_with_the_real_part_kept() 
         kspace.degrade_split_nyquist(padded, n, (False, False)), kspace.degrade(padded, n)
     )
     np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, 25), kspace.degrade(padded, 25))
+    np.testing.assert_allclose(kspace.degrade_split_nyquist(padded, N), padded)  # n = N
+    for m in (20, 22):  # even sizes that 3 does not divide
+        sub = rng.uniform(1, 4, (2, m, m))
+        k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(sub, axes=(-2, -1))), axes=(-2, -1))
+        big = np.zeros((2, N, N), complex)
+        big[:, N // 2 - m // 2 : N // 2 + m // 2, N // 2 - m // 2 : N // 2 + m // 2] = k
+        real = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(-2, -1))), axes=(-2, -1))
+        cut = kspace.degrade_split_nyquist(real.real * (N / m) ** 2, m)
+        np.testing.assert_allclose(cut, sub, atol=1e-9)
     y_only = kspace.degrade_split_nyquist(padded, n, (True, False))
     assert not np.allclose(y_only, kspace.degrade_split_nyquist(padded, n))
     assert not np.allclose(y_only, kspace.degrade(padded, n))  # y folded, x not
@@ -383,6 +392,12 @@ _C4, _C8 = np.ones((4, 4), complex), np.ones((8, 8), complex)
         (lambda: kspace.effective_extent(np.ones((8, 8)), energy=0.0), "energy must be in"),
         (lambda: kspace.degrade_split_nyquist(np.ones((4, 4), complex), 2), "hr must be real"),
         (lambda: kspace.degrade_split_nyquist(np.ones((4, 4)), 0), "^n must"),
+        (lambda: kspace.degrade(np.ones((4, 4)), (1, 2, 3)), r"^n must be an int or a \(n_y"),
+        (lambda: kspace.zero_fill(np.ones((4, 4)), (1, 2, 3)), r"^N must be an int or a \(n_y"),
+        (lambda: kspace.zero_fill(np.ones((8, 4)), (4, 8)), "larger than the target grid"),
+        (lambda: kspace.zero_fill(np.ones((4, 8)), (8, 4)), "larger than the target grid"),
+        (lambda: kspace.degrade(torch.ones(4, 4, dtype=torch.complex64), 2),
+         r"hr must be real: .* pass the real part \(or the magnitude\) of a complex map$"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_naming_the_argument(call, message: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from mrsisr.metabolites import (
     METABOLITES,
     Metabolite,
+    NameMatch,
     NotAConcentration,
     index_of,
     metabolite_from_filename,
@@ -174,3 +175,27 @@ def test_a_non_concentration_file_is_refused_even_with_a_given_metabolite() -> N
     for force in (False, True):
         with pytest.raises(NotAConcentration, match="standard-deviation"):
             metabolite_of_file("NAA_sd.nii.gz", "NAA", force=force)
+
+
+def test_the_messages_say_what_is_known_and_what_to_do() -> None:
+    """The exact messages a user reads (mutation testing: every word of them is pinned)."""
+    assert normalise_name(Metabolite.Gln) == NameMatch(Metabolite.Gln, "Gln")
+    with pytest.raises(ValueError) as err:
+        normalise_name("Lac")
+    assert str(err.value) == (
+        "unknown metabolite 'Lac'; known metabolites: tCho, tCr, NAA, Gly, Gln, Glu, Ins (also "
+        "as their components joined by '+' or run together, e.g. GPC+PCh, CrPCr, NAANAAG; mI "
+        "for Ins)"
+    )
+    with pytest.raises(NotAConcentration) as err:
+        metabolite_from_filename("NAA_RatToCr.nii")
+    assert str(err.value) == (
+        "its name marks a ratio map ('RatToCr'), not a concentration map; only concentration "
+        "(amplitude) maps can be super-resolved"
+    )
+    with pytest.raises(ValueError) as err:
+        metabolite_from_filename("Gln_Glu.nii.gz")
+    assert str(err.value) == "several metabolites (Gln, Glu) in the file name; give --metabolite"
+    with pytest.raises(ValueError) as err:
+        metabolite_from_filename("map.nii.gz")
+    assert str(err.value) == "no known metabolite in the file name; give --metabolite"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from mrsisr import __version__
 from mrsisr.metabolites import Metabolite
 from mrsisr.provenance import (
+    BIDS_VERSION,
     FileHashes,
     Provenance,
     bids_map_name,
@@ -138,3 +140,51 @@ def test_the_result_record_hashes_models_and_marks_what_is_not_known(tmp_path):
     }
     assert set(record["data"]) == {"unknown"} and set(record["seeds"]) == {"unknown"}
     assert record["command"] == ["mrsisr", "x"] and record["format"] == "mrsisr-result-record"
+
+
+# --- survivors of mutation testing (docs/mutation.md), killed --------------------------------
+
+
+def test_the_sidecar_text_is_indented_utf8_json_without_nan(tmp_path) -> None:
+    """Two-space indentation, non-ASCII text as it is (not \\u escapes), NaN refused, and the
+    run's hash cache used (each input read once however many sidecars name it)."""
+    (tmp_path / "lr.nii.gz").write_bytes(b"map")
+    record = Provenance([], None, [("map", tmp_path / "lr.nii.gz")], (8, 8), (16, 16), (0.03,),
+                        "Gln", Metabolite.Gln, notes=("λ = 0.03",))  # fmt: skip
+    hashes = FileHashes()
+    hashes(tmp_path / "lr.nii.gz")
+    (tmp_path / "lr.nii.gz").write_bytes(b"changed after the first hash")
+    text = record.write(tmp_path / "a.json", hashes).read_text(encoding="utf-8")
+    assert text.startswith('{\n  "format": "mrsisr-provenance",\n  "format_version": 1,\n')
+    assert '"notes": [\n    "λ = 0.03"\n  ]' in text and text.endswith("}\n")
+    assert json.loads(text)["inputs"][0]["sha256"] == hashlib.sha256(b"map").hexdigest()
+    bad = dataclasses.replace(record, extra={"score": float("nan")})
+    with pytest.raises(ValueError, match="JSON"):
+        bad.write(tmp_path / "b.json")
+
+
+def test_bids_names_of_sessions_masks_and_lambdas() -> None:
+    assert bids_mask_name("01", "2") == Path(
+        "sub-01/ses-2/sub-01_ses-2_space-orig_desc-srmask_mask.nii.gz"
+    )
+    name = bids_map_name("01", None, Metabolite.Gln, 1e-05).name
+    assert name == "sub-01_space-orig_met-Gln_desc-srlam1em05_mrsi.nii.gz"
+    assert bids_map_name("01", None, "Gln", 1e20).name.endswith("_desc-srlam1e20_mrsi.nii.gz")
+    with pytest.raises(ValueError, match=r"^session '1\.0': a BIDS label"):
+        bids_map_name("01", "1.0", "Gln", 0.0)
+
+
+def test_dataset_description_is_pinned() -> None:
+    assert dataset_description() == {
+        "Name": "mrsisr super-resolved MRSI metabolite maps",
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [
+            {
+                "Name": "mrsisr",
+                "Version": __version__,
+                "Description": "multi-scale super-resolution of MRSI metabolite maps guided "
+                "by T1 and FLAIR (Dong et al., MICCAI 2022)",
+            }
+        ],
+    }
