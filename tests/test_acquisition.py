@@ -283,7 +283,7 @@ def test_nothing_to_super_resolve_and_the_trained_range_messages(caplog) -> None
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(volume((64, 64)), (64, 64))
     assert str(err.value) == (
-        "the map is 64x64, the model's output grid: nothing to super-resolve; give the map at "
+        "the map is 64x64, the output grid: nothing to super-resolve; give the map at "
         "its acquisition grid (or --acquired-n if it was zero-filled)"
     )
     with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
