@@ -13,7 +13,7 @@ from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.metabolites import Metabolite
 from test_selfcheck import GRID, tissue
-from tiny_model import perturbed_generator
+from tiny_model import naa_job, perturbed_generator
 
 FAST = AdaptSettings(steps=4, lr=1e-3, batch_size=4)
 
@@ -111,27 +111,11 @@ def test_predict_adapt_records_which_model_was_used(tmp_path, predictor, scans) 
 
     import nibabel as nib
 
-    from mrsisr.predict import Job, run_jobs
-    from tiny_model import save
+    from mrsisr.predict import run_jobs
 
     scan = scans[0]
-    affine = np.diag([7.0, 7.0, 5.0, 1.0])
-    hr_affine = kspace.lowres_affine(affine, (16, 16), GRID)
-    met = save(tmp_path / "lr_NAA.nii.gz", scan.lr, affine)
-    image = save(tmp_path / "t1.nii.gz", scan.anatomy.t1, hr_affine)
-    mask = save(tmp_path / "mask.nii.gz", scan.anatomy.mask, hr_affine)
-    out = tmp_path / "out" / "sr_NAA.nii.gz"
-    job = Job(
-        patient="",
-        metabolite=Metabolite.NAA,
-        met=met,
-        t1=image,
-        flair=image,
-        mask=mask,
-        out=out,
-        mask_out=out.parent / "mask.nii.gz",
-        sharpness=(0.0,),
-    )
+    job = naa_job(tmp_path, scan.lr, scan.anatomy.t1, scan.anatomy.mask)
+    out = job.out
     settings = AdaptSettings(steps=20, lr=3e-3, batch_size=4)
     run_jobs([job], predictor, adapt=settings, calibration="none")
     record = json.loads(out.with_name("sr_NAA.json").read_text())["adaptation"]

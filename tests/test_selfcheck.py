@@ -13,8 +13,7 @@ from scipy import ndimage
 from mrsisr import kspace
 from mrsisr.bands import blend
 from mrsisr.inference import Anatomy, GridChoice, Predictor
-from mrsisr.metabolites import Metabolite
-from mrsisr.predict import Job, run_jobs
+from mrsisr.predict import run_jobs
 from mrsisr.selfcheck import (
     MIN_GAIN_BELOW_RANGE_DB,
     MIN_GAIN_DB,
@@ -23,7 +22,7 @@ from mrsisr.selfcheck import (
     masked_psnr,
     self_check,
 )
-from tiny_model import TissuePrior, save
+from tiny_model import TissuePrior, naa_job
 
 GRID = (32, 32)
 SLICES = 4
@@ -179,23 +178,8 @@ def test_predict_writes_the_calibrated_map_and_its_self_check(
     t1, mask = tissue()
     truth = smooth_map()  # no edge at the brain's either
     lr = np.moveaxis(kspace.degrade(np.moveaxis(truth, 2, 0), 16), 0, 2)
-    affine = np.diag([7.0, 7.0, 5.0, 1.0])
-    hr_affine = kspace.lowres_affine(affine, (16, 16), GRID)
-    met = save(tmp_path / "lr_NAA.nii.gz", lr, affine)
-    image = save(tmp_path / "t1.nii.gz", t1, hr_affine)
-    mask_file = save(tmp_path / "mask.nii.gz", mask, hr_affine)
-    out = tmp_path / "out" / "sr_NAA.nii.gz"
-    job = Job(
-        patient="",
-        metabolite=Metabolite.NAA,
-        met=met,
-        t1=image,
-        flair=image,
-        mask=mask_file,
-        out=out,
-        mask_out=out.parent / "mask.nii.gz",
-        sharpness=(0.0,),
-    )
+    job = naa_job(tmp_path, lr, t1, mask)
+    out = job.out
     run_jobs([job], predictor, calibration=calibration, grid=GridChoice(grid=GRID))
     import nibabel as nib
 

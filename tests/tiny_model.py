@@ -64,3 +64,27 @@ class TissuePrior(nn.Module):
             fix = kspace.zero_fill(kspace.degrade(lr[b, 0].double() - guess, size), image.shape)
             out[b, 0] = (guess + fix).float()
         return out
+
+
+def naa_job(folder: Path, lr: np.ndarray, image: np.ndarray, mask: np.ndarray):
+    """Write one NAA map at n = lr's size (7 mm voxels), a T1/FLAIR and a mask on the tiny
+    model's grid, and return the predict Job that reads them (output in ``folder/out``)."""
+    from mrsisr.metabolites import Metabolite
+    from mrsisr.predict import Job
+
+    affine = np.diag([7.0, 7.0, 5.0, 1.0])
+    hr_affine = kspace.lowres_affine(affine, lr.shape[:2], GRID)
+    met = save(folder / "lr_NAA.nii.gz", lr, affine)
+    anatomy = save(folder / "t1.nii.gz", image, hr_affine)
+    out = folder / "out" / "sr_NAA.nii.gz"
+    return Job(
+        patient="",
+        metabolite=Metabolite.NAA,
+        met=met,
+        t1=anatomy,
+        flair=anatomy,
+        mask=save(folder / "mask.nii.gz", mask, hr_affine),
+        out=out,
+        mask_out=out.parent / "mask.nii.gz",
+        sharpness=(0.0,),
+    )
