@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mrsisr.commands._arguments import add_model_arguments
-from mrsisr.commands.predict import add_input_arguments, grid_choice, pipeline_input
+from mrsisr.commands.predict import add_input_arguments, grid_choice, scan_inputs
 from mrsisr.errors import UserError
 
 HELP = "fine-tune a model on a cohort's own maps (self-supervised) and write it"
@@ -69,17 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--steps/--lr/--seed: {err}") from None
     check_threads(args.threads)
     with tempfile.TemporaryDirectory() as scratch:  # predict's outputs: never written
-        jobs = plan_jobs(
-            met=args.met,
-            metabolites=args.metabolite,
-            t1=args.t1,
-            flair=args.flair,
-            mask=args.mask,
-            manifest=args.manifest,
-            out=Path(scratch),
-            source=pipeline_input(args),
-            force_metabolite=args.force_metabolite,
-        )
+        jobs = plan_jobs(**scan_inputs(args), out=Path(scratch))
     limits = model_limits(args.model)
     grid = grid_choice(args)
     checked = check_inputs(

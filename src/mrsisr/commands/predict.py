@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
@@ -265,6 +265,21 @@ def pipeline_input(args: argparse.Namespace) -> PipelineInput | None:
     return None
 
 
+def scan_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`mrsisr.predict.plan_jobs` that
+    :func:`add_input_arguments` gave (the maps, images, manifest or pipeline folder)."""
+    return {
+        "met": args.met,
+        "metabolites": args.metabolite,
+        "t1": args.t1,
+        "flair": args.flair,
+        "mask": args.mask,
+        "manifest": args.manifest,
+        "source": pipeline_input(args),
+        "force_metabolite": args.force_metabolite,
+    }
+
+
 def _output_path(option: str, value: str | None) -> Path | None:
     """``--out``/``--bids-out`` as a path; an empty one is refused (it would be ``.``)."""
     if value is None:
@@ -318,24 +333,16 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     out = _output_path("--out", args.out)
     bids_out = _output_path("--bids-out", args.bids_out)
-    source = pipeline_input(args)
     bids = None
     if bids_out is not None:
         bids = BidsOutput(bids_out, args.bids_subject, args.bids_session)
     elif args.bids_subject is not None or args.bids_session is not None:
         raise UserError("--bids-subject/--bids-session: only with --bids-out DIR")
     jobs = plan_jobs(
-        met=args.met,
-        metabolites=args.metabolite,
-        t1=args.t1,
-        flair=args.flair,
-        mask=args.mask,
-        manifest=args.manifest,
+        **scan_inputs(args),
         out=out,
         sharpness=args.sharpness,
         stack=args.stack,
-        source=source,
-        force_metabolite=args.force_metabolite,
         bids=bids,
         uncertainty=args.uncertainty,
         sd=args.sd,
