@@ -25,34 +25,24 @@ import torch
 
 from mrsisr import kspace
 from mrsisr.adapt import AdaptSettings, Scan, adapt
-from mrsisr.bands import blend
 from mrsisr.data.cohort import Cohort
 from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.data.slices import SliceRule
+from mrsisr.evaluation.selfcheck import scored_check
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.machine import source_state
 from mrsisr.predict import load_predictor
 from mrsisr.provenance import write_result_record
-from mrsisr.selfcheck import masked_psnr, self_check
 
 
-def gains(predictor: Predictor, scans: list[Scan], truths: dict, n: int) -> dict:
+def gains(predictor: Predictor, scans: list[Scan], truths: dict) -> dict:
     """Raw and calibrated gains (dB over zero-filling) of every map against its truth."""
     out = {}
     for scan in scans:
-        truth = truths[scan.metabolite]
-        inside = np.moveaxis(scan.anatomy.mask, 2, 0)
-        measured = np.moveaxis(scan.lr, 2, 0)
-        estimate = predictor.super_resolve(scan.lr, scan.metabolite, scan.anatomy)[0]
-        raw = np.moveaxis(estimate, 2, 0)
-        check = self_check(predictor, scan.lr, scan.metabolite, scan.anatomy)
-        zero = kspace.zero_fill(measured, scan.anatomy.grid)
-        calibrated = blend(zero, raw.astype(np.float64), (n, n), check.weights)
-        base = masked_psnr(zero, truth, inside)
-        out[scan.metabolite] = (
-            masked_psnr(raw, truth, inside) - base,
-            masked_psnr(calibrated, truth, inside) - base,
+        _, raw, calibrated = scored_check(
+            predictor, scan.lr, scan.metabolite, scan.anatomy, truths[scan.metabolite]
         )
+        out[scan.metabolite] = (raw, calibrated)
     return out
 
 
@@ -93,12 +83,12 @@ def main() -> int:
             Scan(np.moveaxis(kspace.degrade(t, args.n), 0, 2), m, anatomy)
             for m, t in truths.items()
         ]
-        before = gains(predictor, scans, truths, args.n)
+        before = gains(predictor, scans, truths)
         start = time.perf_counter()
         result = adapt(predictor, scans, settings)
         seconds = time.perf_counter() - start
         model = Predictor(result.model, predictor.grid, trained_n=predictor.trained_n)
-        adapted = gains(model, scans, truths, args.n)
+        adapted = gains(model, scans, truths)
         for met in before:
             rows.append(
                 {

@@ -32,6 +32,7 @@ from mrsisr.data.phantom import make_phantom_cohort
 from mrsisr.data.resample import resample_to_grid
 from mrsisr.inference import Predictor, Volume, brain_mask, output_geometry
 from mrsisr.metabolites import METABOLITES
+from mrsisr.metrics import psnr_in_mask
 from mrsisr.registration import Registration, estimate_registration
 from mrsisr.weights import DEFAULT_MODEL
 
@@ -39,16 +40,14 @@ N_LR = 32
 DIRECTION_DEG = 30.0
 
 
-def psnr_in_mask(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
-    """Mean over slices with a mask of the PSNR inside it, data range = truth's range there."""
-    values = []
-    for s in range(truth.shape[2]):
-        inside = mask[:, :, s]
-        if inside.sum() < 10:
-            continue
-        t, p = truth[:, :, s][inside], pred[:, :, s][inside]
-        peak = float(t.max() - t.min())
-        values.append(10 * np.log10(peak**2 / float(np.mean((p - t) ** 2))))
+def mean_slice_psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
+    """Mean over the slices with at least 10 mask voxels of the PSNR inside the mask
+    (:func:`mrsisr.metrics.psnr_in_mask`)."""
+    values = [
+        psnr_in_mask(pred[:, :, s], truth[:, :, s], mask[:, :, s])
+        for s in range(truth.shape[2])
+        if mask[:, :, s].sum() >= 10
+    ]
     return float(np.mean(values))
 
 
@@ -74,7 +73,7 @@ def run_patient(folder: Path, predictor: Predictor, cases, mask_kind: str) -> li
     centre = (float(shape[0] // 2), float(shape[1] // 2))
     given = Volume(quality.astype(np.float32), affine) if mask_kind == "quality" else None
     zero_filled = {
-        m.value: psnr_in_mask(
+        m.value: mean_slice_psnr(
             np.moveaxis(kspace.zero_fill(np.moveaxis(lrs[m], 2, 0), predictor.grid), 0, 2),
             truths[m][0],
             quality,
@@ -114,7 +113,7 @@ def run_patient(folder: Path, predictor: Predictor, cases, mask_kind: str) -> li
                 mask=given,
             )
             scores = {
-                m.value: psnr_in_mask(
+                m.value: mean_slice_psnr(
                     predictor.super_resolve(lrs[m], m, anatomy)[0], truths[m][0], quality
                 )
                 for m in METABOLITES

@@ -13,13 +13,13 @@ from scipy import ndimage
 from mrsisr import kspace
 from mrsisr.bands import blend
 from mrsisr.inference import Anatomy, GridChoice, Predictor
+from mrsisr.metrics import psnr_in_mask
 from mrsisr.predict import run_jobs
 from mrsisr.selfcheck import (
     MIN_GAIN_BELOW_RANGE_DB,
     MIN_GAIN_DB,
     SelfCheck,
     check_size,
-    masked_psnr,
     self_check,
 )
 from tiny_model import TissuePrior, naa_job
@@ -62,7 +62,7 @@ def run(predictor: Predictor, truth: np.ndarray, t1: np.ndarray, mask: np.ndarra
     zero = np.moveaxis(kspace.zero_fill(np.moveaxis(lr, 2, 0), GRID), 0, 2)
 
     def gain(x: np.ndarray) -> float:
-        return masked_psnr(x, truth, mask) - masked_psnr(zero, truth, mask)
+        return psnr_in_mask(x, truth, mask) - psnr_in_mask(zero, truth, mask)
 
     return check, gain(raw), gain(calibrated), (lr, raw, calibrated)
 

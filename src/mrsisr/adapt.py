@@ -38,7 +38,7 @@ from torch import nn
 
 from mrsisr import kspace
 from mrsisr.inference import Anatomy, Predictor
-from mrsisr.metabolites import Metabolite, index_of, parse_metabolite
+from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.options import StrEnum, parse_enum
 from mrsisr.provenance import FileHashes
 from mrsisr.selfcheck import self_check
@@ -417,8 +417,3 @@ def save_adapted(path: Path, result: Adapted, base: Path, scans: Sequence[Scan])
     }
     metadata = {**info.metadata, "adapted": record}
     save_model(path, result.model, info.variant, info.config, metadata, trained=info.trained)
-
-
-def scans_of(maps: Sequence[tuple[np.ndarray, Metabolite | str]], anatomy: Anatomy) -> list[Scan]:
-    """Scans of one patient: each ``(lr, metabolite)`` with the shared anatomy."""
-    return [Scan(np.asarray(lr, np.float64), parse_metabolite(m), anatomy) for lr, m in maps]

@@ -44,6 +44,7 @@ from mrsisr import kspace
 from mrsisr.bands import DEFAULT_RINGS, fit_weights, split_band
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.metabolites import Metabolite
+from mrsisr.metrics.pixel import psnr_in_mask
 from mrsisr.options import StrEnum
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "Calibration",
     "SelfCheck",
     "check_size",
-    "masked_psnr",
     "self_check",
 ]
 
@@ -176,23 +176,6 @@ def check_size(
     return None, False
 
 
-def masked_psnr(estimate: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB) of a whole map inside ``mask`` (slices pooled), data range = the reference's
-    max − min inside the mask (:func:`mrsisr.metrics.masked_data_range`)."""
-    import torch
-
-    from mrsisr.metrics import masked_data_range, psnr
-
-    def volume(x: np.ndarray) -> torch.Tensor:
-        values = np.ascontiguousarray(x, dtype=np.float64)
-        return torch.from_numpy(values.reshape(1, -1, *values.shape[-2:]))
-
-    inside = volume(np.asarray(mask, dtype=np.float64))
-    target = volume(reference)
-    peak = masked_data_range(target, inside)
-    return float(psnr(volume(estimate), target, peak, inside)[0])
-
-
 def self_check(
     predictor: Predictor,
     lr: np.ndarray,
@@ -240,13 +223,13 @@ def self_check(
     parts = split_band(network - base, check, rings, outer=n)
     weights = fit_weights(base, parts, reference, mask)
     calibrated = base + np.tensordot(np.asarray(weights), parts, axes=1)
-    zero_psnr = masked_psnr(base, reference, mask)
+    zero_psnr = psnr_in_mask(base, reference, mask)
     return SelfCheck(
         n=n,
         n_check=check,
         fitted=weights,
-        gain_raw_db=masked_psnr(network, reference, mask) - zero_psnr,
-        gain_db=masked_psnr(calibrated, reference, mask) - zero_psnr,
+        gain_raw_db=psnr_in_mask(network, reference, mask) - zero_psnr,
+        gain_db=psnr_in_mask(calibrated, reference, mask) - zero_psnr,
         min_gain_db=bar,
         note=note,
     )

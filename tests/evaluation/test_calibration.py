@@ -11,7 +11,8 @@ from scipy.stats import spearmanr
 
 from mrsisr.cli import main
 from mrsisr.data.splits import Split
-from mrsisr.evaluation.calibration import calibration_stats, psnr_in_mask
+from mrsisr.evaluation.calibration import calibration_stats
+from mrsisr.metrics import psnr_in_mask
 
 
 def test_calibration_stats_of_a_gaussian_error_with_the_right_sd():

@@ -42,6 +42,7 @@ from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.inference import Anatomy, Precision, Predictor
 from mrsisr.machine import machine_info, source_commit
 from mrsisr.metabolites import Metabolite
+from mrsisr.metrics.pixel import psnr_in_mask
 from mrsisr.provenance import FileHashes
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
 from mrsisr.weights import DEFAULT_MODEL
@@ -49,7 +50,7 @@ from mrsisr.weights import DEFAULT_MODEL
 if TYPE_CHECKING:
     from mrsisr.data.cohort import Patient
 
-__all__ = ["CalibrationResult", "calibrate", "calibration_stats", "psnr_in_mask", "source_commit"]
+__all__ = ["CalibrationResult", "calibrate", "calibration_stats", "source_commit"]
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +79,6 @@ def calibration_stats(sd: np.ndarray, error: np.ndarray) -> dict[str, float]:
         "mean_abs_error": float(error.mean()),
         "rmse": float(np.sqrt(np.mean(error**2))),
     }
-
-
-def psnr_in_mask(estimate: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB) of one map inside ``mask``, data range = truth max − min inside the mask."""
-    inside = mask != 0
-    peak = truth[inside].max() - truth[inside].min()
-    return float(10 * np.log10(peak**2 / np.mean((estimate[inside] - truth[inside]) ** 2)))
 
 
 @dataclass

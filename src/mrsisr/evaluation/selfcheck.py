@@ -28,12 +28,13 @@ from mrsisr.bands import blend
 from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.metabolites import Metabolite
-from mrsisr.selfcheck import masked_psnr, self_check
+from mrsisr.metrics.pixel import psnr_in_mask
+from mrsisr.selfcheck import SelfCheck, self_check
 
 if TYPE_CHECKING:
     from mrsisr.data.cohort import Cohort, Patient
 
-__all__ = ["CheckRow", "check_cohort", "check_table", "summarise"]
+__all__ = ["CheckRow", "check_cohort", "check_table", "scored_check", "summarise"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,40 @@ def _anatomy(patient: Patient, slices: Sequence[int], images: tuple[bool, bool])
     return Anatomy(t1=t1, flair=flair, mask=mask, mask_source="cohort quality mask")
 
 
+def scored_check(
+    predictor: Predictor,
+    lr: np.ndarray,
+    metabolite: Metabolite,
+    anatomy: Anatomy,
+    truth: np.ndarray,
+) -> tuple[SelfCheck, float, float]:
+    """The self-check of one map and the actual gains (dB over zero-filling, ``n -> N``) of
+    the raw and the calibrated output against the truth, every slice pooled in the mask.
+
+    Args:
+        predictor: the model.
+        lr: ``(n_y, n_x, S)`` low-resolution map.
+        metabolite: which metabolite it is.
+        anatomy: its inputs on the output grid.
+        truth: ``(S, N_y, N_x)`` the map it should give.
+
+    Returns:
+        ``(check, raw gain, calibrated gain)``.
+    """
+    check = self_check(predictor, lr, metabolite, anatomy)
+    measured = np.moveaxis(lr, 2, 0)
+    raw = np.moveaxis(predictor.super_resolve(lr, metabolite, anatomy)[0], 2, 0)
+    zero = kspace.zero_fill(measured, anatomy.grid)
+    calibrated = blend(zero, raw.astype(np.float64), measured.shape[-2:], check.weights)
+    inside = np.moveaxis(anatomy.mask, 2, 0)
+    base = psnr_in_mask(zero, truth, inside)
+    return (
+        check,
+        psnr_in_mask(raw, truth, inside) - base,
+        psnr_in_mask(calibrated, truth, inside) - base,
+    )
+
+
 def check_cohort(
     predictor: Predictor,
     cohort: Cohort,
@@ -110,17 +145,11 @@ def check_cohort(
         patient = cohort.load(pid, anatomy_upsample=1)
         slices = SliceRule().select(patient.mask)
         anatomy = _anatomy(patient, slices, images)
-        inside = np.moveaxis(anatomy.mask, 2, 0)
         for met in metabolites or list(patient.maps):
             truth = np.moveaxis(patient.maps[met][:, :, list(slices)].astype(np.float64), 2, 0)
             for n in n_values:
-                measured = kspace.degrade(truth, n)
-                lr = np.moveaxis(measured, 0, 2)
-                check = self_check(predictor, lr, met, anatomy)
-                raw = np.moveaxis(predictor.super_resolve(lr, met, anatomy)[0], 2, 0)
-                zero = kspace.zero_fill(measured, anatomy.grid)
-                calibrated = blend(zero, raw.astype(np.float64), (n, n), check.weights)
-                base = masked_psnr(zero, truth, inside)
+                lr = np.moveaxis(kspace.degrade(truth, n), 0, 2)
+                check, raw_db, calibrated_db = scored_check(predictor, lr, met, anatomy, truth)
                 rows.append(
                     CheckRow(
                         patient=pid,
@@ -131,8 +160,8 @@ def check_cohort(
                         estimated_db=check.gain_db,
                         used=any(w > 0 for w in check.weights),
                         weights=check.weights,
-                        actual_raw_db=masked_psnr(raw, truth, inside) - base,
-                        actual_db=masked_psnr(calibrated, truth, inside) - base,
+                        actual_raw_db=raw_db,
+                        actual_db=calibrated_db,
                     )
                 )
         log.info("self-check: %s done", pid)

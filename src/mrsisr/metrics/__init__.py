@@ -3,7 +3,8 @@
 Functional core (every function takes ``(B, C, H, W)`` tensors, an explicit data range where
 the metric needs one, an optional mask, and returns ``(B,)``):
 
-* :func:`psnr`, :func:`mse`, :func:`nrmse` (:mod:`mrsisr.metrics.pixel`)
+* :func:`psnr`, :func:`mse`, :func:`nrmse` (:mod:`mrsisr.metrics.pixel`), and
+  :func:`psnr_in_mask` for NumPy maps of any shape
 * :func:`ssim`, :func:`ms_ssim` (:mod:`mrsisr.metrics.ssim`)
 * :func:`lpips`, :class:`LPIPS` (:mod:`mrsisr.metrics.lpips`; needs ``mrsisr lpips-weights``)
 * :func:`paired_wilcoxon`, :func:`wilcoxon_table`, :func:`pairwise_wilcoxon`
@@ -15,7 +16,7 @@ evaluation, its function, whether higher is better, its table digits and plot la
 
 from mrsisr.metrics._common import masked_data_range, masked_extrema, masked_mean
 from mrsisr.metrics.lpips import LPIPS, LPIPSUnavailable, lpips, lpips_available
-from mrsisr.metrics.pixel import mse, nrmse, psnr
+from mrsisr.metrics.pixel import mse, nrmse, psnr, psnr_in_mask
 from mrsisr.metrics.registry import METRICS, MetricSpec, metric_spec
 from mrsisr.metrics.ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_weights, ssim
 from mrsisr.metrics.stats import (
@@ -47,6 +48,7 @@ __all__ = [
     "paired_wilcoxon",
     "pairwise_wilcoxon",
     "psnr",
+    "psnr_in_mask",
     "ssim",
     "wilcoxon_table",
 ]

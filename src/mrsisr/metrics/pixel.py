@@ -9,11 +9,19 @@ non-zero.
 from __future__ import annotations
 
 import torch
+from numpy.typing import ArrayLike
 from torch import Tensor
 
-from mrsisr.metrics._common import DataRange, as_data_range, as_weights, check_pair, masked_mean
+from mrsisr.metrics._common import (
+    DataRange,
+    as_data_range,
+    as_weights,
+    check_pair,
+    masked_data_range,
+    masked_mean,
+)
 
-__all__ = ["mse", "nrmse", "psnr"]
+__all__ = ["mse", "nrmse", "psnr", "psnr_in_mask"]
 
 
 def mse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -74,3 +82,27 @@ def nrmse(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     error = masked_mean((pred - target) ** 2, weights)
     energy = masked_mean(target**2, weights)
     return torch.sqrt(error / energy)
+
+
+def psnr_in_mask(estimate: ArrayLike, reference: ArrayLike, mask: ArrayLike) -> float:
+    """PSNR (dB) of one map or volume inside ``mask``, every voxel pooled: :func:`psnr` with
+    the data range of :func:`~mrsisr.metrics.masked_data_range` (reference max − min inside
+    the mask), for NumPy arrays of any shape ``(..., H, W)``.
+
+    Args:
+        estimate: the map, e.g. ``(S, N_y, N_x)`` or ``(N_y, N_x)``.
+        reference: the map it is scored against, same shape.
+        mask: same shape, nonzero inside.
+
+    Returns:
+        The PSNR; NaN for an empty mask, ``+inf`` where the maps agree on it.
+    """
+    import numpy as np
+
+    def volume(x: ArrayLike) -> Tensor:
+        values = np.ascontiguousarray(x, dtype=np.float64)
+        return torch.from_numpy(values.reshape(1, -1, *values.shape[-2:]))
+
+    inside = volume(np.asarray(mask) != 0)
+    target = volume(reference)
+    return float(psnr(volume(estimate), target, masked_data_range(target, inside), inside)[0])
