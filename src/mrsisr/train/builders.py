@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mrsisr.data.splits import Split
 
 __all__ = [
+    "acquisition_sizes",
     "build_critic_for",
     "build_datasets",
     "build_generator_for",
@@ -35,6 +36,7 @@ __all__ = [
     "build_scheduler",
     "check_model",
     "derive_seed",
+    "initial_generator",
     "seed_globals",
     "step_generator",
     "validation_loader",
@@ -134,6 +136,42 @@ def build_scheduler(
     )
 
 
+def acquisition_sizes(config: TrainConfig) -> list[int | tuple[int, int]]:
+    """The acquisition sizes the data draw from: ``data.n_choices`` (square), or every
+    ``(n_y, n_x)`` pair of them with ``data.n_axes = "independent"``."""
+    choices = [int(n) for n in config.data.n_choices]
+    if config.data.n_axes == "independent":
+        return [(n_y, n_x) for n_y in choices for n_x in choices]
+    return list(choices)
+
+
+def initial_generator(config: TrainConfig) -> nn.Module:
+    """The generator a run starts from: random (seeded), or ``config.init_model``'s weights.
+
+    Raises:
+        UserError: the file is not a model file of the configured variant and architecture.
+    """
+    generator = build_generator_for(config)
+    if not config.init_model:
+        return generator
+    from mrsisr.checkpoint import load_model
+
+    loaded, info = load_model(config.init_model)
+    if info.variant != config.variant:
+        raise UserError(
+            f"init_model {config.init_model}: a {info.variant} model, the run trains "
+            f"{config.variant}"
+        )
+    try:
+        generator.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError:
+        raise UserError(
+            f"init_model {config.init_model}: its architecture is not the run's model "
+            "section (compare `mrsisr models` with --show-config)"
+        ) from None
+    return generator
+
+
 def build_datasets(
     config: TrainConfig, cohort: Cohort, split: Split
 ) -> tuple[MRSIDataset, MRSIDataset]:
@@ -146,7 +184,7 @@ def build_datasets(
     from mrsisr.data.dataset import MRSIDataset
 
     metabolites = list(config.data.metabolites) or None
-    n_choices = list(config.data.n_choices)
+    n_choices = acquisition_sizes(config)
     try:
         train = MRSIDataset(
             cohort,

@@ -33,6 +33,8 @@ __all__ = [
 # Keys whose value may differ when a run is resumed: they change speed or reporting, not the
 # numbers a run computes (see ``mrsisr.train.config_io.config_hash``).
 RESUME_SAFE = {"resume_safe": True}
+N_AXES = ("square", "independent")
+"""The values of ``data.n_axes``."""
 # Keys added after runs were started: they enter the fingerprint only when set to another
 # value than their default, so older runs keep their fingerprint and can still resume.
 HASH_WHEN_SET = {"hash_when_set": True}
@@ -45,7 +47,10 @@ class DataConfig:
     metabolites: list[str] = field(default_factory=list)
     """Metabolites to train on; empty: every metabolite all patients have."""
     n_choices: list[int] = field(default_factory=lambda: list(range(16, 33, 2)))
-    """Acquisition sizes n (square), drawn uniformly per sample."""
+    """Acquisition sizes n, drawn uniformly per sample (per axis with ``n_axes``)."""
+    n_axes: str = field(default="square", metadata=HASH_WHEN_SET)
+    """``"square"``: ``n x n`` acquisitions; ``"independent"``: ``n_y`` and ``n_x`` drawn
+    separately from ``n_choices``, so the network also sees rectangular acquisitions."""
     lam_range: tuple[float, float] = (0.0, 0.1)
     """Lambda is drawn uniformly in this range (used only with the adversarial term)."""
     lam_zero_prob: float = 0.1
@@ -146,6 +151,9 @@ class TrainConfig:
     """Samples per optimisation step (per process with torchrun)."""
     seed: int = 0
     """Seed of initialisation, data draws and gradient-penalty interpolation."""
+    init_model: str = field(default="", metadata=HASH_WHEN_SET)
+    """A model file whose generator weights the run starts from (same variant and
+    architecture); empty: a random initialisation. Its SHA-256 is recorded with the run."""
     steps_per_epoch: int = 0
     """Stop each epoch after this many steps (0: the whole training set)."""
     val_batch_size: int = field(default=32, metadata=RESUME_SAFE)
@@ -217,6 +225,11 @@ def check_config(config: TrainConfig) -> TrainConfig:
             lambda: c.variant != Variant.single_scale or len(data.n_choices) == 1,
             "must hold one value with variant single_scale (one network per n), "
             "e.g. --set data.n_choices=[24]",
+        ),
+        (
+            "data.n_axes",
+            lambda: data.n_axes in N_AXES,
+            "must be " + " or ".join(f"'{a}'" for a in N_AXES),
         ),
         ("data.lam_zero_prob", lambda: 0 <= data.lam_zero_prob <= 1, "must be in [0, 1]"),
         (

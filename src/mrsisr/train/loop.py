@@ -108,7 +108,7 @@ class TrainingLoop:
             val_set, config.val_batch_size, dist.rank, dist.world_size
         )
         builders.seed_globals(builders.derive_seed(config.seed, "init"))
-        generator = builders.build_generator_for(config).to(device)
+        generator = builders.initial_generator(config).to(device)
         critic = builders.build_critic_for(config)
         critic = critic.to(device) if critic is not None else None
         self.g_opt = builders.build_optimizer(generator.parameters(), config.optim.lr, config)

@@ -32,6 +32,7 @@ from mrsisr.data.nifti import read_shape
 from mrsisr.data.splits import Split, fold_split
 from mrsisr.errors import UserError
 from mrsisr.metabolites import parse_metabolite
+from mrsisr.provenance import FileHashes
 from mrsisr.train.builders import check_model
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.train.config_io import config_from_dict, config_hash, config_to_dict, diff_configs
@@ -228,8 +229,10 @@ def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts:
         "train_config": config_to_dict(config),
         **facts,
     }
+    if config.init_model:
+        metadata["init_model_sha256"] = FileHashes()(config.init_model)
     model_config = config_to_dict(config.model)
-    trained = TrainedRange.from_n_choices(config.data.n_choices, config.model.grid)
+    trained = TrainedRange.from_n_choices(config.data.n_choices, config.model.grid)  # per axis
     save_model(path, generator, config.variant, model_config, metadata, trained=trained)
 
 
