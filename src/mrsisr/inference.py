@@ -49,8 +49,9 @@ from mrsisr import kspace
 from mrsisr.acquisition import measured_on_grid
 from mrsisr.bands import blend
 from mrsisr.checkpoint import TrainedRange, load_model
+from mrsisr.data.inputs import NetworkInputs, network_inputs
 from mrsisr.data.nifti import Volume
-from mrsisr.data.normalise import map_scale, normalise_anatomy
+from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.nn.config import LIMITS
@@ -741,9 +742,7 @@ class Predictor:
             raise ValueError(f"anatomy is on grid {anatomy.mask.shape}, expected {shape}")
         self.check_images(anatomy.present)
 
-    def network_inputs(
-        self, measured: np.ndarray, anatomy: Anatomy
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def network_inputs(self, measured: np.ndarray, anatomy: Anatomy) -> NetworkInputs:
         """The normalised network inputs of measured slices, and the scale of each slice.
 
         Args:
@@ -751,26 +750,17 @@ class Predictor:
             anatomy: inputs on the output grid, ``(N_y, N_x, S)``.
 
         Returns:
-            ``inputs`` ``(S, 4, N_y, N_x)`` float32 (zero-filled map / scale, T1, FLAIR, mask;
-            an absent image is zeros) and ``scale`` ``(S,)``
-            (:func:`mrsisr.data.normalise.map_scale`). The mask is the
-            anatomy's where the slice was measured (non-zero, :func:`mrsisr.acquisition.
-            measured_on_grid`).
+            :func:`mrsisr.data.inputs.network_inputs` of the zero-filled slices (the builder
+            the training Dataset uses): ``inputs`` ``(S, 4, N_y, N_x)`` float32 and ``scale``
+            ``(S,)``. The mask is the anatomy's where the slice was measured (non-zero,
+            :func:`mrsisr.acquisition.measured_on_grid`).
         """
         zero_filled = kspace.zero_fill(measured, anatomy.grid)  # (S, N_y, N_x)
         mask = np.moveaxis(anatomy.mask, 2, 0) & measured_on_grid(measured, anatomy.grid)
-        scale = map_scale(zero_filled, mask)  # (S,)
-        absent = np.zeros(mask.shape, dtype=np.float32)
-        inputs = np.stack(
-            [
-                zero_filled / scale[:, None, None],
-                absent if anatomy.t1 is None else np.moveaxis(anatomy.t1, 2, 0),
-                absent if anatomy.flair is None else np.moveaxis(anatomy.flair, 2, 0),
-                mask,
-            ],
-            axis=1,
-        ).astype(np.float32)
-        return inputs, scale
+        t1, flair = (
+            None if img is None else np.moveaxis(img, 2, 0) for img in (anatomy.t1, anatomy.flair)
+        )
+        return network_inputs(zero_filled, t1, flair, mask)
 
     def estimate(
         self,

@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mrsisr.data.augment import apply_augmentation, draw_augmentation
+from mrsisr.data.inputs import network_inputs
 from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.data.slices import SliceRule, SliceStack, load_slices
 from mrsisr.kspace import acquisition_window, apply_kspace_window, projection_matrix
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_N_CHOICES",
     "IMAGE_SETS",
     "WINDOWS",
+    "Case",
     "MRSIDataset",
     "Sample",
     "SampleKey",
@@ -119,6 +121,62 @@ class Sample(NamedTuple):
     def to(self, device: torch.device | str) -> Sample:
         """The same sample (or batch) with every tensor on ``device``."""
         return Sample._make(None if t is None else t.to(device) for t in self)
+
+
+class Case(NamedTuple):
+    """One drawn sample before normalisation: the slice as ``mrsisr predict`` would hold it
+    (a zero-filled map, its images or ``None``, a mask), its target and its conditions.
+
+    :meth:`sample` normalises it with :func:`mrsisr.data.inputs.network_inputs`, the builder
+    of predict's inputs, so a map gives the network the same bytes on both paths.
+    """
+
+    zero_filled: np.ndarray
+    """``(N_y, N_x)`` float64 zero-filled input (:func:`acquire`), in cohort units."""
+    target: np.ndarray
+    """``(N_y, N_x)`` float64 target in cohort units (the measured map, or
+    :func:`noiseless_target`)."""
+    t1: np.ndarray | None
+    """``(N_y, N_x)`` float32 T1, normalised per patient; ``None``: absent (dropout)."""
+    flair: np.ndarray | None
+    """``(N_y, N_x)`` float32 FLAIR, normalised per patient; ``None``: absent."""
+    mask: np.ndarray
+    """``(N_y, N_x)`` bool quality mask."""
+    n: tuple[int, int]
+    """Acquisition size ``(n_y, n_x)``."""
+    met: int
+    """Metabolite index into :data:`~mrsisr.metabolites.METABOLITES`."""
+    lam: float
+    """Sharpness weight λ."""
+    window: AcquisitionWindow
+    """The acquisition window of the input."""
+    patient: int
+    """Index of the patient in :attr:`MRSIDataset.patient_ids`."""
+    slice: int
+    """Slice index ``z`` in the patient's volume."""
+
+    def sample(self) -> Sample:
+        """The normalised :class:`Sample` (the target divided by the input's scale)."""
+        # The float64 scale divides the map and the target, as predict always has (its
+        # outputs are pinned); Sample.scale carries it rounded to float32. Training used to
+        # divide by that rounded value, one float32 bit away from predict's inputs.
+        inputs, scale = network_inputs(self.zero_filled, self.t1, self.flair, self.mask)
+        lr, t1, flair, mask = torch.from_numpy(inputs).split(1)
+        return Sample(
+            lr=lr,
+            t1=t1,
+            flair=flair,
+            mask=mask,
+            hr=torch.from_numpy((self.target / scale).astype(np.float32)[None]),
+            n=torch.tensor(self.n, dtype=torch.int64),
+            met=torch.tensor(self.met, dtype=torch.int64),
+            lam=torch.tensor(self.lam, dtype=torch.float32),
+            scale=torch.tensor(float(scale), dtype=torch.float32),
+            patient=torch.tensor(self.patient, dtype=torch.int64),
+            slice=torch.tensor(self.slice, dtype=torch.int64),
+            present=torch.tensor((self.t1 is not None, self.flair is not None)),
+            window=torch.tensor(self.window.code, dtype=torch.int64),
+        )
 
 
 class SampleKey(NamedTuple):
@@ -399,6 +457,10 @@ class MRSIDataset(Dataset[Sample]):
 
     def __getitem__(self, key: int | SampleKey | tuple) -> Sample:
         """The sample at an index, or at a :class:`SampleKey` that imposes ``n`` and/or λ."""
+        return self.case(key).sample()
+
+    def case(self, key: int | SampleKey | tuple) -> Case:
+        """The :class:`Case` of :meth:`__getitem__`'s sample: the same draws, not normalised."""
         key = SampleKey(*key) if isinstance(key, tuple) else SampleKey(int(key))
         pair, met, n_pos = self._locate(key.item)
         rng = self.rng(key.item % len(self))
@@ -417,30 +479,19 @@ class MRSIDataset(Dataset[Sample]):
         if self.augment:
             images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
         measured = images[0].astype(np.float64)
-        mask = images[3] > 0.5
         window = self.draw_window(key.item % len(self))
-        lr = acquire(measured, n, window)
-        hr = noiseless_target(measured, images[4], n) if self._stack.noiseless else measured
-        scale = float(np.float32(map_scale(lr, mask)))  # the float32 value Sample carries
-        volume, z = self._stack.pair_info(pair)
-
-        def image(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)[None])
-
         present = self.draw_presence(key.item % len(self))
-        t1, flair = (img if keep else np.zeros_like(img) for img, keep in zip(images[1:3], present))
-        return Sample(
-            lr=image(lr / scale),
-            t1=image(t1),
-            flair=image(flair),
-            mask=image(mask),
-            hr=image(hr / scale),
-            n=torch.tensor(n, dtype=torch.int64),
-            met=torch.tensor(int(self._met_index[met]), dtype=torch.int64),
-            lam=torch.tensor(lam, dtype=torch.float32),
-            scale=torch.tensor(scale, dtype=torch.float32),
-            patient=torch.tensor(volume, dtype=torch.int64),
-            slice=torch.tensor(z, dtype=torch.int64),
-            present=torch.tensor(present, dtype=torch.bool),
-            window=torch.tensor(window.code, dtype=torch.int64),
+        volume, z = self._stack.pair_info(pair)
+        return Case(
+            zero_filled=acquire(measured, n, window),
+            target=noiseless_target(measured, images[4], n) if self._stack.noiseless else measured,
+            t1=images[1] if present[0] else None,
+            flair=images[2] if present[1] else None,
+            mask=images[3] > 0.5,
+            n=n,
+            met=int(self._met_index[met]),
+            lam=lam,
+            window=window,
+            patient=volume,
+            slice=z,
         )
