@@ -37,7 +37,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mrsisr import kspace
-from mrsisr.inference import Anatomy, Predictor
+from mrsisr.inference import Anatomy, Predictor, presence_flags
 from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.options import StrEnum, parse_enum
 from mrsisr.provenance import FileHashes
@@ -296,9 +296,7 @@ def adapt(
         cond_n = torch.tensor([sizes[0]] * batch, dtype=torch.int64, device=predictor.device)
         met = torch.full((batch,), index_of(scan.metabolite), device=predictor.device)
         lam = torch.zeros(batch, device=predictor.device)
-        flags: tuple[torch.Tensor, ...] = ()
-        if not all(part.anatomy.present):
-            flags = (torch.tensor([list(part.anatomy.present)] * batch, device=predictor.device),)
+        flags = presence_flags(part.anatomy.present, batch, predictor.device)
         out = model(x[:, 0:1], x[:, 1:2], x[:, 2:3], x[:, 3:4], cond_n, met, lam, *flags)[:, 0]
         p_y, p_x = (m.to(predictor.device) for m in _projection(out.shape[-2:], sizes[1]))
         seen = p_y @ out @ p_x.T  # the output cut back to the map's own size n

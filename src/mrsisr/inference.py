@@ -56,6 +56,7 @@ from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.nn.config import LIMITS
 from mrsisr.options import StrEnum, parse_enum, resolve_device
+from mrsisr.symmetry import Symmetry
 
 __all__ = [
     "BF16_PSNR_TOLERANCE_DB",
@@ -79,6 +80,7 @@ __all__ = [
     "otsu_threshold",
     "output_geometry",
     "output_grid",
+    "presence_flags",
     "resolve_device",
     "resolve_precision",
 ]
@@ -714,11 +716,8 @@ class Predictor:
         lams = [float(v) for v in sharpness]
         self.check_volume(lr, anatomy, lams)
         measured = np.moveaxis(lr, 2, 0)  # (S, n_y, n_x)
-        inputs, scale = self.network_inputs(measured, anatomy)
-        n = np.broadcast_to(np.array(measured.shape[-2:]), (len(measured), 2))
-        estimate = self.estimate(inputs, n, index_of(metabolite), lams, anatomy.present)
-        estimate *= scale[None, :, None, None]
-        consistent = kspace.data_consistency(estimate, measured)  # (L, S, N_y, N_x)
+        prepared = self.network_inputs(measured, anatomy)
+        consistent = self.infer(prepared, measured, index_of(metabolite), lams, anatomy.present)
         if detail_weights is not None:
             zero_filled = kspace.zero_fill(measured, anatomy.grid)
             consistent = blend(zero_filled, consistent, measured.shape[-2:], detail_weights)
@@ -762,13 +761,60 @@ class Predictor:
         )
         return network_inputs(zero_filled, t1, flair, mask)
 
+    def infer(
+        self,
+        prepared: NetworkInputs,
+        measured: np.ndarray,
+        met: int | np.ndarray,
+        lams: Sequence[float],
+        present: Sequence[bool] = (True, True),
+        cond_n: Sequence[int] | None = None,
+        symmetry: Symmetry | None = None,
+    ) -> np.ndarray:
+        """Super-resolve prepared slices: the generator, its scale, then data consistency.
+
+        The one way a generator runs on slices outside training: ``predict``, the demo, the
+        uncertainty estimates, the self-check, adaptation's check and the evaluation. The
+        network's normalised estimate (:meth:`estimate`) is multiplied by each slice's scale
+        and made data-consistent with the measured slice in float64
+        (:func:`mrsisr.kspace.data_consistency`), so ``degrade(out, n) == measured``.
+
+        Args:
+            prepared: ``(B, 4, N_y, N_x)`` inputs and ``(B,)`` scales
+                (:meth:`network_inputs`, :func:`mrsisr.data.inputs.network_inputs`).
+            measured: ``(B, n_y, n_x)`` float64 measured slices, in their units; their size
+                is the ``n`` of every row.
+            met: metabolite index, one for every row or ``(B,)``.
+            lams: the λ values.
+            present: whether the inputs hold a T1 and a FLAIR (:meth:`estimate`).
+            cond_n: the ``(n_y, n_x)`` the conditioning sees instead of the measured size
+                (Fig. 2a of the paper); data consistency keeps the measured ``n``.
+            symmetry: run the network on ``symmetry.apply`` of the inputs and transform its
+                estimate back (test-time augmentation, :func:`mrsisr.uncertainty.tta`).
+
+        Returns:
+            ``(L, B, N_y, N_x)`` float64 in the measured slices' units.
+        """
+        inputs, scale = prepared
+        rows, n = len(measured), measured.shape[-2:]
+        if symmetry is not None:
+            inputs, n = symmetry.apply(inputs), symmetry.size(n)
+            cond_n = None if cond_n is None else symmetry.size(cond_n)
+        sizes = np.broadcast_to(np.array(n), (rows, 2))
+        seen = None if cond_n is None else np.broadcast_to(np.array(cond_n), (rows, 2))
+        estimate = self.estimate(inputs, sizes, met, lams, present, seen)
+        if symmetry is not None:
+            estimate = symmetry.invert(estimate)
+        return kspace.data_consistency(estimate * scale[None, :, None, None], measured)
+
     def estimate(
         self,
         inputs: np.ndarray,
         n: np.ndarray,
-        met: int,
+        met: int | np.ndarray,
         lams: Sequence[float],
         present: Sequence[bool] = (True, True),
+        cond_n: np.ndarray | None = None,
     ) -> np.ndarray:
         """Run the generator on every (λ, row) pair in batches of :attr:`batch_size`.
 
@@ -776,11 +822,14 @@ class Predictor:
             inputs: ``(B, 4, N_y, N_x)`` float32 from :meth:`network_inputs` (or a transform
                 of them); the grid may be ``(N_x, N_y)`` after a transposition.
             n: ``(B, 2)`` acquisition size ``(n_y, n_x)`` of each row.
-            met: metabolite index (:func:`mrsisr.metabolites.index_of`).
+            met: metabolite index (:func:`mrsisr.metabolites.index_of`), one for every row
+                or ``(B,)``.
             lams: the λ values.
             present: whether ``inputs`` hold a T1 and a FLAIR (:attr:`Anatomy.present`); the
                 flags reach the model only when an image is absent, so a model without
                 presence flags keeps its seven-argument call.
+            cond_n: ``(B, 2)`` sizes the conditioning sees instead of ``n`` (the model's
+                ``cond_n``), or ``None``.
 
         Returns:
             ``(L, B, N_y, N_x)`` float64 normalised estimates (masked, data-consistent with
@@ -791,6 +840,8 @@ class Predictor:
         out = np.empty((len(lams), rows, *inputs.shape[-2:]), dtype=np.float64)
         source = torch.from_numpy(np.ascontiguousarray(inputs))
         sizes = torch.tensor(np.asarray(n), dtype=torch.int64)
+        mets = torch.tensor(np.broadcast_to(met, (rows,)), dtype=torch.int64)
+        seen = None if cond_n is None else torch.tensor(np.asarray(cond_n), dtype=torch.int64)
         bf16 = self.precision is Precision.bf16
         with (
             torch.inference_mode(),
@@ -800,26 +851,33 @@ class Predictor:
                 chunk = pairs[start : start + self.batch_size]
                 index = torch.tensor([r for _, r in chunk])
                 batch = source[index].to(self.device)
-                size = len(chunk)
-                cond_n = sizes[index].to(self.device)
-                cond_met = torch.full((size,), met, dtype=torch.int64, device=self.device)
                 cond_lam = torch.tensor(
                     [lams[li] for li, _ in chunk], dtype=torch.float32, device=self.device
                 )
-                flags: tuple[torch.Tensor, ...] = ()
-                if not all(present):
-                    flags = (torch.tensor([list(present)] * size, device=self.device),)
+                options = {} if seen is None else {"cond_n": seen[index].to(self.device)}
                 pred = self.model(
                     batch[:, 0:1],
                     batch[:, 1:2],
                     batch[:, 2:3],
                     batch[:, 3:4],
-                    cond_n,
-                    cond_met,
+                    sizes[index].to(self.device),
+                    mets[index].to(self.device),
                     cond_lam,
-                    *flags,
+                    *presence_flags(present, len(chunk), self.device),
+                    **options,
                 )
                 values = pred[:, 0].double().cpu().numpy()
                 for (li, r), value in zip(chunk, values):
                     out[li, r] = value
         return out
+
+
+def presence_flags(
+    present: Sequence[bool], rows: int, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """The generator's ``present`` argument for ``rows`` samples with the same images: ``()``
+    when both are there (a model without presence flags keeps its seven-argument call), else
+    ``((rows, 2) bool,)``."""
+    if all(present):
+        return ()
+    return (torch.tensor([[bool(v) for v in present]] * rows, device=device),)

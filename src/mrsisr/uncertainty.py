@@ -110,17 +110,13 @@ def tta(
     lr = _check(predictor, lr, anatomy, sharpness)
     lams = [float(v) for v in sharpness]
     measured = np.moveaxis(lr, 2, 0)  # (S, n_y, n_x)
-    slices, n = measured.shape[0], measured.shape[-2:]
-    inputs, scale = predictor.network_inputs(measured, anatomy)  # scale is symmetry-invariant
-    outputs = []
-    for sym in symmetries_of(anatomy.grid):
-        sizes = np.broadcast_to(np.array(sym.size(n)), (slices, 2))
-        est = predictor.estimate(
-            sym.apply(inputs), sizes, index_of(metabolite), lams, anatomy.present
-        )
-        outputs.append(sym.invert(est))  # (L, S, N_y, N_x)
-    variants = np.stack(outputs, axis=1) * scale[None, None, :, None, None]
-    consistent = kspace.data_consistency(variants, measured)  # (L, V, S, N_y, N_x)
+    prepared = predictor.network_inputs(measured, anatomy)  # the scale is symmetry-invariant
+    met = index_of(metabolite)
+    variants = [
+        predictor.infer(prepared, measured, met, lams, anatomy.present, symmetry=sym)
+        for sym in symmetries_of(anatomy.grid)
+    ]
+    consistent = np.stack(variants, axis=1)  # (L, V, S, N_y, N_x)
     return _summary(_weighted(consistent, measured, detail_weights), measured, ddof=0)
 
 
@@ -169,13 +165,10 @@ def propagate_fit(
     spread = np.moveaxis(sd, 2, 0)
     slices, n = measured.shape[0], measured.shape[-2:]
     samples = measured + spread * rng.standard_normal((draws, *measured.shape))  # (K, S, ...)
-    inputs, scale = predictor.network_inputs(samples.reshape(-1, *n), _repeat(anatomy, draws))
-    sizes = np.broadcast_to(np.array(n), (draws * slices, 2))
-    est = predictor.estimate(  # (L, K·S, N_y, N_x)
-        inputs, sizes, index_of(metabolite), lams, anatomy.present
-    )
-    est = (est * scale[None, :, None, None]).reshape(len(lams), draws, slices, *est.shape[-2:])
-    consistent = kspace.data_consistency(est, samples)  # each draw consistent with itself
+    flat = samples.reshape(-1, *n)  # each draw made consistent with itself
+    prepared = predictor.network_inputs(flat, _repeat(anatomy, draws))
+    est = predictor.infer(prepared, flat, index_of(metabolite), lams, anatomy.present)
+    consistent = est.reshape(len(lams), draws, slices, *est.shape[-2:])
     return _summary(_weighted(consistent, samples, detail_weights), measured, ddof=1)
 
 
