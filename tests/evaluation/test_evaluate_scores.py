@@ -31,14 +31,27 @@ class Oracle:
 
 
 class ZeroFilledNet(nn.Module):
-    """A generator that returns its (normalised) zero-filled input inside the mask, times k."""
+    """A generator that returns its (normalised) zero-filled input, inside the mask only with
+    ``masked``. Without the mask, data consistency gives zero-filling back exactly."""
 
-    def __init__(self, k: float = 1.0) -> None:
+    def __init__(self, masked: bool = False) -> None:
         super().__init__()
-        self.k = nn.Parameter(torch.tensor(float(k)))
+        self.k = nn.Parameter(torch.tensor(1.0))
+        self.masked = masked
 
     def forward(self, lr, t1, flair, mask, n, met, lam):
-        return self.k * lr * mask
+        return self.k * lr * mask if self.masked else self.k * lr
+
+
+class MaskedZeroFill:
+    """The reference of ``ZeroFilledNet(masked=True)`` in cohort units: the masked
+    zero-filled map made data-consistent with the measured one."""
+
+    name, lam_conditioned, tags = "reference", False, {}
+
+    def predict(self, batch, lam):
+        masked = batch.zero_filled * batch.mask[:, 0].numpy()
+        return torch.from_numpy(kspace.data_consistency(masked, batch.native))[:, None]
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +118,20 @@ def test_zero_fill_scores_match_a_numpy_and_skimage_computation(dataset, eval_co
     assert row["ssim"] == pytest.approx(ssim_map[mask].mean(), rel=1e-4)
 
 
-def test_network_outputs_are_denormalised_before_scoring(dataset):
-    net = ModelMethod("identity", {None: ZeroFilledNet()})
-    rows = evaluate(dataset, [net, BaselineMethod(Baseline.zero_fill)], settings=NO_LPIPS)
-    net_rows, zf_rows = _by_key(rows, "identity"), _by_key(rows, "zero_fill")
-    assert net_rows.keys() == zf_rows.keys() and len(net_rows) == len(dataset)
+@pytest.mark.parametrize(
+    ("masked", "reference"),
+    [(False, BaselineMethod(Baseline.zero_fill)), (True, MaskedZeroFill())],
+    ids=["zero_fill", "masked"],
+)
+def test_network_outputs_are_denormalised_and_made_consistent_before_scoring(
+    dataset, masked, reference
+):
+    net = ModelMethod("identity", {None: ZeroFilledNet(masked)})
+    rows = evaluate(dataset, [net, reference], settings=NO_LPIPS)
+    net_rows, ref_rows = _by_key(rows, "identity"), _by_key(rows, reference.name)
+    assert net_rows.keys() == ref_rows.keys() and len(net_rows) == len(dataset)
     for key, a in net_rows.items():
-        b = zf_rows[key]
+        b = ref_rows[key]
         for metric in ("psnr", "ssim", "ms_ssim", "nrmse"):
             assert a[metric] == pytest.approx(b[metric], rel=1e-4, abs=1e-6)
 
@@ -125,7 +145,7 @@ def test_lambda_free_methods_run_once_and_lambda_conditioned_ones_per_lambda(dat
 
 
 def test_single_scale_method_picks_the_network_of_each_n(dataset):
-    nets = ModelMethod("single", {8: ZeroFilledNet(1.0), 11: ZeroFilledNet(2.0)})
+    nets = ModelMethod("single", {8: ZeroFilledNet(), 11: ZeroFilledNet(masked=True)})
     rows = evaluate(dataset, [nets, BaselineMethod(Baseline.zero_fill)], settings=NO_LPIPS)
     net_rows, zf_rows = _by_key(rows, "single"), _by_key(rows, "zero_fill")
     for key, a in net_rows.items():

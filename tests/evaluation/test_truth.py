@@ -54,8 +54,8 @@ class _Oracle:
     tags: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, batch: EvalBatch, lam: float) -> torch.Tensor:
-        maps = [self.truth.slice(*key) for key in self.keys[: batch.lr.shape[0]]]
-        del self.keys[: batch.lr.shape[0]]
+        maps = [self.truth.slice(*key) for key in self.keys[: len(batch.native)]]
+        del self.keys[: len(batch.native)]
         return torch.from_numpy(np.stack(maps)[:, None])
 
 

@@ -8,7 +8,9 @@ requested acquisition size ``n`` with the low-resolution map made by
 
 How each map is scored (stated in every output):
 
-* on de-normalised maps (cohort units): a network's output is multiplied by ``Sample.scale``;
+* on de-normalised maps (cohort units): a network runs as ``mrsisr predict`` runs it
+  (:meth:`mrsisr.inference.Predictor.infer`): its output is multiplied by the input's scale
+  and made data-consistent with the measured map in float64;
 * every prediction and the ground truth are multiplied by the quality mask, and the metrics
   use only the voxels inside it (SSIM: the full-size SSIM map averaged over the mask);
 * ``data_range`` = max − min of the ground truth inside the mask, per map (PSNR, SSIM,
@@ -35,8 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mrsisr import kspace
-from mrsisr.data.dataset import MRSIDataset
+from mrsisr.data.dataset import Case, MRSIDataset
 from mrsisr.data.manifest import noiseless_file
 from mrsisr.data.nifti import load_volume
 from mrsisr.evaluation.methods import EvalBatch, Method
@@ -187,32 +188,14 @@ def evaluation_dataset(
     )
 
 
-def _batches(dataset: MRSIDataset, batch_size: int) -> Iterator[tuple[EvalBatch, Any]]:
-    """Batches of one ``n`` each, with their samples (for the row keys)."""
-    from torch.utils.data import DataLoader, Subset
-
+def _batches(dataset: MRSIDataset, batch_size: int) -> Iterator[tuple[EvalBatch, list[Case]]]:
+    """Batches of one ``n`` each, with their cases (for the row keys)."""
     repeat = len(dataset.n_choices)
-    for n_pos, n in enumerate(dataset.n_choices):
-        subset = Subset(dataset, range(n_pos, len(dataset), repeat))
-        for sample in DataLoader(subset, batch_size=batch_size, shuffle=False):
-            scale = sample.scale.double().reshape(-1, 1, 1, 1)
-            zero_filled = sample.lr.double() * scale
-            native = kspace.degrade(zero_filled[:, 0].numpy(), n)
-            target = sample.hr.double() * scale * sample.mask.double()
-            yield (
-                EvalBatch(
-                    lr=sample.lr,
-                    t1=sample.t1,
-                    flair=sample.flair,
-                    mask=sample.mask,
-                    n=sample.n,
-                    met=sample.met,
-                    scale=sample.scale,
-                    native=native,
-                    target=target,
-                ),
-                sample,
-            )
+    for n_pos in range(repeat):
+        indices = range(n_pos, len(dataset), repeat)
+        for start in range(0, len(indices), batch_size):
+            cases = [dataset.case(i) for i in indices[start : start + batch_size]]
+            yield EvalBatch.of(cases), cases
 
 
 def score(
@@ -294,12 +277,12 @@ def evaluate(
         raise ValueError("dataset must expand every n (evaluation_dataset builds one)")
     settings = settings or MetricSettings.for_grid(dataset.grid)
     rows: list[dict[str, Any]] = []
-    for batch, sample in _batches(dataset, batch_size):
+    for batch, cases in _batches(dataset, batch_size):
         keys: dict[str, list[Any]] = {
-            "patient": [dataset.patient_ids[int(p)] for p in sample.patient],
-            "slice": [int(z) for z in sample.slice],
-            "metabolite": [METABOLITES[int(m)].value for m in sample.met],
-            "n": [int(v) for v in sample.n[:, 0]],
+            "patient": [dataset.patient_ids[case.patient] for case in cases],
+            "slice": [case.slice for case in cases],
+            "metabolite": [METABOLITES[case.met].value for case in cases],
+            "n": [case.n[0] for case in cases],
         }
         true_maps = None
         if truth is not None:

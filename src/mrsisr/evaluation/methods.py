@@ -11,15 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from mrsisr import kspace
+from mrsisr.data.inputs import network_inputs
 from mrsisr.errors import UserError
 from mrsisr.evaluation.baselines import Baseline, run_baseline
+from mrsisr.inference import Predictor
 from mrsisr.nn.config import Variant
+
+if TYPE_CHECKING:
+    from mrsisr.data.dataset import Case
 
 __all__ = [
     "BaselineMethod",
@@ -34,8 +40,9 @@ __all__ = [
 class EvalBatch(NamedTuple):
     """A batch of evaluation maps, all with the same acquisition size ``n``."""
 
-    lr: torch.Tensor
-    """``(B, 1, N_y, N_x)`` normalised zero-filled input (the networks' ``lr``)."""
+    zero_filled: np.ndarray
+    """``(B, N_y, N_x)`` float64 zero-filled input in cohort units (a network's input before
+    :func:`~mrsisr.data.inputs.network_inputs`)."""
     t1: torch.Tensor
     """``(B, 1, N_y, N_x)`` normalised T1."""
     flair: torch.Tensor
@@ -46,12 +53,44 @@ class EvalBatch(NamedTuple):
     """``(B, 2)`` int64 acquisition size."""
     met: torch.Tensor
     """``(B,)`` int64 metabolite index."""
-    scale: torch.Tensor
-    """``(B,)`` normalisation scale (multiply ``lr`` by it for cohort units)."""
     native: np.ndarray
     """``(B, n_y, n_x)`` float64 measured map in cohort units."""
     target: torch.Tensor
     """``(B, 1, N_y, N_x)`` float64 ground truth in cohort units, masked."""
+
+    @classmethod
+    def of(cls, cases: Sequence[Case]) -> EvalBatch:
+        """The batch of dataset cases (:meth:`~mrsisr.data.dataset.MRSIDataset.case`) of one
+        ``n``, in float64 where the Dataset's samples are rounded to float32.
+
+        Raises:
+            ValueError: a case without its T1 or FLAIR (the methods choose which images
+                they use, :attr:`ModelMethod.present`), or cases of several ``n``.
+        """
+        sizes = {case.n for case in cases}
+        if len(sizes) != 1:
+            raise ValueError(f"an evaluation batch holds one n, got {sorted(sizes)}")
+        if any(case.t1 is None or case.flair is None for case in cases):
+            raise ValueError("evaluation cases must hold their T1 and FLAIR (no presence_probs)")
+
+        def stacked(name: str) -> np.ndarray:
+            return np.stack([getattr(case, name) for case in cases])
+
+        def image(name: str) -> torch.Tensor:
+            return torch.from_numpy(stacked(name)[:, None])
+
+        mask = stacked("mask")[:, None]
+        zero_filled = stacked("zero_filled")
+        return cls(
+            zero_filled=zero_filled,
+            t1=image("t1"),
+            flair=image("flair"),
+            mask=torch.from_numpy(mask.astype(np.float32)),
+            n=torch.tensor([case.n for case in cases], dtype=torch.int64),
+            met=torch.tensor([case.met for case in cases], dtype=torch.int64),
+            native=kspace.degrade(zero_filled, sizes.pop()),
+            target=torch.from_numpy(stacked("target")[:, None] * mask),
+        )
 
 
 class Method(Protocol):
@@ -130,30 +169,22 @@ class ModelMethod:
         return model
 
     def predict(self, batch: EvalBatch, lam: float) -> torch.Tensor:
-        """Run the generator and multiply its output back to cohort units."""
+        """Super-resolve the batch as ``mrsisr predict`` does: the inputs of
+        :func:`~mrsisr.data.inputs.network_inputs` (an image not in :attr:`present` is
+        absent), then :meth:`~mrsisr.inference.Predictor.infer` (the generator, its scale,
+        data consistency with the measured map in float64)."""
         model = self.model_for(int(batch.n[0, 0]))
+        present = self.present or (True, True)
+        images = (batch.t1, batch.flair)
+        t1, flair = (img[:, 0].numpy() if keep else None for img, keep in zip(images, present))
+        prepared = network_inputs(batch.zero_filled, t1, flair, batch.mask[:, 0].numpy())
+        rows, grid = batch.zero_filled.shape[0], batch.zero_filled.shape[-2:]
         device = next(model.parameters()).device
-        size = batch.lr.shape[0]
-        met = (
-            batch.met
-            if self.met_condition is None
-            else torch.full_like(batch.met, self.met_condition)
-        )
-        lam_t = torch.full((size,), float(lam), dtype=torch.float32)
-        args = [batch.lr, batch.t1, batch.flair, batch.mask, batch.n, met, lam_t]
-        swapped = {}
-        if self.n_condition is not None:  # the conditioning sees it; DC keeps the true n
-            swapped["cond_n"] = torch.full_like(batch.n, self.n_condition).to(device)
-        if self.present is not None:
-            t1, flair = (
-                img if keep else torch.zeros_like(img)
-                for img, keep in zip((batch.t1, batch.flair), self.present)
-            )
-            args[1:3] = [t1, flair]
-            args.append(torch.tensor([self.present] * size, dtype=torch.bool))
-        with torch.inference_mode():
-            out = model(*(a.to(device) for a in args), **swapped).double().cpu()
-        return out * batch.scale.double().reshape(-1, 1, 1, 1)
+        predictor = Predictor(model, (int(grid[0]), int(grid[1])), device, batch_size=rows)
+        met = batch.met.numpy() if self.met_condition is None else self.met_condition
+        cond_n = None if self.n_condition is None else (self.n_condition, self.n_condition)
+        out = predictor.infer(prepared, batch.native, met, [lam], present, cond_n)
+        return torch.from_numpy(out[0])[:, None]
 
 
 def _lam_conditioned(variant: str) -> bool:

@@ -125,14 +125,9 @@ def _trend(values: Sequence[float]) -> str:
 
 
 def _case(dataset: Any) -> Any:
-    """The sample whose ground truth peaks highest inside the mask (a hot spot, often tumour)."""
-    best, best_value = None, -np.inf
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        peak = float((sample.hr * sample.mask).max() * sample.scale)
-        if peak > best_value:
-            best, best_value = sample, peak
-    return best
+    """The case whose ground truth peaks highest inside the mask (a hot spot, often tumour)."""
+    cases = (dataset.case(index) for index in range(len(dataset)))
+    return max(cases, key=lambda case: float((case.target * case.mask).max()))
 
 
 def reproduce_fig3(
@@ -147,10 +142,8 @@ def reproduce_fig3(
     Returns:
         ``OUT/fig3_sharpness.png``.
     """
-    import torch
-
     from mrsisr.evaluation.evaluate import evaluation_dataset
-    from mrsisr.evaluation.methods import load_model_methods
+    from mrsisr.evaluation.methods import EvalBatch, load_model_methods
 
     record = ProtocolRecord("fig3", {**protocol.options(models), "lams": list(lams)})
     path, patients, ns = full_models(protocol, record, models)[0]
@@ -164,20 +157,12 @@ def reproduce_fig3(
         except ValueError:
             log.warning("fig3: no %s maps in the cohort; row skipped", met)
             continue
-        sample = _case(dataset)
-        model = method.model_for(n)
-        scale = float(sample.scale)
-        batch = [t[None] for t in sample]
-        lr, t1, flair, mask = batch[0], batch[1], batch[2], batch[3]
-        outputs = []
-        with torch.inference_mode():
-            for lam in lams:
-                pred = model(lr, t1, flair, mask, batch[5], batch[6], torch.tensor([float(lam)]))
-                outputs.append(pred[0, 0].double().numpy() * scale)
-        hr = sample.hr[0].double().numpy() * scale
-        zf = lr[0, 0].double().numpy() * scale  # the input is the zero-filled map
-        label = f"{met}, n = {n}, {patients[0]} z={int(sample.slice)}"
-        rows.append(sharpness_row(label, zf, outputs, hr, flair[0, 0].numpy(), mask[0, 0].numpy()))
+        case = _case(dataset)
+        batch = EvalBatch.of([case])
+        outputs = [method.predict(batch, lam)[0, 0].numpy() for lam in lams]
+        label = f"{met}, n = {n}, {patients[0]} z={case.slice}"
+        flair = batch.flair[0, 0].numpy()
+        rows.append(sharpness_row(label, case.zero_filled, outputs, case.target, flair, case.mask))
     titles = ["zero-filling", *(f"λ = {lam:g}" for lam in lams), "ground truth", "FLAIR"]
     figure = plot_panel(
         rows, titles, protocol.out / "fig3_sharpness.png", title="PSNR (dB) / SSIM inside the mask"
