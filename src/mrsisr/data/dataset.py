@@ -32,7 +32,6 @@ from torch.utils.data import Dataset
 
 from mrsisr.data.augment import apply_augmentation, draw_augmentation
 from mrsisr.data.inputs import network_inputs
-from mrsisr.data.normalise import map_scale, normalise_anatomy
 from mrsisr.data.slices import SliceRule, SliceStack, load_slices
 from mrsisr.kspace import acquisition_window, apply_kspace_window, projection_matrix
 from mrsisr.metabolites import METABOLITES, Metabolite, parse_metabolite
@@ -51,9 +50,7 @@ __all__ = [
     "SampleKey",
     "SliceRule",
     "acquire",
-    "map_scale",
     "noiseless_target",
-    "normalise_anatomy",
     "simulate_input",
 ]
 
