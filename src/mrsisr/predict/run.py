@@ -153,11 +153,7 @@ def run_jobs(
     calibration = parse_enum(Calibration, calibration, "calibration")
     check_draws(draws, seed)
     check_outputs(jobs, overwrite)
-    for job in jobs:
-        predictor.check_images((job.t1 is not None, job.flair is not None))
-    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(job.anatomy_key, []).append(job)
+    patients = _patients(jobs, predictor)
     hashes = FileHashes()
     with (
         tqdm(total=len(jobs), disable=not progress, unit="map", desc="super-resolving") as bar,
@@ -174,7 +170,7 @@ def run_jobs(
         )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
-        for members in groups.values():
+        for members in patients:
             patient = _prepare_patient(predictor, members, acquisitions, register, grid)
             write_mask(files, members[0].mask_out, patient.anatomy.mask, patient.affine)
             used, adapted = _adapted(predictor, members, patient, adapt)
@@ -250,18 +246,22 @@ def read_scans(
     Raises:
         UserError: as :func:`run_jobs` for a bad input.
     """
-    jobs = list(jobs)
-    for job in jobs:
-        predictor.check_images((job.t1 is not None, job.flair is not None))
-    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(job.anatomy_key, []).append(job)
     scans = []
-    for members in groups.values():
+    for members in _patients(jobs, predictor):
         patient = _prepare_patient(predictor, members, checked, register, grid)
         for job in members:
             scans.append(Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy))
     return scans
+
+
+def _patients(jobs: Sequence[Job], predictor: Predictor) -> list[list[Job]]:
+    """The jobs grouped by patient (their anatomy), in order, once the model is known to
+    accept every job's images (:meth:`~mrsisr.inference.Predictor.check_images`)."""
+    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
+    for job in jobs:
+        predictor.check_images((job.t1 is not None, job.flair is not None))
+        groups.setdefault(job.anatomy_key, []).append(job)
+    return list(groups.values())
 
 
 class _Patient(NamedTuple):
