@@ -19,7 +19,8 @@ image is zeros and flagged absent, and the brain mask is derived from what there
 other image, else the maps themselves).
 
 What the output holds. The generator returns a masked, data-consistent estimate per slice.
-:meth:`Predictor.super_resolve` multiplies it back to the input's units and applies data
+:meth:`Predictor.infer` (which :meth:`Predictor.super_resolve`, the uncertainty estimates
+and the evaluation call) multiplies it back to the input's units and applies data
 consistency once more, in float64, against the measured map itself. The result keeps the
 network's high frequencies and the measurement's low frequencies exactly:
 ``kspace.degrade(output, n) == input`` slice by slice, to float32 precision. The network's mask
