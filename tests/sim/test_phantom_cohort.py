@@ -10,10 +10,10 @@ import pytest
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.nifti import load_volume
-from mrsisr.data.phantom import LABELS_FILE, make_phantom_cohort, patient_ids
-from mrsisr.data.simulate import LABELS, PhantomGeometry
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.cohort import LABELS_FILE, make_phantom_cohort, patient_ids
+from mrsisr.sim.glioma import LABELS, PhantomGeometry
 
 M = Metabolite
 CSF, GM, WM, OEDEMA, ENHANCING, NECROSIS = (

@@ -1,12 +1,12 @@
-"""Simulation of one patient of the in-silico glioma cohort (:mod:`mrsisr.data.phantom`).
+"""Simulation of one patient of the in-silico glioma cohort (:mod:`mrsisr.sim.cohort`).
 
 Each patient is built in four steps:
 
-1. **Anatomy** (:mod:`mrsisr.data.anatomy`): the MNI152 template through the patient's own
+1. **Anatomy** (:mod:`mrsisr.sim.anatomy`): the MNI152 template through the patient's own
    random geometry, sampled on a fine grid (``fine`` times the MRSI grid in-plane, the same
    field of view; 1.1 mm for 64 x 64 at 3.4 mm), slice by slice with a slice profile.
-2. **Glioma** (:mod:`mrsisr.data.tumour`): necrotic core, enhancing rim and oedema.
-3. **True maps** (:mod:`mrsisr.data.tissue`): each voxel a mixture of compartments times
+2. **Glioma** (:mod:`mrsisr.sim.tumour`): necrotic core, enhancing rim and oedema.
+3. **True maps** (:mod:`mrsisr.sim.tissue`): each voxel a mixture of compartments times
    their concentrations, with a smooth per-patient bias and per-metabolite scale.
 4. **Acquisition**: k-space truncation of the fine maps to the MRSI grid
    (:func:`mrsisr.kspace.degrade`, so the maps carry the blur and ringing of a finite
@@ -28,10 +28,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.data.anatomy import Atlas, PatientWarp, SmoothField, load_atlas
 from mrsisr.data.cohort import Patient
 from mrsisr.data.resample import upsampled_grid
-from mrsisr.data.tissue import (
+from mrsisr.kspace import degrade
+from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.anatomy import Atlas, PatientWarp, SmoothField, load_atlas
+from mrsisr.sim.tissue import (
     FLAIR_INTENSITY,
     HEALTHY_MM,
     LESION_FACTOR,
@@ -39,9 +41,7 @@ from mrsisr.data.tissue import (
     T1_INTENSITY,
     Compartment,
 )
-from mrsisr.data.tumour import Tumour
-from mrsisr.kspace import degrade
-from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.tumour import Tumour
 
 __all__ = [
     "LABELS",
