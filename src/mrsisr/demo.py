@@ -22,7 +22,7 @@ from mrsisr.nn.unet import MIN_N
 from mrsisr.predict import Job, load_predictor, parse_sharpness, run_jobs
 from mrsisr.report import write_report
 from mrsisr.report.collect import read_predict_folder
-from mrsisr.sim.glioma import TUMOUR_CORE_LABELS
+from mrsisr.sim.mrsi import TUMOUR_CORE_LABELS
 
 if TYPE_CHECKING:
     from mrsisr.data.cohort import Patient

@@ -7,7 +7,8 @@ import pytest
 from mrsisr.cli import main
 from mrsisr.data.manifest import read_manifest
 from mrsisr.sim.cohort import cohort_digest, make_phantom_cohort
-from mrsisr.sim.simulators import FINAL_TEST_SEED, Simulator
+from mrsisr.sim.final_test import FINAL_TEST_SEED
+from mrsisr.sim.simulators import Simulator
 
 
 def test_it_has_patient_ids_no_other_cohort_uses() -> None:

@@ -13,7 +13,7 @@ from mrsisr.data.nifti import load_volume
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.sim.cohort import LABELS_FILE, make_phantom_cohort, patient_ids
-from mrsisr.sim.glioma import LABELS, PhantomGeometry
+from mrsisr.sim.mrsi import LABELS, PhantomGeometry
 
 M = Metabolite
 CSF, GM, WM, OEDEMA, ENHANCING, NECROSIS = (

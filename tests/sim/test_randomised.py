@@ -15,8 +15,8 @@ from mrsisr.metabolites import METABOLITES
 from mrsisr.sim.anatomy import load_atlas
 from mrsisr.sim.cohort import PARAMS_FILE, Simulator, make_phantom_cohort
 from mrsisr.sim.contrast import ImageContrast, Misregistration
-from mrsisr.sim.glioma import PhantomGeometry
 from mrsisr.sim.lesions import LESION_PATTERNS, Lesion, Shell
+from mrsisr.sim.mrsi import PhantomGeometry
 from mrsisr.sim.presets import (
     PRESETS,
     SHIFTED,

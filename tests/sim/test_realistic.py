@@ -15,7 +15,7 @@ from mrsisr.data.check import check_cohort
 from mrsisr.data.manifest import read_manifest
 from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.sim.cohort import PARAMS_FILE, Simulator, cohort_digest, make_phantom_cohort
-from mrsisr.sim.glioma import PhantomGeometry
+from mrsisr.sim.mrsi import PhantomGeometry
 from mrsisr.sim.presets import (
     PRESETS,
     REALISTIC,

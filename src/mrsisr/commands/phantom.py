@@ -7,12 +7,8 @@ import os
 import time
 
 from mrsisr.errors import UserError
-from mrsisr.sim.simulators import (
-    FINAL_TEST_DIGEST,
-    FINAL_TEST_PATIENTS,
-    FINAL_TEST_SEED,
-    Simulator,
-)
+from mrsisr.sim.final_test import FINAL_TEST_DIGEST, FINAL_TEST_PATIENTS, FINAL_TEST_SEED
+from mrsisr.sim.simulators import Simulator
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
 

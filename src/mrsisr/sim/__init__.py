@@ -12,11 +12,11 @@ One module per simulator (``mrsisr phantom --simulator``, :class:`~.simulators.S
   with settings training never used).
 * :mod:`.realistic`: the effects of the ``realistic`` preset (training maps like real ones).
 * :mod:`.real_like`: ``real-like``, the shifted test set given the statistics of real maps.
-* ``final``, the final test set: the training preset with a seed of its own
-  (:mod:`.simulators`).
+* :mod:`.final_test`: ``final``, the final test set (the training preset, a seed of its own).
 
 The shared pieces: :mod:`.simulators` (the choice, light: the command line lists it),
-:mod:`.cohort` (a cohort folder from any simulator, its digest), :mod:`.anatomy` (the
+:mod:`.cohort` (a cohort folder from any simulator, its digest), :mod:`.mrsi` (the MRSI
+grid, k-space truncation onto it, the quality mask, the labels), :mod:`.anatomy` (the
 MNI152 template, smooth fields, warps), :mod:`.tissue` (concentrations, contrasts, noise),
 :mod:`.tumour` (a glioma's shape), :mod:`.contrast` and :mod:`.lesions` (the randomised
 images and lesions), :mod:`.preview` (a picture of a simulated patient).

@@ -1,13 +1,14 @@
-"""The in-silico glioma cohort: a realistic stand-in for the paper's 15 patients at 7 T.
+"""A simulated cohort folder, made by any simulator, and its digest.
 
 ``make_phantom_cohort("cohort/", patients=15, seed=0)`` writes a cohort in the on-disk format
 of :mod:`mrsisr.data.cohort` (64 x 64 x 36 maps at 3.4 mm of tCho, tCr, NAA, Gly, Gln, Glu
-and Ins in mM, a quality mask, T1 and FLAIR at 3 times the in-plane resolution) from the
-MNI152 anatomy, a glioma per patient and a model of the acquisition; see
-:mod:`mrsisr.sim.glioma`. The same seed gives byte-identical files.
+and Ins in mM, a quality mask, T1 and FLAIR at 3 times the in-plane resolution); by default
+with the paper's glioma phantom (:mod:`mrsisr.sim.glioma`: the MNI152 anatomy, a glioma per
+patient and a model of the acquisition), or with another :class:`Simulator`. The same seed
+gives byte-identical files (:func:`cohort_digest`).
 
 Each patient folder also holds ``phantom_labels.nii.gz`` (uint8, on the MRSI grid), the
-dominant compartment of each voxel: values index :data:`mrsisr.sim.glioma.LABELS`
+dominant compartment of each voxel: values index :data:`mrsisr.sim.mrsi.LABELS`
 (0 background, 1 CSF, 2 GM, 3 WM, 4 oedema, 5 enhancing tumour, 6 necrosis). It is not
 part of the cohort format; readers ignore it.
 """
@@ -32,7 +33,8 @@ from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
-from mrsisr.sim.glioma import PhantomGeometry, simulate_patient
+from mrsisr.sim.glioma import simulate_patient
+from mrsisr.sim.mrsi import PhantomGeometry
 from mrsisr.sim.presets import PRESETS, Preset
 from mrsisr.sim.simulators import Simulator
 

@@ -16,7 +16,7 @@ kept for the reproduction), but every choice is drawn from the ranges of
    mix of two literature tables, lesion factors drawn per lesion, smooth fields that follow
    no anatomy, a noise level per metabolite.
 4. **Acquisition**: as the paper's phantom: k-space truncation to the MRSI grid, noise,
-   quality mask (:func:`mrsisr.sim.glioma.quality_mask`), maps 0 outside it.
+   quality mask (:func:`mrsisr.sim.mrsi.quality_mask`), maps 0 outside it.
 5. **Realism** (only with ``settings.realism``, the ``realistic`` preset): weaker tissue
    contrast, variation that follows no tissue, a lipid-like rim, heavier and varying noise,
    values kept outside the mask for some patients (:mod:`mrsisr.sim.realistic`), drawn
@@ -42,14 +42,14 @@ from mrsisr.data.cohort import Patient
 from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.sim.anatomy import Atlas, SmoothField, load_atlas
 from mrsisr.sim.contrast import ImageContrast, Misregistration, Skull, synthesise
-from mrsisr.sim.glioma import (
+from mrsisr.sim.lesions import Lesion
+from mrsisr.sim.mrsi import (
     PhantomGeometry,
     SimulatedPatient,
     masked,
     quality_mask,
     to_mrsi_grid,
 )
-from mrsisr.sim.lesions import Lesion
 from mrsisr.sim.presets import Range, SimulatorSettings
 from mrsisr.sim.realistic import RealismDraw, apply_effects
 from mrsisr.sim.tissue import HEALTHY_MM, NOISE_SD_MM
@@ -409,7 +409,7 @@ def _labels(
     geometry: PhantomGeometry,
 ) -> np.ndarray:
     """Dominant compartment per MRSI voxel: 0 background, 1 CSF, 2 GM, 3 WM, 4 lesion halo,
-    5 solid lesion, 6 lesion core (the label values of :data:`mrsisr.sim.glioma.LABELS`)."""
+    5 solid lesion, 6 lesion core (the label values of :data:`mrsisr.sim.mrsi.LABELS`)."""
     n, fine = geometry.grid, geometry.fine
 
     def block(x: np.ndarray) -> np.ndarray:
