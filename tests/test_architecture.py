@@ -238,9 +238,11 @@ LAYERS: dict[str, int] = {
     "sim": 8,
     # 9: evaluation, the demo
     **dict.fromkeys(["evaluation", "demo"], 9),
-    "commands": 10,
-    "cli": 11,
-    "__main__": 12,
+    # 10: the paper's experiments, built on the evaluation
+    "experiments": 10,
+    "commands": 11,
+    "cli": 12,
+    "__main__": 13,
 }
 """The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
 

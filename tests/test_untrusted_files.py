@@ -281,7 +281,7 @@ def test_mutated_prediction_manifests_are_refused_in_one_line(tmp_path, data) ->
 @given(data=st.data())
 def test_mutated_run_metrics_are_refused_in_one_line(tmp_path, data) -> None:
     """A reproduction sums a reused run's ``metrics.csv`` (the run folder may be sent)."""
-    from mrsisr.evaluation.runs import _history
+    from mrsisr.experiments.runs import _history
 
     rows = [["epoch", "step", "epoch_s", "val_loss"], ["1", "3", "2.5", "0.4"]]
     rows[1][data.draw(st.integers(0, 3))] = data.draw(

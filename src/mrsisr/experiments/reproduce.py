@@ -1,6 +1,6 @@
 """Reproduce Table 1 and Fig. 2 of Dong et al. (MICCAI 2022); Figs. 3-4: :mod:`.sharpness`.
 
-Each experiment trains what it needs through :func:`mrsisr.evaluation.runs.ensure_run` (so
+Each experiment trains what it needs through :func:`mrsisr.experiments.runs.ensure_run` (so
 runs are shared and reused), evaluates every fold's held-out patients with
 :func:`mrsisr.evaluation.evaluate.evaluate`, and writes tables, figures and ``protocol.json``.
 The paper's protocol (5 folds, 100 epochs) is the default; :class:`Protocol` reduces it.
@@ -20,7 +20,7 @@ from mrsisr.data.splits import fold_split
 from mrsisr.errors import UserError
 from mrsisr.evaluation.plots import plot_matrix
 from mrsisr.evaluation.report import write_report
-from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.experiments.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.config import Variant
 from mrsisr.train.config import TrainConfig
@@ -208,7 +208,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
     """
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import BaselineMethod, Method, load_model_methods
-    from mrsisr.evaluation.table1 import table1_markdown
+    from mrsisr.experiments.table1 import table1_markdown
 
     record = ProtocolRecord("table1", protocol.options())
     rows: list[dict[str, Any]] = []
