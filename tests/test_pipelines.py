@@ -10,9 +10,18 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from mrsisr import pipelines
+from mrsisr.cli import main
 from mrsisr.errors import UserError
 from mrsisr.metabolites import Metabolite
-from mrsisr.pipelines import MapRecord, QualityThresholds, read_pipeline
+from mrsisr.pipelines import (
+    READERS,
+    MapRecord,
+    PipelineMaps,
+    PipelineReader,
+    QualityThresholds,
+    read_pipeline,
+)
 
 SHAPE = (9, 7, 2)  # odd in-plane sizes, two slices
 AFFINE = np.diag([6.0, 6.0, 10.0, 1.0])
@@ -429,3 +438,42 @@ def test_sd_map_converts_percent_to_the_map_units(tmp_path) -> None:
     )
     absolute = MapRecord(gln.path, gln.metabolite, gln.label, gln.units, gln.sd, sd_percent=False)
     np.testing.assert_allclose(absolute.sd_map(), values["sd", "Gln"], rtol=1e-6)
+
+
+# --- the registry: one module and one line per reader --------------------------------------
+
+
+def test_a_reader_in_the_registry_is_read_by_name_with_the_options_it_takes(
+    tmp_path, monkeypatch
+) -> None:
+    """read_pipeline dispatches on READERS alone: a reader added there is read by its name,
+    given the options it declares, refused the others, and named where its option is."""
+    calls = []
+
+    def read(folder: Path, th: QualityThresholds, variant: str | None = None) -> PipelineMaps:
+        calls.append((folder, th, variant))
+        record = MapRecord(tmp_path / "NAA.nii.gz", Metabolite.NAA, "NAA", "mM")
+        return PipelineMaps((record,), ((tmp_path / "x.nii", "not a map"),))
+
+    toy = PipelineReader("toy", read, options={"variant": "its toy maps"})
+    monkeypatch.setattr(pipelines, "READERS", {**READERS, "toy": toy})
+    result = read_pipeline("toy", tmp_path, variant="v1", thresholds=QualityThresholds(3.0))
+    assert calls == [(tmp_path, QualityThresholds(3.0), "v1")]
+    assert [r.pipeline for r in result.maps] == ["toy"]
+    assert read_pipeline("toy", tmp_path).maps and calls[-1][2] is None
+    with pytest.raises(UserError, match=r"^--scaling: only for --from fsl-mrs \(FSL-MRS's"):
+        read_pipeline("toy", tmp_path, scaling="raw")
+    with pytest.raises(UserError, match=r"^--map-variant: only for --from mrsiprep or --from toy"):
+        read_pipeline("vienna", tmp_path, variant="x")
+    with pytest.raises(UserError, match=r"known: fsl-mrs, vienna, mrsiprep, toy$"):
+        read_pipeline("lcmodel", tmp_path)
+
+
+def test_the_command_line_and_the_docs_list_the_readers_of_the_registry(capsys) -> None:
+    """--from's help, docs/predict.md and the README name the readers of READERS, in order."""
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert f"PIPELINE: {', '.join(READERS)}" in " ".join(capsys.readouterr().out.split())
+    root = Path(__file__).resolve().parents[1]
+    for doc in (root / "docs" / "predict.md", root / "README.md"):
+        assert f"`--from {'|'.join(READERS)} DIR`" in doc.read_text(encoding="utf-8"), doc

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
-from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
+from mrsisr.pipelines import READERS, QualityThresholds
+from mrsisr.pipelines.fslmrs import FSL_MRS_SCALINGS
 
 if TYPE_CHECKING:
     from mrsisr.inference import GridChoice
@@ -80,8 +81,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         dest="from_",
         nargs=2,
         metavar=("PIPELINE", "DIR"),
-        help=f"read every map of a pipeline's output folder; PIPELINE: "
-        f"{', '.join(p.value for p in Pipeline)}",
+        help=f"read every map of a pipeline's output folder; PIPELINE: {', '.join(READERS)}",
     )
     pipeline.add_argument(
         "--map-variant",
