@@ -498,7 +498,7 @@ def test_model_headers_with_invalid_metadata_are_refused(tmp_path, tiny_state, b
 def test_qc_limits_known_to_be_invalid_are_refused(limits) -> None:
     from mrsisr.pipelines import QualityThresholds
 
-    with pytest.raises(UserError, match=r"^--qc-") as err:
+    with pytest.raises(UserError, match=r"^(snr_min|fwhm_max_ppm|crlb_max) ") as err:
         QualityThresholds(**limits).check()
     assert "\n" not in str(err.value)
 

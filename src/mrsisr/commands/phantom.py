@@ -11,6 +11,8 @@ from mrsisr.sim.final_test import FINAL_TEST_DIGEST, FINAL_TEST_PATIENTS, FINAL_
 from mrsisr.sim.simulators import Simulator
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
+FLAGS = {"overwrite": "--force"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,18 @@ if TYPE_CHECKING:
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to a finer grid"
 
+FLAGS = {
+    "pipeline": "--from",
+    "scaling": "--scaling",
+    "variant": "--map-variant",
+    "snr_min": "--qc-snr-min",
+    "fwhm_max_ppm": "--qc-fwhm-max",
+    "crlb_max": "--qc-crlb-max",
+    "t1": "--t1",
+    "flair": "--flair",
+}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
+
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that name a scan: maps and images, a manifest, or a pipeline's folder, and

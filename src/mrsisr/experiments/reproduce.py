@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mrsisr.data.splits import fold_split
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.evaluation.plots import plot_matrix
 from mrsisr.evaluation.report import write_report
 from mrsisr.experiments.runs import ProtocolRecord, TrainedRun, ensure_run
@@ -144,12 +144,15 @@ def model_files(models: Sequence[Path], data: Path) -> list[tuple[Path, list[str
         info = read_info(path)
         test = list((info.metadata.get("split") or {}).get("test") or [])
         if not test:
-            raise UserError(f"--model {path}: records no test patients (metadata 'split')")
+            raise UserError(
+                f"{argument('models')} {path}: records no test patients (metadata 'split')"
+            )
         missing = [p for p in test if p not in cohort]
         if missing:
             raise UserError(
-                f"--model {path}: its test patients {', '.join(missing[:5])}"
-                f"{' …' if len(missing) > 5 else ''} are not in --data {data}; give the cohort "
+                f"{argument('models')} {path}: its test patients {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''} are not in {argument('data')} {data}; give "
+                "the cohort "
                 "the model was trained on (its split names the patients it was tested on)"
             )
         out.append((Path(path), test, list(info.metadata.get("n_choices") or [])))

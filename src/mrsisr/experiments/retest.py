@@ -1,6 +1,6 @@
 """Statistical tests recomputed from a result folder's own outputs, at the independent unit.
 
-``mrsisr reproduce tests --out DIR`` reads what an earlier command wrote into ``DIR`` (per-map
+``mrsisr reproduce tests`` reads what an earlier command wrote into a result folder (per-map
 scores ``samples.csv[.gz]``, per-run summaries ``runs.csv``) and writes the tests again with
 the current rules, without training or scoring anything:
 

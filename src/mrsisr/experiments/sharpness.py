@@ -92,7 +92,7 @@ def reproduce_fig4(
     best = (
         f"best LPIPS at λ = {lams[metric_spec('lpips').best(lpips_means)]:g}"
         if np.isfinite(lpips_means).any()
-        else "LPIPS not computed (--no-lpips, or no weights: run `mrsisr lpips-weights`)"
+        else "LPIPS not computed (turned off, or no weights: run `mrsisr lpips-weights`)"
     )
     notes = settings.describe() if settings is not None else {}
     parts = [

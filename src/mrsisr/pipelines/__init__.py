@@ -1,23 +1,19 @@
 """Read the metabolite maps that MRSI pipelines write, with their SD maps and their own QC.
 
-``mrsisr predict --from PIPELINE DIR`` reads a pipeline's output folder directly.
-:func:`read_pipeline` returns one :class:`MapRecord` per concentration map it can use and
-says which files it skipped and why (also in the log). One module per pipeline reads its
-layout, documented with the source it was read from (the tools' code at the commits named in
-docs/predict.md); :data:`READERS` names them:
+``mrsisr predict`` reads a pipeline's output folder directly: :func:`read_pipeline` returns
+one :class:`MapRecord` per concentration map it can use and says which files it skipped and
+why (also in the log). One module per pipeline reads its layout, documented with the source
+it was read from (the tools' code at the commits named in docs/predict.md); :data:`READERS`
+names them:
 
 * :mod:`~mrsisr.pipelines.fslmrs`: FSL-MRS ``fsl_mrsi`` (``fsl-mrs``).
 * :mod:`~mrsisr.pipelines.vienna`: the Vienna 7T pipeline (``vienna``).
 * :mod:`~mrsisr.pipelines.mrsiprep`: MRSIPrep's BIDS derivatives (``mrsiprep``).
 
-What they share (records, QC thresholds, finding files, one map per metabolite, QC maps
-against limits) is in :mod:`~mrsisr.pipelines._common`. A new reader is a module that
-defines ``READER`` (a :class:`PipelineReader`) and one line in :data:`READERS`; the command
-line, ``mrsisr.predict`` and the docs' test read the names from there.
-
-Quality mask: a voxel is kept where the pipeline's QC passes the paper's filter (SNR ≥ 2.5
-and FWHM ≤ 0.15 ppm) and, with ``crlb_max``, where the map's CRLB is at most that (percent).
-Where a QC map is missing the criterion is not applied, and the log says so.
+What they share (records, the QC thresholds and the quality mask they make, finding files,
+one map per metabolite, QC maps against limits) is in :mod:`~mrsisr.pipelines._common`. A new
+reader is a module that defines ``READER`` (a :class:`PipelineReader`) and one line in
+:data:`READERS`; the command line and a test of the docs read the names from there.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.pipelines import fslmrs, mrsiprep, vienna
 from mrsisr.pipelines._common import (
     MapRecord,
@@ -60,18 +56,18 @@ READERS: Mapping[str, PipelineReader] = MappingProxyType(
         )
     }
 )
-"""The pipelines ``--from`` reads, by name, in the order the command line lists them."""
-
-_FLAGS = {"scaling": "--scaling", "variant": "--map-variant"}
+"""The pipelines :func:`read_pipeline` reads, by name, in the order the command line lists
+them."""
 _PAPER_FILTER = QualityThresholds()
 
 
 def _log_result(pipeline: str, folder: Path, result: PipelineMaps) -> None:
+    pipeline = f"{argument('pipeline')} {pipeline}"
     for record in result.maps:
         where = f"sub-{record.subject} " if record.subject else ""
         where += f"ses-{record.session} " if record.session else ""
         log.info(
-            "--from %s: %s%s <- %s (SD: %s; quality: %s)",
+            "%s: %s%s <- %s (SD: %s; quality: %s)",
             pipeline,
             where,
             record.metabolite.value,
@@ -80,10 +76,10 @@ def _log_result(pipeline: str, folder: Path, result: PipelineMaps) -> None:
             record.quality_source or "no pipeline QC",
         )
         for note in record.notes:
-            log.info("--from %s: note: %s", pipeline, note)
+            log.info("%s: note: %s", pipeline, note)
     for path, reason in result.skipped:
         rel = path.relative_to(folder) if path.is_relative_to(folder) else path
-        log.info("--from %s: skipped %s: %s", pipeline, rel, reason)
+        log.info("%s: skipped %s: %s", pipeline, rel, reason)
 
 
 def _check_options(reader: PipelineReader, options: Mapping[str, str | None]) -> None:
@@ -92,8 +88,8 @@ def _check_options(reader: PipelineReader, options: Mapping[str, str | None]) ->
         if value is None or option in reader.options:
             continue
         takers = [r for r in READERS.values() if option in r.options]
-        names = " or ".join(f"--from {r.name}" for r in takers)
-        raise UserError(f"{_FLAGS[option]}: only for {names} ({takers[0].options[option]})")
+        names = " or ".join(f"{argument('pipeline')} {r.name}" for r in takers)
+        raise UserError(f"{argument(option)}: only for {names} ({takers[0].options[option]})")
 
 
 def read_pipeline(
@@ -127,10 +123,12 @@ def read_pipeline(
     reader = READERS.get(pipeline)
     if reader is None:
         known = ", ".join(READERS)
-        raise UserError(f"--from {pipeline}: unknown pipeline; known: {known}")
+        raise UserError(f"{argument('pipeline')} {pipeline}: unknown pipeline; known: {known}")
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"--from {pipeline} {folder}: not a folder; give the pipeline's output")
+        raise UserError(
+            f"{argument('pipeline')} {pipeline} {folder}: not a folder; give the pipeline's output"
+        )
     options = {"scaling": scaling, "variant": variant}
     _check_options(reader, options)
     thresholds.check()
@@ -143,7 +141,8 @@ def read_pipeline(
     if not result.maps:
         reasons = "; ".join(f"{p.name}: {r}" for p, r in result.skipped[:5]) or "no NIfTI files"
         raise UserError(
-            f"--from {pipeline} {folder}: no concentration map of a known metabolite found "
+            f"{argument('pipeline')} {pipeline} {folder}: no concentration map of a known "
+            "metabolite found "
             f"({reasons})"
         )
     return result

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import Metabolite, NameMatch
 
 if TYPE_CHECKING:  # NumPy and nibabel load when a folder is read, not with the CLI's options
@@ -67,19 +67,19 @@ class QualityThresholds:
         """Refuse limits no QC map can be compared with (NaN, infinite, or out of range).
 
         Raises:
-            UserError: naming the ``predict`` option and what it accepts.
+            UserError: naming the limit (:func:`~mrsisr.errors.argument`) and what it accepts.
         """
         limits = (
-            ("--qc-snr-min", self.snr_min, "a finite number >= 0", 0.0, True),
-            ("--qc-fwhm-max", self.fwhm_max_ppm, "a finite number of ppm > 0", 0.0, False),
-            ("--qc-crlb-max", self.crlb_max, "a finite percentage > 0", 0.0, False),
+            ("snr_min", self.snr_min, "a finite number >= 0", 0.0, True),
+            ("fwhm_max_ppm", self.fwhm_max_ppm, "a finite number of ppm > 0", 0.0, False),
+            ("crlb_max", self.crlb_max, "a finite percentage > 0", 0.0, False),
         )
         for option, value, accepted, low, inclusive in limits:
             if value is None:
                 continue
             ok = math.isfinite(value) and (value >= low if inclusive else value > low)
             if not ok:
-                raise UserError(f"{option} {value:g}: give {accepted}")
+                raise UserError(f"{argument(option)} {value:g}: give {accepted}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,7 +307,8 @@ class PipelineReader:
     """A reader of one pipeline's output folders (an entry of :data:`mrsisr.pipelines.READERS`).
 
     Args:
-        name: the pipeline's name, as ``--from NAME DIR`` and the records give it.
+        name: the pipeline's name, as :func:`~mrsisr.pipelines.read_pipeline` takes it and
+            the records give it.
         read: ``read(folder, thresholds, **options)``: every map of an existing folder, with
             the files skipped and why (:class:`PipelineMaps`); the thresholds are checked.
             A layout it does not find, or an option value it refuses, is a ``UserError``.

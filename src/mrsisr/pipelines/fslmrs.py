@@ -1,4 +1,4 @@
-"""FSL-MRS ``fsl_mrsi`` output folders (``--from fsl-mrs DIR``).
+"""FSL-MRS ``fsl_mrsi`` output folders (the reader ``fsl-mrs``).
 
 The layout, as ``fsl_mrs/scripts/fsl_mrsi.py`` (wtclarke/fsl_mrs) writes it::
 
@@ -21,7 +21,7 @@ import logging
 import math
 from pathlib import Path
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import normalise_name
 from mrsisr.pipelines._common import (
     QC,
@@ -73,7 +73,8 @@ def _fsl_scaling(folder: Path, scaling: str | None) -> tuple[str, Path]:
     concs = folder / "concs"
     if not concs.is_dir():
         raise UserError(
-            f"--from fsl-mrs {folder}: no concs/ folder; give the --output folder of fsl_mrsi"
+            f"{argument('pipeline')} fsl-mrs {folder}: no concs/ folder; give the --output "
+            "folder of fsl_mrsi"
         )
     present = sorted(p.name for p in concs.iterdir() if p.is_dir())
     if scaling is None:
@@ -83,18 +84,22 @@ def _fsl_scaling(folder: Path, scaling: str | None) -> tuple[str, Path]:
         others = [s for s in present if s != scaling]
         if others:
             log.info(
-                "--from fsl-mrs: using concs/%s (also there: %s; --scaling chooses)",
+                "%s fsl-mrs: using concs/%s (also there: %s; %s chooses)",
+                argument("pipeline"),
                 scaling,
                 ", ".join(others),
+                argument("scaling"),
             )
     elif scaling == "internal":
         raise UserError(
-            "--scaling internal: FSL-MRS's internal scaling is a ratio to the internal "
-            f"reference, not a concentration; choose {', '.join(FSL_MRS_SCALINGS)}"
+            f"{argument('scaling')} internal: FSL-MRS's internal scaling is a ratio to the "
+            f"internal reference, not a concentration; choose {', '.join(FSL_MRS_SCALINGS)}"
         )
     elif scaling not in FSL_MRS_SCALINGS or scaling not in present:
         accepted = ", ".join(s for s in FSL_MRS_SCALINGS if s in present)
-        raise UserError(f"--scaling {scaling}: not in {concs}; accepted here: {accepted}")
+        raise UserError(
+            f"{argument('scaling')} {scaling}: not in {concs}; accepted here: {accepted}"
+        )
     return scaling, concs / scaling
 
 

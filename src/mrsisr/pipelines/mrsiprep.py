@@ -1,4 +1,4 @@
-"""MRSIPrep's BIDS derivatives (``--from mrsiprep DIR``).
+"""MRSIPrep's BIDS derivatives (the reader ``mrsiprep``).
 
 The layout, as ``mrsiprep/io/bids.py`` and ``mrsiprep/io/loaders.py`` write and read it
 (MRSI-Psychosis-UP/MRSIPrep)::
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import normalise_name
 from mrsisr.pipelines._common import (
     QC,
@@ -47,7 +47,7 @@ FILTERED_NOTE = (
     "a spatially filtered map is not a k-space truncation of the measurement: data "
     "consistency keeps the filter's low frequencies, and the model was trained on measured maps"
 )
-"""Why ``--from mrsiprep`` reads the measured ``desc-signal`` maps by default."""
+"""Why the reader ``mrsiprep`` reads the measured ``desc-signal`` maps by default."""
 
 
 def _bids_root(folder: Path) -> Path | None:
@@ -77,7 +77,7 @@ def _bids_anatomy(
         if re.search(rf"_{suffix}\.nii(\.gz)?$", p.name) and "_desc-" not in p.name
     )
     if len(found) > 1:
-        option = {"T1w": "--t1", "FLAIR": "--flair"}[suffix]
+        option = argument({"T1w": "t1", "FLAIR": "flair"}[suffix])
         skipped += [(p, f"one of several {suffix} images; give {option}") for p in found]
         return None
     return found[0] if found else None
@@ -88,7 +88,7 @@ def read(folder: Path, th: QualityThresholds, variant: str | None = None) -> Pip
     the space-orig MRSI derivatives below ``folder``, with each subject's BIDS anatomy."""
     if variant is not None and not re.fullmatch(r"[A-Za-z0-9]+", variant):
         raise UserError(
-            f"--map-variant {variant!r}: give the letters and digits after desc-signal_"
+            f"{argument('variant')} {variant!r}: give the letters and digits after desc-signal_"
         )
     skipped: list[tuple[Path, str]] = []
     per_subject: dict[str, dict[str, dict[str, Path]]] = {}  # sub-X_ses-Y -> desc -> met -> file
@@ -121,9 +121,11 @@ def read(folder: Path, th: QualityThresholds, variant: str | None = None) -> Pip
                 continue
             if desc.startswith("signal_"):
                 name = desc.removeprefix("signal_")
-                why = f"desc-{desc}: {FILTERED_NOTE}; --map-variant {name} reads it"
+                why = f"desc-{desc}: {FILTERED_NOTE}; {argument('variant')} {name} reads it"
             elif desc == "signal":
-                why = f"desc-signal: the measured map, not read with --map-variant {variant}"
+                why = (
+                    f"desc-signal: the measured map, not read with {argument('variant')} {variant}"
+                )
             else:
                 why = f"desc-{desc}: not read"
             skipped += [(p, why) for p in mets.values()]

@@ -1,4 +1,4 @@
-"""Output folders of the Vienna 7T pipeline (``--from vienna DIR``).
+"""Output folders of the Vienna 7T pipeline (the reader ``vienna``).
 
 The layout of ``Part2_EvaluateMRSI.sh -N Nifti`` (korbinian90/mrsi_pipeline_neurodesk)::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import NotAConcentration, metabolite_from_filename, normalise_name
 from mrsisr.pipelines._common import (
     QC,
@@ -56,14 +56,16 @@ def read(folder: Path, th: QualityThresholds) -> PipelineMaps:
     orig = maps / "Orig"
     if not orig.is_dir():
         raise UserError(
-            f"--from vienna {folder}: no maps/Orig folder; give the output folder of "
+            f"{argument('pipeline')} vienna {folder}: no maps/Orig folder; give the output "
+            "folder of "
             "Part2_EvaluateMRSI.sh"
         )
     skipped: list[tuple[Path, str]] = []
     files = nifti_files(orig, skipped)
     if not files and not skipped:
         raise UserError(
-            f"--from vienna {orig}: no NIfTI maps; run Part2_EvaluateMRSI.sh with -N Nifti "
+            f"{argument('pipeline')} vienna {orig}: no NIfTI maps; run Part2_EvaluateMRSI.sh "
+            "with -N Nifti "
             "(or convert the .mnc files with mnc2nii)"
         )
     skipped += [

@@ -4,7 +4,7 @@
 ``mrsisr phantom`` and ``mrsisr demo`` do. They need the ``sim`` extra (nilearn's MNI152
 template).
 
-One module per simulator (``mrsisr phantom --simulator``, :class:`~.simulators.Simulator`):
+One module per simulator (the choices of ``mrsisr phantom``, :class:`~.simulators.Simulator`):
 
 * :mod:`.glioma`: ``paper``, the glioma phantom of the paper's reproduction.
 * :mod:`.randomised`: ``randomised``, the domain-randomised training simulator, which draws

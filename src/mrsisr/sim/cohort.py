@@ -31,7 +31,7 @@ from mrsisr import __version__
 from mrsisr.data.cohort import write_patient
 from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import METABOLITES
 from mrsisr.sim.glioma import simulate_patient
 from mrsisr.sim.mrsi import PhantomGeometry
@@ -160,7 +160,8 @@ def make_phantom_cohort(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not (overwrite and (out / MANIFEST_FILE).is_file()):
-            hint = "--force replaces a cohort" if (out / MANIFEST_FILE).is_file() else ""
+            cohort = (out / MANIFEST_FILE).is_file()
+            hint = f"{argument('overwrite')} replaces a cohort" if cohort else ""
             raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())
     ids = patient_ids(patients, simulator.prefix)
     out.parent.mkdir(parents=True, exist_ok=True)

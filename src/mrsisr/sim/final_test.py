@@ -1,4 +1,4 @@
-"""The final test set (``mrsisr phantom --simulator final``): its seed, size and digest.
+"""The final test set (the simulator ``final`` of ``mrsisr phantom``): its seed, size and digest.
 
 The ``training`` preset of the randomised simulator (:mod:`mrsisr.sim.randomised`) with a
 generator stream and patient ids (F01, ...) of its own (``Simulator.final``), written by
@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["FINAL_TEST_DIGEST", "FINAL_TEST_PATIENTS", "FINAL_TEST_SEED"]
 
 FINAL_TEST_SEED = 20261207
-"""The seed of the final test set (``mrsisr phantom --simulator final``), used for nothing else."""
+"""The seed of the final test set, used for nothing else."""
 FINAL_TEST_PATIENTS = 20
 """Patients of the final test set (F01 ... F20)."""
 FINAL_TEST_DIGEST = "1d4eda2d70747771f333017316595a52ef2531e458bcd55ac9cfa7b9aae0ac78"

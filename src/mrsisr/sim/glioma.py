@@ -1,4 +1,4 @@
-"""The paper's glioma phantom (``mrsisr phantom --simulator paper``): one patient of the
+"""The paper's glioma phantom (the simulator ``paper`` of ``mrsisr phantom``): one patient of the
 in-silico glioma cohort of the reproduction, a stand-in for the paper's 15 patients at 7 T.
 
 Each patient is built in four steps:

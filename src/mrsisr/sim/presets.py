@@ -398,7 +398,7 @@ SHIFTED = SimulatorSettings(
 
 REALISTIC = SimulatorSettings(name=Preset.realistic.value, realism=RealismRanges())
 """``training``'s ranges plus every effect of :class:`RealismRanges` (training data for maps
-like real ones; ``mrsisr phantom --simulator realistic``)."""
+like real ones; the simulator ``realistic`` of ``mrsisr phantom``)."""
 
 PRESETS: MappingProxyType[Preset, SimulatorSettings] = MappingProxyType(
     {Preset.training: TRAINING, Preset.shifted: SHIFTED, Preset.realistic: REALISTIC}
