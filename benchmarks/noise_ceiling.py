@@ -30,12 +30,12 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.dataset import noiseless_target
 from mrsisr.data.manifest import MASK_FILE, map_file, noiseless_file
-from mrsisr.data.phantom import PARAMS_FILE
 from mrsisr.data.slices import SliceRule
 from mrsisr.evaluation.ceiling import noise_ceiling
 from mrsisr.machine import source_state
 from mrsisr.metabolites import Metabolite
 from mrsisr.provenance import write_result_record
+from mrsisr.sim.cohort import PARAMS_FILE
 
 
 def oracle_margin(

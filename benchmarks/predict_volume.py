@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr import kspace
-from mrsisr.data.phantom import make_phantom_cohort
+from mrsisr.sim.cohort import make_phantom_cohort
 
 
 def make_inputs(root: Path, slices: int, n: int) -> Path:

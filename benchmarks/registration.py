@@ -28,12 +28,12 @@ import numpy as np
 
 from mrsisr import kspace
 from mrsisr.data.nifti import load_volume
-from mrsisr.data.phantom import make_phantom_cohort
 from mrsisr.data.resample import resample_to_grid
 from mrsisr.inference import Predictor, Volume, brain_mask, output_geometry
 from mrsisr.metabolites import METABOLITES
 from mrsisr.metrics import psnr_in_mask
 from mrsisr.registration import Registration, estimate_registration
+from mrsisr.sim.cohort import make_phantom_cohort
 from mrsisr.weights import DEFAULT_MODEL
 
 N_LR = 32

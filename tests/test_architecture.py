@@ -18,7 +18,8 @@ FORBIDDEN = {
     "kspace": ("mrsisr.nn", "mrsisr.data", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "metrics": ("mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "nn": ("mrsisr.data", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
-    "data": ("mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "data": ("mrsisr.nn", "mrsisr.sim", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
+    "sim": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "train": ("mrsisr.commands", "mrsisr.cli"),
     "pipelines": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
     "provenance": ("torch", "mrsisr.nn", "mrsisr.train", "mrsisr.commands", "mrsisr.cli"),
@@ -211,6 +212,70 @@ def test_the_command_line_imports_nothing_heavy_before_a_command_runs() -> None:
     assert not heavy_at_top, heavy_at_top
 
 
+# --- the product apart from the simulators and the paper's experiments --------------------
+
+PRODUCT = (
+    "mrsisr.commands.predict",
+    "mrsisr.commands.adapt",
+    "mrsisr.commands.report",
+    "mrsisr.inference",
+    "mrsisr.predict",
+    "mrsisr.adapt",
+    "mrsisr.selfcheck",
+    "mrsisr.uncertainty",
+    "mrsisr.report",
+    "mrsisr.checkpoint",
+    "mrsisr.pipelines",
+    "mrsisr.data",
+)
+"""``mrsisr predict``, ``adapt`` and ``report`` and the library they run on (modules and
+packages: a package stands for all its modules)."""
+NOT_PRODUCT = ("mrsisr.sim", "mrsisr.experiments")
+"""The in-silico simulators and the paper's experiments: ``mrsisr phantom``, ``demo`` and
+``reproduce`` use them; the product runs without them."""
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(f"{p}.") for p in packages)
+
+
+def _import_chains(roots: list[str]) -> dict[str, tuple[str, ...]]:
+    """Every mrsisr module that importing ``roots`` can load (imports inside functions and the
+    packages of a module included), each with the chain of imports that reaches it."""
+    chains = {root: (root,) for root in roots}
+    queue = list(roots)
+    while queue:
+        module = queue.pop()
+        parents = [module.rsplit(".", k)[0] for k in range(1, module.count(".") + 1)]
+        for target in [*(e.target for e in edges(module)), *parents]:
+            own = _own(target)
+            if own and own not in chains:
+                chains[own] = (*chains[module], own)
+                queue.append(own)
+    return chains
+
+
+def test_the_product_imports_neither_the_simulators_nor_the_experiments() -> None:
+    """Walks the import graph from :data:`PRODUCT`; names the chain to any module of
+    :data:`NOT_PRODUCT` it reaches (a function-level import counts: it runs one day)."""
+    roots = [m for m in MODULES if _within(m, PRODUCT)]
+    assert {p for p in PRODUCT if not any(_within(m, (p,)) for m in roots)} == set()
+    reached = [
+        " -> ".join(chain)
+        for module, chain in sorted(_import_chains(roots).items())
+        if _within(module, NOT_PRODUCT)
+    ]
+    assert not reached, reached
+
+
+def test_the_import_walk_finds_the_simulators_behind_mrsisr_phantom() -> None:
+    """The walk of the test above does see through function-level imports and packages."""
+    chains = _import_chains(["mrsisr.commands.phantom", "mrsisr.commands.reproduce"])
+    assert chains["mrsisr.sim.glioma"][0] == "mrsisr.commands.phantom"
+    assert "mrsisr.experiments.reproduce" in chains
+    assert "mrsisr.sim" in chains  # the package of a module imported
+
+
 # --- the house: every top-level module and package has a layer; imports point down ---------
 
 LAYERS: dict[str, int] = {
@@ -233,11 +298,16 @@ LAYERS: dict[str, int] = {
     "adapt": 6,
     # 7: predictions from files (with their SD maps and reports)
     "predict": 7,
-    # 8: evaluation, the demo
-    **dict.fromkeys(["evaluation", "demo"], 8),
-    "commands": 9,
-    "cli": 10,
-    "__main__": 11,
+    # 8: the in-silico cohorts: they need only data, and sit above the product so that no
+    # module of it can import them
+    "sim": 8,
+    # 9: evaluation, the demo
+    **dict.fromkeys(["evaluation", "demo"], 9),
+    # 10: the paper's experiments, built on the evaluation
+    "experiments": 10,
+    "commands": 11,
+    "cli": 12,
+    "__main__": 13,
 }
 """The layer of each top-level module or package (docs/ARCHITECTURE.md draws it)."""
 

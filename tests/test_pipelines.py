@@ -10,9 +10,19 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mrsisr.errors import UserError
+from mrsisr import pipelines
+from mrsisr.cli import main
+from mrsisr.commands.predict import FLAGS
+from mrsisr.errors import UserError, flags
 from mrsisr.metabolites import Metabolite
-from mrsisr.pipelines import MapRecord, QualityThresholds, read_pipeline
+from mrsisr.pipelines import (
+    READERS,
+    MapRecord,
+    PipelineMaps,
+    PipelineReader,
+    QualityThresholds,
+    read_pipeline,
+)
 
 SHAPE = (9, 7, 2)  # odd in-plane sizes, two slices
 AFFINE = np.diag([6.0, 6.0, 10.0, 1.0])
@@ -150,7 +160,7 @@ def test_fsl_mrs_without_the_spectrometer_frequency_skips_the_fwhm_limit(tmp_pat
 )  # fmt: skip
 def test_fsl_mrs_bad_scaling_is_refused(tmp_path, scaling: str, message: str) -> None:
     fsl_mrsi_folder(tmp_path)
-    with pytest.raises(UserError, match=f"--scaling {scaling}: .*{message}"):
+    with pytest.raises(UserError, match=f"^scaling {scaling}: .*{message}"):
         read_pipeline("fsl-mrs", tmp_path, scaling=scaling)
 
 
@@ -275,7 +285,7 @@ def test_mrsiprep_crlb_threshold_uses_each_metabolite_crlb(tmp_path) -> None:
 
 
 def test_unknown_pipeline_missing_folder_and_empty_folder_are_refused(tmp_path) -> None:
-    with pytest.raises(UserError, match="--from lcmodel: unknown pipeline; known: fsl-mrs"):
+    with pytest.raises(UserError, match=r"^pipeline lcmodel: unknown pipeline; known: fsl-mrs"):
         read_pipeline("lcmodel", tmp_path)
     with pytest.raises(UserError, match="not a folder"):
         read_pipeline("mrsiprep", tmp_path / "missing")
@@ -283,7 +293,7 @@ def test_unknown_pipeline_missing_folder_and_empty_folder_are_refused(tmp_path) 
         read_pipeline("mrsiprep", tmp_path)
     with pytest.raises(UserError, match="no concs/ folder"):
         read_pipeline("fsl-mrs", tmp_path)
-    with pytest.raises(UserError, match="--scaling: only for --from fsl-mrs"):
+    with pytest.raises(UserError, match=r"^scaling: only for pipeline fsl-mrs"):
         read_pipeline("vienna", tmp_path, scaling="raw")
 
 
@@ -313,8 +323,8 @@ def test_mrsiprep_finds_each_subject_t1_and_flair_in_the_raw_bids_folders(tmp_pa
     assert first.flair == anat1 / "sub-01_ses-1_FLAIR.nii.gz"
     second = next(r for r in result.maps if r.subject == "02")
     assert second.t1 is None and second.flair is None  # two T1w: the user chooses
-    assert "give --t1w" not in str(result.skipped)
-    assert "several T1w images; give --t1" in skipped_names(result)["sub-02_run-01_T1w.nii.gz"]
+    assert "give t1w" not in str(result.skipped)
+    assert "several T1w images; give t1" in skipped_names(result)["sub-02_run-01_T1w.nii.gz"]
 
 
 # --- issue 27 and issue 23 part 5: hostile folders, filtered maps, bad limits ---------------
@@ -363,7 +373,7 @@ def test_mrsiprep_reads_the_measured_map_not_a_filtered_one_unless_asked(tmp_pat
     ins = next(r for r in result.maps if r.subject == "02" and r.metabolite is Metabolite.Ins)
     assert ins.path.name == "sub-02_space-orig_met-Ins_desc-signal_mrsi.nii.gz"
     reason = skipped_names(result)[filtered.name]
-    assert "not a k-space truncation" in reason and "--map-variant filtbiharmonic" in reason
+    assert "not a k-space truncation" in reason and "variant filtbiharmonic reads it" in reason
     chosen = read_pipeline("mrsiprep", tmp_path, variant="filtbiharmonic")
     (ins,) = (r for r in chosen.maps if r.subject == "02")
     assert ins.path == filtered and any("not a k-space truncation" in n for n in ins.notes)
@@ -371,20 +381,20 @@ def test_mrsiprep_reads_the_measured_map_not_a_filtered_one_unless_asked(tmp_pat
         "the measured map"
         in skipped_names(chosen)["sub-02_space-orig_met-Ins_desc-signal_mrsi.nii.gz"]
     )
-    with pytest.raises(UserError, match="--map-variant: only for --from mrsiprep"):
+    with pytest.raises(UserError, match=r"^variant: only for pipeline mrsiprep"):
         read_pipeline("vienna", tmp_path, variant="filtbiharmonic")
 
 
 @pytest.mark.parametrize(
     ("thresholds", "option"),
     [
-        (QualityThresholds(snr_min=float("nan")), "--qc-snr-min"),
-        (QualityThresholds(snr_min=-1.0), "--qc-snr-min"),
-        (QualityThresholds(fwhm_max_ppm=-1.0), "--qc-fwhm-max"),
-        (QualityThresholds(fwhm_max_ppm=0.0), "--qc-fwhm-max"),
-        (QualityThresholds(fwhm_max_ppm=float("inf")), "--qc-fwhm-max"),
-        (QualityThresholds(crlb_max=float("nan")), "--qc-crlb-max"),
-        (QualityThresholds(crlb_max=-5.0), "--qc-crlb-max"),
+        (QualityThresholds(snr_min=float("nan")), "snr_min"),
+        (QualityThresholds(snr_min=-1.0), "snr_min"),
+        (QualityThresholds(fwhm_max_ppm=-1.0), "fwhm_max_ppm"),
+        (QualityThresholds(fwhm_max_ppm=0.0), "fwhm_max_ppm"),
+        (QualityThresholds(fwhm_max_ppm=float("inf")), "fwhm_max_ppm"),
+        (QualityThresholds(crlb_max=float("nan")), "crlb_max"),
+        (QualityThresholds(crlb_max=-5.0), "crlb_max"),
     ],
 )
 def test_qc_limits_that_no_map_can_be_compared_with_are_refused(
@@ -429,3 +439,66 @@ def test_sd_map_converts_percent_to_the_map_units(tmp_path) -> None:
     )
     absolute = MapRecord(gln.path, gln.metabolite, gln.label, gln.units, gln.sd, sd_percent=False)
     np.testing.assert_allclose(absolute.sd_map(), values["sd", "Gln"], rtol=1e-6)
+
+
+# --- the registry: one module and one line per reader --------------------------------------
+
+
+def test_a_reader_in_the_registry_is_read_by_name_with_the_options_it_takes(
+    tmp_path, monkeypatch
+) -> None:
+    """read_pipeline dispatches on READERS alone: a reader added there is read by its name,
+    given the options it declares, refused the others, and named where its option is."""
+    calls = []
+
+    def read(folder: Path, th: QualityThresholds, variant: str | None = None) -> PipelineMaps:
+        calls.append((folder, th, variant))
+        record = MapRecord(tmp_path / "NAA.nii.gz", Metabolite.NAA, "NAA", "mM")
+        return PipelineMaps((record,), ((tmp_path / "x.nii", "not a map"),))
+
+    toy = PipelineReader("toy", read, options={"variant": "its toy maps"})
+    monkeypatch.setattr(pipelines, "READERS", {**READERS, "toy": toy})
+    result = read_pipeline("toy", tmp_path, variant="v1", thresholds=QualityThresholds(3.0))
+    assert calls == [(tmp_path, QualityThresholds(3.0), "v1")]
+    assert [r.pipeline for r in result.maps] == ["toy"]
+    assert read_pipeline("toy", tmp_path).maps and calls[-1][2] is None
+    with pytest.raises(UserError, match=r"^scaling: only for pipeline fsl-mrs \(FSL-MRS's"):
+        read_pipeline("toy", tmp_path, scaling="raw")
+    with pytest.raises(UserError, match=r"^variant: only for pipeline mrsiprep or pipeline toy"):
+        read_pipeline("vienna", tmp_path, variant="x")
+    with pytest.raises(UserError, match=r"known: fsl-mrs, vienna, mrsiprep, toy$"):
+        read_pipeline("lcmodel", tmp_path)
+
+
+def test_the_command_line_and_the_docs_list_the_readers_of_the_registry(capsys) -> None:
+    """--from's help, docs/predict.md and the README name the readers of READERS, in order."""
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert f"PIPELINE: {', '.join(READERS)}" in " ".join(capsys.readouterr().out.split())
+    root = Path(__file__).resolve().parents[1]
+    for doc in (root / "docs" / "predict.md", root / "README.md"):
+        assert f"`--from {'|'.join(READERS)} DIR`" in doc.read_text(encoding="utf-8"), doc
+
+
+def test_under_mrsisr_predict_the_messages_name_its_flags(tmp_path, caplog) -> None:
+    """The library names its arguments; ``mrsisr predict`` gives them its flags (FLAGS), so
+    the user reads what they typed: errors, skip reasons and the log alike."""
+    mrsiprep_folder(tmp_path)
+    write(tmp_path / "sub-02" / "anat" / "sub-02_run-01_T1w.nii.gz", 1.0)
+    write(tmp_path / "sub-02" / "anat" / "sub-02_run-02_T1w.nii.gz", 1.0)
+    with flags(FLAGS), caplog.at_level(logging.INFO, logger="mrsisr.pipelines"):
+        result = read_pipeline("mrsiprep", tmp_path)
+        with pytest.raises(UserError, match=r"^--from lcmodel: unknown pipeline"):
+            read_pipeline("lcmodel", tmp_path)
+        with pytest.raises(UserError, match=r"^--scaling: only for --from fsl-mrs \(FSL"):
+            read_pipeline("mrsiprep", tmp_path, scaling="raw")
+        with pytest.raises(UserError, match=r"^--map-variant: only for --from mrsiprep"):
+            read_pipeline("vienna", tmp_path, variant="filtbiharmonic")
+        with pytest.raises(UserError, match=r"^--map-variant 'a_b': give the letters"):
+            read_pipeline("mrsiprep", tmp_path, variant="a_b")
+        with pytest.raises(UserError, match=r"^--qc-crlb-max nan: give a finite percentage"):
+            QualityThresholds(crlb_max=float("nan")).check()
+    assert "several T1w images; give --t1" in skipped_names(result)["sub-02_run-01_T1w.nii.gz"]
+    assert "--from mrsiprep: sub-01" in caplog.text
+    with pytest.raises(UserError, match=r"^pipeline lcmodel: "):  # the flags end with the block
+        read_pipeline("lcmodel", tmp_path)

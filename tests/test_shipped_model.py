@@ -19,9 +19,9 @@ import torch
 
 from mrsisr import kspace
 from mrsisr.checkpoint import TrainedRange, read_info
-from mrsisr.data.phantom import make_phantom_cohort
 from mrsisr.inference import Predictor, Volume
 from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.cohort import make_phantom_cohort
 from mrsisr.weights import DEFAULT_MODEL, SHIPPED_SHA256
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped weights")

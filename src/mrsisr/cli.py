@@ -2,8 +2,10 @@
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and imports heavy dependencies inside ``run`` so that ``mrsisr --help``
-stays fast. A :class:`~mrsisr.errors.UserError` (or a ``ValueError`` raised while checking
-user input) becomes one line on stderr and exit code 2. SIGTERM (what ``kill``, job schedulers
+stays fast. A command whose library names arguments in its messages also defines ``FLAGS``
+(argument name -> flag), in force while it runs (:func:`mrsisr.errors.flags`). A
+:class:`~mrsisr.errors.UserError` (or a ``ValueError`` raised while checking user input)
+becomes one line on stderr and exit code 2. SIGTERM (what ``kill``, job schedulers
 and container runtimes send) unwinds a command like Ctrl-C, so that it cleans up the same way
 (no temporary files or folders left) and exits with 143.
 """
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 
 from mrsisr import __version__
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, flags
 
 # Sub-command name -> module; the order is the order of ``mrsisr --help``.
 COMMANDS: dict[str, str] = {
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _available_commands().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_run=module.run, _flags=getattr(module, "FLAGS", {}))
     return parser
 
 
@@ -89,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return int(args._run(args) or 0)
+        with flags(args._flags):
+            return int(args._run(args) or 0)
     except UserError as err:
         print(f"mrsisr {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -14,7 +14,6 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.manifest import FLAIR_FILE, T1_FILE
 from mrsisr.data.nifti import read_volume, save_volume
-from mrsisr.data.simulate import TUMOUR_CORE_LABELS
 from mrsisr.errors import UserError
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 from mrsisr.inference import GridChoice, Predictor
@@ -23,6 +22,7 @@ from mrsisr.nn.unet import MIN_N
 from mrsisr.predict import Job, load_predictor, parse_sharpness, run_jobs
 from mrsisr.report import write_report
 from mrsisr.report.collect import read_predict_folder
+from mrsisr.sim.mrsi import TUMOUR_CORE_LABELS
 
 if TYPE_CHECKING:
     from mrsisr.data.cohort import Patient
@@ -91,7 +91,7 @@ def _prepare_out(out: Path) -> None:
 def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | None) -> Patient:
     """Simulate one phantom patient into ``root`` (replacing a previous demo's) and load it."""
     from mrsisr.data.cohort import Cohort
-    from mrsisr.data.phantom import make_phantom_cohort
+    from mrsisr.sim.cohort import make_phantom_cohort
 
     if grid[0] != grid[1]:
         raise UserError(f"--model: the phantom needs a square grid, the model's is {grid}")
@@ -123,7 +123,7 @@ def _figure(
     path: Path,
     phantom: Path,
 ) -> Path:
-    from mrsisr.data.phantom import LABELS_FILE
+    from mrsisr.sim.cohort import LABELS_FILE
 
     labels_file = phantom / LABELS_FILE
     labels = read_volume(labels_file, "phantom labels").data if labels_file.is_file() else None

@@ -41,9 +41,12 @@ def test_phantom_writes_a_valid_cohort_and_a_preview(tmp_path: Path, capsys) -> 
     assert main(["phantom", "--out", str(out), *args, "--preview", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["cohort", "check", str(out)]) == 0
-    # An existing cohort: refused without --force, previewed with --cohort.
+    # An existing cohort: refused without --force (the library's ``overwrite``, named by the
+    # command's flag), previewed with --cohort.
     assert main(["phantom", "--out", str(out), *args]) == 2
-    assert "exists and is not empty" in capsys.readouterr().err
+    assert "exists and is not empty; choose a new folder --force replaces a cohort" in (
+        capsys.readouterr().err
+    )
     png.unlink()
     assert main(["phantom", "--cohort", str(out), "--preview", str(png), "--slice", "1"]) == 0
     assert png.is_file()

@@ -15,11 +15,11 @@ from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.dataset import MRSIDataset, noiseless_target
 from mrsisr.data.manifest import map_file, noiseless_file
-from mrsisr.data.phantom import PARAMS_FILE, make_phantom_cohort
-from mrsisr.data.simulator import Simulator
-from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.kspace import degrade
 from mrsisr.metabolites import Metabolite
+from mrsisr.sim.cohort import PARAMS_FILE, make_phantom_cohort
+from mrsisr.sim.simulators import Simulator
+from mrsisr.sim.tissue import NOISE_SD_MM
 
 
 def with_noiseless(pid: str, seed: int) -> Patient:

@@ -22,10 +22,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.commands.predict import FLAGS as PREDICT_FLAGS
 from mrsisr.commands.predict import add_input_arguments, grid_choice, scan_inputs
 from mrsisr.errors import UserError
 
 HELP = "fine-tune a model on a cohort's own maps (self-supervised) and write it"
+FLAGS = PREDICT_FLAGS
+"""The flags of ``mrsisr predict``, whose inputs adapt reads."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """``mrsisr demo``: super-resolve an in-silico patient and draw a Fig. 3-style panel.
 
-Makes one phantom patient (:func:`mrsisr.data.phantom.make_phantom_cohort`), simulates its
+Makes one phantom patient (:func:`mrsisr.sim.cohort.make_phantom_cohort`), simulates its
 low-resolution acquisitions at several ``n`` (:func:`mrsisr.kspace.degrade`, written as NIfTI
 with the low-resolution affine), super-resolves them at several λ through the same code path
 as ``mrsisr predict`` (with the mask it derives from T1 and FLAIR, as a user without a

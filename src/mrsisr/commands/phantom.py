@@ -6,15 +6,13 @@ import argparse
 import os
 import time
 
-from mrsisr.data.simulator import (
-    FINAL_TEST_DIGEST,
-    FINAL_TEST_PATIENTS,
-    FINAL_TEST_SEED,
-    Simulator,
-)
 from mrsisr.errors import UserError
+from mrsisr.sim.final_test import FINAL_TEST_DIGEST, FINAL_TEST_PATIENTS, FINAL_TEST_SEED
+from mrsisr.sim.simulators import Simulator
 
 HELP = "generate an in-silico cohort (the paper's glioma phantom, or the randomised simulator)"
+FLAGS = {"overwrite": "--force"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     """Generate the cohort (``--out``) and/or write the preview."""
     _check(args)
     from mrsisr.data.cohort import Cohort
-    from mrsisr.data.phantom import make_phantom_cohort
-    from mrsisr.data.preview import save_preview
+    from mrsisr.sim.cohort import make_phantom_cohort
+    from mrsisr.sim.preview import save_preview
 
     root = args.cohort
     if args.out is not None:
@@ -120,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         noun = "patient" if args.patients == 1 else "patients"
         print(f"wrote {args.patients} {noun} to {root} in {seconds:.1f} s")
         if args.simulator == Simulator.final:
-            from mrsisr.data.phantom import cohort_digest
+            from mrsisr.sim.cohort import cohort_digest
 
             digest = cohort_digest(root)
             if digest == FINAL_TEST_DIGEST:
@@ -137,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             if pid not in cohort.patients:
                 raise UserError(f"--patient: {pid!r} is not in {root}")
         if args.patient is not None and len(args.patient) > 1:
-            from mrsisr.data.preview import save_patients_preview
+            from mrsisr.sim.preview import save_patients_preview
 
             save_patients_preview(root, args.preview, args.patient, slice_index=args.slice)
         else:

@@ -27,13 +27,26 @@ from typing import TYPE_CHECKING, Any
 
 from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
-from mrsisr.pipelines import FSL_MRS_SCALINGS, Pipeline, QualityThresholds
+from mrsisr.pipelines import READERS, QualityThresholds
+from mrsisr.pipelines.fslmrs import FSL_MRS_SCALINGS
 
 if TYPE_CHECKING:
     from mrsisr.inference import GridChoice
     from mrsisr.predict.plan import PipelineInput
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to a finer grid"
+
+FLAGS = {
+    "pipeline": "--from",
+    "scaling": "--scaling",
+    "variant": "--map-variant",
+    "snr_min": "--qc-snr-min",
+    "fwhm_max_ppm": "--qc-fwhm-max",
+    "crlb_max": "--qc-crlb-max",
+    "t1": "--t1",
+    "flair": "--flair",
+}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,8 +93,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         dest="from_",
         nargs=2,
         metavar=("PIPELINE", "DIR"),
-        help=f"read every map of a pipeline's output folder; PIPELINE: "
-        f"{', '.join(p.value for p in Pipeline)}",
+        help=f"read every map of a pipeline's output folder; PIPELINE: {', '.join(READERS)}",
     )
     pipeline.add_argument(
         "--map-variant",

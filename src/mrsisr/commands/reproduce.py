@@ -23,6 +23,8 @@ from mrsisr.commands._arguments import add_overrides_argument
 from mrsisr.errors import UserError
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
+FLAGS = {"models": "--model", "data": "--data"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 EXPERIMENTS = ("table1", "fig2", "fig3", "fig4", "ncond", "tests")
 
@@ -101,7 +103,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.data is None:
         raise UserError(f"--data: required for {args.experiment}")
     from mrsisr.data.check import check_cohort
-    from mrsisr.evaluation.reproduce import TABLE1_EXTRA, TABLE1_VARIANTS  # numpy
+    from mrsisr.experiments.reproduce import TABLE1_EXTRA, TABLE1_VARIANTS  # numpy
 
     problems = check_cohort(args.data)
     if problems:
@@ -115,7 +117,7 @@ def _check(args: argparse.Namespace) -> None:
         if value is not None and value < low:
             raise UserError(f"{name} {value}: must be >= {low}")
 
-    from mrsisr.evaluation.ncond import DESIGNS  # torch
+    from mrsisr.experiments.ncond import DESIGNS  # torch
 
     valid = (*TABLE1_VARIANTS, *TABLE1_EXTRA)
     unknown = [v for v in args.variants or [] if v not in valid]
@@ -137,12 +139,12 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the options and the configuration, then run the experiment."""
     if args.experiment == "tests":
-        from mrsisr.evaluation.retest import retest  # numpy, scipy
+        from mrsisr.experiments.retest import retest  # numpy, scipy
 
         for path in retest(args.out):
             print(path)
         return 0
-    from mrsisr.evaluation import ncond, reproduce, sharpness  # torch
+    from mrsisr.experiments import ncond, reproduce, sharpness  # torch
 
     _check(args)
     out = Path(args.out)

@@ -1,7 +1,7 @@
 """The on-disk cohort: reading patients, writing them, and validating a cohort folder.
 
 Every part of mrsisr that needs data (training, evaluation, the demo) reads this format, and
-the in-silico phantom (:mod:`mrsisr.data.phantom`) writes it; so does a researcher who puts
+the in-silico phantom (:mod:`mrsisr.sim.cohort`) writes it; so does a researcher who puts
 their own quantified MRSI into it (``docs/cohort-format.md``).
 
 Example::

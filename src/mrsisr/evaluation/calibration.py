@@ -13,7 +13,7 @@ Methods: ``tta`` on the noise-free acquisition ``degrade(truth, n)`` (the estima
 mean); ``fit`` on a noisy acquisition ``degrade(truth, n) + σ ε`` with the SD map ``σ`` given
 to :func:`mrsisr.uncertainty.propagate_fit` (the estimate is its mean). ``σ`` is an
 assumption of this measurement, stated in its output: per metabolite, the phantom's
-quantification noise SD (:data:`mrsisr.data.tissue.NOISE_SD_MM`) at every low-resolution
+quantification noise SD (:data:`mrsisr.sim.tissue.NOISE_SD_MM`) at every low-resolution
 voxel. The error of ``fit`` therefore holds both the propagated noise, which its SD
 describes, and the network's own error, which it does not.
 
@@ -38,12 +38,12 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.data.slices import SliceRule
-from mrsisr.data.tissue import NOISE_SD_MM
 from mrsisr.inference import Anatomy, Precision, Predictor
 from mrsisr.machine import machine_info, source_commit
 from mrsisr.metabolites import Metabolite
 from mrsisr.metrics.pixel import psnr_in_mask
 from mrsisr.provenance import FileHashes
+from mrsisr.sim.tissue import NOISE_SD_MM
 from mrsisr.uncertainty import DEFAULT_DRAWS, Uncertainty, propagate_fit, tta
 from mrsisr.weights import DEFAULT_MODEL
 

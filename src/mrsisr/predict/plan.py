@@ -325,7 +325,7 @@ class PipelineInput:
     """A pipeline's output folder to read (``--from PIPELINE DIR``).
 
     Args:
-        pipeline: ``fsl-mrs``, ``vienna`` or ``mrsiprep`` (:class:`mrsisr.pipelines.Pipeline`).
+        pipeline: a name of :data:`mrsisr.pipelines.READERS` (``fsl-mrs``, ``vienna``, ...).
         folder: its output folder.
         scaling: FSL-MRS's ``concs/`` sub-folder (``--scaling``), or None for the default.
         thresholds: the QC filter of the quality masks.

@@ -1,14 +1,14 @@
 """Statistical tests recomputed from a result folder's own outputs, at the independent unit.
 
-``mrsisr reproduce tests --out DIR`` reads what an earlier command wrote into ``DIR`` (per-map
+``mrsisr reproduce tests`` reads what an earlier command wrote into a result folder (per-map
 scores ``samples.csv[.gz]``, per-run summaries ``runs.csv``) and writes the tests again with
 the current rules, without training or scoring anything:
 
 * an n-conditioning ablation (``runs.csv``): ``seed_tests.md``, every test over seeds, pooled
   designs averaged within a seed, Holm over each table and metric
-  (:func:`mrsisr.evaluation.ncond.report_markdown`);
+  (:func:`mrsisr.experiments.ncond.report_markdown`);
 * a Table 1 reproduction (``protocol.json`` of ``table1``): ``seed_tests.md``, Welch over
-  networks, Holm over the comparisons (:func:`mrsisr.evaluation.table1.seed_tests_markdown`);
+  networks, Holm over the comparisons (:func:`mrsisr.experiments.table1.seed_tests_markdown`);
 * an evaluation (``evaluation.json``): ``summary.md`` written again, with its Wilcoxon tests
   over patients and Holm's adjustment (it replaces a summary that tested maps).
 
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from mrsisr.errors import UserError
-from mrsisr.evaluation.ncond import report_markdown
-from mrsisr.evaluation.runs import protocol_markdown
-from mrsisr.evaluation.table1 import seed_tests_markdown
 from mrsisr.evaluation.tables import read_samples_csv, summary_markdown
+from mrsisr.experiments.ncond import report_markdown
+from mrsisr.experiments.runs import protocol_markdown
+from mrsisr.experiments.table1 import seed_tests_markdown
 from mrsisr.machine import source_state
 from mrsisr.provenance import RECORD_FILE
 from mrsisr.untrusted import read_json

@@ -13,8 +13,10 @@ from scipy import stats
 
 from mrsisr.data.check import check_cohort
 from mrsisr.data.manifest import read_manifest
-from mrsisr.data.phantom import PARAMS_FILE, Simulator, cohort_digest, make_phantom_cohort
-from mrsisr.data.randomise import (
+from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.cohort import PARAMS_FILE, Simulator, cohort_digest, make_phantom_cohort
+from mrsisr.sim.mrsi import PhantomGeometry
+from mrsisr.sim.presets import (
     PRESETS,
     REALISTIC,
     SHIFTED,
@@ -23,10 +25,8 @@ from mrsisr.data.randomise import (
     Range,
     RealismRanges,
 )
-from mrsisr.data.randomised import simulate_randomised_patient
-from mrsisr.data.realistic import RealismDraw, apply_effects, brain_distances
-from mrsisr.data.simulate import PhantomGeometry
-from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.randomised import simulate_randomised_patient
+from mrsisr.sim.realistic import RealismDraw, apply_effects, brain_distances
 
 SHAPE = (23, 21, 6)  # odd sizes catch swapped axes
 AFFINE = np.diag([3.4, 3.4, 3.4, 1.0])

@@ -1,8 +1,8 @@
 """Random lesions of the randomised simulator: kinds, shapes, image and metabolic patterns.
 
-A lesion has the geometry of :class:`mrsisr.data.tumour.Tumour` (an irregular ball in
+A lesion has the geometry of :class:`mrsisr.sim.tumour.Tumour` (an irregular ball in
 template space) and three nested shells: a *core* (necrosis, fluid), a *solid* part and a
-*halo* (oedema, infiltration). Each kind (:class:`~mrsisr.data.randomise.LesionKind`) has a
+*halo* (oedema, infiltration). Each kind (:class:`~mrsisr.sim.presets.LesionKind`) has a
 :class:`LesionPattern`: ranges of its size and, per shell, of its T1 and FLAIR intensities
 and of the factor each metabolite is multiplied by. A patient's lesion draws its own values
 from them, so the relation between what the images show and what the maps hold changes
@@ -24,11 +24,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from mrsisr.data.anatomy import Atlas, SmoothField
-from mrsisr.data.randomise import LesionKind, Range
-from mrsisr.data.tumour import LesionFractions, Tumour, _depth_map
 from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.options import StrEnum
+from mrsisr.sim.anatomy import Atlas, SmoothField
+from mrsisr.sim.presets import LesionKind, Range
+from mrsisr.sim.tumour import LesionFractions, Tumour, _depth_map
 
 __all__ = ["LESION_PATTERNS", "Lesion", "LesionPattern", "Shell"]
 
@@ -194,7 +194,7 @@ class Lesion:
     Args:
         kind: its kind.
         geometry: shape and place, in template coordinates (core = ``necrosis``, solid =
-            ``enhancing``, halo = ``oedema`` of :class:`~mrsisr.data.tumour.LesionFractions`).
+            ``enhancing``, halo = ``oedema`` of :class:`~mrsisr.sim.tumour.LesionFractions`).
         t1: per shell, its relative T1 intensity, or ``None`` for unchanged.
         flair: per shell, its relative FLAIR intensity, or ``None``.
         factors: per metabolite, the factor of each shell ``(core, solid, halo)``.

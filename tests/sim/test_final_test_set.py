@@ -6,8 +6,9 @@ import pytest
 
 from mrsisr.cli import main
 from mrsisr.data.manifest import read_manifest
-from mrsisr.data.phantom import cohort_digest, make_phantom_cohort
-from mrsisr.data.simulator import FINAL_TEST_SEED, Simulator
+from mrsisr.sim.cohort import cohort_digest, make_phantom_cohort
+from mrsisr.sim.final_test import FINAL_TEST_SEED
+from mrsisr.sim.simulators import Simulator
 
 
 def test_it_has_patient_ids_no_other_cohort_uses() -> None:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.data.anatomy import Atlas, PatientWarp, SmoothField
+from mrsisr.sim.anatomy import Atlas, PatientWarp, SmoothField
 
 __all__ = ["LesionFractions", "Tumour"]
 

@@ -1,6 +1,6 @@
 """Reproduce Table 1 and Fig. 2 of Dong et al. (MICCAI 2022); Figs. 3-4: :mod:`.sharpness`.
 
-Each experiment trains what it needs through :func:`mrsisr.evaluation.runs.ensure_run` (so
+Each experiment trains what it needs through :func:`mrsisr.experiments.runs.ensure_run` (so
 runs are shared and reused), evaluates every fold's held-out patients with
 :func:`mrsisr.evaluation.evaluate.evaluate`, and writes tables, figures and ``protocol.json``.
 The paper's protocol (5 folds, 100 epochs) is the default; :class:`Protocol` reduces it.
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from mrsisr.data.splits import fold_split
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.evaluation.plots import plot_matrix
 from mrsisr.evaluation.report import write_report
-from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.experiments.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.config import Variant
 from mrsisr.train.config import TrainConfig
@@ -144,12 +144,15 @@ def model_files(models: Sequence[Path], data: Path) -> list[tuple[Path, list[str
         info = read_info(path)
         test = list((info.metadata.get("split") or {}).get("test") or [])
         if not test:
-            raise UserError(f"--model {path}: records no test patients (metadata 'split')")
+            raise UserError(
+                f"{argument('models')} {path}: records no test patients (metadata 'split')"
+            )
         missing = [p for p in test if p not in cohort]
         if missing:
             raise UserError(
-                f"--model {path}: its test patients {', '.join(missing[:5])}"
-                f"{' …' if len(missing) > 5 else ''} are not in --data {data}; give the cohort "
+                f"{argument('models')} {path}: its test patients {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''} are not in {argument('data')} {data}; give "
+                "the cohort "
                 "the model was trained on (its split names the patients it was tested on)"
             )
         out.append((Path(path), test, list(info.metadata.get("n_choices") or [])))
@@ -208,7 +211,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
     """
     from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
     from mrsisr.evaluation.methods import BaselineMethod, Method, load_model_methods
-    from mrsisr.evaluation.table1 import table1_markdown
+    from mrsisr.experiments.table1 import table1_markdown
 
     record = ProtocolRecord("table1", protocol.options())
     rows: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 Both use the full model trained with the adversarial loss: model files given by the user
 (each evaluated on the test patients recorded in it), or runs trained and cached through
-:func:`mrsisr.evaluation.runs.ensure_run` with the paper's recipe (``paper`` configuration).
+:func:`mrsisr.experiments.runs.ensure_run` with the paper's recipe (``paper`` configuration).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.paper import PAPER_FIG4
 from mrsisr.evaluation.plots import plot_lambda_curves
-from mrsisr.evaluation.reproduce import Protocol, model_files, test_patients
-from mrsisr.evaluation.runs import ProtocolRecord, ensure_run
+from mrsisr.experiments.paper import PAPER_FIG4
+from mrsisr.experiments.reproduce import Protocol, model_files, test_patients
+from mrsisr.experiments.runs import ProtocolRecord, ensure_run
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 from mrsisr.metrics.registry import metric_spec
 
@@ -92,7 +92,7 @@ def reproduce_fig4(
     best = (
         f"best LPIPS at λ = {lams[metric_spec('lpips').best(lpips_means)]:g}"
         if np.isfinite(lpips_means).any()
-        else "LPIPS not computed (--no-lpips, or no weights: run `mrsisr lpips-weights`)"
+        else "LPIPS not computed (turned off, or no weights: run `mrsisr lpips-weights`)"
     )
     notes = settings.describe() if settings is not None else {}
     parts = [

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.reproduce import Protocol, mean_matrix, test_patients
-from mrsisr.evaluation.runs import ProtocolRecord, TrainedRun, ensure_run
+from mrsisr.experiments.reproduce import Protocol, mean_matrix, test_patients
+from mrsisr.experiments.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metrics.stats import holm, welch_ttest
 from mrsisr.train.config import TrainConfig
 

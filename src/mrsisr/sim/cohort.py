@@ -1,13 +1,14 @@
-"""The in-silico glioma cohort: a realistic stand-in for the paper's 15 patients at 7 T.
+"""A simulated cohort folder, made by any simulator, and its digest.
 
 ``make_phantom_cohort("cohort/", patients=15, seed=0)`` writes a cohort in the on-disk format
 of :mod:`mrsisr.data.cohort` (64 x 64 x 36 maps at 3.4 mm of tCho, tCr, NAA, Gly, Gln, Glu
-and Ins in mM, a quality mask, T1 and FLAIR at 3 times the in-plane resolution) from the
-MNI152 anatomy, a glioma per patient and a model of the acquisition; see
-:mod:`mrsisr.data.simulate`. The same seed gives byte-identical files.
+and Ins in mM, a quality mask, T1 and FLAIR at 3 times the in-plane resolution); by default
+with the paper's glioma phantom (:mod:`mrsisr.sim.glioma`: the MNI152 anatomy, a glioma per
+patient and a model of the acquisition), or with another :class:`Simulator`. The same seed
+gives byte-identical files (:func:`cohort_digest`).
 
 Each patient folder also holds ``phantom_labels.nii.gz`` (uint8, on the MRSI grid), the
-dominant compartment of each voxel: values index :data:`mrsisr.data.simulate.LABELS`
+dominant compartment of each voxel: values index :data:`mrsisr.sim.mrsi.LABELS`
 (0 background, 1 CSF, 2 GM, 3 WM, 4 oedema, 5 enhancing tumour, 6 necrosis). It is not
 part of the cohort format; readers ignore it.
 """
@@ -30,11 +31,12 @@ from mrsisr import __version__
 from mrsisr.data.cohort import write_patient
 from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
-from mrsisr.data.randomise import PRESETS, Preset
-from mrsisr.data.simulate import PhantomGeometry, simulate_patient
-from mrsisr.data.simulator import Simulator
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import METABOLITES
+from mrsisr.sim.glioma import simulate_patient
+from mrsisr.sim.mrsi import PhantomGeometry
+from mrsisr.sim.presets import PRESETS, Preset
+from mrsisr.sim.simulators import Simulator
 
 __all__ = [
     "LABELS_FILE",
@@ -76,7 +78,7 @@ def _write_one(
     if simulator is Simulator.paper:
         simulated = simulate_patient(patient_id, rng, geometry)
     else:
-        from mrsisr.data.randomised import simulate_randomised_patient
+        from mrsisr.sim.randomised import simulate_randomised_patient
 
         shifted = simulator in (Simulator.shifted, Simulator.real_like)
         preset = Preset.shifted if shifted else Preset.training
@@ -89,7 +91,7 @@ def _write_one(
             patient_id, rng, geometry, settings, realism_rng=extra
         )
         if simulator is Simulator.real_like:
-            from mrsisr.data.reallike import make_real_like
+            from mrsisr.sim.real_like import make_real_like
 
             patient, effects = make_real_like(simulated.patient, rng)
             simulated = simulated._replace(patient=patient)
@@ -158,7 +160,8 @@ def make_phantom_cohort(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not (overwrite and (out / MANIFEST_FILE).is_file()):
-            hint = "--force replaces a cohort" if (out / MANIFEST_FILE).is_file() else ""
+            cohort = (out / MANIFEST_FILE).is_file()
+            hint = f"{argument('overwrite')} replaces a cohort" if cohort else ""
             raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())
     ids = patient_ids(patients, simulator.prefix)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrsisr.data import anatomy
-from mrsisr.data.anatomy import PatientWarp, SmoothField, load_atlas
-from mrsisr.data.tumour import Tumour
 from mrsisr.errors import UserError
+from mrsisr.sim import anatomy
+from mrsisr.sim.anatomy import PatientWarp, SmoothField, load_atlas
+from mrsisr.sim.tumour import Tumour
 
 
 def grid_points(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:

@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mrsisr.data.anatomy import load_atlas
 from mrsisr.data.check import check_cohort
-from mrsisr.data.contrast import ImageContrast, Misregistration
-from mrsisr.data.lesions import LESION_PATTERNS, Lesion, Shell
 from mrsisr.data.manifest import read_manifest
-from mrsisr.data.phantom import PARAMS_FILE, Simulator, make_phantom_cohort
-from mrsisr.data.randomise import (
+from mrsisr.metabolites import METABOLITES
+from mrsisr.sim.anatomy import load_atlas
+from mrsisr.sim.cohort import PARAMS_FILE, Simulator, make_phantom_cohort
+from mrsisr.sim.contrast import ImageContrast, Misregistration
+from mrsisr.sim.lesions import LESION_PATTERNS, Lesion, Shell
+from mrsisr.sim.mrsi import PhantomGeometry
+from mrsisr.sim.presets import (
     PRESETS,
     SHIFTED,
     SHIFTED_FIELDS,
@@ -25,7 +27,7 @@ from mrsisr.data.randomise import (
     Range,
     Tissue,
 )
-from mrsisr.data.randomised import (
+from mrsisr.sim.randomised import (
     LITERATURE_MM,
     RandomWarp,
     _healthy_mm,
@@ -33,8 +35,6 @@ from mrsisr.data.randomised import (
     shown_lesions,
     simulate_randomised_patient,
 )
-from mrsisr.data.simulate import PhantomGeometry
-from mrsisr.metabolites import METABOLITES
 
 SEEDS = range(8)
 TINY = PhantomGeometry(grid=16, slices=3)

@@ -10,7 +10,7 @@ import pytest
 
 from mrsisr.cli import main
 from mrsisr.errors import UserError
-from mrsisr.evaluation.retest import retest
+from mrsisr.experiments.retest import retest
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from mrsisr.evaluation.ncond import DESIGNS, FIG2_SIZES, run_summary
+from mrsisr.experiments.ncond import DESIGNS, FIG2_SIZES, run_summary
 
 
 def _rows(ssim_of):
@@ -33,8 +33,8 @@ def test_a_network_that_prefers_one_condition_wins_once_with_negative_margins() 
 
 
 def test_designs_are_generator_options(tmp_path) -> None:
-    from mrsisr.evaluation.ncond import design_config
-    from mrsisr.evaluation.reproduce import Protocol
+    from mrsisr.experiments.ncond import design_config
+    from mrsisr.experiments.reproduce import Protocol
     from mrsisr.nn.config import HeadInit, NEncoding
 
     protocol = Protocol(data=tmp_path, out=tmp_path, runs=tmp_path)
@@ -58,7 +58,7 @@ def _runs(psnr, seeds=(0, 1, 2)):
 
 
 def test_the_report_tests_the_contrasts_over_seeds() -> None:
-    from mrsisr.evaluation.ncond import report_markdown
+    from mrsisr.experiments.ncond import report_markdown
 
     summaries = {
         "grid_identity": _runs([22.0, 22.2, 22.1]),
@@ -78,7 +78,7 @@ def test_a_pooled_contrast_counts_each_seed_once() -> None:
     against 6, although runs that share a seed are not independent; per seed it is 3 vs 3."""
     from scipy.stats import ttest_ind
 
-    from mrsisr.evaluation.ncond import contrast_tests
+    from mrsisr.experiments.ncond import contrast_tests
 
     linear, identity = [23.3, 22.9, 22.9], [22.5, 22.6, 22.6]
     summaries = {

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.evaluation.paper import PAPER_CITATION, PAPER_TABLE1
-from mrsisr.evaluation.runs import format_duration
 from mrsisr.evaluation.tables import (
     entry_of,
     format_mean_std,
     format_p,
     markdown_table,
 )
+from mrsisr.experiments.paper import PAPER_CITATION, PAPER_TABLE1
+from mrsisr.experiments.runs import format_duration
 from mrsisr.metrics.registry import metric_spec
 
 __all__ = [

@@ -9,9 +9,9 @@ import numpy as np
 
 from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.nifti import load_volume
-from mrsisr.data.phantom import LABELS_FILE
-from mrsisr.data.simulate import TUMOUR_LABELS
 from mrsisr.metabolites import Metabolite
+from mrsisr.sim.cohort import LABELS_FILE
+from mrsisr.sim.mrsi import TUMOUR_LABELS
 
 __all__ = ["preview_slice", "save_patients_preview", "save_preview"]
 

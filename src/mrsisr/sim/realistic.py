@@ -1,7 +1,7 @@
 """Effects of the ``realistic`` preset: maps that depart from the tissue model as real ones do.
 
-The randomised simulator (:mod:`mrsisr.data.randomised`) calls these with the
-:class:`~mrsisr.data.randomise.RealismRanges` of its settings. Every draw comes from a
+The randomised simulator (:mod:`mrsisr.sim.randomised`) calls these with the
+:class:`~mrsisr.sim.presets.RealismRanges` of its settings. Every draw comes from a
 generator of its own (the patient's seed with a fourth word, 1), so the patient's other
 draws are those of the ``training`` preset, and with every effect at 0 the patient is the
 training patient, byte for byte (tested). The effects, in the order they are applied:
@@ -16,7 +16,7 @@ training patient, byte for byte (tested). The effects, in the order they are app
    mixture of the same draws), spatially varying, with occasional fit outliers.
 
 The maps keep their values outside the quality mask with probability ``outside_prob``.
-Nothing here reads the ``real-like`` test set's ranges (:mod:`mrsisr.data.reallike`).
+Nothing here reads the ``real-like`` test set's ranges (:mod:`mrsisr.sim.real_like`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.data.anatomy import SmoothField
-from mrsisr.data.randomise import RealismRanges
 from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.anatomy import SmoothField
+from mrsisr.sim.presets import RealismRanges
 
 __all__ = ["RealismDraw", "apply_effects", "brain_distances"]
 

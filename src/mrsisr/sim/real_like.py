@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.data.anatomy import SmoothField
 from mrsisr.data.cohort import Patient
-from mrsisr.data.tissue import NOISE_SD_MM
+from mrsisr.sim.anatomy import SmoothField
+from mrsisr.sim.tissue import NOISE_SD_MM
 
 __all__ = ["RealLikeRanges", "make_real_like"]
 
@@ -50,7 +50,7 @@ class RealLikeRanges:
     lipid_mm: tuple[float, float] = (4.0, 12.0)
     """Its decay length away from the brain (mm)."""
     noise: tuple[float, float] = (1.0, 2.5)
-    """Noise SD as a multiple of the simulator's (:data:`~mrsisr.data.tissue.NOISE_SD_MM`)."""
+    """Noise SD as a multiple of the simulator's (:data:`~mrsisr.sim.tissue.NOISE_SD_MM`)."""
     noise_dof: tuple[float, float] = (2.5, 5.0)
     """Degrees of freedom of the Student-t voxel noise (heavy tails)."""
     noise_variation: tuple[float, float] = (0.2, 0.6)

@@ -1,25 +1,25 @@
 """The randomised simulator: a patient whose anatomy, contrast and metabolism are all drawn.
 
 ``simulate_randomised_patient(pid, rng, geometry, settings)`` builds one patient in the
-cohort format, like :func:`mrsisr.data.simulate.simulate_patient` (the paper's phantom,
+cohort format, like :func:`mrsisr.sim.glioma.simulate_patient` (the paper's phantom,
 kept for the reproduction), but every choice is drawn from the ranges of
-:class:`~mrsisr.data.randomise.SimulatorSettings`:
+:class:`~mrsisr.sim.presets.SimulatorSettings`:
 
 1. **Anatomy**: the MNI152 template through an anisotropic scale, rotation, tilt, shift and a
    stronger smooth deformation (:class:`RandomWarp`), with enlarged or shrunk ventricles and
    cortical atrophy, and 0-3 lesions of random kind, size, shape and place
-   (:mod:`mrsisr.data.lesions`).
-2. **Images** (:mod:`mrsisr.data.contrast`): T1 and FLAIR synthesised from the tissue
+   (:mod:`mrsisr.sim.lesions`).
+2. **Images** (:mod:`mrsisr.sim.contrast`): T1 and FLAIR synthesised from the tissue
    fractions with random intensities, skull or not, misregistration, resolution, bias, gamma
    and noise.
 3. **Metabolism**: per metabolite, grey- and white-matter concentrations drawn around a random
    mix of two literature tables, lesion factors drawn per lesion, smooth fields that follow
    no anatomy, a noise level per metabolite.
 4. **Acquisition**: as the paper's phantom: k-space truncation to the MRSI grid, noise,
-   quality mask (:func:`mrsisr.data.simulate.quality_mask`), maps 0 outside it.
+   quality mask (:func:`mrsisr.sim.mrsi.quality_mask`), maps 0 outside it.
 5. **Realism** (only with ``settings.realism``, the ``realistic`` preset): weaker tissue
    contrast, variation that follows no tissue, a lipid-like rim, heavier and varying noise,
-   values kept outside the mask for some patients (:mod:`mrsisr.data.realistic`), drawn
+   values kept outside the mask for some patients (:mod:`mrsisr.sim.realistic`), drawn
    from a generator of their own.
 
 The drawn values are returned as a JSON-ready record (``phantom_params.json`` in the cohort).
@@ -38,21 +38,21 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
-from mrsisr.data.anatomy import Atlas, SmoothField, load_atlas
 from mrsisr.data.cohort import Patient
-from mrsisr.data.contrast import ImageContrast, Misregistration, Skull, synthesise
-from mrsisr.data.lesions import Lesion
-from mrsisr.data.randomise import Range, SimulatorSettings
-from mrsisr.data.realistic import RealismDraw, apply_effects
-from mrsisr.data.simulate import (
+from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.anatomy import Atlas, SmoothField, load_atlas
+from mrsisr.sim.contrast import ImageContrast, Misregistration, Skull, synthesise
+from mrsisr.sim.lesions import Lesion
+from mrsisr.sim.mrsi import (
     PhantomGeometry,
     SimulatedPatient,
     masked,
     quality_mask,
     to_mrsi_grid,
 )
-from mrsisr.data.tissue import HEALTHY_MM, NOISE_SD_MM
-from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.presets import Range, SimulatorSettings
+from mrsisr.sim.realistic import RealismDraw, apply_effects
+from mrsisr.sim.tissue import HEALTHY_MM, NOISE_SD_MM
 
 __all__ = [
     "LITERATURE_MM",
@@ -69,7 +69,7 @@ _Shells = tuple[np.ndarray, np.ndarray, np.ndarray]  # a lesion's (core, solid, 
 
 # Healthy (GM, WM) concentrations (mM) from two literature tables; a patient's centre is a
 # random mix of the two. First: the meta-analysis of healthy controls tabulated by the
-# MRS-Digital-Phantom project, which the paper's phantom uses (mrsisr.data.tissue.HEALTHY_MM)
+# MRS-Digital-Phantom project, which the paper's phantom uses (mrsisr.sim.tissue.HEALTHY_MM)
 # for all but Glu and Gln. Second: Pouwels & Frahm, MRM 39:53 (1998), with tNAA = NAA + NAAG.
 # Glycine, in neither: Ganji et al., MRM 2016 (HEALTHY_MM), in both.
 LITERATURE_MM: tuple[MappingProxyType[Metabolite, tuple[float, float]], ...] = (
@@ -244,7 +244,7 @@ def simulate_randomised_patient(
         rng: its random generator (every random choice of the patient comes from it, but
             those of ``settings.realism``).
         geometry: the MRSI grid.
-        settings: the ranges to draw from (a preset of :mod:`mrsisr.data.randomise`).
+        settings: the ranges to draw from (a preset of :mod:`mrsisr.sim.presets`).
         realism_rng: the generator of the effects of ``settings.realism`` (required with
             them): a stream of its own, so that every other draw is the ``training``
             preset's.
@@ -409,7 +409,7 @@ def _labels(
     geometry: PhantomGeometry,
 ) -> np.ndarray:
     """Dominant compartment per MRSI voxel: 0 background, 1 CSF, 2 GM, 3 WM, 4 lesion halo,
-    5 solid lesion, 6 lesion core (the label values of :data:`mrsisr.data.simulate.LABELS`)."""
+    5 solid lesion, 6 lesion core (the label values of :data:`mrsisr.sim.mrsi.LABELS`)."""
     n, fine = geometry.grid, geometry.fine
 
     def block(x: np.ndarray) -> np.ndarray:

@@ -10,10 +10,10 @@ import pytest
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.nifti import load_volume
-from mrsisr.data.phantom import LABELS_FILE, make_phantom_cohort, patient_ids
-from mrsisr.data.simulate import LABELS, PhantomGeometry
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES, Metabolite
+from mrsisr.sim.cohort import LABELS_FILE, make_phantom_cohort, patient_ids
+from mrsisr.sim.mrsi import LABELS, PhantomGeometry
 
 M = Metabolite
 CSF, GM, WM, OEDEMA, ENHANCING, NECROSIS = (
@@ -116,7 +116,7 @@ def test_another_seed_gives_another_cohort(tiny_phantom_cohort: Path, tmp_path: 
 
 def test_an_existing_folder_is_left_alone(tiny_phantom_cohort: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in tiny_phantom_cohort.rglob("*"))
-    with pytest.raises(UserError, match="exists and is not empty"):
+    with pytest.raises(UserError, match=r"exists and is not empty; .*overwrite replaces a cohort"):
         make_phantom_cohort(tiny_phantom_cohort, patients=1, grid=32, slices=2)
     assert sorted(p.name for p in tiny_phantom_cohort.rglob("*")) == before
     assert not [p for p in tiny_phantom_cohort.parent.iterdir() if p.name.startswith(".")]

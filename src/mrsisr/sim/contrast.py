@@ -17,8 +17,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
-from mrsisr.data.anatomy import SmoothField
-from mrsisr.data.randomise import ContrastRanges, Range, Tissue, TissueRanges
+from mrsisr.sim.anatomy import SmoothField
+from mrsisr.sim.presets import ContrastRanges, Range, Tissue, TissueRanges
 
 __all__ = ["ImageContrast", "Misregistration", "Skull", "synthesise"]
 

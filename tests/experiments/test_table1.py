@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mrsisr.evaluation.table1 import run_means, table1_markdown
+from mrsisr.experiments.table1 import run_means, table1_markdown
 
 
 def _rows(method, seed_offsets, maps=4):
@@ -52,7 +52,7 @@ def test_p_values_test_the_network_means() -> None:
 
 def test_the_tests_are_holm_adjusted_over_every_comparison_reported() -> None:
     """Regression (issue 26): Table 1's p-values were uncorrected although 7 tests were made."""
-    from mrsisr.evaluation.table1 import seed_tests
+    from mrsisr.experiments.table1 import seed_tests
     from mrsisr.metrics.stats import holm
 
     rows = _rows("single_scale", [0.0, 0.2, 0.1]) + _rows("filter_scaling_met", [1.0, 1.3, 0.9])

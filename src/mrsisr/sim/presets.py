@@ -1,6 +1,6 @@
 """Settings of the randomised simulator: every range it draws from, and its named presets.
 
-The randomised simulator (:mod:`mrsisr.data.randomised`) follows the domain randomisation of
+The randomised simulator (:mod:`mrsisr.sim.randomised`) follows the domain randomisation of
 SynthSeg and SynthSR (Billot et al., Medical Image Analysis 2023; Iglesias et al., Science
 Advances 2023): each patient draws its own anatomy, image contrast and metabolism from wide
 ranges, so that a network cannot learn one fixed rule between the images and the maps.
@@ -106,7 +106,7 @@ class Tissue(StrEnum):
 
 class LesionKind(StrEnum):
     """Kinds of lesion; each has its own shape, image and metabolic pattern
-    (:data:`mrsisr.data.lesions.LESION_PATTERNS`)."""
+    (:data:`mrsisr.sim.lesions.LESION_PATTERNS`)."""
 
     glioma = "glioma"  # necrotic core, solid tumour, infiltrated oedema; visible and metabolic
     flair_only = "flair_only"  # FLAIR hyperintensity with normal metabolism (gliosis, WMH)
@@ -203,14 +203,14 @@ class MetabolismRanges:
 
     Args:
         literature_mix: weight of the first of the two literature tables
-            (:data:`mrsisr.data.randomised.LITERATURE_MM`) in a patient's healthy centre.
+            (:data:`mrsisr.sim.randomised.LITERATURE_MM`) in a patient's healthy centre.
         tissue_log_spread: ``|log factor|`` of each tissue's concentration around that
             centre, drawn per patient, metabolite and tissue (0.2: about ±22 %).
         csf_fraction: CSF concentration as a fraction of the white-matter one.
         field_amplitude: standard deviation of a metabolite's own smooth field.
         common_amplitude: standard deviation of the smooth field shared by all metabolites.
         field_length_mm: correlation length of the smooth fields (not tied to anatomy).
-        noise_factor: multiple of the reference noise (:data:`mrsisr.data.tissue.NOISE_SD_MM`)
+        noise_factor: multiple of the reference noise (:data:`mrsisr.sim.tissue.NOISE_SD_MM`)
             per metabolite: SNR drawn per patient and metabolite.
         global_scale: concentration scale of the patient (quantification reference).
     """
@@ -380,7 +380,7 @@ SHIFTED = SimulatorSettings(
     name=Preset.shifted.value,
     contrast=ContrastRanges(
         # Another contrast family: a contrast-enhanced T1 (lesions brighter than tissue, see
-        # mrsisr.data.lesions) with less dark CSF, FLAIR with incomplete CSF suppression (as
+        # mrsisr.sim.lesions) with less dark CSF, FLAIR with incomplete CSF suppression (as
         # B1 inhomogeneity gives at 7 T), stronger bias and gamma, thicker slices.
         t1=TissueRanges(Range(0.42, 0.55), Range(0.30, 0.80), Range(0.50, 1.00)),
         flair=TissueRanges(Range(0.28, 0.40), Range(0.35, 0.80), Range(0.25, 0.70)),
@@ -398,7 +398,7 @@ SHIFTED = SimulatorSettings(
 
 REALISTIC = SimulatorSettings(name=Preset.realistic.value, realism=RealismRanges())
 """``training``'s ranges plus every effect of :class:`RealismRanges` (training data for maps
-like real ones; ``mrsisr phantom --simulator realistic``)."""
+like real ones; the simulator ``realistic`` of ``mrsisr phantom``)."""
 
 PRESETS: MappingProxyType[Preset, SimulatorSettings] = MappingProxyType(
     {Preset.training: TRAINING, Preset.shifted: SHIFTED, Preset.realistic: REALISTIC}
