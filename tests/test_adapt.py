@@ -8,7 +8,16 @@ import pytest
 import torch
 
 from mrsisr import kspace
-from mrsisr.adapt import AdaptSettings, Scan, adapt, data_sha256, split_slices
+from mrsisr.adapt import (
+    PROBE_MIN_N,
+    Adapted,
+    AdaptSettings,
+    Scan,
+    adapt,
+    data_sha256,
+    probe_gain,
+    split_slices,
+)
 from mrsisr.errors import UserError
 from mrsisr.inference import Anatomy, Predictor
 from mrsisr.metabolites import Metabolite
@@ -94,7 +103,42 @@ def test_on_maps_with_structure_the_adapted_self_check_gain_is_higher(predictor,
     result = adapt(predictor, scans, settings)
     assert np.isfinite(result.before_db) and np.isfinite(result.after_db)
     assert result.after_db > result.before_db + 0.5
+    assert result.probe_db > result.before_db  # T1 structure holds at every scale
     assert result.improved and result.record()["improved"] is True
+
+
+@pytest.mark.parametrize(
+    ("after", "probe", "with_probe", "trusted"),
+    [
+        (1.2, 1.1, True, True),
+        (1.2, 0.9, True, False),  # helps the band it trained on only: not trusted
+        (1.2, float("nan"), True, False),  # no probe could run: not trusted
+        (0.9, 1.1, True, False),
+        (1.2, float("nan"), False, True),  # --no-probe: the held-out check alone
+        (0.9, float("nan"), False, False),
+    ],
+)
+def test_the_adapted_model_is_trusted_only_where_the_probe_rose_too(
+    after, probe, with_probe, trusted
+) -> None:
+    settings = AdaptSettings(probe=with_probe)
+    result = Adapted(torch.nn.Identity(), settings, [0.1], 1.0, after, probe)
+    assert result.improved is trusted
+    assert result.record()["improved"] is trusted
+    assert result.record()["probe_self_check_db"] == (None if probe != probe else probe)
+
+
+def test_no_probe_on_maps_too_small_to_halve_twice(predictor, scans) -> None:
+    small = PROBE_MIN_N - 1
+    cut = [
+        Scan(
+            np.moveaxis(kspace.degrade(np.moveaxis(s.lr, 2, 0), small), 0, 2),
+            s.metabolite,
+            s.anatomy,
+        )
+        for s in scans
+    ]
+    assert np.isnan(probe_gain(predictor, cut, FAST))
 
 
 def test_data_hash_follows_the_values(scans) -> None:

@@ -213,11 +213,13 @@ def _adapted(
     where = members[0].patient or members[0].met.name
     chosen = "adapted" if result.improved else "base"
     log.info(
-        "%s: adapted in %.0f s; held-out self-check %+.2f -> %+.2f dB: the %s model is used",
+        "%s: adapted in %.0f s; held-out self-check %+.2f -> %+.2f dB, probe %+.2f dB: "
+        "the %s model is used",
         where,
         result.seconds,
         result.before_db,
         result.after_db,
+        result.probe_db,
         chosen,
     )
     record = {**result.record(), "model_used": chosen}
