@@ -101,6 +101,8 @@ def main() -> int:
                     "adapted_calibrated_db": adapted[met][1],
                     "held_out_before_db": result.before_db,
                     "held_out_after_db": result.after_db,
+                    "probe_db": result.probe_db,
+                    "held_out_rose": result.after_db > result.before_db,
                     "adapted_used": result.improved,
                     "seconds": seconds,
                 }
@@ -108,7 +110,8 @@ def main() -> int:
         print(
             f"{pid}: calibrated {np.mean([b[1] for b in before.values()]):+.2f} -> "
             f"{np.mean([a[1] for a in adapted.values()]):+.2f} dB; held-out "
-            f"{result.before_db:+.2f} -> {result.after_db:+.2f}; {seconds:.0f} s",
+            f"{result.before_db:+.2f} -> {result.after_db:+.2f}, probe {result.probe_db:+.2f}; "
+            f"{seconds:.0f} s",
             flush=True,
         )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,23 @@ def main() -> int:
         r["adapted_calibrated_db"] if r["adapted_used"] else r["base_calibrated_db"] for r in rows
     ]
     used = len({r["patient"] for r in rows if r["adapted_used"]})
+    by_patient = {r["patient"]: r for r in rows}  # one decision per patient
+    helped = {
+        p: np.mean(
+            [
+                r["adapted_calibrated_db"] - r["base_calibrated_db"]
+                for r in rows
+                if r["patient"] == p
+            ]
+        )
+        > 0
+        for p in by_patient
+    }
+    right = sum(by_patient[p]["adapted_used"] == helped[p] for p in by_patient)
+    right_held = sum(by_patient[p]["held_out_rose"] == helped[p] for p in by_patient)
+    held_chosen = [
+        r["adapted_calibrated_db"] if r["held_out_rose"] else r["base_calibrated_db"] for r in rows
+    ]
     lines = [
         f"# Adaptation at n = {args.n} ({len(ids)} patients, {len(rows)} maps)",
         "",
@@ -131,10 +151,13 @@ def main() -> int:
         "|---|---|---|",
         f"| base model | {mean('base_raw_db'):+.3f} | {mean('base_calibrated_db'):+.3f} |",
         f"| adapted model | {mean('adapted_raw_db'):+.3f} | {mean('adapted_calibrated_db'):+.3f} |",
-        "| what `predict --adapt` outputs (adapted where the held-out check rose) | | "
-        f"{np.mean(chosen):+.3f} |",
+        "| what `predict --adapt` outputs (adapted where the held-out check and the probe "
+        f"rose) | | {np.mean(chosen):+.3f} |",
+        f"| the held-out check alone deciding | | {np.mean(held_chosen):+.3f} |",
         "",
-        f"adapted model used for {used} of {len(ids)} patients; "
+        f"adapted model used for {used} of {len(ids)} patients; the decision was right "
+        f"(used where adapting raised the mean calibrated gain, not used elsewhere) for {right} "
+        f"of {len(ids)}, the held-out check alone for {right_held}; "
         f"adaptation took {np.mean([r['seconds'] for r in rows]):.0f} s per patient on average "
         f"(1 thread; settings {settings.to_dict()})",
     ]
