@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cohort_helpers import write_cohort
 
+from mrsisr.cli import main
+from mrsisr.commands.cohort import FLAGS
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
 from mrsisr.data.merge import LeaveOut, MergePlan, plan_merge, write_merge
@@ -187,7 +189,8 @@ def _full_folder(tmp: Path) -> Path:
     return tmp / "taken"
 
 
-# (id, setup(tmp_path, first, second) -> (sources, out, options), what the message says).
+# (id, setup(tmp_path, first, second) -> (sources, out, options), what the message says: {name}
+# is how it names an argument, the name itself from Python, a flag from the command).
 REFUSALS = [
     ("not-a-cohort", lambda t, a, b: ([a, _not_a_cohort(t)], t / "m", {}), "plain/cohort.json"),
     ("missing", lambda t, a, b: ([a, t / "none"], t / "m", {}), "none: not a directory"),
@@ -204,14 +207,15 @@ REFUSALS = [
      "maps on a 9 x 7 grid"),
     ("twice", lambda t, a, b: ([a, b, t / "realistic" / ".." / "realistic"], t / "m", {}),
      "given twice"),
-    ("one", lambda t, a, b: ([a], t / "m", {}), "give at least two cohorts, got 1"),
+    ("one", lambda t, a, b: ([a], t / "m", {}), "{sources}: give at least two cohorts, got 1"),
     ("folds", lambda t, a, b: ([a, b], t / "m", {"leave_out": LeaveOut(7, 0)}),
-     "realistic: 6 patients, too few for folds 7; a split of it has at most 6 folds"),
+     "realistic: 6 patients, too few for {folds} 7; a split of it has at most 6 folds"),
     ("out-full", lambda t, a, b: ([a, b], _full_folder(t), {"overwrite": True}),
      "taken: exists and is not empty; choose a new folder"),
     ("out-cohort", lambda t, a, b: ([a, b], write_cohort(t / "old", ("X1",)), {}),
-     "old: exists and is not empty; choose a new folder overwrite replaces a cohort"),
-    ("out-inside", lambda t, a, b: ([a, b], a / "mixed", {}), "mixed: inside the source"),
+     "old: exists and is not empty; choose a new folder {overwrite} replaces a cohort"),
+    ("out-inside", lambda t, a, b: ([a, b], a / "mixed", {}),
+     "randomised/mixed: inside the source"),
     ("out-is-source", lambda t, a, b: ([a, b], b, {"overwrite": True}), "inside the source"),
     ("out-holds-source", lambda t, a, b: ([a, b], t, {"overwrite": True}), "holds the source"),
 ]  # fmt: skip
@@ -233,5 +237,77 @@ def test_each_refusal_is_one_line_and_writes_nothing(
     before = tree(tmp_path)
     with pytest.raises(UserError) as refused:
         merge_cohorts(given, out, **options)
-    assert message in str(refused.value) and "\n" not in str(refused.value)
+    names = {name: name for name in FLAGS}
+    assert message.format(**names) in str(refused.value) and "\n" not in str(refused.value)
     assert tree(tmp_path) == before
+
+
+def command(given: list[Path], out: Path, options: dict) -> list[str]:
+    """The ``mrsisr cohort merge`` command line of a library call."""
+    flags = ["--force"] if options.get("overwrite") else []
+    flags += ["--link"] if options.get("link") else []
+    if (leave_out := options.get("leave_out")) is not None:
+        flags += ["--leave-out-test", "--folds", str(leave_out.folds), "--fold",
+                  str(leave_out.fold), "--split-seed", str(leave_out.split_seed)]  # fmt: skip
+    return ["cohort", "merge", *map(str, given), "--out", str(out), *flags]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"), [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS]
+)
+def test_each_refusal_of_the_command_exits_2_with_one_line_and_writes_nothing(
+    sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, setup, message: str
+) -> None:
+    argv = command(*setup(tmp_path, *sources))
+    before = tree(tmp_path)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mrsisr cohort: error: ")
+    assert message.format(**FLAGS) in lines[0]
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--fold", "0"], "--fold: only with --leave-out-test"),
+        (["--folds", "3", "--split-seed", "1"],
+         "--folds, --split-seed: only with --leave-out-test"),
+        (["--leave-out-test", "--fold", "0"], "--leave-out-test: give --folds, the split"),
+        (["--leave-out-test"], "--leave-out-test: give --folds and --fold, the split"),
+        (["--leave-out-test", "--folds", "3", "--fold", "3"],
+         "--fold 3: must be in 0..2 (--folds 3)"),
+        (["--leave-out-test", "--folds", "2", "--fold", "0"], "--folds 2: must be at least 3"),
+        (["--leave-out-test", "--folds", "3", "--fold", "0", "--split-seed", "-1"],
+         "--split-seed -1: must be in 0..2**63 - 1"),
+    ],
+)  # fmt: skip
+def test_the_split_flags_go_together(
+    sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, flags, message
+) -> None:
+    before = tree(tmp_path)
+    assert main(["cohort", "merge", *map(str, sources), "--out", str(tmp_path / "m"), *flags]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_the_command_merges_and_says_so_in_one_line(
+    sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, link: bool
+) -> None:
+    out = tmp_path / "mixed"
+    argv = command(list(sources), out, {"leave_out": LeaveOut(3, 1, 4), "link": link})
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{'linked' if link else 'copied'} 9 patients of 2 cohorts to {out}")
+    assert "left out 4 (the test patients of fold 1 of 3, split seed 4)" in lines[0]
+    test = [fold_split(ids, 3, 4, 1).test for ids in (RANDOMISED, REALISTIC)]
+    kept = [
+        pid for ids, left in zip((RANDOMISED, REALISTIC), test) for pid in ids if pid not in left
+    ]
+    assert Cohort.open(out).patients == tuple(kept)
+    assert all((out / pid).is_symlink() == link for pid in kept)
