@@ -1,4 +1,5 @@
-"""Atomic writes: all files of a transaction or none, the old files intact until the commit."""
+"""Atomic writes: all files of a transaction or none, the old files intact until the commit;
+a staged folder whole or not at all."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mrsisr.atomic import LOCK_NAME, FileTransaction, FolderBusy, atomic_write
+from mrsisr.atomic import LOCK_NAME, FileTransaction, FolderBusy, atomic_write, staged_folder
 
 
 def _umask() -> int:
@@ -135,3 +136,49 @@ def test_reserve_of_a_folder_that_cannot_be_written_fails_and_leaves_nothing(
         files.reserve([blocked / "sr_Gln.nii.gz"])
     files.rollback()
     assert not blocked.exists()
+
+
+def test_a_staged_folder_appears_whole_with_normal_permissions(tmp_path: Path) -> None:
+    final = tmp_path / "new" / "cohort"
+    with staged_folder(final) as staging:
+        assert staging.parent == final.parent and staging.name.startswith(".cohort.")
+        (staging / "P01").mkdir()
+        (staging / "cohort.json").write_text("{}")
+        assert not final.exists()  # nothing at the destination until the block ends
+    assert sorted(p.name for p in final.iterdir()) == ["P01", "cohort.json"]
+    assert stat.S_IMODE(final.stat().st_mode) == 0o777 & ~_umask()
+    assert [p.name for p in final.parent.iterdir()] == ["cohort"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_staged_folder_leaves_the_destination_as_it_was(
+    tmp_path: Path, error: type[BaseException]
+) -> None:
+    final = tmp_path / "cohort"
+    with pytest.raises(error), staged_folder(final) as staging:
+        (staging / "half").write_text("x")
+        raise error
+    assert list(tmp_path.iterdir()) == []
+    final.mkdir()
+    (final / "old").write_text("old")
+    with pytest.raises(error), staged_folder(final, replace=True) as staging:
+        raise error
+    assert [p.name for p in tmp_path.iterdir()] == ["cohort"]
+    assert [p.name for p in final.iterdir()] == ["old"]
+
+
+def test_a_staged_folder_replaces_a_full_folder_only_when_asked(tmp_path: Path) -> None:
+    final = tmp_path / "cohort"
+    final.mkdir()
+    with staged_folder(final) as staging:  # an empty folder is replaced
+        (staging / "a").write_text("new")
+    with pytest.raises(FileExistsError, match="not empty"), staged_folder(final):
+        raise AssertionError("the block must not run")
+    with staged_folder(final, replace=True) as staging:
+        (staging / "b").write_text("newer")
+    assert [p.name for p in final.iterdir()] == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cohort"]  # the old one is gone
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        with staged_folder(tmp_path / "file", replace=True):
+            pass

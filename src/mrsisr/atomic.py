@@ -8,14 +8,16 @@ writing there, and clears the temporary files a killed process left behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["LOCK_NAME", "FileTransaction", "FolderBusy", "atomic_write"]
+__all__ = ["LOCK_NAME", "FileTransaction", "FolderBusy", "atomic_write", "staged_folder"]
 
 try:
     import fcntl
@@ -222,3 +224,57 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """
     with FileTransaction() as files:
         write(files.path_for(path))
+
+
+def _refuse_existing(final: Path, replace: bool) -> None:
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise FileExistsError(f"{final}: exists and is not a folder")
+    if not replace and final.is_dir() and any(final.iterdir()):
+        raise FileExistsError(f"{final}: exists and is not empty")
+
+
+@contextlib.contextmanager
+def staged_folder(final: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """A new folder written under a temporary name next to ``final`` and renamed to it.
+
+    Yields an empty hidden folder ``.<name>.XXXX.partial`` in the parent of ``final`` (made
+    if missing). When the block ends normally the folder gets the permissions ``mkdir`` gives
+    (``0o777`` less the umask) and becomes ``final``: an empty folder there is replaced, a
+    non-empty one only with ``replace``, and then it is moved aside before the rename and
+    deleted after it, so that ``final`` is at every moment the old folder or the new one. On an
+    error, Ctrl-C or SIGTERM (:mod:`mrsisr.cli` unwinds on it) the temporary folder is deleted
+    and ``final`` is left as it was. A SIGKILL leaves the hidden folder behind.
+
+    Example::
+
+        with staged_folder(out) as staging:
+            write_manifest(staging, manifest)
+
+    Raises:
+        FileExistsError: ``final`` is a file or a link, or a non-empty folder without
+            ``replace`` (checked before the block runs and again before the rename).
+    """
+    final = Path(final)
+    _refuse_existing(final, replace)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_umask())
+        _refuse_existing(final, replace)
+        if final.is_dir() and any(final.iterdir()):
+            aside = staging.with_name(staging.name.removesuffix(".partial") + ".old")
+            os.rename(final, aside)
+            try:
+                os.rename(staging, final)
+            except BaseException:
+                os.rename(aside, final)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            if final.is_dir():
+                final.rmdir()
+            os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -25,18 +25,38 @@ def mrsi_affine() -> np.ndarray:
     return affine
 
 
-def synthetic_patient(pid: str, seed: int) -> Patient:
-    """A patient with random maps and images on the MRSI grid."""
+def synthetic_patient(
+    pid: str, seed: int, shape: tuple[int, int, int] = SHAPE, noiseless: bool = False
+) -> Patient:
+    """A patient with random maps and images on the MRSI grid (and noiseless maps, if asked)."""
     rng = np.random.default_rng(seed)
-    mask = rng.random(SHAPE) > 0.3
-    maps = {m: (rng.random(SHAPE) * 5 * mask).astype(np.float32) for m in METS}
-    t1, flair = (rng.random(SHAPE).astype(np.float32) for _ in range(2))
-    return Patient(pid, maps, t1, flair, mask, mrsi_affine())
+    mask = rng.random(shape) > 0.3
+    maps = {m: (rng.random(shape) * 5 * mask).astype(np.float32) for m in METS}
+    t1, flair = (rng.random(shape).astype(np.float32) for _ in range(2))
+    clean = {m: v.copy() for m, v in maps.items()} if noiseless else {}
+    return Patient(pid, maps, t1, flair, mask, mrsi_affine(), noiseless=clean)
+
+
+def write_cohort(
+    root: Path,
+    ids: tuple[str, ...],
+    *,
+    shape: tuple[int, int, int] = SHAPE,
+    noiseless: bool = False,
+    **manifest: object,
+) -> Path:
+    """A valid cohort of synthetic patients ``ids``; ``manifest`` overrides the manifest's
+    metabolites, units, field strength, provenance or anatomy_upsample."""
+    for i, pid in enumerate(ids):
+        patient = synthetic_patient(pid, i, shape, noiseless)
+        write_patient(root, patient, anatomy_affine=patient.affine)
+    fields: dict = {"metabolites": METS, "units": "mM", "field_strength_t": 7.0}
+    write_manifest(
+        root, Manifest(patients=ids, **{"provenance": "synthetic test data", **fields, **manifest})
+    )
+    return root
 
 
 def write_synthetic_cohort(root: Path) -> Path:
     """A valid two-patient cohort of synthetic volumes."""
-    for i, pid in enumerate(("A01", "A02")):
-        write_patient(root, synthetic_patient(pid, i))
-    write_manifest(root, Manifest(("A01", "A02"), METS, "mM", 7.0, "synthetic test data"))
-    return root
+    return write_cohort(root, ("A01", "A02"))

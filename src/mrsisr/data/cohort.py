@@ -25,6 +25,7 @@ import numpy as np
 from mrsisr.data.check import Problem, check_cohort, read_patient_files
 from mrsisr.data.manifest import (
     FLAIR_FILE,
+    MANIFEST_FILE,
     MASK_FILE,
     T1_FILE,
     Manifest,
@@ -35,7 +36,7 @@ from mrsisr.data.manifest import (
 )
 from mrsisr.data.nifti import save_volume
 from mrsisr.data.resample import resample_to_grid, upsampled_grid
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import Metabolite
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Patient",
     "Problem",
     "check_cohort",
+    "check_new_cohort_folder",
     "write_manifest",
     "write_patient",
 ]
@@ -212,3 +214,18 @@ def write_patient(
     save_volume(folder / T1_FILE, patient.t1, anatomy_affine)
     save_volume(folder / FLAIR_FILE, patient.flair, anatomy_affine)
     return folder
+
+
+def check_new_cohort_folder(out: str | Path, overwrite: bool = False) -> None:
+    """Refuse to write a cohort to ``out`` unless it is new, an empty folder or, with
+    ``overwrite``, a cohort (a folder holding ``cohort.json``), which is then replaced.
+
+    Raises:
+        UserError: naming ``out`` and, for a cohort, the argument that replaces it.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        cohort = (out / MANIFEST_FILE).is_file()
+        if not (overwrite and cohort):
+            hint = f"{argument('overwrite')} replaces a cohort" if cohort else ""
+            raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())

@@ -20,18 +20,16 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from mrsisr import __version__
-from mrsisr.data.cohort import write_patient
-from mrsisr.data.manifest import MANIFEST_FILE, Manifest, write_manifest
+from mrsisr.atomic import staged_folder
+from mrsisr.data.cohort import check_new_cohort_folder, write_patient
+from mrsisr.data.manifest import Manifest, write_manifest
 from mrsisr.data.nifti import save_volume
-from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import METABOLITES
 from mrsisr.sim.glioma import simulate_patient
 from mrsisr.sim.mrsi import PhantomGeometry
@@ -158,15 +156,9 @@ def make_phantom_cohort(
     workers = _positive_int(workers, "workers")
     geometry = PhantomGeometry(grid=grid, slices=36 if slices is None else slices, fine=fine)
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not (overwrite and (out / MANIFEST_FILE).is_file()):
-            cohort = (out / MANIFEST_FILE).is_file()
-            hint = f"{argument('overwrite')} replaces a cohort" if cohort else ""
-            raise UserError(f"{out}: exists and is not empty; choose a new folder {hint}".strip())
+    check_new_cohort_folder(out, overwrite)
     ids = patient_ids(patients, simulator.prefix)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out, replace=overwrite) as staging:
         log.info("simulating %d patients on a %s grid in %s", patients, geometry.shape, out)
         jobs = [(staging, i, pid, seed, geometry, simulator) for i, pid in enumerate(ids)]
         if workers > 1 and patients > 1:
@@ -187,12 +179,6 @@ def make_phantom_cohort(
                 provenance=f"in-silico phantom (mrsisr {__version__}, {which}seed {seed})",
             ),
         )
-        if out.exists():
-            shutil.rmtree(out) if any(out.iterdir()) else out.rmdir()
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
