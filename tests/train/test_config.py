@@ -67,11 +67,22 @@ def test_paper_configs_differ_only_in_the_adversarial_term():
     assert load_config(None, ["data.lam_range=[0, 0]"]).uses_critic is False
 
 
-def test_realistic_config_is_the_randomised_one_with_acquisition_windows():
+def test_realistic_config_is_a_fine_tuning_of_the_randomised_one_on_wider_acquisitions():
+    """The next model's recipe differs from the shipped model's in exactly what
+    configs/realistic.toml says: windows, n from 8 per axis, folds, epochs and rates."""
     randomised, realistic = load_config("randomised"), load_config("realistic")
     assert randomised.data.window_probs == (1.0, 0.0, 0.0, 0.0)  # the default: no draw
     assert realistic.data.window_probs[0] < 1 and min(realistic.data.window_probs[1:]) > 0
+    assert realistic.data.n_choices == list(range(8, 33, 2))
+    assert realistic.data.n_axes == "independent" and randomised.data.n_axes == "square"
+    assert (realistic.epochs, realistic.optim.lr, realistic.optim.step_epochs) == (24, 5e-5, 8)
     realistic.data.window_probs = randomised.data.window_probs
+    realistic.data.n_choices, realistic.data.n_axes = randomised.data.n_choices, "square"
+    realistic.data.folds = randomised.data.folds
+    realistic.epochs = randomised.epochs
+    realistic.optim.lr = randomised.optim.lr
+    realistic.optim.critic_lr = randomised.optim.critic_lr
+    realistic.optim.step_epochs = randomised.optim.step_epochs
     assert realistic == randomised
 
 
