@@ -51,5 +51,5 @@ def test_a_model_file_of_another_architecture_is_refused(tmp_path):
     path = save_tiny_model(tmp_path / "base.safetensors")
     wider = tiny_config(init_model=str(path))
     wider.model.channels = [8, 16]
-    with pytest.raises(UserError, match="init_model .*base.safetensors: its architecture"):
+    with pytest.raises(UserError, match=r"init_model .*base\.safetensors: its architecture"):
         initial_generator(wider)
