@@ -75,7 +75,7 @@ def test_realistic_config_is_a_fine_tuning_of_the_randomised_one_on_wider_acquis
     assert realistic.data.window_probs[0] < 1 and min(realistic.data.window_probs[1:]) > 0
     assert realistic.data.n_choices == list(range(8, 33, 2))
     assert realistic.data.n_axes == "independent" and randomised.data.n_axes == "square"
-    assert (realistic.epochs, realistic.optim.lr, realistic.optim.step_epochs) == (24, 5e-5, 8)
+    assert (realistic.epochs, realistic.optim.lr, realistic.optim.step_epochs) == (16, 5e-5, 8)
     realistic.data.window_probs = randomised.data.window_probs
     realistic.data.n_choices, realistic.data.n_axes = randomised.data.n_choices, "square"
     realistic.data.folds = randomised.data.folds
