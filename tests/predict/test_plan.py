@@ -18,7 +18,7 @@ def test_output_names_of_several_sharpness_values() -> None:
 def test_sharpness_values_keep_their_order_without_duplicates() -> None:
     assert parse_sharpness([0.03, 0.0, 0.03]) == (0.03, 0.0)
     assert parse_sharpness(None) == (0.0,)
-    with pytest.raises(UserError, match="--sharpness"):
+    with pytest.raises(UserError, match=r"^sharpness: nan is not allowed"):
         parse_sharpness([float("nan")])
 
 

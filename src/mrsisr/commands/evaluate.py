@@ -27,6 +27,8 @@ from mrsisr.errors import UserError
 from mrsisr.provenance import write_result_record
 
 HELP = "score models and baselines on held-out patients (PSNR, SSIM, MS-SSIM, NRMSE, LPIPS)"
+FLAGS = {"model": "--model", "device": "--device"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 IMAGE_CHOICES: dict[str, tuple[bool, bool]] = {
     "both": (True, True),
