@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mrsisr.commands.evaluate import FLAGS
 from mrsisr.data.splits import fold_split, kfold_splits
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, flags
 from mrsisr.evaluation.plan import select_patients
 from mrsisr.evaluation.tables import entry_name, entry_of
 
@@ -22,10 +23,15 @@ def test_the_test_patients_of_the_folds_partition_the_cohort() -> None:
 def test_patients_given_or_every_patient() -> None:
     assert select_patients(IDS, patients=["P03", "P01"]) == ["P03", "P01"]
     assert select_patients(IDS) == IDS
-    with pytest.raises(UserError, match="--patients: unknown P99"):
+    with pytest.raises(UserError, match=r"^patients: unknown P99"):
         select_patients(IDS, patients=["P99"])
-    with pytest.raises(UserError, match=r"--fold 5: must be in 0\.\.4"):
+    with pytest.raises(UserError, match=r"^fold 5: must be in 0\.\.4 \(folds 5\)"):
         select_patients(IDS, fold=5, folds=5)
+    with flags(FLAGS):  # as mrsisr evaluate says it
+        with pytest.raises(UserError, match=r"^--patients: unknown P99"):
+            select_patients(IDS, patients=["P99"])
+        with pytest.raises(UserError, match=r"^--fold 5: must be in 0\.\.4 \(--folds 5\)"):
+            select_patients(IDS, fold=5, folds=5)
     with pytest.raises(ValueError, match="fold -1"):
         fold_split(IDS, 5, 0, -1)
 
