@@ -28,6 +28,9 @@ FLAGS = {
     "model_files": "--model",
     "data": "--data",
     "lpips": "--no-lpips",
+    "source": "--config",
+    "overrides": "--set",
+    "show_config": "--show-config",  # the hint names `mrsisr train --show-config`
 }
 """The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
