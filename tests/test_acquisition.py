@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from mrsisr import acquisition, kspace
+from mrsisr.commands.predict import FLAGS
 from mrsisr.data.resample import upsampled_grid
+from mrsisr.errors import flags
 
 
 def volume(n: tuple[int, int], slices: int = 4, seed: int = 0) -> np.ndarray:
@@ -37,8 +39,11 @@ def test_an_acquired_map_is_planned_at_its_own_size() -> None:
 def test_a_zero_filled_map_is_refused_with_its_size_and_the_remedy(acquired, stored) -> None:
     """Issue 12, "Why" 4: 24 -> 32 and 42 -> 64 zero-filled maps are not super-resolved as is."""
     padded = zero_filled(volume(acquired), stored)
-    remedy = f"--acquired-n {acquired[0]} {acquired[1]}"
-    with pytest.raises(ValueError, match=f"{acquired[0]}x{acquired[1]} window.*{remedy}"):
+    remedy = f"acquired_n {acquired[0]} {acquired[1]}"
+    with pytest.raises(ValueError, match=f"{acquired[0]}x{acquired[1]} window.*give {remedy}"):
+        acquisition.plan_acquisition(padded, (64, 64))
+    flag = f"--acquired-n {acquired[0]} {acquired[1]}"  # as mrsisr predict says it
+    with flags(FLAGS), pytest.raises(ValueError, match=f"window.*give {flag}"):
         acquisition.plan_acquisition(padded, (64, 64))
 
 
@@ -57,7 +62,7 @@ def test_acquired_n_that_discards_data_or_exceeds_the_grid_is_refused() -> None:
         acquisition.plan_acquisition(padded, (64, 64), acquired_n=(20, 24))
     with pytest.raises(ValueError, match="larger than the map's grid 32x32"):
         acquisition.plan_acquisition(padded, (64, 64), acquired_n=40)
-    with pytest.raises(ValueError, match="--acquired-n must be"):
+    with pytest.raises(ValueError, match="acquired_n must be"):
         acquisition.plan_acquisition(padded, (64, 64), acquired_n=(0, 3))
 
 
@@ -139,7 +144,7 @@ def test_acquired_n_accepts_the_split_nyquist_lines_of_an_even_acquisition() -> 
     big[:, 20:44, 20:44] = k
     padded = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(big, axes=(1, 2))), axes=(1, 2)).real
     padded = np.moveaxis(padded * (64 / 24) ** 2, 0, 2)
-    with pytest.raises(ValueError, match="--acquired-n 25 25 \\(or 24 24 for an even"):
+    with pytest.raises(ValueError, match="acquired_n 25 25 \\(or 24 24 for an even"):
         acquisition.plan_acquisition(padded, (64, 64))
     plan = acquisition.plan_acquisition(padded, (64, 64), acquired_n=24)
     assert plan.detected == (25, 25) and plan.split_nyquist == (True, True)
@@ -202,7 +207,7 @@ def test_the_refusal_of_a_zero_filled_map_offers_the_even_size_only_for_odd_wind
     even = zero_filled(volume((20, 20)), (32, 32))  # 20: even, and 3 does not divide it
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(even, (64, 64))
-    assert "give --acquired-n 20 20 (truncates it back" in str(err.value)
+    assert "give acquired_n 20 20 (truncates it back" in str(err.value)
     assert "for an even acquisition" not in str(err.value)
     # centred padding of a 24 x 24 acquisition, the real part kept: 25 lines on both axes
     slices = np.moveaxis(volume((24, 24)), 2, 0)
@@ -213,14 +218,14 @@ def test_the_refusal_of_a_zero_filled_map_offers_the_even_size_only_for_odd_wind
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(np.moveaxis(padded, 0, 2), (64, 64))
     assert (
-        "give --acquired-n 25 25 (or 24 24 for an even acquisition whose Nyquist line the "
+        "give acquired_n 25 25 (or 24 24 for an even acquisition whose Nyquist line the "
         "pipeline split in halves) (truncates it back"
     ) in str(err.value)
     # one axis full (33, odd, the grid's own) and the other zero-filled: no even size offered
     full = np.moveaxis(kspace.zero_fill(np.moveaxis(volume((33, 24)), 2, 0), (33, 32)), 0, 2)
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(full, (64, 64))
-    assert "--acquired-n 33 24 (truncates" in str(err.value)
+    assert "acquired_n 33 24 (truncates" in str(err.value)
     assert str(err.value).endswith(
         "(truncates it back to the acquired window, exactly) or the map at its acquisition grid"
     )
@@ -265,8 +270,8 @@ def test_acquired_n_is_checked_per_axis_and_split_per_axis() -> None:
     with pytest.raises(ValueError) as err:
         acquisition.plan_acquisition(tall, (64, 64), acquired_n=(18, 16))
     assert str(err.value) == (
-        "--acquired-n 18x16 would discard measured data: the map's k-space holds data in a "
-        "20x16 window; give --acquired-n 20 16 or larger"
+        "acquired_n 18x16 would discard measured data: the map's k-space holds data in a "
+        "20x16 window; give acquired_n 20 16 or larger"
     )
     lr = volume((20, 20))
     padded = _centred_padding(lr, 32)  # 21 lines: half of the Nyquist line at each end
@@ -284,7 +289,7 @@ def test_nothing_to_super_resolve_and_the_trained_range_messages(caplog) -> None
         acquisition.plan_acquisition(volume((64, 64)), (64, 64))
     assert str(err.value) == (
         "the map is 64x64, the output grid: nothing to super-resolve; give the map at "
-        "its acquisition grid (or --acquired-n if it was zero-filled)"
+        "its acquisition grid (or acquired_n if it was zero-filled)"
     )
     with caplog.at_level(logging.WARNING, logger="mrsisr.acquisition"):
         for n in ((16, 16), (32, 32), (16, 32)):  # the ends of the range are inside it

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import functools
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -334,3 +336,98 @@ def test_imports_point_to_lower_layers_only() -> None:
         and LAYERS[_unit(own)] >= LAYERS[_unit(m)]
     )
     assert not upward, upward
+
+
+# --- flags are spelled in commands/ only (issue 22) ----------------------------------------
+
+SPELL_FLAGS = ("commands/", "cli.py", "errors.py")
+"""Where flags may be spelled: the command modules, the dispatcher, and errors.py's examples of
+what :func:`mrsisr.errors.argument` gives."""
+FOREIGN_FLAGS = {"pipelines/fslmrs.py": {"--output", "--combine"}}
+"""Flags of other programs a module names (fsl_mrsi's own), allowed even if mrsisr had them."""
+ELSEWHERE = {("reproduce", "show_config"): "train"}
+"""FLAGS entries that spell another command's flag: reproduce's hint for an unknown training
+key names `mrsisr train --show-config`."""
+_FLAG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every sub-command's parser, as :func:`mrsisr.cli.build_parser` builds it."""
+    from mrsisr.cli import build_parser
+
+    actions = build_parser()._actions
+    (commands,) = (a for a in actions if isinstance(a, argparse._SubParsersAction))
+    return dict(commands.choices)
+
+
+def long_options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings if o.startswith("--")}
+
+
+def flag_spellings(source: str, where: str, flags: set[str]) -> list[str]:
+    """The flags among ``flags`` that the string literals of ``source`` spell (docstrings and
+    the literal parts of f-strings too; comments are no literals), but the arguments of
+    ``_git(...)`` calls and the :data:`FOREIGN_FLAGS` of ``where``."""
+    tree = ast.parse(source)
+    git = {
+        id(arg)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_git"
+        for arg in node.args
+    }
+    foreign = FOREIGN_FLAGS.get(where, set())
+    literals = (
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in git
+    )
+    return [
+        f"{where}:{node.lineno} {flag}"
+        for node in sorted(literals, key=lambda node: (node.lineno, node.col_offset))
+        for flag in _FLAG.findall(node.value)
+        if flag in flags and flag not in foreign
+    ]
+
+
+def test_the_flag_scan_reads_literals_whole_and_skips_comments() -> None:
+    flags = {"--sd", "--t1", "--set", "--output"}
+    source = (
+        '"""Doc: ``--t1``."""\n'
+        'x = f"{a} --sd-percent and --sd {b}"  # --set\n'
+        "y = ('--set=a', '---t1', 'x--t1')\n"
+        "_git('status', '--set')\n"
+        "z = '--output'\n"
+    )
+    assert flag_spellings(source, "m.py", flags) == [
+        "m.py:1 --t1", "m.py:2 --sd", "m.py:3 --set", "m.py:5 --output"
+    ]  # fmt: skip
+    assert flag_spellings(source, "pipelines/fslmrs.py", flags)[-1] == "pipelines/fslmrs.py:3 --set"
+
+
+def test_library_code_spells_no_flag_of_any_command() -> None:
+    """Library code names an argument by its parameter (:func:`mrsisr.errors.argument`); the
+    flags are the commands' (their ``FLAGS``): a caller of ``mrsisr.predict.run_jobs`` from
+    Python has no ``--t1``. The flags are those the parsers of ``mrsisr.cli`` hold, so a new
+    option is checked as soon as a command has it."""
+    flags = set().union(*map(long_options, command_parsers().values()))
+    assert {"--t1", "--set", "--show-config", "--no-lpips", "--from"} <= flags
+    spelled = [
+        hit
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not (where := path.relative_to(PACKAGE).as_posix()).startswith(SPELL_FLAGS)
+        for hit in flag_spellings(path.read_text(encoding="utf-8"), where, flags)
+    ]
+    assert not spelled, "name the argument with mrsisr.errors.argument(): " + ", ".join(spelled)
+
+
+def test_every_flag_a_command_gives_an_argument_is_one_it_has() -> None:
+    """A command's ``FLAGS`` spell its own options: a typo, or a flag the command lacks,
+    would put into a message a flag its user cannot type."""
+    parsers = command_parsers()
+    wrong = [
+        f"mrsisr {name}: {key} -> {flag}"
+        for name, parser in parsers.items()
+        for key, flag in parser.get_default("_flags").items()
+        if flag not in long_options(parsers[ELSEWHERE.get((name, key), name)])
+    ]
+    assert not wrong, wrong

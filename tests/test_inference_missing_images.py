@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from mrsisr import kspace
-from mrsisr.errors import UserError
+from mrsisr.commands.predict import FLAGS
+from mrsisr.errors import UserError, flags
 from mrsisr.inference import (
     Anatomy,
     Predictor,
@@ -68,9 +69,11 @@ def test_a_model_without_presence_refuses_a_missing_image_naming_itself(present)
     shape, affine = output_geometry((16, 16, 3), np.eye(4), GRID)
     t1 = Volume(head(shape).astype(np.float32), affine) if present[0] else None
     flair = Volume(head(shape).astype(np.float32), affine) if present[1] else None
-    with pytest.raises(UserError, match="needs both --t1 and --flair") as err:
+    with pytest.raises(UserError, match="needs both t1 and flair") as err:
         predictor.prepare_anatomy(t1, flair, shape, affine, maps=[lr_volume((16, 16))])
     assert "\n" not in str(err.value)
+    with flags(FLAGS), pytest.raises(UserError, match="needs both --t1 and --flair"):
+        predictor.prepare_anatomy(t1, flair, shape, affine, maps=[lr_volume((16, 16))])
 
 
 @pytest.mark.parametrize("present", [(True, False), (False, True), (False, False)])

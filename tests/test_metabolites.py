@@ -6,6 +6,8 @@ import itertools
 
 import pytest
 
+from mrsisr.commands.predict import FLAGS
+from mrsisr.errors import flags
 from mrsisr.metabolites import (
     METABOLITES,
     Metabolite,
@@ -151,12 +153,16 @@ def test_near_misses_of_the_tokens_are_not_marks(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["map.nii.gz", "Gln_Glu.nii.gz", "Gln_tCr_amp_map.nii"])
 def test_file_names_with_no_or_several_metabolites_ask_for_the_metabolite(name: str) -> None:
-    with pytest.raises(ValueError, match="--metabolite"):
+    with pytest.raises(ValueError, match=r"; give metabolite$"):
+        metabolite_from_filename(name)
+    with flags(FLAGS), pytest.raises(ValueError, match=r"; give --metabolite$"):
         metabolite_from_filename(name)
 
 
 def test_a_given_metabolite_that_contradicts_the_file_name_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"--metabolite tCho contradicts the file name.*NAA"):
+    with pytest.raises(ValueError, match=r"^metabolite tCho contradicts .*NAA.*force_metabolite"):
+        metabolite_of_file("lr_NAA.nii.gz", "tCho")
+    with flags(FLAGS), pytest.raises(ValueError, match=r"^--metabolite tCho contradicts .*NAA"):
         metabolite_of_file("lr_NAA.nii.gz", "tCho")
     forced = metabolite_of_file("lr_NAA.nii.gz", "tCho", force=True)
     assert forced.metabolite is Metabolite.tCho and forced.label == "tCho"
@@ -167,7 +173,9 @@ def test_a_given_metabolite_decides_where_the_file_name_agrees_or_says_nothing()
     assert metabolite_of_file("map.nii.gz", "Gln").metabolite is Metabolite.Gln
     assert metabolite_of_file("Gln_Glu.nii.gz", "Glu").metabolite is Metabolite.Glu
     assert metabolite_of_file("sub01_GPCPCh.nii.gz").metabolite is Metabolite.tCho
-    with pytest.raises(ValueError, match="--metabolite: unknown metabolite 'Lac'"):
+    with pytest.raises(ValueError, match=r"^metabolite: unknown metabolite 'Lac'"):
+        metabolite_of_file("map.nii.gz", "Lac")
+    with flags(FLAGS), pytest.raises(ValueError, match=r"^--metabolite: unknown metabolite 'Lac'"):
         metabolite_of_file("map.nii.gz", "Lac")
 
 
@@ -195,7 +203,7 @@ def test_the_messages_say_what_is_known_and_what_to_do() -> None:
     )
     with pytest.raises(ValueError) as err:
         metabolite_from_filename("Gln_Glu.nii.gz")
-    assert str(err.value) == "several metabolites (Gln, Glu) in the file name; give --metabolite"
-    with pytest.raises(ValueError) as err:
+    assert str(err.value) == "several metabolites (Gln, Glu) in the file name; give metabolite"
+    with flags(FLAGS), pytest.raises(ValueError) as err:  # under mrsisr predict: its flag
         metabolite_from_filename("map.nii.gz")
     assert str(err.value) == "no known metabolite in the file name; give --metabolite"

@@ -31,6 +31,7 @@ import numpy as np
 
 from mrsisr import kspace
 from mrsisr.data.resample import resample_to_grid
+from mrsisr.errors import argument
 
 __all__ = [
     "Acquisition",
@@ -144,7 +145,8 @@ def plan_acquisition(
         raise ValueError(f"must be a volume (n_y, n_x, slices), got shape {lr.shape}")
     stored = (int(lr.shape[0]), int(lr.shape[1]))
     target = None if grid is None else _pair(grid, "grid")
-    acquired = _pair(acquired_n, "--acquired-n")
+    option = argument("acquired_n")
+    acquired = _pair(acquired_n, option)
     split: tuple[bool, ...] = (False, False)
     nonzero = lr != 0
     if not nonzero.any():
@@ -164,14 +166,14 @@ def plan_acquisition(
             raise ValueError(
                 f"the map is {_size(stored)} but its k-space holds data only in a "
                 f"{_size(detected)} window: it was zero-filled (or sinc-interpolated) by the "
-                f"pipeline; give --acquired-n {' '.join(map(str, detected))}{hint} (truncates "
+                f"pipeline; give {option} {' '.join(map(str, detected))}{hint} (truncates "
                 "it back to the acquired window, exactly) or the map at its acquisition grid"
             )
         n = stored
     else:
         if acquired[0] > stored[0] or acquired[1] > stored[1]:
             raise ValueError(
-                f"--acquired-n {_size(acquired)} is larger than the map's grid "
+                f"{option} {_size(acquired)} is larger than the map's grid "
                 f"{_size(stored)}; give a size <= the grid"
             )
         # an even n zero-filled by centred padding keeps half its Nyquist line at each of
@@ -181,15 +183,15 @@ def plan_acquisition(
         )
         if any(d > a + int(f) for d, a, f in zip(detected, acquired, split)):
             raise ValueError(
-                f"--acquired-n {_size(acquired)} would discard measured data: the map's "
-                f"k-space holds data in a {_size(detected)} window; give --acquired-n "
+                f"{option} {_size(acquired)} would discard measured data: the map's "
+                f"k-space holds data in a {_size(detected)} window; give {option} "
                 f"{' '.join(map(str, detected))} or larger"
             )
         n = acquired
     if n == target:
         raise ValueError(
             f"the map is {_size(n)}, the output grid: nothing to super-resolve; "
-            "give the map at its acquisition grid (or --acquired-n if it was zero-filled)"
+            f"give the map at its acquisition grid (or {option} if it was zero-filled)"
         )
     trained = (int(min(trained_n)), int(max(trained_n))) if trained_n else None
     if warn and trained and not (trained[0] <= min(n) and max(n) <= trained[1]):
@@ -255,7 +257,7 @@ def lowres_mask_on_grid(
     """A mask on the map's grid brought onto the output grid: a voxel is in when most of it is.
 
     The 0/1 mask is interpolated linearly at the output voxel centres (no smoothing) and
-    thresholded at more than one half, the rule of a given ``--mask``. With an output grid
+    thresholded at more than one half, the rule of a mask the user gives. With an output grid
     twice as fine, the output voxel at an input voxel's centre takes its value, and the one
     between two input voxels is in only when both are.
 

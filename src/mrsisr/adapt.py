@@ -11,10 +11,10 @@ the real scale, as the self-check does for its weights (:mod:`mrsisr.selfcheck`)
 
 The data are split by slice: every fourth slice of each map is held out, and the self-check
 on the held-out slices before and after (:func:`held_out_gain`) says whether the adaptation
-helped; ``mrsisr predict --adapt`` uses the adapted network only when it did. Data
-consistency is applied at inference as always, so the acquired k-space of every output is
-the measured one whatever the weights are. What adapts, how many steps and at which rate was
-settled by measurement (docs/adapt.md).
+helped; a prediction that adapts (``adapt`` of :func:`mrsisr.predict.run_jobs`) uses the
+adapted network only when it did. Data consistency is applied at inference as always, so the
+acquired k-space of every output is the measured one whatever the weights are. What adapts,
+how many steps and at which rate was settled by measurement (docs/adapt.md).
 """
 
 from __future__ import annotations

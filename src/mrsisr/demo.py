@@ -14,7 +14,7 @@ import numpy as np
 from mrsisr import kspace
 from mrsisr.data.manifest import FLAIR_FILE, T1_FILE
 from mrsisr.data.nifti import read_volume, save_volume
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 from mrsisr.inference import GridChoice, Predictor
 from mrsisr.metabolites import Metabolite, parse_metabolite
@@ -79,7 +79,8 @@ def _prepare_out(out: Path) -> None:
     """Create ``out``, or clear a previous demo's results from it; never touch other folders."""
     if out.exists() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
         raise UserError(
-            f"{out}: exists, is not empty and is not a previous demo's output; choose another --out"
+            f"{out}: exists, is not empty and is not a previous demo's output; choose another "
+            f"{argument('out')}"
         )
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).write_text("written by mrsisr demo; it may replace this folder\n")
@@ -94,7 +95,9 @@ def _make_patient(root: Path, seed: int, grid: tuple[int, int], slices: int | No
     from mrsisr.sim.cohort import make_phantom_cohort
 
     if grid[0] != grid[1]:
-        raise UserError(f"--model: the phantom needs a square grid, the model's is {grid}")
+        raise UserError(
+            f"{argument('model')}: the phantom needs a square grid, the model's is {grid}"
+        )
     make_phantom_cohort(root, patients=1, seed=seed, grid=grid[0], slices=slices, overwrite=True)
     cohort = Cohort.open(root)
     # T1 and FLAIR at 3 times the in-plane resolution: only the figure uses them.
@@ -181,8 +184,8 @@ def run_demo(
     for n in ns:
         if not MIN_N <= n < min(grid):
             raise UserError(
-                f"--n: {n} is outside {MIN_N}..{min(grid) - 1} (below the model's grid "
-                f"{min(grid)}: at the grid there is nothing to super-resolve)"
+                f"{argument('ns')}: {n} is outside {MIN_N}..{min(grid) - 1} (below the model's "
+                f"grid {min(grid)}: at the grid there is nothing to super-resolve)"
             )
     lams = parse_sharpness(sharpness)
     out = Path(out)

@@ -53,7 +53,7 @@ from mrsisr.checkpoint import TrainedRange, load_model
 from mrsisr.data.inputs import NetworkInputs, network_inputs
 from mrsisr.data.nifti import Volume
 from mrsisr.data.normalise import normalise_anatomy
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import Metabolite, index_of
 from mrsisr.nn.config import LIMITS
 from mrsisr.options import StrEnum, parse_enum, resolve_device
@@ -281,9 +281,9 @@ class GridChoice:
     """How the output grid of a map is chosen: the default rule, a grid, or a voxel size.
 
     Args:
-        grid: the output grid ``(N_y, N_x)`` of every map (``--grid``), or ``None``.
-        voxel_size: the output's in-plane voxel size in mm (``--voxel-size``), or ``None``;
-            not with ``grid``. Neither: :func:`default_grid`.
+        grid: the output grid ``(N_y, N_x)`` of every map, or ``None``.
+        voxel_size: the output's in-plane voxel size in mm, or ``None``; not with ``grid``.
+            Neither: :func:`default_grid`.
 
     Raises:
         ValueError: both given, a grid that is not two sizes >= 1, a voxel size that is not
@@ -570,8 +570,9 @@ class Predictor:
         if all(present) or self.accepts_missing_images:
             return
         raise UserError(
-            f"{self.source or 'the model'}: this model needs both --t1 and --flair (it was "
-            f"trained without presence flags); got {images_label(present)}. Give both images, "
+            f"{self.source or 'the model'}: this model needs both {argument('t1')} and "
+            f"{argument('flair')} (it was trained without presence flags); got "
+            f"{images_label(present)}. Give both images, "
             "or use a model trained with model.presence = true"
         )
 

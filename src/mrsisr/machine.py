@@ -53,7 +53,8 @@ def cpu_threads(requested: int | None = None, processes: int = 1) -> int:
 
     The one thread policy of the package (``mrsisr predict``, ``mrsisr demo``, training):
 
-    1. ``requested``, if given (``--threads``, ``threads`` of a training configuration);
+    1. ``requested``, if given (a command's thread count, ``threads`` of a training
+       configuration);
     2. else ``OMP_NUM_THREADS``, if set (the user or the launcher, e.g. ``torchrun``, chose);
     3. else the usable CPUs shared among ``processes``, capped at the idle ones (CPUs minus
        the 1-minute load average, rounded), and at least 1. Threads that share cores with

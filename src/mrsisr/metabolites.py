@@ -1,5 +1,6 @@
 """The metabolites the networks know, in a fixed order (their embedding index), and the one
-normaliser of metabolite names used for file names, ``--metabolite`` and the cohort format.
+normaliser of metabolite names used for file names, names given by the user and the cohort
+format.
 
 Quantification tools spell the same quantity in many ways: FSL-MRS joins the basis names it
 was told to combine with ``+`` in the order they were typed (``PCho+GPC``), the Vienna 7T
@@ -26,6 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mrsisr.errors import argument
 from mrsisr.options import StrEnum
 
 __all__ = [
@@ -245,14 +247,14 @@ def metabolite_from_filename(path: str | Path) -> NameMatch:
     if len(found) != 1:
         names = ", ".join(m.label for m in found.values())
         what = f"several metabolites ({names})" if found else "no known metabolite"
-        raise ValueError(f"{what} in the file name; give --metabolite")
+        raise ValueError(f"{what} in the file name; give {argument('metabolite')}")
     return found.popitem()[1]
 
 
 def metabolite_of_file(
     path: str | Path, given: str | None = None, force: bool = False
 ) -> NameMatch:
-    """The metabolite of a map file: ``given`` (``--metabolite``) if any, else its name.
+    """The metabolite of a map file: ``given`` if any, else its name.
 
     A ``given`` name that contradicts a file name naming another metabolite is refused
     unless ``force``: ``lr_NAA.nii.gz`` given as tCho is almost always a slip. A file name
@@ -260,7 +262,7 @@ def metabolite_of_file(
 
     Args:
         path: the map file.
-        given: the ``--metabolite`` value for it, or None.
+        given: the metabolite named for it by the user, or None.
         force: accept ``given`` even when the file name names another metabolite.
 
     Raises:
@@ -280,11 +282,11 @@ def metabolite_of_file(
     try:
         stated = normalise_name(given)
     except ValueError as err:
-        raise ValueError(f"--metabolite: {err}") from None
+        raise ValueError(f"{argument('metabolite')}: {err}") from None
     if from_name is not None and from_name.metabolite is not stated.metabolite and not force:
         raise ValueError(
-            f"--metabolite {given} contradicts the file name, which names "
-            f"{from_name.label} ({from_name.metabolite.value}); pass --force-metabolite if "
-            f"the file really holds {stated.metabolite.value}"
+            f"{argument('metabolite')} {given} contradicts the file name, which names "
+            f"{from_name.label} ({from_name.metabolite.value}); pass "
+            f"{argument('force_metabolite')} if the file really holds {stated.metabolite.value}"
         )
     return stated

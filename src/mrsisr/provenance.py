@@ -1,4 +1,4 @@
-"""Provenance beside every output, and BIDS-derivative names for ``--bids-out``.
+"""Provenance beside every output, and BIDS-derivative names for BIDS outputs.
 
 Every map ``mrsisr predict`` writes gets a JSON sidecar with the same name (``sr_Gln.nii.gz``
 → ``sr_Gln.json``) that says how it was made: the tool version and command line, the model
@@ -14,7 +14,7 @@ line, the data (folder, manifest SHA-256, patients) and the seeds. A field that 
 known is ``{"unknown": "<reason>"}``, never left out; ``tests/test_results_records.py``
 checks the record of every folder under ``results/``.
 
-``--bids-out DIR`` writes the maps under BIDS-derivative names
+A BIDS output (one form of ``mrsisr predict``) holds the maps under BIDS-derivative names
 (:func:`bids_map_name`) with a ``dataset_description.json`` whose ``GeneratedBy`` names
 mrsisr, so that BIDS pipelines such as MRSIPrep can find them. BIDS has a raw MRS
 specification (datatype ``mrs``, suffix ``mrsi``) but no derivative specification for
@@ -101,11 +101,11 @@ class Provenance:
         n: acquisition size ``(n_y, n_x)`` of the map given.
         grid: the output grid ``(N_y, N_x)``.
         sharpness: the λ value(s) of the file, in the order of its volumes.
-        metabolite_given: the name as given (``--metabolite``, file name or pipeline label).
+        metabolite_given: the name as given (by the user, file name or pipeline label).
         metabolite: the metabolite the model was run with.
         units: units of the values (those of the input).
         mask_source: where the mask used came from.
-        pipeline: the ``--from`` pipeline, if any.
+        pipeline: the pipeline whose output folder the map came from, if any.
         notes: what the log said about this map that a reader of the file should know.
         acquisition: results of the acquisition-extent check (JSON-serialisable).
         registration: the registration estimate between map and anatomy.
@@ -216,7 +216,7 @@ def _lambda_label(lam: float) -> str:
 def bids_map_name(
     subject: str, session: str | None, metabolite: Metabolite | str, lam: float | None
 ) -> Path:
-    """Where ``--bids-out`` puts a super-resolved map, relative to its folder.
+    """Where a BIDS output puts a super-resolved map, relative to its folder.
 
     ``sub-01/ses-1/sub-01_ses-1_space-orig_met-GPCPCh_desc-srlam0p03_mrsi.nii.gz`` for tCho
     at λ = 0.03 (``desc-sr`` with ``lam`` None: one file holding several λ).
@@ -232,13 +232,13 @@ def bids_map_name(
 
 
 def bids_mask_name(subject: str, session: str | None) -> Path:
-    """Where ``--bids-out`` puts the mask used for one subject, relative to its folder."""
+    """Where a BIDS output puts the mask used for one subject, relative to its folder."""
     name = f"{_prefix(subject, session)}_space-orig_desc-srmask_mask.nii.gz"
     return _folder(subject, session) / name
 
 
 def dataset_description() -> dict[str, Any]:
-    """The ``dataset_description.json`` of a ``--bids-out`` folder."""
+    """The ``dataset_description.json`` of a BIDS output folder."""
     return {
         "Name": "mrsisr super-resolved MRSI metabolite maps",
         "BIDSVersion": BIDS_VERSION,

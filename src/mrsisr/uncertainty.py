@@ -4,7 +4,7 @@ Both methods run the generator on several variants of one input and report, per 
 mean and the standard deviation (SD) of the data-consistent outputs, in the map's units.
 What each SD measures, and what it does not (docs/uncertainty.md):
 
-* **Test-time augmentation** (:func:`tta`, ``--uncertainty tta``): the variants are the
+* **Test-time augmentation** (:func:`tta`, uncertainty ``tta``): the variants are the
   in-plane symmetries of the grid (:mod:`mrsisr.symmetry`: eight on a square grid, four
   flips otherwise) applied to every input channel, the output transformed back,
   ``T^-1(G(T(input)))``. Each symmetry commutes exactly with the acquisition, so every
@@ -14,7 +14,7 @@ What each SD measures, and what it does not (docs/uncertainty.md):
   details the data do not pin down. It does not measure noise in the measurement, errors the
   network makes the same way in every orientation, or errors of the anatomy, mask or
   registration. SD over the set of transforms (``ddof = 0``).
-* **Propagation of the fitting uncertainty** (:func:`propagate_fit`, ``--uncertainty fit``):
+* **Propagation of the fitting uncertainty** (:func:`propagate_fit`, uncertainty ``fit``):
   given a map of the SD of the low-resolution fit (e.g. FSL-MRS ``uncertainties/<Met>_sd``,
   or a Cramér–Rao bound times the concentration), ``draws`` inputs ``lr + sd · ε`` with
   ``ε ~ N(0, 1)`` independent per voxel are super-resolved. The SD measures how the fitting

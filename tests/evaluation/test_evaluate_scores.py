@@ -12,7 +12,8 @@ from skimage.metrics import normalized_root_mse, peak_signal_noise_ratio, struct
 from torch import nn
 
 from mrsisr import kspace
-from mrsisr.errors import UserError
+from mrsisr.commands.evaluate import FLAGS
+from mrsisr.errors import UserError, flags
 from mrsisr.evaluation.baselines import Baseline
 from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
 from mrsisr.evaluation.methods import BaselineMethod, ModelMethod, check_held_out
@@ -164,8 +165,10 @@ def test_lpips_is_unavailable_not_a_number_without_weights(dataset, tmp_path):
 
 def test_lpips_turned_off_is_said_to_be_off_not_missing():
     settings = MetricSettings.for_grid((32, 32), lpips=False)
-    assert "--no-lpips" in settings.describe()["lpips"]
+    assert settings.describe()["lpips"] == "not computed (lpips); reported as NaN"
     assert "not installed" not in settings.describe()["lpips"]
+    with flags(FLAGS):  # as mrsisr evaluate writes it
+        assert settings.describe()["lpips"] == "not computed (--no-lpips); reported as NaN"
 
 
 def test_settings_fit_small_grids():

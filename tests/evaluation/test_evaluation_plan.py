@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from mrsisr.cli import main
+from mrsisr.commands.evaluate import FLAGS
 from mrsisr.data.splits import fold_split, kfold_splits
-from mrsisr.errors import UserError
-from mrsisr.evaluation.plan import select_patients
+from mrsisr.errors import UserError, flags
+from mrsisr.evaluation.plan import plan_evaluation, select_patients
 from mrsisr.evaluation.tables import entry_name, entry_of
 
 IDS = [f"P{i:02d}" for i in range(11)]
@@ -22,12 +24,33 @@ def test_the_test_patients_of_the_folds_partition_the_cohort() -> None:
 def test_patients_given_or_every_patient() -> None:
     assert select_patients(IDS, patients=["P03", "P01"]) == ["P03", "P01"]
     assert select_patients(IDS) == IDS
-    with pytest.raises(UserError, match="--patients: unknown P99"):
+    with pytest.raises(UserError, match=r"^patients: unknown P99"):
         select_patients(IDS, patients=["P99"])
-    with pytest.raises(UserError, match=r"--fold 5: must be in 0\.\.4"):
+    with pytest.raises(UserError, match=r"^fold 5: must be in 0\.\.4 \(folds 5\)"):
         select_patients(IDS, fold=5, folds=5)
+    with flags(FLAGS):  # as mrsisr evaluate says it
+        with pytest.raises(UserError, match=r"^--patients: unknown P99"):
+            select_patients(IDS, patients=["P99"])
+        with pytest.raises(UserError, match=r"^--fold 5: must be in 0\.\.4 \(--folds 5\)"):
+            select_patients(IDS, fold=5, folds=5)
     with pytest.raises(ValueError, match="fold -1"):
         fold_split(IDS, 5, 0, -1)
+
+
+def test_a_refusal_names_the_parameter_from_python_and_the_flag_in_mrsisr_evaluate(
+    eval_cohort, tmp_path, capsys
+) -> None:
+    """Issue 22: a caller of plan_evaluation has no --lam; mrsisr evaluate's user typed it."""
+    with pytest.raises(UserError) as err:
+        plan_evaluation(eval_cohort, [], lams=[-1.0])
+    assert str(err.value) == "lams [-1.0]: sharpness weights must be >= 0"
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--data", str(eval_cohort), "--all-patients", "--lam", "-1", "--out"]
+    assert main([*argv, str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "mrsisr evaluate: error: --lam [-1.0]: sharpness weights must be >= 0\n"
+    )
+    assert not out.exists()
 
 
 def test_entry_names_of_the_plan_and_of_the_rows_agree() -> None:

@@ -97,7 +97,7 @@ def test_an_sd_in_percent_is_refused_as_absolute_and_accepted_as_percent(
     sd = np.full(lr.shape, percent)
     as_absolute = _sd_job(tmp_path, lr, sd, percent=False)
     if np.median(lr) < percent:
-        with pytest.raises(UserError, match=r"not a plausible SD.*--sd-percent"):
+        with pytest.raises(UserError, match=r"not a plausible SD.*pass sd_percent"):
             check_inputs([as_absolute], (32, 32))
     as_percent = _sd_job(tmp_path, lr, sd, percent=True)
     check_inputs([as_percent], (32, 32))

@@ -15,7 +15,8 @@ from report_folder import GRID, LAMS, METS, SLICES
 
 from mrsisr import kspace
 from mrsisr.cli import main
-from mrsisr.errors import UserError
+from mrsisr.commands.report import FLAGS
+from mrsisr.errors import UserError, flags
 from mrsisr.report import write_report
 from mrsisr.report.collect import read_predict_folder
 from mrsisr.report.html import MapSeries, ReportData, Scale, quantise, render_html
@@ -280,8 +281,10 @@ def test_a_t1_named_by_a_sidecar_that_has_moved_is_a_warning(predict_folder, tmp
         with caplog.at_level("WARNING"):
             data = read_predict_folder(predict_folder.folder)
         assert data.t1 is None and "moved?" in caplog.text and str(gone) in caplog.text
-        with pytest.raises(UserError, match="T1 not found \\(--t1\\)"):  # given: an error
+        with pytest.raises(UserError, match="T1 not found \\(t1\\)"):  # given: an error
             read_predict_folder(predict_folder.folder, t1=gone)
+        with flags(FLAGS), pytest.raises(UserError, match="T1 not found \\(--t1\\)"):
+            read_predict_folder(predict_folder.folder, t1=gone)  # as mrsisr report says it
     finally:
         side.unlink()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mrsisr.cli import main
 from mrsisr.errors import UserError
 from mrsisr.nn.config import GeneratorConfig
 from mrsisr.train.config import Device, TrainConfig
@@ -170,6 +171,26 @@ def test_bad_config_files_name_the_file(tmp_path):
         UserError, match="one of paper, paper_noadv, quick, randomised, realistic, tiny"
     ):
         load_config("papper")
+
+
+def test_an_override_error_names_the_parameter_from_python_and_the_flag_in_mrsisr_train(
+    capsys,
+):
+    """Issue 22: a caller of load_config has no --set; mrsisr train's user typed it."""
+    with pytest.raises(UserError) as err:
+        load_config(None, ["optim.lr"])
+    assert (
+        str(err.value) == "overrides 'optim.lr': expected KEY=VALUE, e.g. overrides optim.lr=2e-4"
+    )
+    with pytest.raises(UserError) as err:
+        load_config(None, ["qqqqqqqq=1"])
+    assert str(err.value).endswith("; see the fields of mrsisr.train.config.TrainConfig")
+    assert main(["train", "--set", "optim.lr", "--show-config"]) == 2
+    assert capsys.readouterr().err == (
+        "mrsisr train: error: --set 'optim.lr': expected KEY=VALUE, e.g. --set optim.lr=2e-4\n"
+    )
+    assert main(["train", "--set", "qqqqqqqq=1", "--show-config"]) == 2
+    assert capsys.readouterr().err.endswith("; see `mrsisr train --show-config`\n")
 
 
 def test_hash_ignores_resume_safe_keys_only():

@@ -35,7 +35,7 @@ def test_a_bad_target_is_a_one_line_user_error(overrides, message, tiny_cohort, 
 
 def test_a_cohort_without_noiseless_maps_is_a_one_line_user_error(tiny_cohort, tmp_path):
     config = load_config("tiny", NOISELESS)
-    with pytest.raises(UserError, match=r"--data: .*has no noiseless maps") as err:
+    with pytest.raises(UserError, match=r"^data: .*has no noiseless maps") as err:
         train(plan_run(config, tiny_cohort, 0, tmp_path / "run"))
     assert "\n" not in str(err.value)
 

@@ -9,6 +9,7 @@ from mrsisr.options import Device
 from mrsisr.weights import DEFAULT_MODEL
 
 __all__ = [
+    "MODEL_FLAGS",
     "add_device_argument",
     "add_model_arguments",
     "add_overrides_argument",
@@ -37,6 +38,11 @@ def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
         help="override any config key, TOML value syntax, e.g. --set epochs=3 "
         "--set optim.lr=2e-4 --set data.n_choices=[16,24] (repeatable)",
     )
+
+
+MODEL_FLAGS = {"model": "--model", "device": "--device", "threads": "--threads"}
+"""The flags of :func:`add_model_arguments`, for a command's ``FLAGS``
+(:func:`mrsisr.errors.argument`)."""
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,14 +21,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mrsisr.commands._arguments import add_model_arguments
-from mrsisr.commands.predict import FLAGS as PREDICT_FLAGS
-from mrsisr.commands.predict import add_input_arguments, grid_choice, scan_inputs
+from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments
+from mrsisr.commands.predict import INPUT_FLAGS, add_input_arguments, grid_choice, scan_inputs
 from mrsisr.errors import UserError
 
 HELP = "fine-tune a model on a cohort's own maps (self-supervised) and write it"
-FLAGS = PREDICT_FLAGS
-"""The flags of ``mrsisr predict``, whose inputs adapt reads."""
+FLAGS = {**INPUT_FLAGS, **MODEL_FLAGS}
+"""The flags of ``mrsisr predict``'s inputs, which adapt reads, and of the model."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

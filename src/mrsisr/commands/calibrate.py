@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments
 from mrsisr.errors import UserError
 from mrsisr.provenance import write_result_record
 from mrsisr.weights import DEFAULT_MODEL
 
 HELP = "measure the calibration of the uncertainty maps and bf16 vs float32 on held-out patients"
+FLAGS = MODEL_FLAGS
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

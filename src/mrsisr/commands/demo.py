@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mrsisr.commands._arguments import add_model_arguments
+from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments
 
 HELP = "super-resolve an in-silico patient at several n and λ and draw a Fig. 3-style panel"
+FLAGS = {**MODEL_FLAGS, "out": "--out", "ns": "--n", "sharpness": "--sharpness"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 DEMO_N = (16, 24, 32)
 DEMO_SHARPNESS = (0.0, 0.03, 0.06, 0.09)

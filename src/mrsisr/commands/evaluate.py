@@ -27,6 +27,24 @@ from mrsisr.errors import UserError
 from mrsisr.provenance import write_result_record
 
 HELP = "score models and baselines on held-out patients (PSNR, SSIM, MS-SSIM, NRMSE, LPIPS)"
+FLAGS = {
+    "data": "--data",
+    "model_files": "--model",
+    "model": "--model",
+    "device": "--device",
+    "patients": "--patients",
+    "fold": "--fold",
+    "folds": "--folds",
+    "n_values": "--n",
+    "lams": "--lam",
+    "baselines": "--baselines",
+    "images": "--images",
+    "metabolites": "--metabolites",
+    "reference": "--reference",
+    "truth": "--truth",
+    "lpips": "--no-lpips",
+}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 IMAGE_CHOICES: dict[str, tuple[bool, bool]] = {
     "both": (True, True),

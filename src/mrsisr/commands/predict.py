@@ -25,7 +25,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mrsisr.commands._arguments import add_model_arguments, add_precision_argument
+from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments, add_precision_argument
 from mrsisr.errors import UserError
 from mrsisr.pipelines import READERS, QualityThresholds
 from mrsisr.pipelines.fslmrs import FSL_MRS_SCALINGS
@@ -36,15 +36,47 @@ if TYPE_CHECKING:
 
 HELP = "super-resolve low-resolution metabolite maps (NIfTI) to a finer grid"
 
-FLAGS = {
+INPUT_FLAGS = {
+    "met": "--met",
+    "metabolite": "--metabolite",
+    "metabolites": "--metabolite",
+    "force_metabolite": "--force-metabolite",
+    "t1": "--t1",
+    "flair": "--flair",
+    "mask": "--mask",
+    "manifest": "--manifest",
+    "source": "--from",
     "pipeline": "--from",
     "scaling": "--scaling",
     "variant": "--map-variant",
     "snr_min": "--qc-snr-min",
     "fwhm_max_ppm": "--qc-fwhm-max",
     "crlb_max": "--qc-crlb-max",
-    "t1": "--t1",
-    "flair": "--flair",
+    "acquired_n": "--acquired-n",
+    "grid": "--grid",
+    "voxel_size": "--voxel-size",
+    "register": "--register",
+}
+"""The flags of :func:`add_input_arguments` (``predict`` and ``adapt``), by the argument the
+library's messages name (:func:`mrsisr.errors.argument`)."""
+
+FLAGS = {
+    **INPUT_FLAGS,
+    **MODEL_FLAGS,
+    "precision": "--precision",
+    "batch_size": "--batch-size",
+    "sharpness": "--sharpness",
+    "force_sharpness": "--force-sharpness",
+    "uncertainty": "--uncertainty",
+    "sd": "--sd",
+    "sd_percent": "--sd-percent",
+    "draws": "--draws",
+    "seed": "--seed",
+    "overwrite": "--overwrite",
+    "out": "--out",
+    "bids": "--bids-out",
+    "bids.subject": "--bids-subject",
+    "bids.session": "--bids-session",
 }
 """The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 

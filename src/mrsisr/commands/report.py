@@ -16,6 +16,8 @@ import argparse
 from pathlib import Path
 
 HELP = "write a self-contained HTML report (λ slider, slices, SD, T1 overlay) of predict outputs"
+FLAGS = {"out": "--out", "overwrite": "--overwrite", "t1": "--t1"}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

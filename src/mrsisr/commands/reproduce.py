@@ -23,7 +23,15 @@ from mrsisr.commands._arguments import add_overrides_argument
 from mrsisr.errors import UserError
 
 HELP = "reproduce the paper's Table 1 or Figs. 2-4 (trains, caches and evaluates the runs)"
-FLAGS = {"models": "--model", "data": "--data"}
+FLAGS = {
+    "models": "--model",
+    "model_files": "--model",
+    "data": "--data",
+    "lpips": "--no-lpips",
+    "source": "--config",
+    "overrides": "--set",
+    "show_config": "--show-config",  # the hint names `mrsisr train --show-config`
+}
 """The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 EXPERIMENTS = ("table1", "fig2", "fig3", "fig4", "ncond", "tests")

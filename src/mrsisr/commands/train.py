@@ -23,6 +23,18 @@ from mrsisr.provenance import write_result_record
 from mrsisr.train.config_io import load_config, to_toml
 
 HELP = "train a network on a cohort (paper recipe by default; resumable; torchrun-ready)"
+FLAGS = {
+    "source": "--config",
+    "config": "--config",
+    "overrides": "--set",
+    "show_config": "--show-config",
+    "config.model": "--show-config",
+    "data": "--data",
+    "fold": "--fold",
+    "out": "--out",
+    "resume": "--resume",
+}
+"""The flag of each argument the library's messages name (:func:`mrsisr.errors.argument`)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

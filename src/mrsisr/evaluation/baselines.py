@@ -45,7 +45,7 @@ GUIDED_EPS = 0.01
 
 
 class Baseline(StrEnum):
-    """The classical methods ``mrsisr evaluate --baselines`` accepts."""
+    """The classical methods the evaluation compares with (baselines of ``mrsisr evaluate``)."""
 
     zero_fill = "zero_fill"
     bicubic = "bicubic"

@@ -18,9 +18,10 @@ How each map is scored (stated in every output):
 * LPIPS (AlexNet, v0.1) on the masked maps scaled by ``2 x / max − 1``, ``max`` the ground
   truth's maximum inside the mask; NaN, with a note, when the weights are not installed.
 
-With ``truth`` (``mrsisr evaluate --truth noiseless``, cohorts that hold noiseless maps, as
-the simulators write), every output is also scored against the noiseless map, the true
-concentrations before quantification noise, in the columns ``<metric>_true`` of
+With ``truth`` (:class:`NoiselessTruth`, for cohorts that hold noiseless maps, as the
+simulators write; ``mrsisr evaluate`` offers it), every output is also scored against the
+noiseless map, the true concentrations before quantification noise, in the columns
+``<metric>_true`` of
 :data:`TRUTH_METRICS`: how close a method comes to the truth, not only to a noisy
 measurement of it. No method can remove the noise of the acquired k-space (data consistency
 keeps it), so the distance to the truth has a floor that the measured-map scores do not show.
@@ -40,6 +41,7 @@ import torch
 from mrsisr.data.dataset import Case, MRSIDataset
 from mrsisr.data.manifest import noiseless_file
 from mrsisr.data.nifti import load_volume
+from mrsisr.errors import argument
 from mrsisr.evaluation.methods import EvalBatch, Method
 from mrsisr.metabolites import METABOLITES, Metabolite
 from mrsisr.metrics.registry import METRICS as METRIC_SPECS
@@ -114,7 +116,7 @@ class MetricSettings:
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description of the metric definitions."""
         if not self.lpips:
-            lpips_note = "not computed (--no-lpips); reported as NaN"
+            lpips_note = f"not computed ({argument('lpips')}); reported as NaN"
         elif self.lpips_model() is None:
             lpips_note = (
                 "unavailable (weights not installed: run `mrsisr lpips-weights`); reported as NaN"

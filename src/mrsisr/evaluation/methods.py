@@ -19,7 +19,7 @@ from torch import nn
 
 from mrsisr import kspace
 from mrsisr.data.inputs import network_inputs
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.evaluation.baselines import Baseline, run_baseline
 from mrsisr.inference import Predictor
 from mrsisr.nn.config import Variant
@@ -213,7 +213,9 @@ def load_model_methods(paths: Sequence[str | Path], device: str = "cpu") -> list
         ns = list(info.metadata.get("n_choices") or [])
         if info.variant == Variant.single_scale and len(ns) == 1:
             if int(ns[0]) in singles:
-                raise UserError(f"--model {path}: a second single-scale network for n={ns[0]}")
+                raise UserError(
+                    f"{argument('model_files')} {path}: a second single-scale network for n={ns[0]}"
+                )
             singles[int(ns[0])] = model
             single_infos.append(info)
         else:
@@ -256,6 +258,7 @@ def check_held_out(methods: Sequence[Any], patients: Sequence[str]) -> None:
             seen = wanted & (set(split.get("train", [])) | set(split.get("val", [])))
             if seen:
                 raise UserError(
-                    f"--model {info.path}: was trained or validated on {', '.join(sorted(seen))}; "
-                    "evaluate it on its own test fold (--fold) or on other --patients"
+                    f"{argument('model_files')} {info.path}: was trained or validated on "
+                    f"{', '.join(sorted(seen))}; evaluate it on its own test fold "
+                    f"({argument('fold')}) or on other {argument('patients')}"
                 )

@@ -20,7 +20,7 @@ from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
 from mrsisr.data.dataset import DEFAULT_N_CHOICES, MRSIDataset
 from mrsisr.data.splits import fold_split
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.evaluation.baselines import Baseline
 from mrsisr.evaluation.evaluate import MetricSettings, evaluation_dataset
 from mrsisr.evaluation.methods import (
@@ -124,17 +124,20 @@ def select_patients(
         unknown = [p for p in patients if p not in ids]
         if unknown:
             raise UserError(
-                f"--patients: unknown {', '.join(unknown)}; the cohort has {', '.join(ids)}"
+                f"{argument('patients')}: unknown {', '.join(unknown)}; the cohort has "
+                f"{', '.join(ids)}"
             )
         return list(patients)
     if fold is None:
         return ids
     if not 0 <= fold < folds:
-        raise UserError(f"--fold {fold}: must be in 0..{folds - 1} (--folds {folds})")
+        raise UserError(
+            f"{argument('fold')} {fold}: must be in 0..{folds - 1} ({argument('folds')} {folds})"
+        )
     try:
         return list(fold_split(ids, folds, seed, fold).test)
     except ValueError as err:
-        raise UserError(f"--folds {folds}: cannot split the cohort ({err})") from None
+        raise UserError(f"{argument('folds')} {folds}: cannot split the cohort ({err})") from None
 
 
 def default_n(models: Sequence[ModelMethod]) -> list[int]:
@@ -169,8 +172,8 @@ def with_image_sets(
             for info, model in zip(method.infos, method.models.values()):
                 if not getattr(model, "accepts_missing_images", False):
                     raise UserError(
-                        f"--images {label}: {info.path} needs both T1 and FLAIR (it was "
-                        "trained without presence flags)"
+                        f"{argument('images')} {label}: {info.path} needs both T1 and FLAIR "
+                        "(it was trained without presence flags)"
                     )
             name = f"{method.name}[{label}]"
             out.append(dataclasses.replace(method, name=name, present=present, tags=tags))
@@ -218,31 +221,36 @@ def plan_evaluation(
     data = Path(data)
     problems = check_cohort(data)
     if problems:
-        raise UserError(f"--data {data}: invalid cohort: {problems[0]}")
+        raise UserError(f"{argument('data')} {data}: invalid cohort: {problems[0]}")
     if any(v < 0 for v in lams):
-        raise UserError(f"--lam {list(lams)}: sharpness weights must be >= 0")
+        raise UserError(f"{argument('lams')} {list(lams)}: sharpness weights must be >= 0")
     try:
         chosen = [Baseline.parse(b) for b in baselines]
         dev = str(resolve_device(device))
     except ValueError as err:
-        raise UserError(f"--baselines/--device: {err}") from None
+        raise UserError(f"{argument('baselines')}/{argument('device')}: {err}") from None
     cohort = Cohort.open(data)
     ids = select_patients(cohort.patients, patients=patients, fold=fold, folds=folds, seed=seed)
     models = with_image_sets(
         load_model_methods(model_files, device=dev), images or {"both": (True, True)}
     )
     if not models and not chosen:
-        raise UserError("--model/--baselines: nothing to evaluate; give a model or a baseline")
+        raise UserError(
+            f"{argument('model_files')}/{argument('baselines')}: nothing to evaluate; give a "
+            "model or a baseline"
+        )
     check_held_out(models, ids)
     ns = list(n_values or default_n(models))
     try:
         dataset = evaluation_dataset(cohort, ids, ns, metabolites)
     except ValueError as err:
-        raise UserError(f"--data/--n/--metabolites: {err}") from None
+        where = "/".join(argument(name) for name in ("data", "n_values", "metabolites"))
+        raise UserError(f"{where}: {err}") from None
     for info in (info for m in models for info in m.infos):
         if tuple(model_grid(info.config)) != tuple(dataset.grid):
             raise UserError(
-                f"--model {info.path}: its grid {model_grid(info.config)} is not the cohort's "
+                f"{argument('model_files')} {info.path}: its grid {model_grid(info.config)} is "
+                "not the cohort's "
                 f"{dataset.grid}"
             )
     for model in models:
@@ -250,7 +258,7 @@ def plan_evaluation(
             try:
                 model.model_for(n)
             except ValueError as err:
-                raise UserError(f"--n: {err}") from None
+                raise UserError(f"{argument('n_values')}: {err}") from None
     methods: list[Method] = [*models, *(BaselineMethod(b) for b in chosen)]
     names = [
         entry_name(m.name, lam if m.lam_conditioned else None)
@@ -259,7 +267,9 @@ def plan_evaluation(
     ]
     reference = reference or names[0]
     if reference not in names:
-        raise UserError(f"--reference {reference}: not an entry; entries: {', '.join(names)}")
+        raise UserError(
+            f"{argument('reference')} {reference}: not an entry; entries: {', '.join(names)}"
+        )
     return EvaluationPlan(
         data=data,
         patients=ids,

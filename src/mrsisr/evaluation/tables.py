@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mrsisr.errors import argument
 from mrsisr.evaluation.evaluate import METRICS, TRUTH_METRICS, TRUTH_SUFFIX
 from mrsisr.metrics.registry import metric_spec
 
@@ -346,9 +347,9 @@ def summary_markdown(
     if f"psnr{TRUTH_SUFFIX}" in rows[0]:
         parts += ["", "## Distance to the true maps beside the distance to the measured ones", ""]
         parts.append(
-            "`--truth noiseless`: each output scored against the cohort's noiseless map (the "
-            "true concentrations before quantification noise) as well as against the measured "
-            "map, inside the same mask. Mean ± std over maps."
+            f"`{argument('truth')} noiseless`: each output scored against the cohort's "
+            "noiseless map (the true concentrations before quantification noise) as well as "
+            "against the measured map, inside the same mask. Mean ± std over maps."
         )
         parts.append("")
         body = []

@@ -9,8 +9,8 @@ bad file of the last patient of a cohort fails before the first one is computed.
 
 Two checks need the images themselves and run per patient just before it is computed:
 :func:`measured_mask` (where every map of the patient was measured, on the output grid) and
-:func:`check_registration` (the anatomy's misregistration against the maps, corrected with
-``--register``).
+:func:`check_registration` (the anatomy's misregistration against the maps, corrected on
+request).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from mrsisr.acquisition import (
 from mrsisr.checkpoint import TrainedRange
 from mrsisr.data.nifti import Volume, read_shape, read_volume
 from mrsisr.data.resample import coverage, resample_to_grid
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.inference import GridChoice, brain_mask, describe_outside, output_geometry
 from mrsisr.nn.unet import MIN_N
 from mrsisr.pipelines import sd_in_map_units
@@ -85,15 +85,16 @@ _Header = tuple[tuple[int, ...], np.ndarray]
 
 
 def job_inputs(jobs: Sequence[Job]) -> dict[Path, str]:
-    """Every file the jobs read, with the option it was given by (map, T1, FLAIR, mask, SD)."""
+    """Every file the jobs read, with the argument it was given by (``met``, ``t1``,
+    ``flair``, ``mask``, ``sd``)."""
     inputs: dict[Path, str] = {}
     for job in jobs:
         for option, path in (
-            ("--met", job.met),
-            ("--t1", job.t1),
-            ("--flair", job.flair),
-            ("--mask", job.mask),
-            ("--sd", job.sd),
+            ("met", job.met),
+            ("t1", job.t1),
+            ("flair", job.flair),
+            ("mask", job.mask),
+            ("sd", job.sd),
         ):
             if path is not None:
                 inputs.setdefault(Path(path), option)
@@ -110,12 +111,17 @@ def _inode(path: Path) -> tuple[int, int] | None:
 
 
 def refuse_inputs_as_outputs(outputs: Sequence[Path], inputs: Mapping[Path, str]) -> None:
-    """Refuse an output that is one of the inputs, whatever ``--overwrite`` says: writing it
+    """Refuse an output that is one of the inputs, whatever ``overwrite`` says: writing it
     would replace the input. The same file is found through symbolic links (resolved paths)
     and hard links (device and inode).
 
+    Args:
+        outputs: the files to write.
+        inputs: every file read, with the argument it was given by (:func:`job_inputs`),
+            named in the message as :func:`mrsisr.errors.argument` spells it.
+
     Raises:
-        UserError: naming the file and the option it was given by.
+        UserError: naming the file and the argument it was given by.
     """
     known: dict[object, tuple[Path, str]] = {}
     for path, option in inputs.items():
@@ -127,13 +133,13 @@ def refuse_inputs_as_outputs(outputs: Sequence[Path], inputs: Mapping[Path, str]
         hit = known.get(out.resolve()) or known.get(_inode(out))
         if hit is not None:
             raise UserError(
-                f"{out}: is the input {hit[0]} ({hit[1]}); an output never replaces an input, "
-                "even with --overwrite; give another --out"
+                f"{out}: is the input {hit[0]} ({argument(hit[1])}); an output never replaces an "
+                f"input, even with {argument('overwrite')}; give another {argument('out')}"
             )
 
 
 def check_bids_description(root: Path) -> None:
-    """Refuse a ``--bids-out`` folder whose ``dataset_description.json`` is not mrsisr's.
+    """Refuse a BIDS output folder whose ``dataset_description.json`` is not mrsisr's.
 
     An existing description is kept only when it is a JSON object whose ``GeneratedBy``
     names mrsisr; another pipeline's derivative folder, or a file that is not JSON, is not
@@ -149,7 +155,7 @@ def check_bids_description(root: Path) -> None:
         record = read_json(path, "a BIDS dataset_description.json")
     except UserError as err:
         raise UserError(
-            f"{err}; --bids-out writes only into a new folder or one mrsisr wrote"
+            f"{err}; {argument('bids')} writes only into a new folder or one mrsisr wrote"
         ) from None
     generated = record.get("GeneratedBy") if isinstance(record, dict) else None
     entries = generated if isinstance(generated, list) else []
@@ -157,14 +163,14 @@ def check_bids_description(root: Path) -> None:
     if "mrsisr" not in names:
         owner = ", ".join(str(n) for n in names) or "no GeneratedBy"
         raise UserError(
-            f"{path}: the folder is another dataset's ({owner}); --bids-out writes only into a "
-            "new folder or one mrsisr wrote"
+            f"{path}: the folder is another dataset's ({owner}); {argument('bids')} writes only "
+            "into a new folder or one mrsisr wrote"
         )
 
 
 def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
     """Refuse two jobs writing one file, a patient with two anatomies, an output that is an
-    input (:func:`refuse_inputs_as_outputs`), a ``--bids-out`` folder of another dataset,
+    input (:func:`refuse_inputs_as_outputs`), a BIDS output folder of another dataset,
     or existing outputs.
 
     Raises:
@@ -192,7 +198,7 @@ def check_outputs(jobs: Sequence[Job], overwrite: bool) -> None:
         if path.is_dir():
             raise UserError(f"{path}: is a directory; expected an output file name")
         if path.exists() and not overwrite:
-            raise UserError(f"{path}: output exists; pass --overwrite to replace it")
+            raise UserError(f"{path}: output exists; pass {argument('overwrite')} to replace it")
 
 
 def _same_grid(a: _Header, b: _Header) -> bool:
@@ -202,8 +208,8 @@ def _same_grid(a: _Header, b: _Header) -> bool:
 def _check_map_grid(
     path: Path, grid: tuple[int, int] | None, acquired: tuple[int, int] | None
 ) -> None:
-    """Refuse a map larger than a chosen output grid (``--grid``) from its header, before a
-    voxel is read (the default grid and ``--voxel-size`` are checked on the map)."""
+    """Refuse a map larger than a chosen output grid (``GridChoice.grid``) from its header,
+    before a voxel is read (the default grid and a voxel size are checked on the map)."""
     if grid is None or not path.is_file():
         return  # read_volume names the problem
     try:
@@ -216,7 +222,7 @@ def _check_map_grid(
     if n is not None and (n[0] > grid[0] or n[1] > grid[1]):
         size = f"{n[0]}x{n[1]}"
         raise UserError(
-            f"{path}: map grid {size} is larger than the output grid (--grid) "
+            f"{path}: map grid {size} is larger than the output grid ({argument('grid')}) "
             f"{grid[0]}x{grid[1]}; give a grid of at least the map's size per axis (n <= N)"
         )
 
@@ -364,7 +370,7 @@ def _check_sd_units(sd_path: Path, job: Job, sd: np.ndarray, lr: np.ndarray) -> 
             "check that it is the SD map of this map"
             if job.sd_percent
             else "if it holds percent of the concentration (a CRLB or %SD map) pass "
-            "--sd-percent, else give the SD in the map's units"
+            f"{argument('sd_percent')}, else give the SD in the map's units"
         )
         raise UserError(
             f"{sd_path}: median SD {spread:.3g} ({units}) is {relative:.3g} times the median "
@@ -395,7 +401,8 @@ def _check_sd(sd: Path, job: Job, lr: Volume, acquisition: Acquisition) -> None:
     if acquisition.truncated:
         raise UserError(
             f"{job.met}: zero-filled from a {acquisition.n[0]}x{acquisition.n[1]} acquisition; "
-            "--uncertainty fit needs the map and its SD at the acquisition grid (or use tta)"
+            f"{argument('uncertainty')} fit needs the map and its SD at the acquisition grid "
+            "(or use tta)"
         )
     _check_sd_units(sd, job, sd_in_map_units(volume.data, lr.data, job.sd_percent), lr.data)
 
@@ -415,7 +422,7 @@ def _check_anatomy_values(path: Path, volume: Volume, what: str) -> None:
     """Refuse a T1 or FLAIR image that is 0 everywhere: no image at all, which the network
     would take as a very dark one (worse than no image)."""
     if not np.any(volume.data):
-        option = "--t1" if what == _ANATOMY[0] else "--flair"
+        option = argument("t1" if what == _ANATOMY[0] else "flair")
         raise UserError(
             f"{path}: every voxel is 0: an empty image, not {what}; give the image, or "
             f"leave {option} out (a model trained with presence flags works without it)"
@@ -435,10 +442,9 @@ def check_inputs(
     Args:
         jobs: the planned jobs.
         grid: how the output grid of each map is chosen (:class:`~mrsisr.inference.
-            GridChoice`: the default rule, ``--grid`` or ``--voxel-size``); a pair
-            ``(N_y, N_x)`` is that fixed grid.
-        acquired_n: ``--acquired-n``, the size the maps were acquired at when a pipeline
-            zero-filled them.
+            GridChoice`: the default rule, a grid or a voxel size); a pair ``(N_y, N_x)`` is
+            that fixed grid.
+        acquired_n: the size the maps were acquired at when a pipeline zero-filled them.
         trained_n: the sizes the model was trained on (a warning outside them).
         trained: the ranges of ``n`` and ``N`` it was trained on (one warning for the run
             when a map's ``n`` or output grid lies outside them).
@@ -460,7 +466,8 @@ def check_inputs(
             pair *= 2
         if len(pair) != 2 or min(pair) < MIN_N:
             raise UserError(
-                f"--acquired-n: give one or two sizes (n_y n_x) >= {MIN_N}, got {acquired_n}"
+                f"{argument('acquired_n')}: give one or two sizes (n_y n_x) >= {MIN_N}, got "
+                f"{acquired_n}"
             )
         acquired = (int(pair[0]), int(pair[1]))
 
@@ -538,11 +545,11 @@ def check_inputs(
 
 
 def _option(choice: GridChoice) -> str:
-    """The option that chose the grid, as the user typed it."""
+    """The argument that chose the grid, with its value."""
     if choice.grid is not None:
-        return f"--grid {choice.grid[0]} {choice.grid[1]}"
+        return f"{argument('grid')} {choice.grid[0]} {choice.grid[1]}"
     if choice.voxel_size is not None:
-        return f"--voxel-size {choice.voxel_size:g}"
+        return f"{argument('voxel_size')} {choice.voxel_size:g}"
     return "output grid"
 
 
@@ -642,7 +649,7 @@ def check_registration(
         t1: T1-weighted volume as given.
         flair: FLAIR volume as given.
         out_grid: shape and affine of the output grid.
-        register: apply the estimate (``--register``).
+        register: apply the estimate.
         where: the patient, for messages.
         support: bool ``(n_y, n_x, S)``, where the maps were measured.
 
@@ -667,13 +674,15 @@ def check_registration(
             where,
             estimate.score,
             MIN_REGISTRATION_SCORE,
-            "; --register not applied" if register else "",
+            f"; {argument('register')} not applied" if register else "",
         )
         return None, {**record, "checked": False}
     shift = f"{estimate.shift_mm[0]:.1f}, {estimate.shift_mm[1]:.1f} mm"
     rotation = f"{estimate.rotation_deg:.1f} deg"
     if register:
-        log.info("%s: --register moves T1 and FLAIR by %s, %s", where, shift, rotation)
+        log.info(
+            "%s: %s moves T1 and FLAIR by %s, %s", where, argument("register"), shift, rotation
+        )
         return estimate, {**record, "applied": True}
     large = (
         estimate.shift_norm_mm > REGISTRATION_WARN_MM
@@ -683,35 +692,36 @@ def check_registration(
         log.warning(
             "%s: T1 and FLAIR appear misregistered against the maps: they fit best moved by "
             "%s along the map's voxel axes 0 and 1, rotated %s (R² %.3f against %.3f as "
-            "given); check the registration or pass --register",
+            "given); check the registration or pass %s",
             where,
             shift,
             rotation,
             estimate.score,
             estimate.aligned_score,
+            argument("register"),
         )
     return None, record
 
 
 MAX_DRAWS = 1000
-"""Most Monte Carlo draws of ``--uncertainty fit`` (the SD's precision is then 2 %; every
+"""Most Monte Carlo draws of the ``fit`` uncertainty (the SD's precision is then 2 %; every
 draw holds a whole volume in memory)."""
 
 
 def check_draws(draws: int, seed: int) -> None:
-    """Refuse ``--draws`` outside ``2 ... MAX_DRAWS`` and a negative ``--seed``.
+    """Refuse ``draws`` outside ``2 ... MAX_DRAWS`` and a negative ``seed``.
 
     Raises:
         UserError: naming the option and what is accepted.
     """
     if not 2 <= draws <= MAX_DRAWS:
-        raise UserError(f"--draws: must be >= 2 and at most {MAX_DRAWS}, got {draws}")
+        raise UserError(f"{argument('draws')}: must be >= 2 and at most {MAX_DRAWS}, got {draws}")
     if seed < 0:
-        raise UserError(f"--seed: give an integer >= 0, got {seed}")
+        raise UserError(f"{argument('seed')}: give an integer >= 0, got {seed}")
 
 
 def check_threads(threads: int | None) -> None:
-    """Refuse ``--threads`` below 1 or above this computer's usable CPUs (more threads than
+    """Refuse ``threads`` below 1 or above this computer's usable CPUs (more threads than
     CPUs only wait on each other: 1000 threads ran 7 times slower than 2 on 2 CPUs).
 
     Raises:
@@ -724,8 +734,8 @@ def check_threads(threads: int | None) -> None:
     cpus = usable_cpus()
     if not 1 <= threads <= cpus:
         raise UserError(
-            f"--threads: must be >= 1 and at most {cpus} (the CPUs this process may use), "
-            f"got {threads}"
+            f"{argument('threads')}: must be >= 1 and at most {cpus} (the CPUs this process "
+            f"may use), got {threads}"
         )
 
 
@@ -754,8 +764,8 @@ def resolve_model(model: Path | None) -> Path:
         return Path(model)
     if not DEFAULT_MODEL.is_file():
         raise UserError(
-            f"{DEFAULT_MODEL}: the shipped weights are not installed; pass --model FILE "
-            "(a model file written by `mrsisr train`)"
+            f"{DEFAULT_MODEL}: the shipped weights are not installed; pass {argument('model')} "
+            "FILE (a model file written by `mrsisr train`)"
         )
     return DEFAULT_MODEL
 
@@ -790,13 +800,13 @@ def model_limits(model: Path | None) -> ModelLimits:
 
 def check_sharpness(jobs: Sequence[Job], limits: ModelLimits, force: bool) -> None:
     """Refuse a λ outside the range the model was trained on, unless ``force``
-    (``--force-sharpness``: then a warning).
+    (then a warning).
 
     The network has never seen such a λ: its output is an extrapolation of the sharpness
     conditioning (λ = 1e9 gave values of ±2e10 with the shipped model).
 
     Raises:
-        UserError: naming ``--sharpness``, the value and the trained range.
+        UserError: naming ``sharpness``, the value and the trained range.
     """
     if limits.lam_range is None:
         return
@@ -807,14 +817,16 @@ def check_sharpness(jobs: Sequence[Job], limits: ModelLimits, force: bool) -> No
     values = ", ".join(f"{v:g}" for v in outside)
     if not force:
         raise UserError(
-            f"--sharpness: {values} is outside the range {low:g} to {high:g} the model "
-            f"{limits.path.name} was trained on; give values in it (or --force-sharpness to "
-            "extrapolate)"
+            f"{argument('sharpness')}: {values} is outside the range {low:g} to {high:g} the "
+            f"model {limits.path.name} was trained on; give values in it (or "
+            f"{argument('force_sharpness')} to extrapolate)"
         )
     log.warning(
-        "--sharpness %s is outside the range %g to %g the model was trained on "
-        "(--force-sharpness): the result is an extrapolation",
+        "%s %s is outside the range %g to %g the model was trained on (%s): the result is an "
+        "extrapolation",
+        argument("sharpness"),
         values,
         low,
         high,
+        argument("force_sharpness"),
     )

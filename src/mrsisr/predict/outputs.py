@@ -105,7 +105,7 @@ def _with_checks(
 
 
 def write_dataset_description(files: FileTransaction, root: Path) -> None:
-    """Write ``root/dataset_description.json`` of a ``--bids-out`` folder unless it exists."""
+    """Write ``root/dataset_description.json`` of a BIDS output folder unless it exists."""
     path = root / "dataset_description.json"
     if path.exists():
         log.info("%s exists: kept as it is", path)

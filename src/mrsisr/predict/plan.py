@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mrsisr.data.nifti import split_suffix
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.inference import DEFAULT_SHARPNESS
 from mrsisr.metabolites import Metabolite, NameMatch, metabolite_of_file
 from mrsisr.pipelines import MapRecord, QualityThresholds, read_pipeline
@@ -63,20 +63,21 @@ class Job:
         mask_out: where the mask used is written (shared by the jobs of one patient).
         sharpness: the λ values.
         stack: write the λ values as one 4-D file.
-        metabolite_given: the name as given (``--metabolite``, the file name's or the
-            pipeline's label), recorded in the sidecar.
+        metabolite_given: the name as given (by the user, the file name or the pipeline's
+            label), recorded in the sidecar.
         units: units of the map's values, recorded in the sidecar.
-        source: with ``--from``, the pipeline's record of the map (its SD map, the quality
-            mask of the pipeline's QC, …); None otherwise.
+        source: for a map of a pipeline's folder (:class:`PipelineInput`), the pipeline's
+            record of it (its SD map, the quality mask of the pipeline's QC, …); else None.
         notes: what the user should know about this map (logged and in the sidecar).
         named_outputs: the output files, one per λ (or one with ``stack``), when they are
-            named otherwise than from ``out`` (``--bids-out``); empty: from ``out``.
-        bids_root: the ``--bids-out`` folder (gets a ``dataset_description.json``), or None.
+            named otherwise than from ``out`` (:class:`BidsOutput`); empty: from ``out``.
+        bids_root: the :class:`BidsOutput` folder (gets a ``dataset_description.json``), or
+            None.
         uncertainty: ``"tta"`` or ``"fit"`` to also write an SD map beside each output
             (:attr:`sd_outputs`, :mod:`mrsisr.uncertainty`), ``""`` for none.
         sd: the SD map of the low-resolution fit on the map's grid, used by ``"fit"``.
-        sd_percent: ``sd`` holds percent of the map's values (a pipeline's CRLB or %SD,
-            ``--sd-percent``), not the map's units; converted before use.
+        sd_percent: ``sd`` holds percent of the map's values (a pipeline's CRLB or %SD),
+            not the map's units; converted before use.
     """
 
     patient: str
@@ -142,10 +143,10 @@ def sd_name(out: Path) -> Path:
 
 
 def report_paths(jobs: Sequence[Job]) -> dict[Path, Path]:
-    """Output folder → the HTML report written for it with ``--report``.
+    """Output folder → the HTML report written for it (:func:`mrsisr.report.write_report`).
 
-    ``report.html`` in an output folder; ``<name>_report.html`` beside a single map given
-    as ``--out FILE`` (its folder may hold other files).
+    ``report.html`` in an output folder; ``<name>_report.html`` beside a single map written
+    to the file ``out`` (its folder may hold other files).
     """
     folders: dict[Path, list[Job]] = {}
     for job in jobs:
@@ -167,33 +168,47 @@ def _with_uncertainty(
     form: str,
     sd_percent: bool = False,
 ) -> list[Job]:
-    """``jobs`` with their uncertainty method and SD maps (``--sd``, a manifest's ``sd``
+    """``jobs`` with their uncertainty method and SD maps (``sd``, a manifest's ``sd``
     column or the pipeline's SD map), checked.
 
+    Args:
+        form: the argument the maps were given by: ``met``, ``manifest`` or ``source``.
+
     Raises:
-        UserError: unknown method, ``fit`` without an SD map for some map, ``--sd`` without
-            ``fit``, or not one ``--sd`` file per ``--met`` file; ``--sd-percent`` without
-            SD maps of the user's (a pipeline says the units of its own).
+        UserError: unknown method, ``fit`` without an SD map for some map, ``sd`` without
+            ``fit``, or not one ``sd`` file per ``met`` file; ``sd_percent`` without SD
+            maps of the user's (a pipeline says the units of its own).
     """
     from mrsisr.uncertainty import Uncertainty
 
     valid = [m.value for m in Uncertainty]
     if method and method not in valid:
-        raise UserError(f"--uncertainty: unknown method {method!r}; valid: {', '.join(valid)}")
+        raise UserError(
+            f"{argument('uncertainty')}: unknown method {method!r}; valid: {', '.join(valid)}"
+        )
     if sd:
-        if form != "--met":
-            raise UserError(f"--sd: only with --met (with {form}, the SD maps come from it)")
+        if form != "met":
+            raise UserError(
+                f"{argument('sd')}: only with {argument('met')} (with {argument(form)}, the SD "
+                "maps come from it)"
+            )
         if method != "fit":
-            raise UserError(f"--sd: SD maps are used by --uncertainty fit, not {method or 'none'}")
+            raise UserError(
+                f"{argument('sd')}: SD maps are used by {argument('uncertainty')} fit, not "
+                f"{method or 'none'}"
+            )
         if len(sd) != len(jobs):
             raise UserError(
-                f"--sd: {len(sd)} file(s) for {len(jobs)} --met file(s); "
+                f"{argument('sd')}: {len(sd)} file(s) for {len(jobs)} {argument('met')} file(s); "
                 "give one per map, in the same order"
             )
         jobs = [dataclasses.replace(job, sd=Path(p)) for job, p in zip(jobs, sd)]
-    if sd_percent and (method != "fit" or form == "--from"):
-        why = "the pipeline states its SD units" if form == "--from" else "without SD maps"
-        raise UserError(f"--sd-percent: only with --uncertainty fit and --sd or a manifest ({why})")
+    if sd_percent and (method != "fit" or form == "source"):
+        why = "the pipeline states its SD units" if form == "source" else "without SD maps"
+        raise UserError(
+            f"{argument('sd_percent')}: only with {argument('uncertainty')} fit and "
+            f"{argument('sd')} or a manifest ({why})"
+        )
     if not method:
         return [dataclasses.replace(job, sd=None) for job in jobs]
     out = []
@@ -201,10 +216,10 @@ def _with_uncertainty(
         spread = job.sd or (job.source.sd if job.source is not None else None)
         percent = sd_percent if job.sd else (job.source is not None and job.source.sd_percent)
         if method == "fit" and spread is None:
-            where = {"--met": "give --sd", "--manifest": "fill its 'sd' column"}.get(
-                form, f"{form} found no SD map for it"
+            where = {"met": f"give {argument('sd')}", "manifest": "fill its 'sd' column"}.get(
+                form, f"{argument(form)} found no SD map for it"
             )
-            raise UserError(f"--uncertainty fit: no SD map for {job.met}; {where}")
+            raise UserError(f"{argument('uncertainty')} fit: no SD map for {job.met}; {where}")
         fit = method == "fit"
         out.append(
             dataclasses.replace(
@@ -228,13 +243,16 @@ def parse_sharpness(values: Sequence[float] | None) -> tuple[float, ...]:
     named: dict[str, float] = {}
     for v in values:
         if not math.isfinite(v) or v < 0:
-            raise UserError(f"--sharpness: {v:g} is not allowed; give finite values >= 0")
+            raise UserError(
+                f"{argument('sharpness')}: {v:g} is not allowed; give finite values >= 0"
+            )
         v = float(v) + 0.0  # -0.0 is 0
         previous = named.setdefault(f"{v:g}", v)
         if previous != v:  # one file name (output_name) for two values
             raise UserError(
-                f"--sharpness: {previous!r} and {float(v)!r} both print as {v:g} and would be "
-                "written to one file; give values that differ in their first 6 digits"
+                f"{argument('sharpness')}: {previous!r} and {float(v)!r} both print as {v:g} "
+                "and would be written to one file; give values that differ in their first 6 "
+                "digits"
             )
     return tuple(named.values())
 
@@ -246,7 +264,7 @@ def _metabolite(path: Path, given: str | None, force: bool, where: str = "") -> 
     except ValueError as err:  # NotAConcentration too
         raise UserError(f"{where}{path}: {err}") from None
     if match.partial and match.label.lower() == match.metabolite.value.lower():
-        # the model's own name (``--metabolite NAA``): the user means what the model means
+        # the model's own name (NAA given as NAA): the user means what the model means
         return NameMatch(match.metabolite, match.label)
     if match.partial:
         log.info("%s: note: %s", path, match.note)
@@ -261,7 +279,7 @@ def _job(match: NameMatch, **fields: Any) -> Job:
 
 def _check_output_file(out: Path) -> None:
     if not split_suffix(out)[1]:
-        raise UserError(f"--out {out}: must end in .nii.gz or .nii (or be a directory)")
+        raise UserError(f"{argument('out')} {out}: must end in .nii.gz or .nii (or be a directory)")
 
 
 def _read_manifest(path: Path) -> list[dict[str, str]]:
@@ -289,7 +307,9 @@ def _manifest_jobs(
     manifest: Path, out: Path, sharpness: tuple[float, ...], stack: bool, force: bool
 ) -> list[Job]:
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: is a file; --manifest needs an output directory")
+        raise UserError(
+            f"{argument('out')} {out}: is a file; {argument('manifest')} needs an output directory"
+        )
     base = manifest.parent
     jobs = []
     for line, row in enumerate(_read_manifest(manifest), start=2):
@@ -322,15 +342,15 @@ def _manifest_jobs(
 
 @dataclass(frozen=True)
 class PipelineInput:
-    """A pipeline's output folder to read (``--from PIPELINE DIR``).
+    """A pipeline's output folder to read (:func:`mrsisr.pipelines.read_pipeline`).
 
     Args:
         pipeline: a name of :data:`mrsisr.pipelines.READERS` (``fsl-mrs``, ``vienna``, ...).
         folder: its output folder.
-        scaling: FSL-MRS's ``concs/`` sub-folder (``--scaling``), or None for the default.
+        scaling: FSL-MRS's ``concs/`` sub-folder, or None for the default.
         thresholds: the QC filter of the quality masks.
         variant: MRSIPrep: the ``desc-signal_<variant>`` maps to read instead of the
-            measured ``desc-signal`` ones (``--map-variant``), or None.
+            measured ``desc-signal`` ones, or None.
     """
 
     pipeline: str
@@ -350,7 +370,10 @@ def _pipeline_jobs(
     stack: bool,
 ) -> list[Job]:
     if split_suffix(out)[1] or (out.exists() and not out.is_dir()):
-        raise UserError(f"--out {out}: --from writes several maps; give an output directory")
+        raise UserError(
+            f"{argument('out')} {out}: {argument('source')} writes several maps; give an output "
+            "directory"
+        )
     found = read_pipeline(
         source.pipeline,
         source.folder,
@@ -363,7 +386,9 @@ def _pipeline_jobs(
         subjects.setdefault((record.subject, record.session), []).append(record)
     several = len(subjects) > 1
     if several and (t1 or flair or mask):
-        given = ", ".join(n for n, v in (("--t1", t1), ("--flair", flair), ("--mask", mask)) if v)
+        given = ", ".join(
+            argument(n) for n, v in (("t1", t1), ("flair", flair), ("mask", mask)) if v
+        )
         raise UserError(
             f"{given}: {source.folder} holds {len(subjects)} subjects; their own T1w and FLAIR "
             "images (BIDS anat/) are used, so give none (or one subject's folder)"
@@ -375,15 +400,15 @@ def _pipeline_jobs(
         )
         folder = out / name if several else out
         first = records[0]
-        anatomy = {"--t1": t1 or first.t1, "--flair": flair or first.flair}
+        anatomy = {"t1": t1 or first.t1, "flair": flair or first.flair}
         for record in records:
             jobs.append(
                 _job(
                     NameMatch(record.metabolite, record.label, ()),
                     patient=name,
                     met=record.path,
-                    t1=_optional_path(anatomy["--t1"]),
-                    flair=_optional_path(anatomy["--flair"]),
+                    t1=_optional_path(anatomy["t1"]),
+                    flair=_optional_path(anatomy["flair"]),
                     mask=mask or first.brain_mask,
                     out=folder / f"sr_{record.metabolite.value}.nii.gz",
                     mask_out=folder / "mask.nii.gz",
@@ -399,12 +424,12 @@ def _pipeline_jobs(
 
 @dataclass(frozen=True)
 class BidsOutput:
-    """Where ``--bids-out`` writes: BIDS-derivative names under ``root``.
+    """Where outputs go under BIDS-derivative names: under ``root``.
 
     Args:
         root: the derivative dataset's folder.
-        subject: the BIDS subject label for maps that carry none (``--bids-subject``).
-        session: the BIDS session label for maps that carry none (``--bids-session``).
+        subject: the BIDS subject label for maps that carry none.
+        session: the BIDS session label for maps that carry none.
     """
 
     root: Path
@@ -413,16 +438,16 @@ class BidsOutput:
 
 
 def _check_bids_labels(bids: BidsOutput) -> None:
-    """Refuse a ``--bids-subject`` or ``--bids-session`` that is not a BIDS label."""
+    """Refuse a ``subject`` or ``session`` that is not a BIDS label."""
     for option, value, what in (
-        ("--bids-subject", bids.subject, "subject"),
-        ("--bids-session", bids.session, "session"),
+        ("bids.subject", bids.subject, "subject"),
+        ("bids.session", bids.session, "session"),
     ):
         if value is not None:
             try:
                 bids_label(value, what)
             except ValueError as err:
-                raise UserError(f"{option}: {err}") from None
+                raise UserError(f"{argument(option)}: {err}") from None
 
 
 def _bids_named(job: Job, bids: BidsOutput) -> Job:
@@ -433,8 +458,8 @@ def _bids_named(job: Job, bids: BidsOutput) -> Job:
     subject = subject or job.patient  # a manifest's patient id
     if not subject:
         raise UserError(
-            "--bids-subject: required with --bids-out for maps without a BIDS subject "
-            "(letters and digits, e.g. 01)"
+            f"{argument('bids.subject')}: required with {argument('bids')} for maps without a "
+            "BIDS subject (letters and digits, e.g. 01)"
         )
     names: tuple[Path, ...]
     try:
@@ -448,7 +473,9 @@ def _bids_named(job: Job, bids: BidsOutput) -> Job:
         mask_out = bids.root / bids_mask_name(subject, session)
     except ValueError as err:  # the given labels are checked by _check_bids_labels
         where = "a manifest's patient id" if job.patient and not record else "a pipeline label"
-        raise UserError(f"--bids-out: {where}: {err}; give --out instead") from None
+        raise UserError(
+            f"{argument('bids')}: {where}: {err}; give {argument('out')} instead"
+        ) from None
     return dataclasses.replace(
         job, out=names[0], named_outputs=names, mask_out=mask_out, bids_root=bids.root
     )
@@ -474,18 +501,18 @@ def plan_jobs(
 ) -> list[Job]:
     """The jobs the ``predict`` arguments describe (argument-level checks only).
 
-    One ``--met`` file and an ``--out`` ending in ``.nii[.gz]`` write that file; several
-    files (or an ``--out`` that is an existing directory) write ``OUT/sr_<Met>.nii.gz``; a
+    One ``met`` file and an ``out`` ending in ``.nii[.gz]`` write that file; several
+    files (or an ``out`` that is an existing directory) write ``OUT/sr_<Met>.nii.gz``; a
     manifest writes ``OUT/<patient>/sr_<Met>.nii.gz``; a pipeline folder (``source``)
     ``OUT/sr_<Met>.nii.gz``, or ``OUT/sub-X[_ses-Y]/sr_<Met>.nii.gz`` for several subjects.
     With ``bids``, the outputs get BIDS-derivative names under ``bids.root`` instead.
     With ``uncertainty`` every output gets an SD map beside it (:func:`sd_name`); ``fit``
-    needs an SD map per map: ``sd`` (one per ``--met`` file), a manifest's ``sd`` column or
+    needs an SD map per map: ``sd`` (one per ``met`` file), a manifest's ``sd`` column or
     the pipeline's own (FSL-MRS ``uncertainties/``, Vienna ``*_sd_map``, …), which hold
     percent of the map (as do the user's with ``sd_percent``; :attr:`Job.sd_percent`).
-    Metabolites come from :func:`mrsisr.metabolites.metabolite_of_file` (``--metabolite``
-    checked against the file name unless ``force_metabolite``). Pipeline folders are read
-    here (their QC maps too); map files are not.
+    Metabolites come from :func:`mrsisr.metabolites.metabolite_of_file` (``metabolites``
+    checked against the file names unless ``force_metabolite``). Pipeline folders are read
+    here (their QC maps too); map files are not. See also ``mrsisr predict``.
 
     Raises:
         UserError: naming the argument and what it accepts.
@@ -494,30 +521,41 @@ def plan_jobs(
     if bids is not None:
         _check_bids_labels(bids)
         if out is not None:
-            raise UserError("--bids-out: give --out or --bids-out, not both")
+            raise UserError(
+                f"{argument('bids')}: give {argument('out')} or {argument('bids')}, not both"
+            )
         target = bids.root
     elif out is None:
-        raise UserError("--out: required (a .nii.gz file or a folder), or --bids-out DIR")
+        raise UserError(
+            f"{argument('out')}: required (a .nii.gz file or a folder), or {argument('bids')} DIR"
+        )
     else:
         target = out
-    forms = [
-        name for name, v in (("--met", met), ("--manifest", manifest), ("--from", source)) if v
-    ]
+    forms = [name for name, v in (("met", met), ("manifest", manifest), ("source", source)) if v]
     if len(forms) > 1:
-        raise UserError(f"{forms[0]}: give one of --met, --manifest and --from, not {forms[1]}")
+        raise UserError(
+            f"{argument(forms[0])}: give one of {argument('met')}, {argument('manifest')} and "
+            f"{argument('source')}, not {argument(forms[1])}"
+        )
     if manifest is not None:
         if t1 or flair or mask or metabolites:
-            raise UserError("--manifest: give either a manifest or --met/--t1/--flair, not both")
+            raise UserError(
+                f"{argument('manifest')}: give either a manifest or "
+                f"{argument('met')}/{argument('t1')}/{argument('flair')}, not both"
+            )
         jobs = _manifest_jobs(manifest, target, lams, stack, force_metabolite)
     elif source is not None:
         if metabolites:
-            raise UserError("--metabolite: not with --from (the pipeline's names are used)")
+            raise UserError(
+                f"{argument('metabolites')}: not with {argument('source')} (the pipeline's names "
+                "are used)"
+            )
         jobs = _pipeline_jobs(source, t1, flair, mask, target, lams, stack)
     else:
         jobs = _met_jobs(
             met, metabolites, t1, flair, mask, target, lams, stack, force_metabolite, bids
         )
-    form = forms[0] if forms else "--met"
+    form = forms[0] if forms else "met"
     jobs = _with_uncertainty(jobs, uncertainty, sd, form, sd_percent)
     return [_bids_named(job, bids) for job in jobs] if bids is not None else jobs
 
@@ -536,12 +574,13 @@ def _met_jobs(
 ) -> list[Job]:
     if not met:
         raise UserError(
-            "--met: give at least one low-resolution map (or --manifest CSV, or --from DIR)"
+            f"{argument('met')}: give at least one low-resolution map (or "
+            f"{argument('manifest')} CSV, or {argument('source')} DIR)"
         )
     if metabolites is not None and len(metabolites) != len(met):
         raise UserError(
-            f"--metabolite: {len(metabolites)} name(s) for {len(met)} --met file(s); "
-            "give one per file, in the same order"
+            f"{argument('metabolites')}: {len(metabolites)} name(s) for {len(met)} "
+            f"{argument('met')} file(s); give one per file, in the same order"
         )
     given: list[str | None] = list(metabolites) if metabolites else [None] * len(met)
     matches = [_metabolite(Path(path), name, force) for path, name in zip(met, given)]
@@ -552,7 +591,9 @@ def _met_jobs(
         outs, mask_out = [out], out.with_name(f"{stem}_mask{split_suffix(out)[1]}")
     else:
         if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out}: is a file; several maps need an output directory")
+            raise UserError(
+                f"{argument('out')} {out}: is a file; several maps need an output directory"
+            )
         outs = [out / f"sr_{m.metabolite.value}.nii.gz" for m in matches]
         mask_out = out / "mask.nii.gz"
     return [

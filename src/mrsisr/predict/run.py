@@ -16,7 +16,7 @@ from mrsisr.adapt import AdaptSettings, Scan
 from mrsisr.adapt import adapt as run_adaptation
 from mrsisr.atomic import FileTransaction, FolderBusy
 from mrsisr.data.nifti import Volume, read_volume
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.inference import (
     Anatomy,
     GridChoice,
@@ -81,23 +81,23 @@ def load_predictor(
             unknown precision.
     """
     if batch_size < 1:
-        raise UserError(f"--batch-size: must be >= 1, got {batch_size}")
+        raise UserError(f"{argument('batch_size')}: must be >= 1, got {batch_size}")
     try:
         count = cpu_threads(threads)
     except ValueError:
-        raise UserError(f"--threads: must be >= 1, got {threads}") from None
+        raise UserError(f"{argument('threads')}: must be >= 1, got {threads}") from None
     if count != torch.get_num_threads():
-        log.info("using %d CPU thread(s) (--threads sets it)", count)
+        log.info("using %d CPU thread(s) (%s sets it)", count, argument("threads"))
         torch.set_num_threads(count)
     try:
         resolve_device(device)
     except ValueError as err:
-        raise UserError(f"--device: {err}") from None
+        raise UserError(f"{argument('device')}: {err}") from None
     model = resolve_model(model)
     try:
         chosen = parse_enum(Precision, precision, "precision")
     except ValueError as err:
-        raise UserError(f"--precision: {err}") from None
+        raise UserError(f"{argument('precision')}: {err}") from None
     return Predictor.from_file(model, device, batch_size, chosen)
 
 
@@ -125,22 +125,22 @@ def run_jobs(
         overwrite: replace existing output files instead of refusing.
         progress: show a progress bar over the jobs (stderr).
         command_line: the arguments of the run, recorded in each output's sidecar.
-        acquired_n: ``--acquired-n``: the size zero-filled maps were acquired at.
-        register: ``--register``: move T1 and FLAIR by the misregistration estimated against
-            each patient's maps.
+        acquired_n: the size zero-filled maps were acquired at.
+        register: move T1 and FLAIR by the misregistration estimated against each patient's
+            maps.
         draws: Monte Carlo draws of jobs with ``uncertainty="fit"``.
         seed: seed of those draws (each job's generator starts from it, so a map's SD does
             not depend on the other maps of the run).
         calibration: ``self-check`` weighs the network's detail by what a self-check on the
             map itself finds it worth (:mod:`mrsisr.selfcheck`); ``none``: the raw network.
-        adapt: ``--adapt``: fine-tune the model on each patient's maps first
+        adapt: fine-tune the model on each patient's maps first, with these settings
             (:func:`mrsisr.adapt.adapt`) and use the adapted model where the held-out
             self-check gain rose; the sidecars say which model was used.
         checked: what :func:`mrsisr.predict.checks.check_inputs` found, when the caller
             checked the inputs already (before loading the model); None: checked here.
         grid: how each patient's output grid is chosen (:class:`~mrsisr.inference.
-            GridChoice`: by default :func:`~mrsisr.inference.default_grid`; ``--grid``,
-            ``--voxel-size``); ``checked`` must have been made with the same choice.
+            GridChoice`: by default :func:`~mrsisr.inference.default_grid`, or a grid or a
+            voxel size); ``checked`` must have been made with the same choice.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -205,7 +205,7 @@ def _adapted(
     settings: AdaptSettings | None,
 ) -> tuple[Predictor, dict | None]:
     """The predictor to use for a patient: adapted to its maps where that helped, and the
-    record of the adaptation (``None`` without ``--adapt``)."""
+    record of the adaptation (``None`` without adaptation ``settings``)."""
     if settings is None:
         return predictor, None
     scans = [Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy) for job in members]
@@ -242,7 +242,7 @@ def read_scans(
         jobs: from :func:`mrsisr.predict.plan_jobs` (their outputs are not used).
         predictor: the model (whose images the anatomy must have).
         checked: :func:`mrsisr.predict.checks.check_inputs` of the jobs.
-        register: ``--register``.
+        register: move T1 and FLAIR by the misregistration estimated against the maps.
         grid: how the output grid is chosen (as for :func:`run_jobs`).
 
     Raises:
@@ -295,7 +295,7 @@ def _prepare_patient(
     out_grid = output_geometry(
         first.data.shape, first.affine, grid.of(first.data.shape, first.affine)
     )
-    # where every map was measured and passed the pipeline's QC (``--from``)
+    # where every map was measured and passed the pipeline's QC (maps of a pipeline folder)
     qc = {
         "quality": [m.source.quality if m.source else None for m in members],
         "excitation": [m.source.excitation if m.source else None for m in members],
@@ -316,7 +316,9 @@ def _prepare_patient(
     else:  # the estimate needs both images
         motion, registration = None, {"checked": False, "reason": "needs T1 and FLAIR"}
         if register:
-            log.warning("%s: --register needs T1 and FLAIR; registration not applied", where)
+            log.warning(
+                "%s: %s needs T1 and FLAIR; registration not applied", where, argument("register")
+            )
     images = {}
     for path, volume in ((job.t1, t1), (job.flair, flair)):
         if path is not None and volume is not None:
@@ -373,7 +375,7 @@ def _anatomy(
     except ValueError as err:  # constant images: no brain mask can be derived
         if isinstance(err, UserError):
             raise
-        raise UserError(f"{sources}: {err}; give --mask") from None
+        raise UserError(f"{sources}: {err}; give {argument('mask')}") from None
     left_out = int(np.count_nonzero(~restrict))
     if left_out:
         log.info("%d voxel(s) of the output grid were not measured: outside the mask", left_out)
@@ -464,10 +466,10 @@ def _reserve(files: FileTransaction, jobs: Sequence[Job]) -> None:
     try:
         files.reserve(outputs)
     except FolderBusy as err:
-        raise UserError(f"{err}; wait for it to finish or give another --out") from None
+        raise UserError(f"{err}; wait for it to finish or give another {argument('out')}") from None
     except OSError as err:
         where = err.filename or outputs[0].parent
         raise UserError(
             f"{where}: cannot write the outputs there ({err.strerror or err}); "
-            "give a writable --out"
+            f"give a writable {argument('out')}"
         ) from None

@@ -10,7 +10,7 @@ import os
 import uuid
 from pathlib import Path
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.report.html import MapSeries, ReportData, render_html
 
 __all__ = ["MapSeries", "ReportData", "render_html", "write_report"]
@@ -25,11 +25,11 @@ def write_report(data: ReportData, out: Path, overwrite: bool = False) -> Path:
     """
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"--out {out}: must end in .html")
+        raise UserError(f"{argument('out')} {out}: must end in .html")
     if out.is_dir():
-        raise UserError(f"--out {out}: is a folder; give an .html file name")
+        raise UserError(f"{argument('out')} {out}: is a folder; give an .html file name")
     if out.exists() and not overwrite:
-        raise UserError(f"{out}: exists; pass --overwrite to replace it")
+        raise UserError(f"{out}: exists; pass {argument('overwrite')} to replace it")
     page = render_html(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")

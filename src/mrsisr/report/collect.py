@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mrsisr import __version__, kspace
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.report.html import MapSeries, ReportData
 from mrsisr.untrusted import read_json
 
@@ -152,7 +152,8 @@ def read_predict_folder(
             the T1 named in a provenance sidecar, else none.
         units: the maps' units for the colour bar; default: from a sidecar, else "map units".
         provenance: rows for the provenance table when the maps have no sidecar (e.g.
-            what ``mrsisr predict --report`` knows: model, its hash, inputs).
+            what ``mrsisr predict`` knows when it writes the report: model, its hash,
+            inputs).
 
     Raises:
         UserError: not a folder, no super-resolved map in it, inconsistent grids.
@@ -220,9 +221,9 @@ def read_predict_folder(
     t1_path = t1 or _sidecar_input(side, "t1")
     if t1 is None and t1_path and not Path(t1_path).is_file():  # moved since the prediction
         log.warning(
-            "%s: the T1 its sidecar names is not there (moved?); the report shows no T1 "
-            "(give --t1)",
+            "%s: the T1 its sidecar names is not there (moved?); the report shows no T1 (give %s)",
             t1_path,
+            argument("t1"),
         )
         t1_path = None
     anatomy = _t1_on_grid(Path(t1_path), shape, affine) if t1_path else None
@@ -232,7 +233,7 @@ def read_predict_folder(
         if check:
             rows.append((f"self-check: {met}", _self_check_text(check)))
     rows += [("folder", str(folder)), ("grid N", f"{shape[0]} x {shape[1]}, {shape[2]} slices")]
-    rows += [("T1 shown", str(t1_path) if t1_path else "none (give --t1)")]
+    rows += [("T1 shown", str(t1_path) if t1_path else f"none (give {argument('t1')})")]
     if mask is None:
         rows.append(("mask", "no mask file found: every voxel shown"))
     return ReportData(
@@ -341,7 +342,7 @@ def _t1_on_grid(path: Path, shape: Sequence[int], affine: np.ndarray) -> np.ndar
     from mrsisr.data.resample import resample_to_grid
 
     if not path.is_file():
-        raise UserError(f"{path}: T1 not found (--t1)")
+        raise UserError(f"{path}: T1 not found ({argument('t1')})")
     data, aff = _load(path)
     if data.ndim != 3:
         raise UserError(f"{path}: {data.ndim}-D image; expected a 3-D T1-weighted image")

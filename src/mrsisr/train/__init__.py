@@ -3,7 +3,7 @@
 Import the submodule you need:
 
 * :mod:`mrsisr.train.config` — :class:`~mrsisr.train.config.TrainConfig`, every default;
-* :mod:`mrsisr.train.config_io` — TOML files, ``--set`` overrides, config hash;
+* :mod:`mrsisr.train.config_io` — TOML files, ``key=value`` overrides, config hash;
 * :mod:`mrsisr.train.losses` — masked L1 + MS-SSIM, WGAN-GP terms;
 * :mod:`mrsisr.train.engine` — :class:`~mrsisr.train.engine.GanTrainer` (one step);
 * :mod:`mrsisr.train.state` — safetensors training checkpoints;

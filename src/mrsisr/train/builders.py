@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.train.config import TrainConfig
 from mrsisr.train.losses import ReconstructionLoss
 
@@ -167,7 +167,7 @@ def initial_generator(config: TrainConfig) -> nn.Module:
     except RuntimeError:
         raise UserError(
             f"init_model {config.init_model}: its architecture is not the run's model "
-            "section (compare `mrsisr models` with --show-config)"
+            f"section (compare `mrsisr models` with {argument('config.model')})"
         ) from None
     return generator
 
@@ -213,9 +213,11 @@ def build_datasets(
             seed=config.seed,
         )
     except ValueError as err:
-        raise UserError(f"--data: cannot build the training data ({err})") from None
+        raise UserError(f"{argument('data')}: cannot build the training data ({err})") from None
     if len(train) == 0 or len(val) == 0:
-        raise UserError("--data: the split leaves no training or no validation samples")
+        raise UserError(
+            f"{argument('data')}: the split leaves no training or no validation samples"
+        )
     return train, val
 
 

@@ -1,11 +1,12 @@
 """The training configuration: one typed dataclass tree, the single source of every default.
 
 Experiment files (TOML, ``configs/*.toml``) hold whole experiments and only need the keys
-they change; ``--set section.key=value`` overrides any key from the command line. Unknown
-keys are errors that name the closest valid keys. The defaults are the recipe of Dong et al.
-(MICCAI 2022) and the authors' code: Adam(1e-4, betas (0.5, 0.9)), StepLR(40 epochs, 0.5),
-batch 8, 100 epochs, loss 0.16 L1 + 0.84 (1 - MS-SSIM) + lambda WGAN-GP (weight 10, 5 critic
-steps), lambda ~ U[0, 0.1] (0 with probability 0.1), n in {16, 18, ..., 32}.
+they change; an override ``section.key=value`` (:func:`mrsisr.train.config_io.load_config`)
+changes any key. Unknown keys are errors that name the closest valid keys. The defaults are
+the recipe of Dong et al. (MICCAI 2022) and the authors' code: Adam(1e-4, betas (0.5, 0.9)),
+StepLR(40 epochs, 0.5), batch 8, 100 epochs, loss 0.16 L1 + 0.84 (1 - MS-SSIM) + lambda
+WGAN-GP (weight 10, 5 critic steps), lambda ~ U[0, 0.1] (0 with probability 0.1), n in
+{16, 18, ..., 32}.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.nn.config import CriticConfig, GeneratorConfig, Variant
 from mrsisr.options import Device, Target
 from mrsisr.scales import coarsest_side
@@ -224,7 +225,7 @@ def check_config(config: TrainConfig) -> TrainConfig:
             "data.n_choices",
             lambda: c.variant != Variant.single_scale or len(data.n_choices) == 1,
             "must hold one value with variant single_scale (one network per n), "
-            "e.g. --set data.n_choices=[24]",
+            f"e.g. {argument('overrides')} data.n_choices=[24]",
         ),
         (
             "data.n_axes",

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.untrusted import parse_toml, read_text
 
@@ -68,10 +68,19 @@ def _keys(cls: type[DataclassInstance] | DataclassInstance, prefix: str = "") ->
     return out
 
 
+def _every_key() -> str:
+    """Where every key is listed: the flag of ``mrsisr train`` that prints them, under a
+    command that names it (``show_config``), else the dataclass."""
+    flag = argument("show_config")
+    if flag == "show_config":
+        return "see the fields of mrsisr.train.config.TrainConfig"
+    return f"see `mrsisr train {flag}`"
+
+
 def _unknown_key(key: str, where: str) -> UserError:
     valid = _keys(TrainConfig)
     close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else "see `mrsisr train --show-config`"
+    hint = f"did you mean {', '.join(close)}?" if close else _every_key()
     return UserError(f"{where}: unknown config key {key!r}; {hint}")
 
 
@@ -191,11 +200,12 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
     Raises:
         UserError: a malformed override, an unknown key or a value of the wrong type.
     """
+    option = argument("overrides")
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=2e-4")
+            raise UserError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} optim.lr=2e-4")
         nested: dict[str, Any] = {}
         node = nested
         parts = key.split(".")
@@ -203,10 +213,10 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
             node = node.setdefault(part, {})
         node[parts[-1]] = _parse_value(text.strip())
         try:
-            _update(config, nested, f"--set {key}", "")
+            _update(config, nested, f"{option} {key}", "")
         except UserError as err:
             if "is a section" in str(err) or "unknown config key" in str(err):
-                raise UserError(str(err).replace(f"--set {key}: ", "--set: ", 1)) from None
+                raise UserError(str(err).replace(f"{option} {key}: ", f"{option}: ", 1)) from None
             raise
     return config
 
@@ -222,12 +232,14 @@ def load_config(source: str | Path | None, overrides: list[str] | None = None) -
         path = Path(source)
         if not path.is_file() and path.suffix != ".toml" and str(source) in builtin_configs():
             text = (resources.files("mrsisr") / "configs" / f"{source}.toml").read_text("utf-8")
-            where = f"--config {source}"
+            where = f"{argument('source')} {source}"
         elif path.is_file():
             text, where = read_text(path, "a training configuration (TOML)"), str(path)
         else:
             names = ", ".join(builtin_configs())
-            raise UserError(f"--config {source}: no such file; give a TOML file or one of {names}")
+            raise UserError(
+                f"{argument('source')} {source}: no such file; give a TOML file or one of {names}"
+            )
         config = config_from_dict(parse_toml(text, where), where)
     config = apply_overrides(config, list(overrides or []))
     try:

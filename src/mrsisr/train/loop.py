@@ -3,7 +3,7 @@
 Reproducibility: before each epoch the global generators are seeded from
 ``(seed, epoch, rank)``, the data draws come from ``(seed, epoch, index)`` and each step's
 gradient-penalty draws from ``(seed, rank, step)``; checkpoints are written at the end of an
-epoch. So ``--resume`` after an interruption gives the same weights as an uninterrupted run.
+epoch. So a run resumed after an interruption gives the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations

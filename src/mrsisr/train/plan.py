@@ -2,10 +2,10 @@
 
 A run folder holds::
 
-    config.toml             the resolved configuration (reusable with --config)
+    config.toml             the resolved configuration (reusable as a run's configuration)
     split.json              the patients of the fold (train / val / test)
     run.json                data folder, fold, variant, world size
-    checkpoint.safetensors  everything --resume needs (weights, optimisers, RNG, history)
+    checkpoint.safetensors  everything a resumed run needs (weights, optimisers, RNG, history)
     best.safetensors        the generator with the lowest validation loss (mrsisr predict)
     last.safetensors        the generator after the last epoch
     metrics.csv             one row per epoch; loss_curves.png at the end
@@ -30,7 +30,7 @@ from mrsisr.data.cohort import Cohort
 from mrsisr.data.manifest import MASK_FILE
 from mrsisr.data.nifti import read_shape
 from mrsisr.data.splits import Split, fold_split
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import parse_metabolite
 from mrsisr.provenance import FileHashes
 from mrsisr.train.builders import check_model
@@ -67,7 +67,7 @@ class RunFiles:
 
     @property
     def checkpoint(self) -> Path:
-        """The training state that ``--resume`` reads."""
+        """The training state that a resumed run reads."""
         return self.root / "checkpoint.safetensors"
 
     @property
@@ -150,24 +150,36 @@ def plan_run(
     stored_run: dict[str, Any] = {}
     if resume:
         if not files.run.is_file():
-            raise UserError(f"--out {out}: no run to resume here (no run.json); drop --resume")
+            raise UserError(
+                f"{argument('out')} {out}: no run to resume here (no run.json); drop "
+                f"{argument('resume')}"
+            )
         stored_run = _stored_run(files)
         stored = _stored_config(files)
         config = config if config is not None else stored
         changed = diff_configs(stored, config)
         if changed:
             raise UserError(
-                f"--resume: the configuration differs from the run's ({'; '.join(changed[:4])}); "
-                "resume with the same configuration or start a new --out"
+                f"{argument('resume')}: the configuration differs from the run's "
+                f"({'; '.join(changed[:4])}); resume with the same configuration or start a new "
+                f"{argument('out')}"
             )
         data = data if data is not None else stored_run["data"]
         fold = fold if fold is not None else stored_run["fold"]
         if int(fold) != int(stored_run["fold"]):
-            raise UserError(f"--fold {fold}: the run in {out} trains fold {stored_run['fold']}")
+            raise UserError(
+                f"{argument('fold')} {fold}: the run in {out} trains fold {stored_run['fold']}"
+            )
     elif files.checkpoint.exists() or files.run.exists():
-        raise UserError(f"--out {out}: already holds a run; pass --resume or choose a new --out")
+        raise UserError(
+            f"{argument('out')} {out}: already holds a run; pass {argument('resume')} or choose "
+            f"a new {argument('out')}"
+        )
     if config is None or data is None or fold is None:
-        raise UserError("--config, --data and --fold are required for a new run")
+        raise UserError(
+            f"{argument('config')}, {argument('data')} and {argument('fold')} are required for "
+            "a new run"
+        )
     check_config(config)
     check_model(config)
     data = Path(data)
@@ -178,7 +190,7 @@ def plan_run(
             if len(problems) > 1
             else ""
         )
-        raise UserError(f"--data {data}: invalid cohort: {problems[0]}{more}")
+        raise UserError(f"{argument('data')} {data}: invalid cohort: {problems[0]}{more}")
     if resume and Path(stored_run["data"]).resolve() != data.resolve():
         log.warning("resuming on %s; the run started on %s", data, stored_run["data"])
     cohort = Cohort.open(data)
@@ -186,11 +198,13 @@ def plan_run(
     patients = cohort.patients
     folds = config.data.folds
     if not 0 <= int(fold) < folds:
-        raise UserError(f"--fold {fold}: must be in 0..{folds - 1} (data.folds = {folds})")
+        raise UserError(
+            f"{argument('fold')} {fold}: must be in 0..{folds - 1} (data.folds = {folds})"
+        )
     try:
         split = fold_split(patients, folds, config.data.split_seed, int(fold))
     except ValueError as err:
-        raise UserError(f"--data {data}: cannot make {folds} folds ({err})") from None
+        raise UserError(f"{argument('data')} {data}: cannot make {folds} folds ({err})") from None
     return RunPlan(
         config=config, data=data, fold=int(fold), files=files, split=split, resume=resume
     )
@@ -214,7 +228,8 @@ def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
     if tuple(shape) != tuple(config.model.grid):
         raise UserError(
             f"config key model.grid = {list(config.model.grid)} does not match the cohort's "
-            f"{shape[0]} x {shape[1]} maps; set --set model.grid=[{shape[0]}, {shape[1]}]"
+            f"{shape[0]} x {shape[1]} maps; set {argument('overrides')} "
+            f"model.grid=[{shape[0]}, {shape[1]}]"
         )
 
 
@@ -244,6 +259,6 @@ def checkpoint_matches(plan: RunPlan) -> dict[str, Any] | None:
     if meta.get("config_hash") != config_hash(plan.config):
         raise UserError(
             f"{plan.files.checkpoint}: written with another configuration; resume with the "
-            "run's config.toml or start a new --out"
+            f"run's config.toml or start a new {argument('out')}"
         )
     return meta

@@ -1,7 +1,7 @@
 """Training checkpoints: every tensor in safetensors, everything else in its JSON header.
 
 A checkpoint holds the state dicts of the networks, optimisers and schedulers and the random
-generators' states, so that ``--resume`` continues bit for bit. Nested state (an optimiser's
+generators' states, so that a resumed run continues bit for bit. Nested state (an optimiser's
 ``{"state": {0: {...}}, "param_groups": [...]}``) is flattened: tensors go to safetensors
 under a path-like key, the rest becomes JSON with ``{"__tensor__": key}`` placeholders
 (``{"__tuple__": [...]}`` and ``{"__items__": [[k, v], ...]}`` keep tuples and non-string dict
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mrsisr.atomic import atomic_write
-from mrsisr.errors import UserError
+from mrsisr.errors import UserError, argument
 
 __all__ = [
     "FORMAT",
@@ -230,7 +230,7 @@ def load_state(
         if want != have:
             raise UserError(
                 f"{path}: its {name} does not match the run's configuration "
-                "(resume with the run's config.toml or start a new --out)"
+                f"(resume with the run's config.toml or start a new {argument('out')})"
             )
     tensors = load_file(str(path), device=str(map_location))
     try:
