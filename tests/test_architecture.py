@@ -361,7 +361,16 @@ def command_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def long_options(parser: argparse.ArgumentParser) -> set[str]:
-    return {o for action in parser._actions for o in action.option_strings if o.startswith("--")}
+    """A parser's long options and positional metavars, its actions' (``cohort merge``) too."""
+    names: set[str] = set()
+    for action in parser._actions:
+        names |= {o for o in action.option_strings if o.startswith("--")}
+        if not action.option_strings and isinstance(action.metavar, str):
+            names.add(action.metavar)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= long_options(sub)
+    return names
 
 
 def flag_spellings(source: str, where: str, flags: set[str]) -> list[str]:
