@@ -1,8 +1,10 @@
 """Time `mrsisr predict` on a whole volume: 7 metabolites, 32 x 32 x S -> 64 x 64 x S.
 
-Usage: ``python benchmarks/predict_volume.py [--slices 39] [--threads 1 2] [--model FILE]``.
+Usage: ``python benchmarks/predict_volume.py [--slices 39] [--threads 1 2] [--model FILE]
+[--adapt]``.
 Makes one in-silico patient, degrades each metabolite map to a 32 x 32 acquisition (as a
-scanner would give it) and times the whole command, start-up included, once per thread count.
+scanner would give it) and times the whole command, start-up included, once per thread count;
+with ``--adapt``, also ``mrsisr predict --adapt`` (adaptation, its probe and checks included).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=39)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--adapt", action="store_true", help="also time predict --adapt")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -49,10 +52,15 @@ def main() -> None:
         command += ["--mask", str(patient / "mask.nii.gz"), "--out", str(root / "sr")]
         command += ["--overwrite"] + (["--model", str(args.model)] if args.model else [])
         for threads in args.threads:
-            start = time.perf_counter()
-            subprocess.run([*command, "--threads", str(threads)], check=True, capture_output=True)
-            seconds = time.perf_counter() - start
-            print(f"7 maps of 64 x 64 x {args.slices}, {threads} thread(s): {seconds:.2f} s")
+            for extra in [[], ["--adapt"]] if args.adapt else [[]]:
+                start = time.perf_counter()
+                run = [*command, "--threads", str(threads), *extra]
+                subprocess.run(run, check=True, capture_output=True)
+                seconds = time.perf_counter() - start
+                print(
+                    f"7 maps of 64 x 64 x {args.slices}, {threads} thread(s)"
+                    f"{', --adapt' if extra else ''}: {seconds:.2f} s"
+                )
 
 
 if __name__ == "__main__":
