@@ -3,6 +3,8 @@ gain where the maps have structure the base network does not know."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -125,7 +127,7 @@ def test_the_adapted_model_is_trusted_only_where_the_probe_rose_too(
     result = Adapted(torch.nn.Identity(), settings, [0.1], 1.0, after, probe)
     assert result.improved is trusted
     assert result.record()["improved"] is trusted
-    assert result.record()["probe_self_check_db"] == (None if probe != probe else probe)
+    assert result.record()["probe_self_check_db"] == (None if math.isnan(probe) else probe)
 
 
 def test_no_probe_on_maps_too_small_to_halve_twice(predictor, scans) -> None:

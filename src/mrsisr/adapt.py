@@ -218,6 +218,12 @@ PROBE_MIN_N = 12
 and adaptation cuts those in half again, to at least 4)."""
 
 
+def _halved(scan: Scan) -> Scan:
+    """The scan as if acquired at half its size per axis (rounded up)."""
+    half = [math.ceil(v / 2) for v in scan.lr.shape[:2]]
+    return scan._replace(lr=np.moveaxis(kspace.degrade(np.moveaxis(scan.lr, 2, 0), half), 0, 2))
+
+
 def probe_gain(predictor: Predictor, scans: Sequence[Scan], settings: AdaptSettings) -> float:
     """The held-out self-check gain of a probe adapted one octave down (dB; NaN if a map is
     smaller than :data:`PROBE_MIN_N` on an axis).
@@ -230,16 +236,7 @@ def probe_gain(predictor: Predictor, scans: Sequence[Scan], settings: AdaptSetti
     """
     if any(min(scan.lr.shape[:2]) < PROBE_MIN_N for scan in scans):
         return math.nan
-    halves = [
-        scan._replace(
-            lr=np.moveaxis(
-                kspace.degrade(np.moveaxis(scan.lr, 2, 0), [-(-v // 2) for v in scan.lr.shape[:2]]),
-                0,
-                2,
-            )
-        )
-        for scan in scans
-    ]
+    halves = [_halved(scan) for scan in scans]
     probe = adapt(predictor, halves, replace(settings, probe=False), check=False)
     return held_out_gain(replace(predictor, model=probe.model), scans)
 

@@ -233,6 +233,10 @@ def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
         )
 
 
+_HASHES = FileHashes()
+"""The init model is hashed once per process, not at every epoch's export."""
+
+
 def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts: dict) -> None:
     """Export the generator as a model file for ``mrsisr predict`` (architecture + recipe)."""
     config = plan.config
@@ -245,7 +249,7 @@ def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts:
         **facts,
     }
     if config.init_model:
-        metadata["init_model_sha256"] = FileHashes()(config.init_model)
+        metadata["init_model_sha256"] = _HASHES(config.init_model)
     model_config = config_to_dict(config.model)
     trained = TrainedRange.from_n_choices(config.data.n_choices, config.model.grid)  # per axis
     save_model(path, generator, config.variant, model_config, metadata, trained=trained)
