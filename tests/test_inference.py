@@ -119,6 +119,27 @@ def test_super_resolve_is_data_consistent_per_slice(predictor: Predictor, n) -> 
         np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=1e-5 * lr.max())
 
 
+class _AddsNothing(torch.nn.Module):
+    """A generator that returns its input, masked as the real one's output is."""
+
+    def forward(self, lr: torch.Tensor, t1, flair, mask: torch.Tensor, *conditions, **kw):
+        return lr * mask
+
+
+@pytest.mark.parametrize("n", [(16, 16), (12, 20)])
+def test_a_network_that_adds_nothing_gives_zero_filling_whatever_lies_outside_the_mask(
+    n: tuple[int, int],
+) -> None:
+    """The maps have signal everywhere, the mask covers part of the grid: the masked output's
+    step at the mask's edge must not ring into the brain through data consistency."""
+    lr = _lr_volume(n, 2, seed=7)
+    anatomy = anatomy_for((*GRID, 2))
+    out = Predictor(_AddsNothing(), GRID).super_resolve(lr, "NAA", anatomy, (0.0, 0.05))
+    zero_filled = np.moveaxis(kspace.zero_fill(np.moveaxis(lr, 2, 0), GRID), 0, 2)
+    for volume in out:
+        np.testing.assert_allclose(volume, zero_filled, rtol=0, atol=1e-5 * lr.max())
+
+
 def test_super_resolve_keeps_units(predictor: Predictor) -> None:
     """Normalisation is undone: scaling the input by c scales the output by c."""
     lr = _lr_volume((16, 16), 2)

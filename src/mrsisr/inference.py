@@ -777,7 +777,8 @@ class Predictor:
 
         The one way a generator runs on slices outside training: ``predict``, the demo, the
         uncertainty estimates, the self-check, adaptation's check and the evaluation. The
-        network's normalised estimate (:meth:`estimate`) is multiplied by each slice's scale
+        network's normalised estimate (:meth:`estimate`), completed outside the mask by the
+        zero-filled input (:func:`outside_mask_as_input`), is multiplied by each slice's scale
         and made data-consistent with the measured slice in float64
         (:func:`mrsisr.kspace.data_consistency`), so ``degrade(out, n) == measured``.
 
@@ -804,7 +805,9 @@ class Predictor:
             cond_n = None if cond_n is None else symmetry.size(cond_n)
         sizes = np.broadcast_to(np.array(n), (rows, 2))
         seen = None if cond_n is None else np.broadcast_to(np.array(cond_n), (rows, 2))
-        estimate = self.estimate(inputs, sizes, met, lams, present, seen)
+        estimate = outside_mask_as_input(
+            self.estimate(inputs, sizes, met, lams, present, seen), inputs
+        )
         if symmetry is not None:
             estimate = symmetry.invert(estimate)
         return kspace.data_consistency(estimate * scale[None, :, None, None], measured)
@@ -872,6 +875,28 @@ class Predictor:
                 for (li, r), value in zip(chunk, values):
                     out[li, r] = value
         return out
+
+
+def outside_mask_as_input(estimate: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """The network's estimate inside the mask, the zero-filled input outside it.
+
+    The generator's output is zero outside the mask (it says nothing there). Made
+    data-consistent as it is, that zero would be a step wherever the map has signal outside
+    the mask (a lipid-like rim at the brain's edge, a mask tighter than the map), and the
+    step's missing low frequencies, restored from the measurement, would ring into the brain.
+    Outside the mask the output is therefore the zero-filled map, which data consistency
+    leaves unchanged: a network that adds nothing gives zero-filling, whatever lies outside.
+
+    Args:
+        estimate: ``(L, B, N_y, N_x)`` normalised estimates (:meth:`Predictor.estimate`).
+        inputs: ``(B, 4, N_y, N_x)`` their inputs: the normalised zero-filled map and the mask
+            are channels 0 and 3 (:func:`mrsisr.data.inputs.network_inputs`).
+
+    Returns:
+        ``(L, B, N_y, N_x)`` float64.
+    """
+    inside = inputs[None, :, 3] > 0.5
+    return np.where(inside, estimate, inputs[None, :, 0].astype(np.float64))
 
 
 def presence_flags(
