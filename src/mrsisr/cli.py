@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "phantom": "mrsisr.commands.phantom",
     "cohort": "mrsisr.commands.cohort",
     "train": "mrsisr.commands.train",
+    "blend": "mrsisr.commands.blend",
     "evaluate": "mrsisr.commands.evaluate",
     "calibrate": "mrsisr.commands.calibrate",
     "reproduce": "mrsisr.commands.reproduce",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mrsisr.errors import UserError
 from mrsisr.options import Device
 from mrsisr.weights import DEFAULT_MODEL
 
@@ -14,6 +15,7 @@ __all__ = [
     "add_model_arguments",
     "add_overrides_argument",
     "add_precision_argument",
+    "check_model_out",
 ]
 
 
@@ -73,3 +75,22 @@ def add_precision_argument(parser: argparse.ArgumentParser) -> None:
         "or AMX and within 0.02 dB PSNR of fp32 on the test set; auto uses it where the "
         "hardware has it (default: fp32)",
     )
+
+
+def check_model_out(out: str | Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> Path:
+    """``--out FILE`` of a command that writes a model file: a ``.safetensors`` name in an
+    existing folder, new unless ``overwrite``, and none of ``inputs``.
+
+    Raises:
+        UserError: one line naming ``--out`` and what is accepted.
+    """
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out}: must end in .safetensors")
+    if out.exists() and not overwrite:
+        raise UserError(f"--out {out}: exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+    if any(Path(path).resolve() == out.resolve() for path in inputs):
+        raise UserError(f"--out {out}: is an input; write to a new file")
+    return out

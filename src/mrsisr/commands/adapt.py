@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments
+from mrsisr.commands._arguments import MODEL_FLAGS, add_model_arguments, check_model_out
 from mrsisr.commands.predict import INPUT_FLAGS, add_input_arguments, grid_choice, scan_inputs
 from mrsisr.errors import UserError
 
@@ -63,13 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.predict import load_predictor, plan_jobs, read_scans
     from mrsisr.predict.checks import check_inputs, check_threads, model_limits
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise UserError(f"--out {out}: must end in .safetensors")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"--out {out}: exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+    out = check_model_out(args.out, args.overwrite)
     try:
         settings = AdaptSettings(
             steps=args.steps,

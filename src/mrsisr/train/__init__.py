@@ -9,7 +9,8 @@ Import the submodule you need:
 * :mod:`mrsisr.train.state` — safetensors training checkpoints;
 * :mod:`mrsisr.train.plan` — :func:`~mrsisr.train.plan.plan_run`: every check, nothing written;
 * :mod:`mrsisr.train.loop` — :class:`~mrsisr.train.loop.TrainingLoop`, the epochs;
-* :mod:`mrsisr.train.run` — :func:`~mrsisr.train.run.train` (what ``mrsisr train`` calls).
+* :mod:`mrsisr.train.run` — :func:`~mrsisr.train.run.train` (what ``mrsisr train`` calls);
+* :mod:`mrsisr.train.blend` — a model and its fine-tuning interpolated (``mrsisr blend``).
 
 See ``docs/training.md``.
 """
