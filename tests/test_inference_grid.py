@@ -214,8 +214,8 @@ def test_super_resolve_is_exactly_data_consistent_on_any_grid(predictor, n, choi
     assert np.abs(np.moveaxis(out[0], 2, 0) - zero).max() > 1e-3
 
 
-def test_check_inputs_warns_once_outside_the_trained_ranges(model_file, tmp_path, caplog):
-    from mrsisr.predict.checks import check_inputs
+def test_read_inputs_warns_once_outside_the_trained_ranges(model_file, tmp_path, caplog):
+    from mrsisr.predict.checks import read_inputs
     from mrsisr.predict.plan import plan_jobs
 
     affine = np.diag([5.0, 5.0, 8.0, 1.0])
@@ -233,7 +233,7 @@ def test_check_inputs_warns_once_outside_the_trained_ranges(model_file, tmp_path
     )
     trained = TrainedRange((16, 16), (32, 32), (64, 64))
     with caplog.at_level(logging.WARNING, logger="mrsisr"):
-        check_inputs(jobs, GridChoice(), trained=trained)
+        read_inputs(jobs, GridChoice(), trained=trained)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings
     assert (
@@ -243,7 +243,7 @@ def test_check_inputs_warns_once_outside_the_trained_ranges(model_file, tmp_path
     assert "n 42 > 32 on x; N 64x84, trained 64x64" in warnings[0]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mrsisr"):  # inside: no warning
-        check_inputs(
+        read_inputs(
             jobs, GridChoice(grid=(64, 84)), trained=TrainedRange((16, 16), (32, 42), (64, 84))
         )
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]

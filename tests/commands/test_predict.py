@@ -254,6 +254,46 @@ def test_no_partial_output_when_a_later_map_fails(model_file, patient, tmp_path,
     assert list(tmp_path.iterdir()) == []  # no file, no temporary, no folder left behind
 
 
+@pytest.mark.slow
+def test_every_input_file_is_read_once(model_file, patient, tmp_path, monkeypatch) -> None:
+    """Checked, then super-resolved from that one reading: the maps, their SD maps, T1, FLAIR
+    and the mask are each opened once (nibabel's reader counts), whatever the run uses."""
+    sd = {
+        met: save(tmp_path / f"sd_{met}.nii.gz", 0.1 * nib.load(patient[met]).get_fdata(),
+                  lr_affine())
+        for met in ("Gln", "Glu")
+    }  # fmt: skip
+    opened: list[str] = []
+    load = nib.load
+
+    def counted(path, *args, **kwargs):
+        opened.append(str(path))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(nib, "load", counted)
+    extra = ["--mask", patient["mask"], "--grid", *OUT, "--uncertainty", "fit", "--draws", 2,
+             "--sd", sd["Gln"], sd["Glu"], "--register"]  # fmt: skip
+    assert predict(model_file, *two_maps(patient, tmp_path / "out", *extra)) == 0
+    inputs = [patient[name] for name in ("Gln", "Glu", "t1", "flair", "mask")] + [*sd.values()]
+    assert sorted(opened) == sorted(map(str, inputs))
+
+
+def test_scans_of_other_jobs_are_refused_before_anything_is_written(
+    model_file, patient, tmp_path
+) -> None:
+    from mrsisr.predict import load_predictor, plan_jobs, run_jobs
+    from mrsisr.predict.checks import read_inputs
+
+    def jobs(out: Path):
+        images = {"t1": patient["t1"], "flair": patient["flair"], "mask": None}
+        return plan_jobs(met=[patient["Gln"]], metabolites=None, manifest=None, out=out, **images)
+
+    scans = read_inputs(jobs(tmp_path / "other" / "sr_Gln.nii.gz"))
+    with pytest.raises(ValueError, match="read_inputs"):
+        run_jobs(jobs(tmp_path / "sr_Gln.nii.gz"), load_predictor(model_file, "cpu"), scans=scans)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- bad inputs: one line naming the file, exit code 2, no output -------------------------
 
 

@@ -90,7 +90,7 @@ def test_an_sd_in_percent_is_refused_as_absolute_and_accepted_as_percent(
 ) -> None:
     """Whatever the map's scale, a %SD map is refused as the map's units when its median
     exceeds the map's (always, for a map below 1 unit) and its conversion is accepted."""
-    from mrsisr.predict.checks import check_inputs, fit_sd
+    from mrsisr.predict.checks import read_inputs
 
     rng = np.random.default_rng(seed)
     lr = level * rng.uniform(0.5, 1.5, (16, 16, 2))
@@ -98,7 +98,7 @@ def test_an_sd_in_percent_is_refused_as_absolute_and_accepted_as_percent(
     as_absolute = _sd_job(tmp_path, lr, sd, percent=False)
     if np.median(lr) < percent:
         with pytest.raises(UserError, match=r"not a plausible SD.*pass sd_percent"):
-            check_inputs([as_absolute], (32, 32))
+            read_inputs([as_absolute], (32, 32))
     as_percent = _sd_job(tmp_path, lr, sd, percent=True)
-    check_inputs([as_percent], (32, 32))
-    np.testing.assert_allclose(fit_sd(as_percent, lr), percent / 100 * lr, rtol=1e-5)
+    (scan,) = read_inputs([as_percent], (32, 32))
+    np.testing.assert_allclose(scan.maps[0].sd, percent / 100 * lr, rtol=1e-5)

@@ -60,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check every input, adapt, write the model file, print what the self-check found."""
     from mrsisr.adapt import AdaptSettings, adapt, save_adapted
-    from mrsisr.predict import load_predictor, plan_jobs, read_scans
-    from mrsisr.predict.checks import check_inputs, check_threads, model_limits
+    from mrsisr.predict import adaptation_scans, load_predictor, plan_jobs
+    from mrsisr.predict.checks import check_threads, model_limits, read_inputs
 
     out = check_model_out(args.out, args.overwrite)
     try:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         jobs = plan_jobs(**scan_inputs(args), out=Path(scratch))
     limits = model_limits(args.model)
     grid = grid_choice(args)
-    checked = check_inputs(
+    patients = read_inputs(
         jobs,
         grid,
         acquired_n=args.acquired_n,
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         trained=limits.trained,
     )
     predictor = load_predictor(limits.path, args.device, threads=args.threads)
-    scans = read_scans(jobs, predictor, checked, args.register, grid)
+    scans = adaptation_scans(patients, predictor, args.register, grid)
     with tqdm(total=settings.steps, unit="step", desc="adapting") as bar:
 
         def progress(step: int, loss: float) -> None:

@@ -15,8 +15,9 @@ Every map gets a provenance sidecar ``<name>.json``; ``--bids-out DIR`` writes B
 names instead of ``--out``.
 
 Several ``--sharpness`` values give one file per value, ``..._lam<λ>.nii.gz``, or one 4-D file
-with ``--stack``. Every input is checked before anything is computed, and outputs are written
-to temporary files that are renamed only when every job has succeeded. See docs/predict.md.
+with ``--stack``. Every input is read once and checked before anything is computed, and
+outputs are written to temporary files that are renamed only when every job has succeeded.
+See docs/predict.md.
 """
 
 from __future__ import annotations
@@ -361,12 +362,12 @@ def run(args: argparse.Namespace) -> int:
     from mrsisr.predict import load_predictor, plan_jobs, report_paths, run_jobs  # torch
     from mrsisr.predict.checks import (
         check_draws,
-        check_inputs,
         check_outputs,
         check_sharpness,
         check_threads,
         job_inputs,
         model_limits,
+        read_inputs,
         refuse_inputs_as_outputs,
     )
     from mrsisr.predict.plan import BidsOutput
@@ -401,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: output exists; pass --overwrite to replace it")
     check_outputs(jobs, args.overwrite)
     grid = grid_choice(args)
-    checked = check_inputs(  # before the model is loaded: a bad input costs nothing
+    scans = read_inputs(  # before the model is loaded: a bad input costs nothing
         jobs,
         grid,
         acquired_n=args.acquired_n,
@@ -423,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         calibration=args.calibration,
         adapt=AdaptSettings() if args.adapt else None,
-        checked=checked,
+        scans=scans,
         grid=grid,
     )
     for path in written:

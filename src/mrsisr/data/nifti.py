@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_SIDE",
     "MAX_VOXELS",
     "NIFTI_SUFFIXES",
+    "ShapeCheck",
     "Volume",
     "load_volume",
     "read_shape",
@@ -82,7 +84,13 @@ def read_shape(path: str | Path) -> tuple[int, ...]:
     return _checked(path, _load(path))
 
 
-def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+ShapeCheck = Callable[[tuple[int, ...]], None]
+"""A check of the shape a header declares, run before a voxel is read (raises to refuse)."""
+
+
+def load_volume(
+    path: str | Path, check_shape: ShapeCheck | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load a NIfTI volume as float32 with its voxel-to-world affine.
 
     Trailing singleton axes beyond the third are dropped (``(X, Y, Z, 1)`` becomes
@@ -90,6 +98,8 @@ def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         path: a ``.nii`` or ``.nii.gz`` file.
+        check_shape: called with the shape the header declares (as :func:`read_shape`
+            returns it) before a voxel is read; what it raises propagates.
 
     Returns:
         ``(data, affine)``: the voxel values (float32, any scaling applied) and the 4x4
@@ -100,19 +110,22 @@ def load_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         OSError or nibabel's ImageFileError if the file cannot be read.
     """
     img = _load(path)
-    _checked(path, img)
+    shape = _checked(path, img)
+    if check_shape is not None:
+        check_shape(shape)
     data = np.asarray(img.dataobj, dtype=np.float32)
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
     return data, np.asarray(img.affine, dtype=np.float64)
 
 
-def read_volume(path: Path, what: str) -> Volume:
+def read_volume(path: Path, what: str, check_shape: ShapeCheck | None = None) -> Volume:
     """Load a 3-D NIfTI volume a user gave and check it, naming the file in every error.
 
     Args:
         path: the file.
         what: what it should be, for the message (e.g. ``"a low-resolution map"``).
+        check_shape: as for :func:`load_volume`; its :class:`UserError` propagates.
 
     Returns:
         The volume, as :func:`load_volume` reads it.
@@ -123,8 +136,8 @@ def read_volume(path: Path, what: str) -> Volume:
     if not path.is_file():
         raise UserError(f"{path}: file not found; expected {what} (NIfTI)")
     try:
-        data, affine = load_volume(path)
-    except UserError:  # an image larger than accepted
+        data, affine = load_volume(path, check_shape)
+    except UserError:  # an image larger than accepted, or refused by check_shape
         raise
     except Exception as err:  # nibabel raises several types for unreadable files
         raise UserError(

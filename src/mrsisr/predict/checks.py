@@ -1,15 +1,23 @@
-"""Step 2 of a prediction: every input and output of every job checked before any compute.
+"""Step 2 of a prediction: every input read once and checked, every output checked, before
+any compute.
 
-:func:`check_outputs` refuses clashing or existing outputs; :func:`check_inputs` reads each
-input file once and checks type, values, grid size, the acquisition each map holds
-(:func:`mrsisr.acquisition.plan_acquisition`: zero-filled maps, ``n = N``, all-zero maps)
-and what the anatomy covers (:func:`anatomy_coverage`): T1 and FLAIR may cover less than the
-MRSI field of view, the rest counts as background, but they must cover the brain mask. A
-bad file of the last patient of a cohort fails before the first one is computed.
+:func:`check_outputs` refuses clashing or existing outputs; :func:`read_inputs` reads each
+input file once into a :class:`PatientScan` per patient, the in-memory scan the run works on
+(it opens no input again), and checks type, values, grid size, the acquisition each map holds
+(:func:`mrsisr.acquisition.plan_acquisition`: zero-filled maps, ``n = N``, all-zero maps),
+each SD map against its map, and what the anatomy covers (:func:`anatomy_coverage`): T1 and
+FLAIR may cover less than the MRSI field of view, the rest counts as background, but they
+must cover the brain mask. A bad file of the last patient of a cohort fails before the first
+one is computed.
 
-Two checks need the images themselves and run per patient just before it is computed:
-:func:`measured_mask` (where every map of the patient was measured, on the output grid) and
-:func:`check_registration` (the anatomy's misregistration against the maps, corrected on
+The scans of a run are held in memory together, not read again per patient: the checks read
+every file before the first patient is computed, so keeping what they read raises the peak by
+no more than one patient's computation (maps are small; T1 and FLAIR at 1 mm are about 50 MB
+each as float32, about 100 MB per patient).
+
+Two checks need the images themselves and run per patient just before it is computed, on its
+scan: :func:`measured_mask` (where every map of the patient was measured, on the output grid)
+and :func:`check_registration` (the anatomy's misregistration against the maps, corrected on
 request).
 """
 
@@ -17,6 +25,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +41,7 @@ from mrsisr.acquisition import (
     truncate,
 )
 from mrsisr.checkpoint import TrainedRange
-from mrsisr.data.nifti import Volume, read_shape, read_volume
+from mrsisr.data.nifti import ShapeCheck, Volume, read_volume
 from mrsisr.data.resample import coverage, resample_to_grid
 from mrsisr.errors import UserError, argument
 from mrsisr.inference import GridChoice, brain_mask, describe_outside, output_geometry
@@ -46,23 +56,23 @@ __all__ = [
     "MAX_DRAWS",
     "REGISTRATION_WARN_DEG",
     "REGISTRATION_WARN_MM",
-    "Checked",
+    "MapScan",
     "ModelLimits",
+    "PatientScan",
     "anatomy_coverage",
     "check_bids_description",
     "check_brain_covered",
     "check_draws",
-    "check_inputs",
     "check_outputs",
     "check_registration",
     "check_sharpness",
     "check_threads",
-    "fit_sd",
     "job_inputs",
     "mask_on_grid",
     "measured_mask",
     "measured_volume",
     "model_limits",
+    "read_inputs",
     "refuse_inputs_as_outputs",
     "resolve_model",
 ]
@@ -206,18 +216,11 @@ def _same_grid(a: _Header, b: _Header) -> bool:
 
 
 def _check_map_grid(
-    path: Path, grid: tuple[int, int] | None, acquired: tuple[int, int] | None
+    path: Path, grid: tuple[int, int], acquired: tuple[int, int] | None, shape: tuple[int, ...]
 ) -> None:
-    """Refuse a map larger than a chosen output grid (``GridChoice.grid``) from its header,
-    before a voxel is read (the default grid and a voxel size are checked on the map)."""
-    if grid is None or not path.is_file():
-        return  # read_volume names the problem
-    try:
-        shape = read_shape(path)
-    except UserError:
-        raise
-    except Exception:  # unreadable: read_volume names the problem
-        return
+    """Refuse a map larger than a chosen output grid (``GridChoice.grid``) from the ``shape``
+    its header declares, before a voxel is read (the default grid and a voxel size are
+    checked on the map)."""
     n = acquired or (shape[:2] if len(shape) >= 2 else None)
     if n is not None and (n[0] > grid[0] or n[1] > grid[1]):
         size = f"{n[0]}x{n[1]}"
@@ -227,8 +230,62 @@ def _check_map_grid(
         )
 
 
-Checked = dict[Path, Acquisition]
-"""What :func:`check_inputs` found: the acquisition of every map file."""
+@dataclass(frozen=True, eq=False)
+class MapScan:
+    """One job's map as :func:`read_inputs` read and checked it.
+
+    Args:
+        job: the job.
+        volume: the map as stored.
+        acquisition: what it holds (:func:`mrsisr.acquisition.plan_acquisition`).
+        sd: the SD map of its fit (``job.sd``) in the map's units, float64 on the map's grid;
+            None without one.
+    """
+
+    job: Job
+    volume: Volume
+    acquisition: Acquisition
+    sd: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PatientScan:
+    """A patient's inputs, read once and checked (:func:`read_inputs`): everything its run
+    needs, in memory.
+
+    Args:
+        maps: its maps, one per job, in the order of the jobs.
+        t1: the T1-weighted image as given, or None (its jobs have none).
+        flair: the FLAIR image as given, or None.
+        mask: the given mask, or None (derived by the run).
+    """
+
+    maps: tuple[MapScan, ...]
+    t1: Volume | None
+    flair: Volume | None
+    mask: Volume | None
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The patient's jobs (they share :attr:`Job.anatomy_key`)."""
+        return tuple(scan.job for scan in self.maps)
+
+
+def _patient_scans(maps: Sequence[MapScan], volumes: Mapping[Path, Volume]) -> list[PatientScan]:
+    """The checked maps grouped by patient (their anatomy), in the order of their first job,
+    each with its anatomy from ``volumes`` (every file read, by path)."""
+    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[MapScan]] = {}
+    for scan in maps:
+        groups.setdefault(scan.job.anatomy_key, []).append(scan)
+    return [
+        PatientScan(
+            maps=tuple(members),
+            t1=None if t1 is None else volumes[t1],
+            flair=None if flair is None else volumes[flair],
+            mask=None if mask is None else volumes[mask],
+        )
+        for (t1, flair, mask, _), members in groups.items()
+    ]
 
 
 def measured_volume(lr: Volume, acquisition: Acquisition) -> Volume:
@@ -345,15 +402,6 @@ SD_RELATIVE_MIN = 1e-3
 fraction, or an SD of another map)."""
 
 
-def fit_sd(job: Job, lr: np.ndarray) -> np.ndarray:
-    """The SD map of a job's fit in the map's units (``job.sd``, converted from percent of
-    ``lr`` when :attr:`Job.sd_percent`), ``(n_y, n_x, S)`` float64."""
-    if job.sd is None:
-        raise ValueError(f"{job.met}: the job has no SD map")
-    volume = read_volume(job.sd, "an SD map of the low-resolution fit")
-    return sd_in_map_units(volume.data, lr, job.sd_percent)
-
-
 def _check_sd_units(sd_path: Path, job: Job, sd: np.ndarray, lr: np.ndarray) -> None:
     """Refuse an SD map whose median is larger than the map's (relative SD > 100 %)."""
     measured = lr != 0
@@ -389,10 +437,17 @@ def _check_sd_units(sd_path: Path, job: Job, sd: np.ndarray, lr: np.ndarray) -> 
         )
 
 
-def _check_sd(sd: Path, job: Job, lr: Volume, acquisition: Acquisition) -> None:
-    """The SD map of a fit: on the map's grid, values >= 0 (finite: :func:`read_volume`),
-    and of a plausible size against the map (:func:`_check_sd_units`)."""
-    volume = read_volume(sd, "an SD map of the low-resolution fit")
+def _check_sd(
+    sd: Path, volume: Volume, job: Job, lr: Volume, acquisition: Acquisition
+) -> np.ndarray:
+    """The SD map ``volume`` of a fit (the file ``sd``) in the map's units (``job.sd``,
+    converted from percent of ``lr`` when :attr:`Job.sd_percent`), float64 ``(n_y, n_x,
+    S)``, once checked: on the map's grid, values >= 0 (finite: :func:`read_volume`), and of
+    a plausible size against the map (:func:`_check_sd_units`).
+
+    Raises:
+        UserError: naming the file.
+    """
     if not _same_grid(_header(volume), _header(lr)):
         difference = _grid_difference(_header(volume), _header(lr), f"its map {job.met.name}")
         raise UserError(f"{sd}: {difference}; give the SD on the map's grid")
@@ -404,7 +459,9 @@ def _check_sd(sd: Path, job: Job, lr: Volume, acquisition: Acquisition) -> None:
             f"{argument('uncertainty')} fit needs the map and its SD at the acquisition grid "
             "(or use tta)"
         )
-    _check_sd_units(sd, job, sd_in_map_units(volume.data, lr.data, job.sd_percent), lr.data)
+    in_map_units = sd_in_map_units(volume.data, lr.data, job.sd_percent)
+    _check_sd_units(sd, job, in_map_units, lr.data)
+    return in_map_units
 
 
 def _grid_difference(a: _Header, b: _Header, other: str) -> str:
@@ -429,15 +486,36 @@ def _check_anatomy_values(path: Path, volume: Volume, what: str) -> None:
         )
 
 
-def check_inputs(
+def _acquired(acquired_n: int | Sequence[int] | None) -> tuple[int, int] | None:
+    """The size ``(n_y, n_x)`` zero-filled maps were acquired at: one size for both axes,
+    or two; None when not given.
+
+    Raises:
+        UserError: not one or two sizes >= ``MIN_N``, naming the argument.
+    """
+    if acquired_n is None:
+        return None
+    pair = [acquired_n] if isinstance(acquired_n, int) else list(acquired_n)
+    if len(pair) == 1:
+        pair *= 2
+    if len(pair) != 2 or min(pair) < MIN_N:
+        raise UserError(
+            f"{argument('acquired_n')}: give one or two sizes (n_y n_x) >= {MIN_N}, got "
+            f"{acquired_n}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def read_inputs(
     jobs: Sequence[Job],
     grid: GridChoice | Sequence[int] = GridChoice(),  # noqa: B008 (immutable)
     *,
     acquired_n: int | Sequence[int] | None = None,
     trained_n: Sequence[int] = (),
     trained: TrainedRange | None = None,
-) -> Checked:
-    """Read every input once and check types, values, sizes, acquisitions and coverage.
+) -> list[PatientScan]:
+    """Read every input file once and check types, values, sizes, acquisitions, SD maps and
+    coverage; what was read is the patients' scans.
 
     Args:
         jobs: the planned jobs.
@@ -450,30 +528,21 @@ def check_inputs(
             when a map's ``n`` or output grid lies outside them).
 
     Returns:
-        The acquisition of every map file.
+        A scan per patient (the jobs that share :attr:`Job.anatomy_key`), in the order of
+        their first job.
 
     Raises:
         UserError: naming the first bad file and what is accepted.
     """
     choice = grid if isinstance(grid, GridChoice) else GridChoice(grid=(grid[0], grid[1]))
     volumes: dict[Path, Volume] = {}
-    acquisitions: Checked = {}
+    acquisitions: dict[Path, Acquisition] = {}
     outside: dict[Path, str] = {}
-    acquired = None
-    if acquired_n is not None:
-        pair = [acquired_n] if isinstance(acquired_n, int) else list(acquired_n)
-        if len(pair) == 1:
-            pair *= 2
-        if len(pair) != 2 or min(pair) < MIN_N:
-            raise UserError(
-                f"{argument('acquired_n')}: give one or two sizes (n_y n_x) >= {MIN_N}, got "
-                f"{acquired_n}"
-            )
-        acquired = (int(pair[0]), int(pair[1]))
+    acquired = _acquired(acquired_n)
 
-    def read(path: Path, what: str) -> Volume:
+    def read(path: Path, what: str, check_shape: ShapeCheck | None = None) -> Volume:
         if path not in volumes:
-            volume = read_volume(path, what)
+            volume = read_volume(path, what, check_shape)
             if what == "a mask" and not np.any(volume.data):
                 raise UserError(f"{path}: empty mask; give a mask with the brain set to 1")
             if what in _ANATOMY:
@@ -481,12 +550,17 @@ def check_inputs(
             volumes[path] = volume
         return volumes[path]
 
+    maps: list[MapScan] = []
     per_patient: dict[Path, _Header] = {}
     stored: dict[Path, tuple[Path, _Header]] = {}  # the first map of each patient, as stored
     covered: set[Path] = set()
     for job in jobs:
-        _check_map_grid(job.met, choice.grid, acquired)
-        lr = read(job.met, "a low-resolution map (n_y, n_x, slices)")
+        fits = (
+            None
+            if choice.grid is None
+            else partial(_check_map_grid, job.met, choice.grid, acquired)
+        )
+        lr = read(job.met, "a low-resolution map (n_y, n_x, slices)", fits)
         if min(lr.data.shape[:2]) < MIN_N:
             raise UserError(
                 f"{job.met}: map grid {lr.data.shape[0]}x{lr.data.shape[1]} is too small; the "
@@ -507,8 +581,11 @@ def check_inputs(
             except ValueError as err:
                 raise UserError(f"{job.met}: {err}") from None
         acquisition = acquisitions[job.met]
+        sd = None
         if job.sd is not None:
-            _check_sd(job.sd, job, lr, acquisition)
+            sd_volume = read(job.sd, "an SD map of the low-resolution fit")
+            sd = _check_sd(job.sd, sd_volume, job, lr, acquisition)
+        maps.append(MapScan(job, lr, acquisition, sd))
         lr_affine = _measured_affine(lr.affine, acquisition)
         measured_shape = (*acquisition.n, lr.data.shape[2])
         try:
@@ -526,22 +603,36 @@ def check_inputs(
             )
         images = [(job.t1, _ANATOMY[0]), (job.flair, _ANATOMY[1])]
         headers = [(path, *_header(read(path, what))) for path, what in images if path is not None]
-        if job.mask_out in covered:
-            continue
-        covered.add(job.mask_out)
-        brain = None
-        if job.mask is not None:
-            mask = read(job.mask, "a mask")
-            on_grid = mask_on_grid(mask, out_grid)
-            if not on_grid.any():
-                raise UserError(
-                    f"{job.mask}: no voxel of the map's grid is inside the mask; "
-                    "check that it is co-registered to the map"
-                )
-            brain = (job.mask, on_grid)
-        anatomy_coverage(headers, out_grid, brain, job.met.name)
+        mask = None if job.mask is None else (job.mask, read(job.mask, "a mask"))
+        if job.mask_out not in covered:
+            covered.add(job.mask_out)
+            _check_coverage(headers, out_grid, mask, job.met.name)
     _warn_extrapolation(acquisitions, outside, trained)
-    return acquisitions
+    return _patient_scans(maps, volumes)
+
+
+def _check_coverage(
+    images: Sequence[tuple[Path, tuple[int, ...], np.ndarray]],
+    out_grid: tuple[tuple[int, int, int], np.ndarray],
+    mask: tuple[Path, Volume] | None,
+    where: str,
+) -> None:
+    """What T1 and FLAIR cover of a patient's output grid (:func:`anatomy_coverage`), with
+    its given mask (file and volume) on that grid.
+
+    Raises:
+        UserError: a mask with no voxel on the grid, or what :func:`anatomy_coverage` refuses.
+    """
+    brain = None
+    if mask is not None:
+        on_grid = mask_on_grid(mask[1], out_grid)
+        if not on_grid.any():
+            raise UserError(
+                f"{mask[0]}: no voxel of the map's grid is inside the mask; "
+                "check that it is co-registered to the map"
+            )
+        brain = (mask[0], on_grid)
+    anatomy_coverage(images, out_grid, brain, where)
 
 
 def _option(choice: GridChoice) -> str:
@@ -557,7 +648,7 @@ _ANATOMY = ("a T1-weighted image", "a FLAIR image")
 
 
 def _warn_extrapolation(
-    acquisitions: Checked, grids: dict[Path, str], trained: TrainedRange | None
+    acquisitions: Mapping[Path, Acquisition], grids: dict[Path, str], trained: TrainedRange | None
 ) -> None:
     """One warning for the maps whose size (or output grid) the model was not trained on:
     from the trained ranges when the header records them (``grids``: what lies outside, per

@@ -1,4 +1,8 @@
-"""Step 3 of a prediction: load the model, check, super-resolve every job, commit the files."""
+"""Step 3 of a prediction: load the model, super-resolve every patient's scan, commit the files.
+
+:func:`run_jobs` works on the in-memory scans of :func:`mrsisr.predict.checks.read_inputs`
+(read there, or by the caller before the model is loaded) and opens no input file itself.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from tqdm import tqdm
 from mrsisr.adapt import AdaptSettings, Scan
 from mrsisr.adapt import adapt as run_adaptation
 from mrsisr.atomic import FileTransaction, FolderBusy
-from mrsisr.data.nifti import Volume, read_volume
+from mrsisr.data.nifti import Volume
 from mrsisr.errors import UserError, argument
 from mrsisr.inference import (
     Anatomy,
@@ -29,17 +33,16 @@ from mrsisr.inference import (
 from mrsisr.machine import cpu_threads
 from mrsisr.options import parse_enum
 from mrsisr.predict.checks import (
-    Checked,
+    PatientScan,
     anatomy_coverage,
     check_brain_covered,
     check_draws,
-    check_inputs,
     check_outputs,
     check_registration,
-    fit_sd,
     mask_on_grid,
     measured_mask,
     measured_volume,
+    read_inputs,
     resolve_model,
 )
 from mrsisr.predict.outputs import (
@@ -53,7 +56,7 @@ from mrsisr.provenance import FileHashes
 from mrsisr.selfcheck import Calibration, self_check
 from mrsisr.uncertainty import DEFAULT_DRAWS, super_resolve_with_uncertainty
 
-__all__ = ["load_predictor", "read_scans", "run_jobs"]
+__all__ = ["adaptation_scans", "load_predictor", "run_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +117,13 @@ def run_jobs(
     seed: int = 0,
     calibration: Calibration | str = Calibration.self_check,
     adapt: AdaptSettings | None = None,
-    checked: Checked | None = None,
+    scans: Sequence[PatientScan] | None = None,
     grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> list[Path]:
     """Check every job's files, super-resolve, and write all outputs atomically (all or none).
+
+    The inputs are read once (:func:`mrsisr.predict.checks.read_inputs`); every patient is
+    super-resolved from its in-memory scan.
 
     Args:
         jobs: from :func:`mrsisr.predict.plan_jobs` (or built directly, e.g. by the demo).
@@ -136,11 +142,11 @@ def run_jobs(
         adapt: fine-tune the model on each patient's maps first, with these settings
             (:func:`mrsisr.adapt.adapt`) and use the adapted model where the held-out
             self-check gain rose; the sidecars say which model was used.
-        checked: what :func:`mrsisr.predict.checks.check_inputs` found, when the caller
-            checked the inputs already (before loading the model); None: checked here.
+        scans: :func:`mrsisr.predict.checks.read_inputs` of ``jobs``, when the caller read
+            the inputs already (before loading the model); None: read here.
         grid: how each patient's output grid is chosen (:class:`~mrsisr.inference.
             GridChoice`: by default :func:`~mrsisr.inference.default_grid`, or a grid or a
-            voxel size); ``checked`` must have been made with the same choice.
+            voxel size); ``scans`` must have been read with the same choice.
 
     Returns:
         The files written (masks and maps), in the order they were computed.
@@ -148,12 +154,15 @@ def run_jobs(
     Raises:
         UserError: for any bad input or existing output, before anything is computed (or,
             for a mask with no voxel on the map's grid, when it is found; nothing is written).
+        ValueError: ``scans`` that are not those of ``jobs``.
     """
     jobs = list(jobs)
     calibration = parse_enum(Calibration, calibration, "calibration")
     check_draws(draws, seed)
     check_outputs(jobs, overwrite)
-    patients = _patients(jobs, predictor)
+    _check_images(jobs, predictor)
+    if scans is not None:
+        _check_scans_of(jobs, scans)
     hashes = FileHashes()
     with (
         tqdm(total=len(jobs), disable=not progress, unit="map", desc="super-resolving") as bar,
@@ -161,22 +170,23 @@ def run_jobs(
     ):
         _reserve(files, jobs)
         check_outputs(jobs, overwrite)  # again under the lock: another run may just have written
-        acquisitions = checked or check_inputs(
-            jobs,
-            grid,
-            acquired_n=acquired_n,
-            trained_n=predictor.trained_n,
-            trained=predictor.trained,
-        )
+        if scans is None:
+            scans = read_inputs(
+                jobs,
+                grid,
+                acquired_n=acquired_n,
+                trained_n=predictor.trained_n,
+                trained=predictor.trained,
+            )
         for root in dict.fromkeys(job.bids_root for job in jobs if job.bids_root):
             write_dataset_description(files, root)
-        for members in patients:
-            patient = _prepare_patient(predictor, members, acquisitions, register, grid)
-            write_mask(files, members[0].mask_out, patient.anatomy.mask, patient.affine)
-            used, adapted = _adapted(predictor, members, patient, adapt)
-            for job in members:
+        for scan in scans:
+            patient = _prepare_patient(predictor, scan, register, grid)
+            write_mask(files, scan.jobs[0].mask_out, patient.anatomy.mask, patient.affine)
+            used, adapted = _adapted(predictor, scan.jobs, patient, adapt)
+            for item in scan.maps:
                 checks = {
-                    "acquisition": acquisitions[job.met].record(),
+                    "acquisition": item.acquisition.record(),
                     "output_grid": grid.record(),
                     **patient.checks,
                 }
@@ -184,12 +194,13 @@ def run_jobs(
                     checks["adaptation"] = adapted
                 context = (command_line, hashes, checks)
                 _run_one(
-                    job,
+                    item.job,
                     used,
                     patient.anatomy,
                     files,
-                    patient.maps[job.met],
+                    patient.maps[item.job.met],
                     context,
+                    fit_sd=item.sd,
                     draws=draws,
                     seed=seed,
                     calibration=calibration,
@@ -228,42 +239,50 @@ def _adapted(
     return dataclasses.replace(predictor, model=result.model), record
 
 
-def read_scans(
-    jobs: Sequence[Job],
+def adaptation_scans(
+    scans: Sequence[PatientScan],
     predictor: Predictor,
-    checked: Checked,
     register: bool = False,
     grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> list[Scan]:
-    """Every job's map with its patient's anatomy on its output grid, read and checked as
-    :func:`run_jobs` reads them (for :func:`mrsisr.adapt.adapt`); nothing is written.
+    """Every map of the patients' scans with its patient's anatomy on its output grid, made
+    as :func:`run_jobs` makes them (for :func:`mrsisr.adapt.adapt`); nothing is written.
 
     Args:
-        jobs: from :func:`mrsisr.predict.plan_jobs` (their outputs are not used).
+        scans: :func:`mrsisr.predict.checks.read_inputs` of the jobs (their outputs are not
+            used).
         predictor: the model (whose images the anatomy must have).
-        checked: :func:`mrsisr.predict.checks.check_inputs` of the jobs.
         register: move T1 and FLAIR by the misregistration estimated against the maps.
         grid: how the output grid is chosen (as for :func:`run_jobs`).
 
     Raises:
         UserError: as :func:`run_jobs` for a bad input.
     """
-    scans = []
-    for members in _patients(jobs, predictor):
-        patient = _prepare_patient(predictor, members, checked, register, grid)
-        for job in members:
-            scans.append(Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy))
-    return scans
+    _check_images([job for scan in scans for job in scan.jobs], predictor)
+    adaptation = []
+    for scan in scans:
+        patient = _prepare_patient(predictor, scan, register, grid)
+        for job in scan.jobs:
+            adaptation.append(Scan(patient.maps[job.met].data, job.metabolite, patient.anatomy))
+    return adaptation
 
 
-def _patients(jobs: Sequence[Job], predictor: Predictor) -> list[list[Job]]:
-    """The jobs grouped by patient (their anatomy), in order, once the model is known to
-    accept every job's images (:meth:`~mrsisr.inference.Predictor.check_images`)."""
-    groups: dict[tuple[Path | None, Path | None, Path | None, Path], list[Job]] = {}
+def _check_images(jobs: Sequence[Job], predictor: Predictor) -> None:
+    """Refuse a job whose images the model does not accept
+    (:meth:`~mrsisr.inference.Predictor.check_images`)."""
     for job in jobs:
         predictor.check_images((job.t1 is not None, job.flair is not None))
-        groups.setdefault(job.anatomy_key, []).append(job)
-    return list(groups.values())
+
+
+def _check_scans_of(jobs: Sequence[Job], scans: Sequence[PatientScan]) -> None:
+    """Refuse scans read for other jobs: the run writes only the outputs it checked.
+
+    Raises:
+        ValueError: the scans do not hold exactly ``jobs``.
+    """
+    scanned = sorted(id(job) for scan in scans for job in scan.jobs)
+    if scanned != sorted(map(id, jobs)):
+        raise ValueError("scans must be read_inputs() of the jobs run")
 
 
 class _Patient(NamedTuple):
@@ -280,17 +299,17 @@ class _Patient(NamedTuple):
 
 def _prepare_patient(
     predictor: Predictor,
-    members: Sequence[Job],
-    acquisitions: Checked,
+    scan: PatientScan,
     register: bool,
     grid: GridChoice = GridChoice(),  # noqa: B008 (immutable)
 ) -> _Patient:
-    """Read a patient's maps and anatomy, check and correct the registration, check what the
-    anatomy covers, and make the mask used: the brain mask where every map was measured.
-    Everything is on the patient's output grid (``grid``; the maps of a patient share it)."""
+    """From a patient's scan: check and correct the registration, check what the anatomy
+    covers, and make the mask used: the brain mask where every map was measured. Everything
+    is on the patient's output grid (``grid``; the maps of a patient share it)."""
+    members = scan.jobs
     job = members[0]
-    stored = [read_volume(member.met, "a low-resolution map") for member in members]
-    maps = {m.met: measured_volume(lr, acquisitions[m.met]) for m, lr in zip(members, stored)}
+    stored = [item.volume for item in scan.maps]
+    maps = {item.job.met: measured_volume(item.volume, item.acquisition) for item in scan.maps}
     first = maps[job.met]
     out_grid = output_geometry(
         first.data.shape, first.affine, grid.of(first.data.shape, first.affine)
@@ -300,8 +319,7 @@ def _prepare_patient(
         "quality": [m.source.quality if m.source else None for m in members],
         "excitation": [m.source.excitation if m.source else None for m in members],
     }
-    t1 = read_volume(job.t1, "a T1-weighted image") if job.t1 else None
-    flair = read_volume(job.flair, "a FLAIR image") if job.flair else None
+    t1, flair = scan.t1, scan.flair
     where = job.patient or job.met.name
     if t1 is not None and flair is not None:
         motion, registration = check_registration(
@@ -326,7 +344,7 @@ def _prepare_patient(
             images[path] = Volume(volume.data, affine)
     t1 = images.get(job.t1) if job.t1 is not None else None
     flair = images.get(job.flair) if job.flair is not None else None
-    mask = read_volume(job.mask, "a mask") if job.mask else None
+    mask = scan.mask
     covered, coverage = anatomy_coverage(
         [(path, image.data.shape, image.affine) for path, image in images.items()],
         out_grid,
@@ -395,16 +413,19 @@ def _run_one(
     files: FileTransaction,
     lr: Volume,
     context: tuple[Sequence[str], FileHashes, dict[str, dict | None]],
+    fit_sd: np.ndarray | None = None,
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     calibration: Calibration = Calibration.self_check,
 ) -> None:
     """Super-resolve one map (``lr``, cut back to its acquisition) at every λ and write the
     result(s) with their sidecars; ``context`` is the command line, the hash cache and the
-    checks' results. With ``job.uncertainty`` the mean and SD of :mod:`mrsisr.uncertainty`
-    are written (the SD beside each output). With the ``self-check`` calibration the
-    network's detail is weighted by what :func:`mrsisr.selfcheck.self_check` finds on the
-    map (the same weights at every λ), and the check goes into the sidecar."""
+    checks' results, ``fit_sd`` the SD of the map's fit in its units
+    (:attr:`~mrsisr.predict.checks.MapScan.sd`, for ``job.uncertainty`` ``fit``). With
+    ``job.uncertainty`` the mean and SD of :mod:`mrsisr.uncertainty` are written (the SD
+    beside each output). With the ``self-check`` calibration the network's detail is weighted
+    by what :func:`mrsisr.selfcheck.self_check` finds on the map (the same weights at every
+    λ), and the check goes into the sidecar."""
     shape, affine = output_geometry(lr.data.shape, lr.affine, anatomy.grid)
     log.info(
         "%s %s: %s -> %s, lambda = %s",
@@ -430,7 +451,7 @@ def _run_one(
             job.metabolite,
             anatomy,
             job.sharpness,
-            sd=fit_sd(job, lr.data) if job.sd else None,
+            sd=fit_sd,
             draws=draws,
             rng=np.random.default_rng(seed),
             detail_weights=weights,
