@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mrsisr import kspace
+from mrsisr.data.inputs import network_inputs
 from mrsisr.inference import (
     Anatomy,
     Predictor,
@@ -138,6 +139,37 @@ def test_a_network_that_adds_nothing_gives_zero_filling_whatever_lies_outside_th
     zero_filled = np.moveaxis(kspace.zero_fill(np.moveaxis(lr, 2, 0), GRID), 0, 2)
     for volume in out:
         np.testing.assert_allclose(volume, zero_filled, rtol=0, atol=1e-5 * lr.max())
+
+
+def test_inside_the_mask_the_output_is_the_networks_own_estimate(predictor: Predictor) -> None:
+    """The final float64 data consistency only corrects float32's rounding inside the mask:
+    there the output is the generator's data-consistent estimate, times the scale."""
+    rng = np.random.default_rng(3)
+    measured = rng.uniform(0.5, 5.0, (2, 14, 18))
+    anatomy = anatomy_for((*GRID, 2))
+    mask = np.moveaxis(anatomy.mask, 2, 0)
+    prepared = network_inputs(
+        kspace.zero_fill(measured, GRID),
+        np.moveaxis(anatomy.t1, 2, 0),
+        np.moveaxis(anatomy.flair, 2, 0),
+        mask,
+    )
+    out = predictor.infer(prepared, measured, 2, (0.04,))[0]
+    inputs = torch.from_numpy(prepared.inputs)
+    with torch.no_grad():
+        own = (
+            predictor.model(
+                *(inputs[:, c : c + 1] for c in range(4)),
+                torch.tensor([[14, 18]] * 2),
+                torch.tensor([2, 2]),
+                torch.tensor([0.04, 0.04]),
+            )[:, 0]
+            .double()
+            .numpy()
+            * prepared.scale[:, None, None]
+        )
+    np.testing.assert_allclose(out[mask], own[mask], rtol=0, atol=1e-5 * measured.max())
+    assert np.abs(out[~mask]).max() > 0  # outside, the estimate is not zeroed
 
 
 def test_super_resolve_keeps_units(predictor: Predictor) -> None:

@@ -777,9 +777,9 @@ class Predictor:
 
         The one way a generator runs on slices outside training: ``predict``, the demo, the
         uncertainty estimates, the self-check, adaptation's check and the evaluation. The
-        network's normalised estimate (:meth:`estimate`), completed outside the mask by the
-        zero-filled input (:func:`outside_mask_as_input`), is multiplied by each slice's scale
-        and made data-consistent with the measured slice in float64
+        network's normalised estimate (:meth:`estimate`), masked only where nothing was
+        measured (:func:`measured_region_as_mask`), is multiplied by each slice's scale and
+        made data-consistent with the measured slice in float64
         (:func:`mrsisr.kspace.data_consistency`), so ``degrade(out, n) == measured``.
 
         Args:
@@ -798,16 +798,14 @@ class Predictor:
         Returns:
             ``(L, B, N_y, N_x)`` float64 in the measured slices' units.
         """
-        inputs, scale = prepared
+        inputs, scale = measured_region_as_mask(prepared.inputs, measured), prepared.scale
         rows, n = len(measured), measured.shape[-2:]
         if symmetry is not None:
             inputs, n = symmetry.apply(inputs), symmetry.size(n)
             cond_n = None if cond_n is None else symmetry.size(cond_n)
         sizes = np.broadcast_to(np.array(n), (rows, 2))
         seen = None if cond_n is None else np.broadcast_to(np.array(cond_n), (rows, 2))
-        estimate = outside_mask_as_input(
-            self.estimate(inputs, sizes, met, lams, present, seen), inputs
-        )
+        estimate = self.estimate(inputs, sizes, met, lams, present, seen)
         if symmetry is not None:
             estimate = symmetry.invert(estimate)
         return kspace.data_consistency(estimate * scale[None, :, None, None], measured)
@@ -877,26 +875,32 @@ class Predictor:
         return out
 
 
-def outside_mask_as_input(estimate: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """The network's estimate inside the mask, the zero-filled input outside it.
+def measured_region_as_mask(inputs: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The inputs with the region the slices were measured in as their mask.
 
-    The generator's output is zero outside the mask (it says nothing there). Made
-    data-consistent as it is, that zero would be a step wherever the map has signal outside
-    the mask (a lipid-like rim at the brain's edge, a mask tighter than the map), and the
-    step's missing low frequencies, restored from the measurement, would ring into the brain.
-    Outside the mask the output is therefore the zero-filled map, which data consistency
-    leaves unchanged: a network that adds nothing gives zero-filling, whatever lies outside.
+    The mask is no input of the network: the generator only multiplies its data-consistent
+    estimate by it (:meth:`mrsisr.nn.unet.MultiEncoderUNet.forward`), and training scores
+    that estimate inside the mask. Made data-consistent again after a brain mask, the masked
+    estimate has a step wherever the map has signal outside the mask (a lipid-like rim, a mask
+    tighter than the map), and the step's low frequencies, restored from the measurement, ring
+    into the brain. Masked by where the map was measured (non-zero,
+    :func:`mrsisr.acquisition.measured_on_grid`; the whole grid for a slice measured at every
+    voxel), the estimate is the network's own wherever there is data, so the final data consistency changes it there only by float32's rounding,
+    and zero where there is none (outside a PRESS box, a slice of zeros).
 
     Args:
-        estimate: ``(L, B, N_y, N_x)`` normalised estimates (:meth:`Predictor.estimate`).
-        inputs: ``(B, 4, N_y, N_x)`` their inputs: the normalised zero-filled map and the mask
-            are channels 0 and 3 (:func:`mrsisr.data.inputs.network_inputs`).
+        inputs: ``(B, 4, N_y, N_x)`` network inputs, the mask in channel 3
+            (:func:`mrsisr.data.inputs.network_inputs`).
+        measured: ``(B, n_y, n_x)`` the measured slices.
 
     Returns:
-        ``(L, B, N_y, N_x)`` float64.
+        A copy whose channel 3 is the measured region.
     """
-    inside = inputs[None, :, 3] > 0.5
-    return np.where(inside, estimate, inputs[None, :, 0].astype(np.float64))
+    measured_somewhere = measured_on_grid(measured, inputs.shape[-2:])
+    measured_somewhere[(measured != 0).all(axis=(-2, -1))] = True  # every voxel: no edge
+    region = inputs.copy()
+    region[:, 3] = measured_somewhere
+    return region
 
 
 def presence_flags(

@@ -33,8 +33,8 @@ class Oracle:
 
 class ZeroFilledNet(nn.Module):
     """A generator that returns its (normalised) zero-filled input, inside the mask only with
-    ``masked``. Data consistency gives zero-filling back exactly, masked or not: outside the
-    mask the output is the zero-filled input (:func:`mrsisr.inference.outside_mask_as_input`)."""
+    ``masked``. Data consistency gives zero-filling back exactly, masked or not: the network
+    runs masked by where the map was measured (:func:`mrsisr.inference.measured_region_as_mask`)."""
 
     def __init__(self, masked: bool = False) -> None:
         super().__init__()
