@@ -885,8 +885,10 @@ def measured_region_as_mask(inputs: np.ndarray, measured: np.ndarray) -> np.ndar
     tighter than the map), and the step's low frequencies, restored from the measurement, ring
     into the brain. Masked by where the map was measured (non-zero,
     :func:`mrsisr.acquisition.measured_on_grid`; the whole grid for a slice measured at every
-    voxel), the estimate is the network's own wherever there is data, so the final data consistency changes it there only by float32's rounding,
-    and zero where there is none (outside a PRESS box, a slice of zeros).
+    voxel), the estimate is the network's own wherever there is data, so the final data
+    consistency changes it there only by float32's rounding, and zero where there is none
+    (outside a PRESS box, a slice of zeros). A map that is zero outside its own fit mask is
+    thus masked by that mask: its data say the map is zero there.
 
     Args:
         inputs: ``(B, 4, N_y, N_x)`` network inputs, the mask in channel 3
