@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from mrsisr import kspace
-from mrsisr.data.inputs import network_inputs
 from mrsisr.inference import (
     Anatomy,
     Predictor,
@@ -118,58 +117,6 @@ def test_super_resolve_is_data_consistent_per_slice(predictor: Predictor, n) -> 
     for volume in out:
         back = kspace.degrade(np.moveaxis(volume.astype(np.float64), 2, 0), n)
         np.testing.assert_allclose(back, np.moveaxis(lr, 2, 0), atol=1e-5 * lr.max())
-
-
-class _AddsNothing(torch.nn.Module):
-    """A generator that returns its input, masked as the real one's output is."""
-
-    def forward(self, lr: torch.Tensor, t1, flair, mask: torch.Tensor, *conditions, **kw):
-        return lr * mask
-
-
-@pytest.mark.parametrize("n", [(16, 16), (12, 20)])
-def test_a_network_that_adds_nothing_gives_zero_filling_whatever_lies_outside_the_mask(
-    n: tuple[int, int],
-) -> None:
-    """The maps have signal everywhere, the mask covers part of the grid: the masked output's
-    step at the mask's edge must not ring into the brain through data consistency."""
-    lr = _lr_volume(n, 2, seed=7)
-    anatomy = anatomy_for((*GRID, 2))
-    out = Predictor(_AddsNothing(), GRID).super_resolve(lr, "NAA", anatomy, (0.0, 0.05))
-    zero_filled = np.moveaxis(kspace.zero_fill(np.moveaxis(lr, 2, 0), GRID), 0, 2)
-    for volume in out:
-        np.testing.assert_allclose(volume, zero_filled, rtol=0, atol=1e-5 * lr.max())
-
-
-def test_inside_the_mask_the_output_is_the_networks_own_estimate(predictor: Predictor) -> None:
-    """The final float64 data consistency only corrects float32's rounding inside the mask:
-    there the output is the generator's data-consistent estimate, times the scale."""
-    rng = np.random.default_rng(3)
-    measured = rng.uniform(0.5, 5.0, (2, 14, 18))
-    anatomy = anatomy_for((*GRID, 2))
-    mask = np.moveaxis(anatomy.mask, 2, 0)
-    prepared = network_inputs(
-        kspace.zero_fill(measured, GRID),
-        np.moveaxis(anatomy.t1, 2, 0),
-        np.moveaxis(anatomy.flair, 2, 0),
-        mask,
-    )
-    out = predictor.infer(prepared, measured, 2, (0.04,))[0]
-    inputs = torch.from_numpy(prepared.inputs)
-    with torch.no_grad():
-        own = (
-            predictor.model(
-                *(inputs[:, c : c + 1] for c in range(4)),
-                torch.tensor([[14, 18]] * 2),
-                torch.tensor([2, 2]),
-                torch.tensor([0.04, 0.04]),
-            )[:, 0]
-            .double()
-            .numpy()
-            * prepared.scale[:, None, None]
-        )
-    np.testing.assert_allclose(out[mask], own[mask], rtol=0, atol=1e-5 * measured.max())
-    assert np.abs(out[~mask]).max() > 0  # outside, the estimate is not zeroed
 
 
 def test_super_resolve_keeps_units(predictor: Predictor) -> None:

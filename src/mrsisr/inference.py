@@ -777,9 +777,8 @@ class Predictor:
 
         The one way a generator runs on slices outside training: ``predict``, the demo, the
         uncertainty estimates, the self-check, adaptation's check and the evaluation. The
-        network's normalised estimate (:meth:`estimate`), masked only where nothing was
-        measured (:func:`measured_region_as_mask`), is multiplied by each slice's scale and
-        made data-consistent with the measured slice in float64
+        network's normalised estimate (:meth:`estimate`) is multiplied by each slice's scale
+        and made data-consistent with the measured slice in float64
         (:func:`mrsisr.kspace.data_consistency`), so ``degrade(out, n) == measured``.
 
         Args:
@@ -798,7 +797,7 @@ class Predictor:
         Returns:
             ``(L, B, N_y, N_x)`` float64 in the measured slices' units.
         """
-        inputs, scale = measured_region_as_mask(prepared.inputs, measured), prepared.scale
+        inputs, scale = prepared
         rows, n = len(measured), measured.shape[-2:]
         if symmetry is not None:
             inputs, n = symmetry.apply(inputs), symmetry.size(n)
@@ -873,36 +872,6 @@ class Predictor:
                 for (li, r), value in zip(chunk, values):
                     out[li, r] = value
         return out
-
-
-def measured_region_as_mask(inputs: np.ndarray, measured: np.ndarray) -> np.ndarray:
-    """The inputs with the region the slices were measured in as their mask.
-
-    The mask is no input of the network: the generator only multiplies its data-consistent
-    estimate by it (:meth:`mrsisr.nn.unet.MultiEncoderUNet.forward`), and training scores
-    that estimate inside the mask. Made data-consistent again after a brain mask, the masked
-    estimate has a step wherever the map has signal outside the mask (a lipid-like rim, a mask
-    tighter than the map), and the step's low frequencies, restored from the measurement, ring
-    into the brain. Masked by where the map was measured (non-zero,
-    :func:`mrsisr.acquisition.measured_on_grid`; the whole grid for a slice measured at every
-    voxel), the estimate is the network's own wherever there is data, so the final data
-    consistency changes it there only by float32's rounding, and zero where there is none
-    (outside a PRESS box, a slice of zeros). A map that is zero outside its own fit mask is
-    thus masked by that mask: its data say the map is zero there.
-
-    Args:
-        inputs: ``(B, 4, N_y, N_x)`` network inputs, the mask in channel 3
-            (:func:`mrsisr.data.inputs.network_inputs`).
-        measured: ``(B, n_y, n_x)`` the measured slices.
-
-    Returns:
-        A copy whose channel 3 is the measured region.
-    """
-    measured_somewhere = measured_on_grid(measured, inputs.shape[-2:])
-    measured_somewhere[(measured != 0).all(axis=(-2, -1))] = True  # every voxel: no edge
-    region = inputs.copy()
-    region[:, 3] = measured_somewhere
-    return region
 
 
 def presence_flags(
