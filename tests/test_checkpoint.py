@@ -159,6 +159,15 @@ def test_tensors_are_compared_with_the_described_model_by_name_shape_and_dtype(
         ({"config": CONFIG, "trained": {"n_min": [8, 8]}}, "'trained' must hold exactly"),
         ({"config": CONFIG, "trained": TRAINED | {"N": [64, 64]}}, r"N = \[64, 64\] is not"),
         ({"config": CONFIG, "trained": TRAINED | {"n_max": [4, 4]}}, "n_min <= n_max <= N"),
+        ({"config": CONFIG, "trained": TRAINED | {"N_min": [24, 32]}}, "both N_min and N_max"),
+        (
+            {"config": CONFIG, "trained": TRAINED | {"N_min": [24, 48], "N_max": [32, 40]}},
+            "1 <= N_min <= N_max",
+        ),
+        (
+            {"config": CONFIG, "trained": TRAINED | {"N_min": [8, 8], "N_max": [12, 12]}},
+            "n_min <= n_max <= N_max",
+        ),
     ],
 )
 def test_header_fields_are_checked(tmp_path: Path, header: dict, message: str) -> None:
@@ -273,3 +282,37 @@ def test_a_wrapped_model_is_saved_as_the_model_it_wraps(tmp_path: Path) -> None:
     loaded, _ = load_model(path)
     with torch.no_grad():
         torch.testing.assert_close(loaded(*inputs()), model(*inputs()), rtol=0, atol=0)
+
+
+def test_the_header_records_the_range_of_the_trained_grids(tmp_path: Path) -> None:
+    """n is clipped to each grid per axis; ``N`` stays the model's grid."""
+    path = tmp_path / "m.safetensors"
+    trained = TrainedRange.from_n_choices([8, 28], CONFIG["grid"], [[32, 32], [24, 40]])
+    assert trained == TrainedRange((8, 8), (28, 28), (32, 32), (24, 32), (32, 40))
+    clipped = TrainedRange.from_n_choices([8, 28], CONFIG["grid"], [[20, 40], [24, 24]])
+    assert clipped == TrainedRange((8, 8), (24, 28), (32, 32), (20, 24), (24, 40))
+    save_model(path, build_generator("full", **CONFIG), "full", CONFIG, trained=trained)
+    header = json.loads(read_safetensors_metadata(path)["mrsisr"])
+    assert header["trained"] == {
+        "n_min": [8, 8],
+        "n_max": [28, 28],
+        "N": [32, 32],
+        "N_min": [24, 32],
+        "N_max": [32, 40],
+    }
+    assert read_info(path).trained == trained
+    assert trained.grid_label() == "24x32 to 32x40"
+
+
+def test_a_header_of_the_model_grid_only_is_the_header_before_grid_ranges(tmp_path: Path) -> None:
+    """Training on the model grid (named or not) writes the three keys of older files, and
+    an older file's ``trained`` loads with no grid range."""
+    for grids in ([], [CONFIG["grid"]]):
+        trained = TrainedRange.from_n_choices([16, 8, 12], CONFIG["grid"], grids)
+        assert trained.to_dict() == TRAINED and trained.grid_min is None
+    state = build_generator("full", **CONFIG).state_dict()
+    info = read_info(
+        header_file(tmp_path / "old.safetensors", state, config=CONFIG, trained=TRAINED)
+    )
+    assert info.trained == TrainedRange((8, 8), (16, 16), (32, 32))
+    assert info.trained.grid_range == ((32, 32), (32, 32)) and info.trained.grid_label() == "32x32"

@@ -170,6 +170,14 @@ def test_describe_outside_the_trained_ranges() -> None:
     assert describe_outside(trained, (8, 8), (64, 64)) == "n 8 < 16 on y; n 8 < 16 on x"
 
 
+def test_a_grid_inside_the_trained_grid_range_is_not_outside() -> None:
+    trained = TrainedRange((16, 16), (32, 42), (64, 64), (64, 64), (64, 84))
+    assert describe_outside(trained, (32, 42), (64, 84)) is None
+    assert describe_outside(trained, (32, 32), (64, 72)) is None
+    assert describe_outside(trained, (32, 32), (64, 96)) == "N 64x96, trained 64x64 to 64x84"
+    assert describe_outside(trained, (32, 32), (48, 64)) == "N 48x64, trained 64x64 to 64x84"
+
+
 # --- the Predictor on other grids -------------------------------------------------------
 
 

@@ -14,7 +14,8 @@ a file without it (written by mrsisr 0.1.0) is read as that version's list,
 A file whose list holds the same names in another order is mapped by name: the embedding's
 rows are reordered on load, so indices are always those of ``METABOLITES``; a list with an
 unknown, missing or repeated name is refused. ``trained`` (optional) records the acquisition
-sizes ``n`` (per axis) and the output grid ``N`` the model was trained on.
+sizes ``n`` (per axis) and the output grid ``N`` the model was trained on; a model trained on
+several output grids (``data.grids``) adds their range per axis, ``N_min`` and ``N_max``.
 
 Loading reads only tensors and JSON, so a model file can never execute code. A model file is
 untrusted input: before a single weight is allocated, :func:`read_info` checks the header's
@@ -91,22 +92,72 @@ class TrainedRange:
     Args:
         n_min: smallest ``(n_y, n_x)`` seen in training.
         n_max: largest ``(n_y, n_x)`` seen in training.
-        grid: the output grid ``(N_y, N_x)``.
+        grid: the model's output grid ``(N_y, N_x)`` (its ``config.grid``).
+        grid_min: smallest output grid per axis seen in training; ``None``: ``grid``.
+        grid_max: largest output grid per axis seen in training; ``None``: ``grid``.
     """
 
     n_min: tuple[int, int]
     n_max: tuple[int, int]
     grid: tuple[int, int]
+    grid_min: tuple[int, int] | None = None
+    grid_max: tuple[int, int] | None = None
 
     @classmethod
-    def from_n_choices(cls, n_choices: Sequence[int], grid: Sequence[int]) -> TrainedRange:
-        """The range of square acquisition sizes ``n_choices`` on the output ``grid``."""
+    def from_n_choices(
+        cls, n_choices: Sequence[int], grid: Sequence[int], grids: Sequence[Sequence[int]] = ()
+    ) -> TrainedRange:
+        """The range of square acquisition sizes ``n_choices`` on the output ``grid``, or on
+        the training ``grids`` (each ``n`` clipped to the grid per axis, as the training
+        data clip it).
+
+        Args:
+            n_choices: the acquisition sizes of training.
+            grid: the model's output grid ``(N_y, N_x)``.
+            grids: the output grids of training; empty: ``grid`` only.
+
+        Returns:
+            The range; ``grid_min`` and ``grid_max`` are ``None`` when training used
+            ``grid`` only, so such a header is the same as before they existed.
+        """
+        model_grid = (int(grid[0]), int(grid[1]))
+        sizes = [(int(g[0]), int(g[1])) for g in grids] or [model_grid]
         low, high = min(n_choices), max(n_choices)
-        return cls((low, low), (high, high), (int(grid[0]), int(grid[1])))
+        n_min = tuple(min(min(low, g[axis]) for g in sizes) for axis in (0, 1))
+        n_max = tuple(max(min(high, g[axis]) for g in sizes) for axis in (0, 1))
+        grid_min = tuple(min(g[axis] for g in sizes) for axis in (0, 1))
+        grid_max = tuple(max(g[axis] for g in sizes) for axis in (0, 1))
+        only_grid = grid_min == grid_max == model_grid
+        return cls(
+            _pair(n_min),
+            _pair(n_max),
+            model_grid,
+            None if only_grid else _pair(grid_min),
+            None if only_grid else _pair(grid_max),
+        )
+
+    @property
+    def grid_range(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The smallest and largest trained output grid per axis."""
+        return (self.grid_min or self.grid, self.grid_max or self.grid)
+
+    def grid_label(self) -> str:
+        """The trained output grids as text: ``"64x64"``, or ``"24x32 to 32x40"``."""
+        low, high = ("x".join(map(str, size)) for size in self.grid_range)
+        return low if low == high else f"{low} to {high}"
 
     def to_dict(self) -> dict[str, list[int]]:
-        """The header's JSON form: ``{"n_min": [..], "n_max": [..], "N": [..]}``."""
-        return {"n_min": list(self.n_min), "n_max": list(self.n_max), "N": list(self.grid)}
+        """The header's JSON form: ``{"n_min": [..], "n_max": [..], "N": [..]}``, with
+        ``"N_min"`` and ``"N_max"`` when training used other grids than ``N``."""
+        fields = {"n_min": list(self.n_min), "n_max": list(self.n_max), "N": list(self.grid)}
+        if self.grid_min is not None or self.grid_max is not None:
+            low, high = self.grid_range
+            fields.update(N_min=list(low), N_max=list(high))
+        return fields
+
+
+def _pair(values: Sequence[int]) -> tuple[int, int]:
+    return int(values[0]), int(values[1])
 
 
 @dataclass(frozen=True)
@@ -326,10 +377,12 @@ def _metabolite_order(path: Path, names: Any) -> list[int] | None:
 
 
 def _trained_range(path: Path, raw: Any, grid: tuple[int, int]) -> TrainedRange | None:
-    """The checked ``trained`` field: ``1 <= n_min <= n_max <= N`` per axis, ``N`` the grid."""
+    """The checked ``trained`` field: ``N`` the grid, ``1 <= n_min <= n_max <= N_max`` and
+    ``1 <= N_min <= N_max`` per axis (``N_min`` and ``N_max``, optional, default to ``N``)."""
     if raw is None:
         return None
     keys = ("n_min", "n_max", "N")
+    grid_keys = ("N_min", "N_max")
 
     def pair(value: Any) -> bool:
         return (
@@ -338,25 +391,31 @@ def _trained_range(path: Path, raw: Any, grid: tuple[int, int]) -> TrainedRange 
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         )
 
-    if not (isinstance(raw, dict) and set(raw) == set(keys) and all(pair(raw[k]) for k in keys)):
+    if not (
+        isinstance(raw, dict)
+        and set(raw) in (set(keys), set(keys + grid_keys))
+        and all(pair(value) for value in raw.values())
+    ):
         raise UserError(
-            f"{path}: header field 'trained' must hold exactly n_min, n_max and N, each two "
-            "integers (y, x)"
+            f"{path}: header field 'trained' must hold exactly n_min, n_max and N (and "
+            "optionally both N_min and N_max), each two integers (y, x)"
         )
-    (ny_min, nx_min), (ny_max, nx_max), (size_y, size_x) = (raw[k] for k in keys)
-    trained = TrainedRange((ny_min, nx_min), (ny_max, nx_max), (size_y, size_x))
+    trained = TrainedRange(
+        *(_pair(raw[k]) for k in keys), *(_pair(raw[k]) if k in raw else None for k in grid_keys)
+    )
     if trained.grid != tuple(grid):
         raise UserError(
             f"{path}: header field 'trained': N = {list(trained.grid)} is not the model's "
             f"grid {list(grid)}"
         )
+    grid_low, grid_high = trained.grid_range
     if not all(
-        1 <= low <= high <= size
-        for low, high, size in zip(trained.n_min, trained.n_max, trained.grid)
+        1 <= low <= high <= size and 1 <= size_low <= size
+        for low, high, size_low, size in zip(trained.n_min, trained.n_max, grid_low, grid_high)
     ):
         raise UserError(
-            f"{path}: header field 'trained' must hold 1 <= n_min <= n_max <= N on each axis; "
-            f"got {raw}"
+            f"{path}: header field 'trained' must hold 1 <= n_min <= n_max <= N_max and "
+            f"1 <= N_min <= N_max on each axis (N_min and N_max default to N); got {raw}"
         )
     return trained
 

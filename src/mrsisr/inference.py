@@ -456,8 +456,9 @@ def describe_outside(
         elif value > trained.n_max[axis]:
             parts.append(f"n {value} > {trained.n_max[axis]} on {name}")
     size = (int(grid[0]), int(grid[1]))
-    if size != tuple(trained.grid):
-        parts.append(f"N {_size(size)}, trained {_size(trained.grid)}")
+    low, high = trained.grid_range
+    if not all(lo <= value <= hi for lo, value, hi in zip(low, size, high)):
+        parts.append(f"N {_size(size)}, trained {trained.grid_label()}")
     return "; ".join(parts) or None
 
 

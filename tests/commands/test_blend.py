@@ -90,6 +90,16 @@ def test_blended_range_is_the_union_on_one_grid() -> None:
     assert blended_range(a, TrainedRange((8, 8), (32, 32), (64, 84))) is None
 
 
+def test_blended_range_is_the_union_of_the_trained_grids() -> None:
+    a = TrainedRange((16, 16), (32, 32), (64, 64))
+    b = TrainedRange((8, 12), (24, 40), (64, 64), (48, 64), (64, 84))
+    union = TrainedRange((8, 12), (32, 40), (64, 64), (48, 64), (64, 84))
+    assert blended_range(a, b) == union and blended_range(b, a) == union
+    assert blended_range(a, TrainedRange((8, 8), (24, 24), (64, 64), (64, 64), (64, 64))) == (
+        TrainedRange((8, 8), (32, 32), (64, 64))
+    )
+
+
 def test_the_blend_file_holds_the_mean_weights_and_says_where_they_came_from(
     pair: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrsisr.data.augment import IDENTITY, Augmentation, apply_augmentation, draw_augmentation
+from mrsisr.data.augment import (
+    IDENTITY,
+    Augmentation,
+    apply_augmentation,
+    draw_augmentation,
+    fit_to_grid,
+)
 
 
 def expected_position(y: int, x: int, shape: tuple[int, int], aug: Augmentation):
@@ -68,3 +74,43 @@ def test_invalid_arguments_are_rejected():
         draw_augmentation(np.random.default_rng(), (8, 8), -1)
     with pytest.raises(ValueError, match="rot90"):
         apply_augmentation(np.zeros((4, 4)), Augmentation(False, 5, (0, 0)))
+
+
+def window_of(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The ``grid`` window centred on voxel ``N // 2`` per axis, zeros outside the image,
+    written with a wide zero margin and one slice (not with :func:`fit_to_grid`'s overlap)."""
+    margin = max(grid)
+    padded = np.pad(image, margin)
+    start = [margin + size // 2 - g // 2 for size, g in zip(image.shape, grid)]
+    return padded[start[0] : start[0] + grid[0], start[1] : start[1] + grid[1]]
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (35, 34)])
+@pytest.mark.parametrize("grid", [(24, 40), (40, 24), (17, 33), (32, 32), (64, 84)])
+def test_fit_to_grid_keeps_the_centre_voxel_and_the_window_around_it(shape, grid):
+    rng = np.random.default_rng(2)
+    image = rng.random(shape)
+    out = fit_to_grid(image, grid)
+    assert out.shape == grid and out.dtype == image.dtype
+    np.testing.assert_array_equal(out, window_of(image, grid))
+    centre = np.zeros(shape)
+    centre[shape[0] // 2, shape[1] // 2] = 1
+    assert np.argwhere(fit_to_grid(centre, grid)).tolist() == [[grid[0] // 2, grid[1] // 2]]
+
+
+def test_fit_to_grid_moves_every_channel_alike_and_pads_back_what_it_cropped():
+    rng = np.random.default_rng(3)
+    stack = rng.random((3, 32, 32))
+    out = fit_to_grid(stack, (24, 40))
+    assert out.shape == (3, 24, 40)
+    np.testing.assert_array_equal(out[1], fit_to_grid(stack[1], (24, 40)))
+    back = fit_to_grid(out, (32, 32))
+    np.testing.assert_array_equal(back[:, 4:28, :], stack[:, 4:28, :])
+    assert not back[:, :4].any() and not back[:, 28:].any()
+    assert fit_to_grid(stack, (32, 32)) is not stack
+
+
+@pytest.mark.parametrize("grid", [(0, 8), (8,), (-1, 4)])
+def test_fit_to_grid_refuses_a_grid_that_is_not_two_positive_sizes(grid):
+    with pytest.raises(ValueError, match="grid must be two sizes"):
+        fit_to_grid(np.zeros((8, 8)), grid)

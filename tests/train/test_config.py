@@ -151,6 +151,11 @@ def test_overrides_parse_toml_values_into_the_field_types():
         ("optim.weight_decay=nan", r"optim.weight_decay = nan"),
         ("data.lam_range=[0, inf]", r"data.lam_range"),
         ("model.channels=[8, 65536]", r"\[model\] channels must be in 1..1024"),
+        ("data.grids=[[64, 4]]", r"data.grids = \[\[64, 4\]\] must be .* pairs .* in 8..256"),
+        ("data.grids=[[64, 300]]", r"data.grids .* each in 8..256"),
+        ("data.grids=[[64, 64, 64]]", r"data.grids .* \[N_y, N_x\] pairs"),
+        ("data.grids=[[64, true]]", r"data.grids must be an integer"),
+        ("data.grids=[[64, 64], [24, 40]]", r"loss.ms_ssim_window .* 24-voxel grid"),
     ],
 )
 def test_bad_overrides_raise_one_line_user_errors(override, message):

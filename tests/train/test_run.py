@@ -6,15 +6,20 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
-from mrsisr.checkpoint import load_model
+from mrsisr.checkpoint import TrainedRange, load_model
+from mrsisr.data.cohort import Cohort
+from mrsisr.data.sampler import batch_grid
 from mrsisr.data.splits import load_splits
 from mrsisr.errors import UserError
 from mrsisr.nn.variants import Variant
+from mrsisr.train.builders import build_datasets
 from mrsisr.train.config_io import load_config
 from mrsisr.train.run import plan_run, train
 from mrsisr.train.state import load_state, save_state
@@ -45,6 +50,28 @@ def test_every_variant_trains_and_exports_a_loadable_model(variant, tiny_cohort,
     with torch.no_grad():
         out = model(batch, batch, batch, torch.ones_like(batch), n, met, torch.zeros(2))
     assert out.shape == (2, 1, 32, 32) and torch.isfinite(out).all()
+
+
+def test_a_run_on_several_grids_trains_and_records_their_range(tiny_cohort, tmp_path):
+    """Batches on a 24 x 40 grid (cropped in y, padded in x) pass the generator, the critic
+    and the loss; validation stays on the cohort's 32 x 32 grid."""
+    config = tiny(
+        "epochs=1", "batch_size=2", "steps_per_epoch=4", "data.grids=[[32, 32], [24, 40]]"
+    )
+    assert config.uses_critic
+    plan = plan_run(config, tiny_cohort, 0, tmp_path / "run")
+    train_set, val_set = build_datasets(config, Cohort.open(tiny_cohort), plan.split)
+    assert train_set.grids == ((32, 32), (24, 40)) and not val_set.other_grids
+    summary = train(plan)
+    assert summary["steps"] == 4 and torch.isfinite(torch.tensor(summary["best_val_loss"]))
+    grids = SimpleNamespace(other_grids=True, grids=((32, 32), (24, 40)))
+    drawn = {batch_grid(grids, config.seed, 0, b) for b in range(4)}
+    assert drawn == {(32, 32), (24, 40)}  # both grids went through a step
+    with safe_open(tmp_path / "run" / "best.safetensors", "pt") as file:
+        header = json.loads(file.metadata()["mrsisr"])
+    _, info = load_model(tmp_path / "run" / "best.safetensors")
+    assert info.trained == TrainedRange((8, 8), (16, 16), (32, 32), (24, 32), (32, 40))
+    assert (header["trained"]["N_min"], header["trained"]["N_max"]) == ([24, 32], [32, 40])
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ One :class:`Augmentation` is drawn per sample and applied to a stack of co-regis
 Fourier transforms that make the low-resolution input, a roll of a few voxels only wraps
 background, and no voxel is lost or invented (the augmentation is a permutation of voxels).
 The low-resolution input is computed *after* augmentation, so it always matches the target.
+
+:func:`fit_to_grid` changes the field of view instead (a centre crop or a zero pad per axis),
+to present a slice on another grid of the same voxel size.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["IDENTITY", "Augmentation", "apply_augmentation", "draw_augmentation"]
+__all__ = [
+    "IDENTITY",
+    "Augmentation",
+    "apply_augmentation",
+    "draw_augmentation",
+    "fit_to_grid",
+]
 
 
 class Augmentation(NamedTuple):
@@ -75,3 +84,38 @@ def apply_augmentation(images: np.ndarray, aug: Augmentation) -> np.ndarray:
     if aug.shift != (0, 0):
         out = np.roll(out, shift=aug.shift, axis=(-2, -1))
     return np.array(out, order="C")  # always a new array, never a view of `images`
+
+
+def fit_to_grid(images: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Centre-crop and/or zero-pad the last two axes of an image stack to ``grid``.
+
+    Per axis, voxel ``N // 2`` of the input (the centre of a centred FFT grid, frequency 0's
+    origin in image space) becomes voxel ``G // 2`` of the output: a smaller ``G`` keeps the
+    centre of the field of view, a larger one adds zeros (background) around it. The voxel
+    size is unchanged.
+
+    Args:
+        images: ``(..., N_y, N_x)`` stack of co-registered images.
+        grid: output in-plane grid ``(G_y, G_x)``, each >= 1.
+
+    Returns:
+        A new contiguous ``(..., G_y, G_x)`` array of the same dtype.
+
+    Raises:
+        ValueError: ``images`` has fewer than two axes or ``grid`` is not two positive sizes.
+    """
+    if images.ndim < 2:
+        raise ValueError(f"images must have shape (..., N_y, N_x), got {images.shape}")
+    if len(grid) != 2 or min(grid) < 1:
+        raise ValueError(f"grid must be two sizes >= 1, got {grid!r}")
+    out = np.zeros((*images.shape[:-2], int(grid[0]), int(grid[1])), dtype=images.dtype)
+    source, target = zip(*(_centred_overlap(n, g) for n, g in zip(images.shape[-2:], grid)))
+    out[..., target[0], target[1]] = images[..., source[0], source[1]]
+    return out
+
+
+def _centred_overlap(size: int, grid: int) -> tuple[slice, slice]:
+    """The input and output index ranges that overlap when ``size // 2`` maps to ``grid // 2``."""
+    offset = size // 2 - grid // 2
+    low, high = max(0, -offset), min(grid, size - offset)
+    return slice(low + offset, high + offset), slice(low, high)

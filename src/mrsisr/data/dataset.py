@@ -13,8 +13,11 @@ so the other draws are the same with or without it. With ``window_probs`` the in
 acquired through a k-space window (Hamming filter and/or elliptical sampling,
 :func:`acquisition_window`; its own stream too) while the target is unchanged; the sample's
 ``window`` code tells the network's data consistency which frequencies were measured
-unfiltered. With ``target="noiseless"`` (simulated
-cohorts) the target is the noiseless map with the acquired k-space of the measured one
+unfiltered. With ``grids`` a sample may lie on another output grid of the same voxel size
+(the batch sampler imposes one per batch through :class:`SampleKey`): the augmented slice is
+centre-cropped and/or zero-padded to it (:func:`~mrsisr.data.augment.fit_to_grid`) before the
+acquisition is simulated, and ``n`` is clipped to it per axis. With ``target="noiseless"``
+(simulated cohorts) the target is the noiseless map with the acquired k-space of the measured one
 (:func:`noiseless_target`), so the network is not trained to predict noise. See
 ``docs/data-pipeline.md``.
 """
@@ -30,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mrsisr.data.augment import apply_augmentation, draw_augmentation
+from mrsisr.data.augment import apply_augmentation, draw_augmentation, fit_to_grid
 from mrsisr.data.inputs import network_inputs
 from mrsisr.data.slices import SliceRule, SliceStack, load_slices
 from mrsisr.kspace import acquisition_window, apply_kspace_window, projection_matrix
@@ -50,6 +53,7 @@ __all__ = [
     "SampleKey",
     "SliceRule",
     "acquire",
+    "clip_n",
     "noiseless_target",
     "simulate_input",
 ]
@@ -185,6 +189,9 @@ class SampleKey(NamedTuple):
     """Acquisition size to use instead of drawing one; ``None`` draws as usual."""
     lam: float | None = None
     """Sharpness weight to use instead of drawing one; ``None`` draws as usual."""
+    grid: tuple[int, int] | None = None
+    """Output grid ``(N_y, N_x)`` of the sample (:func:`~mrsisr.data.augment.fit_to_grid`);
+    ``None``: the cohort's grid."""
 
 
 @functools.lru_cache(maxsize=128)
@@ -272,6 +279,20 @@ def _probabilities(values: Sequence[float], name: str, labels: Sequence[str]) ->
     return tuple(float(p) for p in probs / probs.sum())
 
 
+def _as_grid(value: Sequence[int], name: str) -> tuple[int, int]:
+    """An output grid ``(N_y, N_x)`` of two positive sizes, or a ``ValueError`` naming ``name``."""
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name}: grid {value!r} is not an (N_y, N_x) pair of sizes >= 1")
+    return pair[0], pair[1]
+
+
+def clip_n(n: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
+    """An acquisition size clipped to an output grid per axis: ``min(n, N)`` (at most every
+    k-space line of the grid is acquired)."""
+    return min(n[0], grid[0]), min(n[1], grid[1])
+
+
 def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
     sizes = (value, value) if np.ndim(value) == 0 else value
     pair = tuple(int(v) for v in cast(Sequence[int], sizes))
@@ -312,6 +333,11 @@ class MRSIDataset(Dataset[Sample]):
             same whatever the window.
         target: a :class:`~mrsisr.options.Target`: the measured map, or (every patient
             must have noiseless maps) :func:`noiseless_target`.
+        grids: the output grids a batch sampler may impose (:attr:`SampleKey.grid`), each
+            an ``(N_y, N_x)`` pair; ``None``: only the cohort's grid. A sample on grid ``G``
+            is the augmented slice centre-cropped and/or zero-padded to ``G``
+            (:func:`~mrsisr.data.augment.fit_to_grid`), acquired at ``n`` clipped to ``G``
+            per axis (:func:`clip_n`).
         seed: non-negative seed of every random draw.
         deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
             (validation and test sets; combine with ``augment=False``).
@@ -333,6 +359,7 @@ class MRSIDataset(Dataset[Sample]):
         presence_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
         window_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
         target: Target | str = Target.measured,
+        grids: Sequence[Sequence[int]] | None = None,
         seed: int = 0,
         deterministic: bool = False,
     ) -> None:
@@ -381,6 +408,12 @@ class MRSIDataset(Dataset[Sample]):
         self.n_choices: tuple[tuple[int, int], ...] = tuple(
             _as_n(n, self.grid, "n_choices") for n in n_choices
         )
+        self.grids: tuple[tuple[int, int], ...] = (
+            (self.grid,) if grids is None else tuple(_as_grid(g, "grids") for g in grids)
+        )
+        """The output grids a batch sampler may impose; ``(grid,)``: the cohort's only."""
+        if not self.grids:
+            raise ValueError("grids must hold at least one (N_y, N_x) pair, or be None")
         self._met_index = np.array([METABOLITES.index(m) for m in self.metabolites])
         self._repeat = len(self.n_choices) if self.expand_n else 1
         logger.info(
@@ -391,6 +424,12 @@ class MRSIDataset(Dataset[Sample]):
             len(self),
             " (every n)" if self.expand_n else "",
         )
+
+    @property
+    def other_grids(self) -> bool:
+        """Whether :attr:`grids` holds another grid than the cohort's (then a batch sampler
+        must impose one grid per batch)."""
+        return self.grids != (self.grid,)
 
     @property
     def target(self) -> Target:
@@ -453,7 +492,8 @@ class MRSIDataset(Dataset[Sample]):
         return 0.0 if is_zero else float(value)
 
     def __getitem__(self, key: int | SampleKey | tuple) -> Sample:
-        """The sample at an index, or at a :class:`SampleKey` that imposes ``n`` and/or λ."""
+        """The sample at an index, or at a :class:`SampleKey` that imposes ``n``, λ and/or
+        the output grid."""
         return self.case(key).sample()
 
     def case(self, key: int | SampleKey | tuple) -> Case:
@@ -471,10 +511,14 @@ class MRSIDataset(Dataset[Sample]):
         else:
             n = drawn_n
         lam = drawn_lam if key.lam is None else float(key.lam)
+        grid = self.grid if key.grid is None else _as_grid(key.grid, "SampleKey.grid")
+        n = clip_n(n, grid)
 
         images = self._stack.images(pair, met)  # map, t1, flair, mask [, noiseless map]
         if self.augment:
             images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
+        if grid != self.grid:
+            images = fit_to_grid(images, grid)
         measured = images[0].astype(np.float64)
         window = self.draw_window(key.item % len(self))
         present = self.draw_presence(key.item % len(self))

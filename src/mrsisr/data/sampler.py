@@ -4,6 +4,11 @@ The default batch mixes acquisition sizes, metabolites and λ (the networks cond
 sample). The original authors instead put one metabolite and one ``n`` in each batch;
 :class:`GroupedBatchSampler` reproduces that for comparisons: it yields batches of
 :class:`~mrsisr.data.dataset.SampleKey` that impose the batch's ``n`` on the dataset.
+
+A dataset with other output grids than the cohort's (``MRSIDataset.grids``) needs one grid
+per batch, since a batch stacks its images: both :class:`GroupedBatchSampler` and
+:class:`GridBatchSampler` (mixed batches, made by :func:`make_loader`) impose the grid
+:func:`batch_grid` draws from ``(seed, epoch, batch index)``, a stream of its own.
 """
 
 from __future__ import annotations
@@ -13,11 +18,47 @@ from collections.abc import Iterator, Sized
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    DistributedSampler,
+    Sampler,
+    SequentialSampler,
+)
 
 from mrsisr.data.dataset import MRSIDataset, SampleKey
 
-__all__ = ["EpochShuffleSampler", "GroupedBatchSampler", "make_loader", "set_loader_epoch"]
+__all__ = [
+    "EpochShuffleSampler",
+    "GridBatchSampler",
+    "GroupedBatchSampler",
+    "batch_grid",
+    "make_loader",
+    "set_loader_epoch",
+]
+
+_GRID_STREAM = 3
+"""Extra seed word of the per-batch grid draws (independent of the shuffles and ``n``)."""
+
+
+def batch_grid(dataset: MRSIDataset, seed: int, epoch: int, batch: int) -> tuple[int, int] | None:
+    """The output grid of one batch, drawn uniformly from ``dataset.grids``.
+
+    Args:
+        dataset: the dataset the batch is drawn from.
+        seed: the sampler's seed.
+        epoch: the epoch.
+        batch: the batch's index in the epoch (on this rank for :class:`GridBatchSampler`,
+            before sharding for :class:`GroupedBatchSampler`).
+
+    Returns:
+        ``None`` (the cohort's grid, nothing imposed) when ``dataset.grids`` is only the
+        cohort's grid, else the drawn ``(N_y, N_x)``.
+    """
+    if not dataset.other_grids:
+        return None
+    rng = np.random.default_rng([seed, epoch, batch, _GRID_STREAM])
+    return dataset.grids[int(rng.integers(len(dataset.grids)))]
 
 
 class GroupedBatchSampler(Sampler[list[SampleKey]]):
@@ -25,8 +66,10 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
 
     Each epoch, the indices of every metabolite (and, for an ``expand_n`` dataset, of every
     fixed ``n``) are shuffled and cut into batches; each batch of a dataset that draws ``n``
-    gets one ``n`` drawn uniformly from ``dataset.n_choices``; the batch order is shuffled.
-    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch (torchrun).
+    gets one ``n`` drawn uniformly from ``dataset.n_choices``; the batch order is shuffled,
+    then each batch gets its output grid from :func:`batch_grid` (only with ``dataset.grids``
+    other than the cohort's grid). With ``num_replicas > 1`` each rank takes every
+    ``num_replicas``-th batch (torchrun).
 
     Args:
         dataset: the dataset to sample.
@@ -85,7 +128,11 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
                 batches.append([SampleKey(int(i), n) for i in chunk])
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        return batches
+        grids = (batch_grid(self.dataset, self.seed, self.epoch, b) for b in range(len(batches)))
+        return [
+            batch if grid is None else [key._replace(grid=grid) for key in batch]
+            for batch, grid in zip(batches, grids)
+        ]
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
         batches = self._batches()
@@ -97,6 +144,38 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
             for g in self.groups.values()
         )
         return total // self.num_replicas  # every rank yields the same number of batches
+
+
+class GridBatchSampler(Sampler[list[SampleKey]]):
+    """Batches of a sample sampler, each imposing one output grid (:func:`batch_grid`).
+
+    Args:
+        dataset: the dataset whose ``grids`` are drawn.
+        batches: batches of indices of ``dataset`` (a :class:`~torch.utils.data.BatchSampler`
+            of the sample sampler); :meth:`set_epoch` is passed on to its sampler.
+        seed: seed of the grid draws (combined with the epoch and the batch index).
+    """
+
+    def __init__(self, dataset: MRSIDataset, batches: BatchSampler, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.batches = batches
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the grid draws, and the sample sampler's order, of another epoch."""
+        self.epoch = int(epoch)
+        set_epoch = getattr(self.batches.sampler, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[SampleKey]]:
+        for index, batch in enumerate(self.batches):
+            grid = batch_grid(self.dataset, self.seed, self.epoch, index)
+            yield [SampleKey(int(i), grid=grid) for i in batch]
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -150,7 +229,9 @@ def make_loader(
         num_workers: loader worker processes (0 loads in the main process). Workers are not
             persistent, so they see the dataset's epoch set by :func:`set_loader_epoch`.
         sampler: a :class:`GroupedBatchSampler` (used as the batch sampler) or any sample
-            sampler; ``None`` for the default.
+            sampler; ``None`` for the default. With ``dataset.grids`` other than the
+            cohort's grid, the sample sampler's batches go through a
+            :class:`GridBatchSampler` (one output grid per batch, seeded by ``seed``).
         distributed: shard samples across the ranks of an initialised process group with
             :class:`~torch.utils.data.DistributedSampler` (``torchrun``); a
             :class:`GroupedBatchSampler` made with ``num_replicas=1`` is sharded instead.
@@ -172,6 +253,14 @@ def make_loader(
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
     elif sampler is None and shuffle:
         sampler = EpochShuffleSampler(dataset, seed=seed)
+    if dataset.other_grids:
+        batches = BatchSampler(sampler or SequentialSampler(dataset), batch_size, drop_last)
+        return DataLoader(
+            dataset,
+            batch_sampler=GridBatchSampler(dataset, batches, seed=seed),
+            num_workers=num_workers,
+            persistent_workers=False,
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

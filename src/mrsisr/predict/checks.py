@@ -661,7 +661,7 @@ def _warn_extrapolation(
                 len(grids),
                 "x".join(map(str, trained.n_min)),
                 "x".join(map(str, trained.n_max)),
-                "x".join(map(str, trained.grid)),
+                trained.grid_label(),
                 "; ".join(sorted(set(grids.values()))),
             )
         return

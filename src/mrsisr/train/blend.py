@@ -15,7 +15,7 @@ trained apart share no basin, and their average is no model of either.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -67,17 +67,31 @@ def blend_states(
 
 
 def blended_range(base: TrainedRange | None, tuned: TrainedRange | None) -> TrainedRange | None:
-    """The grids a blend was trained on: both models' acquisition sizes, on their one grid.
+    """The grids a blend was trained on: both models' acquisition sizes and output grids.
 
     Returns:
-        The union of the two ranges; ``None`` if either model records none (the blend's
-        range is then unknown) or their output grids differ.
+        The union of the two ranges per axis (``grid_min`` and ``grid_max`` are ``None``
+        when both models were trained on their model grid only); ``None`` if either model
+        records none (the blend's range is then unknown) or their model grids differ.
     """
     if base is None or tuned is None or base.grid != tuned.grid:
         return None
-    low = (min(base.n_min[0], tuned.n_min[0]), min(base.n_min[1], tuned.n_min[1]))
-    high = (max(base.n_max[0], tuned.n_max[0]), max(base.n_max[1], tuned.n_max[1]))
-    return TrainedRange(low, high, base.grid)
+    low = _per_axis(min, base.grid_range[0], tuned.grid_range[0])
+    high = _per_axis(max, base.grid_range[1], tuned.grid_range[1])
+    only_grid = low == high == base.grid
+    return TrainedRange(
+        _per_axis(min, base.n_min, tuned.n_min),
+        _per_axis(max, base.n_max, tuned.n_max),
+        base.grid,
+        None if only_grid else low,
+        None if only_grid else high,
+    )
+
+
+def _per_axis(
+    pick: Callable[[int, int], int], a: tuple[int, int], b: tuple[int, int]
+) -> tuple[int, int]:
+    return pick(a[0], b[0]), pick(a[1], b[1])
 
 
 def _check_pair(base: Path, tuned: Path, info: tuple[ModelInfo, ModelInfo], sha: str) -> None:

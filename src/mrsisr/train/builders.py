@@ -177,9 +177,11 @@ def build_datasets(
 ) -> tuple[MRSIDataset, MRSIDataset]:
     """Training and validation :class:`~mrsisr.data.dataset.MRSIDataset` of one split.
 
-    The training set draws ``n``, lambda and augmentations from ``(seed, epoch, index)``; the
-    validation set is deterministic, unaugmented, at lambda = 0, with one fixed ``n`` per map
-    drawn from ``n_choices`` (or every ``n`` with ``data.val_all_n``).
+    The training set draws ``n``, lambda and augmentations from ``(seed, epoch, index)`` and
+    may be presented on the output grids of ``data.grids`` (its loader imposes one per
+    batch); the validation set is deterministic, unaugmented, at lambda = 0, on the cohort's
+    grid, with one fixed ``n`` per map drawn from ``n_choices`` (or every ``n`` with
+    ``data.val_all_n``).
     """
     from mrsisr.data.dataset import MRSIDataset
 
@@ -198,6 +200,7 @@ def build_datasets(
             window_probs=config.data.window_probs,
             target=config.data.target,
             n_choices=n_choices,
+            grids=[(g[0], g[1]) for g in config.data.grids] or None,
             seed=config.seed,
         )
         val = MRSIDataset(

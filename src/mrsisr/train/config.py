@@ -52,6 +52,12 @@ class DataConfig:
     n_axes: str = field(default="square", metadata=HASH_WHEN_SET)
     """``"square"``: ``n x n`` acquisitions; ``"independent"``: ``n_y`` and ``n_x`` drawn
     separately from ``n_choices``, so the network also sees rectangular acquisitions."""
+    grids: list[list[int]] = field(default_factory=list, metadata=HASH_WHEN_SET)
+    """Output grids ``[N_y, N_x]`` of the training batches, one drawn per batch; empty: the
+    cohort's grid (``model.grid``) only. A slice is centre-cropped and/or zero-padded to the
+    batch's grid before its acquisition is simulated (same voxel size, another field of
+    view), and n is clipped to the grid per axis (docs/data-pipeline.md, "Other output
+    grids"). Validation stays on ``model.grid``."""
     lam_range: tuple[float, float] = (0.0, 0.1)
     """Lambda is drawn uniformly in this range (used only with the adversarial term)."""
     lam_zero_prob: float = 0.1
@@ -199,6 +205,7 @@ def check_config(config: TrainConfig) -> TrainConfig:
     """
     c, data, loss = config, config.data, config.loss
     grid = min(c.model.grid)
+    smallest = min([grid, *(min(g) for g in data.grids if _grid_pair(g))])
     checks: list[tuple[str, Callable[[], bool], str]] = [
         ("epochs", lambda: 1 <= c.epochs <= 100_000, "must be in 1..100000"),
         ("batch_size", lambda: 1 <= c.batch_size <= 4096, "must be in 1..4096"),
@@ -215,6 +222,12 @@ def check_config(config: TrainConfig) -> TrainConfig:
             "data.n_choices",
             lambda: all(1 <= n <= grid for n in data.n_choices),
             f"must lie in 1..{grid} (model.grid)",
+        ),
+        (
+            "data.grids",
+            lambda: len(data.grids) <= _MAX_GRIDS and all(_grid_pair(g) for g in data.grids),
+            f"must be at most {_MAX_GRIDS} [N_y, N_x] pairs of integers, each in "
+            f"{_GRID_SIZES.start}..{_GRID_SIZES.stop - 1}",
         ),
         (
             "data.lam_range",
@@ -261,14 +274,14 @@ def check_config(config: TrainConfig) -> TrainConfig:
         ("loss.ms_ssim_scales", lambda: 1 <= loss.ms_ssim_scales <= 8, "must be in 1..8"),
         (
             "loss.ms_ssim_window",
-            lambda: 3 <= loss.ms_ssim_window <= grid and loss.ms_ssim_window % 2 == 1,
-            f"must be an odd integer in 3..{grid}",
+            lambda: 3 <= loss.ms_ssim_window <= smallest and loss.ms_ssim_window % 2 == 1,
+            f"must be an odd integer in 3..{smallest}",
         ),
         (
             "loss.ms_ssim_window",
-            lambda: loss.ms_ssim_window <= coarsest_side(grid, loss.ms_ssim_scales),
-            f"must fit the coarsest MS-SSIM scale of a {grid}-voxel grid "
-            "(lower loss.ms_ssim_scales or the window)",
+            lambda: loss.ms_ssim_window <= coarsest_side(smallest, loss.ms_ssim_scales),
+            f"must fit the coarsest MS-SSIM scale of a {smallest}-voxel grid (the smallest "
+            "side of model.grid and data.grids; lower loss.ms_ssim_scales or the window)",
         ),
         ("adversarial.n_critic", lambda: 1 <= c.adversarial.n_critic <= 100, "must be in 1..100"),
         (
@@ -296,6 +309,21 @@ def check_config(config: TrainConfig) -> TrainConfig:
             value = _get(config, key)
             raise UserError(f"config key {key} = {value!r} {rule}")
     return config
+
+
+_GRID_SIZES = range(8, 257)
+"""The sizes ``N_y`` and ``N_x`` a ``data.grids`` entry may have."""
+_MAX_GRIDS = 64
+"""The most entries ``data.grids`` may hold."""
+
+
+def _grid_pair(value: Any) -> bool:
+    """An ``[N_y, N_x]`` pair of integers in :data:`_GRID_SIZES`."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v in _GRID_SIZES for v in value)
+    )
 
 
 def _probabilities(values: tuple[float, ...]) -> bool:

@@ -251,7 +251,9 @@ def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts:
     if config.init_model:
         metadata["init_model_sha256"] = _HASHES(config.init_model)
     model_config = config_to_dict(config.model)
-    trained = TrainedRange.from_n_choices(config.data.n_choices, config.model.grid)  # per axis
+    trained = TrainedRange.from_n_choices(
+        config.data.n_choices, config.model.grid, config.data.grids
+    )
     save_model(path, generator, config.variant, model_config, metadata, trained=trained)
 
 
