@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -120,20 +120,47 @@ class TrainedRange:
             The range; ``grid_min`` and ``grid_max`` are ``None`` when training used
             ``grid`` only, so such a header is the same as before they existed.
         """
-        model_grid = (int(grid[0]), int(grid[1]))
-        sizes = [(int(g[0]), int(g[1])) for g in grids] or [model_grid]
+        model_grid = _pair(grid)
+        sizes = [_pair(g) for g in grids] or [model_grid]
         low, high = min(n_choices), max(n_choices)
-        n_min = tuple(min(min(low, g[axis]) for g in sizes) for axis in (0, 1))
-        n_max = tuple(max(min(high, g[axis]) for g in sizes) for axis in (0, 1))
-        grid_min = tuple(min(g[axis] for g in sizes) for axis in (0, 1))
-        grid_max = tuple(max(g[axis] for g in sizes) for axis in (0, 1))
-        only_grid = grid_min == grid_max == model_grid
-        return cls(
-            _pair(n_min),
-            _pair(n_max),
+        return cls.spanning(
+            _per_axis(min, [(min(low, g[0]), min(low, g[1])) for g in sizes]),
+            _per_axis(max, [(min(high, g[0]), min(high, g[1])) for g in sizes]),
             model_grid,
-            None if only_grid else _pair(grid_min),
-            None if only_grid else _pair(grid_max),
+            (_per_axis(min, sizes), _per_axis(max, sizes)),
+        )
+
+    @classmethod
+    def spanning(
+        cls,
+        n_min: tuple[int, int],
+        n_max: tuple[int, int],
+        grid: tuple[int, int],
+        grids: tuple[tuple[int, int], tuple[int, int]],
+    ) -> TrainedRange:
+        """The range with trained output grids from ``grids[0]`` to ``grids[1]`` per axis;
+        ``grid_min`` and ``grid_max`` are ``None`` when that is ``grid`` alone, so such a
+        header is the same as before they existed."""
+        only_grid = grids[0] == grids[1] == grid
+        return cls(n_min, n_max, grid, *((None, None) if only_grid else grids))
+
+    def union(self, other: TrainedRange) -> TrainedRange:
+        """Both ranges per axis (a model trained on what either was trained on, e.g. a
+        blend of two); ``other`` must have the same model grid.
+
+        Raises:
+            ValueError: the model grids differ.
+        """
+        if other.grid != self.grid:
+            raise ValueError(f"model grids differ: {self.grid} and {other.grid}")
+        return TrainedRange.spanning(
+            _per_axis(min, [self.n_min, other.n_min]),
+            _per_axis(max, [self.n_max, other.n_max]),
+            self.grid,
+            (
+                _per_axis(min, [self.grid_range[0], other.grid_range[0]]),
+                _per_axis(max, [self.grid_range[1], other.grid_range[1]]),
+            ),
         )
 
     @property
@@ -158,6 +185,13 @@ class TrainedRange:
 
 def _pair(values: Sequence[int]) -> tuple[int, int]:
     return int(values[0]), int(values[1])
+
+
+def _per_axis(
+    pick: Callable[[Iterable[int]], int], sizes: Sequence[tuple[int, int]]
+) -> tuple[int, int]:
+    """``pick`` (``min`` or ``max``) of ``sizes`` on each axis."""
+    return pick(s[0] for s in sizes), pick(s[1] for s in sizes)
 
 
 @dataclass(frozen=True)

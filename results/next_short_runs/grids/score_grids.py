@@ -5,14 +5,14 @@ Every third (slice, metabolite) of a cohort's patients, cropped or zero-padded t
 predict`` does (``ModelMethod.predict``) and scored inside the mask against the noiseless
 target::
 
-    python score_grids.py COHORT OUT.json MODEL [MODEL ...]
+    python score_grids.py COHORT OUT.json MODEL [MODEL ...] [--n 16 24 32 24x32]
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import json
-import sys
 
 import numpy as np
 
@@ -22,15 +22,16 @@ from mrsisr.evaluation.methods import EvalBatch, ModelMethod
 from mrsisr.metrics.pixel import psnr_in_mask
 
 GRIDS = [(64, 64), (64, 84), (84, 64), (56, 72)]
-SIZES = [(16, 16), (24, 24), (32, 32), (24, 32)]
+SIZES = ["16", "24", "32", "24x32"]
+"""The acquisition sizes of ``--n`` by default (``NxM``: rectangular)."""
 
 
-def main(cohort: str, out: str, models: list[str]) -> None:
+def main(cohort: str, out: str, models: list[str], sizes: list[tuple[int, int]]) -> None:
     methods = {m: ModelMethod(m, {None: load_model(m)[0]}) for m in models}
     margins = collections.defaultdict(list)
     for grid in GRIDS:
         dataset = MRSIDataset(cohort, None, grids=[grid], target="noiseless", deterministic=True)
-        for n in SIZES:
+        for n in sizes:
             cases = [dataset.case(SampleKey(i, n, 0.0, grid)) for i in range(0, len(dataset), 3)]
             for start in range(0, len(cases), 64):
                 batch = EvalBatch.of(cases[start : start + 64])
@@ -54,5 +55,16 @@ def main(cohort: str, out: str, models: list[str]) -> None:
         )
 
 
+def _size(text: str) -> tuple[int, int]:
+    y, _, x = text.partition("x")
+    return int(y), int(x or y)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cohort")
+    parser.add_argument("out")
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--n", nargs="+", default=SIZES, help="acquisition sizes, N or NxM")
+    args = parser.parse_args()
+    main(args.cohort, args.out, args.models, [_size(v) for v in args.n])

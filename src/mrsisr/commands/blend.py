@@ -1,7 +1,7 @@
 """``mrsisr blend``: interpolate the weights of a model and its fine-tuning (WiSE-FT).
 
-How the shipped model was made from the previous one and its fine-tuning on realistic maps
-(docs/training.md, "The next model")::
+How the shipped model was made from the previous one and its fine-tuning on the output grids
+it serves (docs/training.md, "Blending a fine-tuning with its start")::
 
     mrsisr blend BASE.safetensors TUNED.safetensors --alpha 0.5 --out blended.safetensors
 """

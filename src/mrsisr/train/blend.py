@@ -4,8 +4,8 @@ A model fine-tuned on a new distribution gains there and loses where its base wa
 Interpolating the two sets of weights, ``(1 - alpha) * base + alpha * tuned``, keeps most of
 both when the tuned model started from the base's weights (they then lie in one basin of the
 loss): Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR 2022. The shipped
-model is such a blend of the previous shipped model and its fine-tuning on realistic maps,
-with ``alpha`` chosen on development patients (docs/training.md, "The next model").
+model is such a blend of the previous shipped model and its fine-tuning on the output grids
+it serves, at ``alpha`` 0.5 (docs/training.md, "Blending a fine-tuning with its start").
 
 Only a fine-tuning of the base can be blended: the tuned file must record the base's SHA-256
 as its ``init_model_sha256`` (written by ``mrsisr train`` with ``init_model``). Two networks
@@ -15,7 +15,7 @@ trained apart share no basin, and their average is no model of either.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -25,6 +25,10 @@ from mrsisr.errors import UserError, argument
 from mrsisr.provenance import FileHashes
 
 __all__ = ["blend_files", "blend_states", "blended_range"]
+
+
+def _valid_alpha(alpha: float) -> bool:
+    return math.isfinite(alpha) and 0.0 <= alpha <= 1.0
 
 
 def blend_states(
@@ -44,7 +48,7 @@ def blend_states(
     Raises:
         ValueError: ``alpha`` outside ``[0, 1]``, or the two states do not match.
     """
-    if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+    if not _valid_alpha(alpha):
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     if base.keys() != tuned.keys():
         differ = sorted(set(base) ^ set(tuned))
@@ -70,28 +74,12 @@ def blended_range(base: TrainedRange | None, tuned: TrainedRange | None) -> Trai
     """The grids a blend was trained on: both models' acquisition sizes and output grids.
 
     Returns:
-        The union of the two ranges per axis (``grid_min`` and ``grid_max`` are ``None``
-        when both models were trained on their model grid only); ``None`` if either model
-        records none (the blend's range is then unknown) or their model grids differ.
+        :meth:`TrainedRange.union` of the two; ``None`` if either model records none (the
+        blend's range is then unknown) or their model grids differ.
     """
     if base is None or tuned is None or base.grid != tuned.grid:
         return None
-    low = _per_axis(min, base.grid_range[0], tuned.grid_range[0])
-    high = _per_axis(max, base.grid_range[1], tuned.grid_range[1])
-    only_grid = low == high == base.grid
-    return TrainedRange(
-        _per_axis(min, base.n_min, tuned.n_min),
-        _per_axis(max, base.n_max, tuned.n_max),
-        base.grid,
-        None if only_grid else low,
-        None if only_grid else high,
-    )
-
-
-def _per_axis(
-    pick: Callable[[int, int], int], a: tuple[int, int], b: tuple[int, int]
-) -> tuple[int, int]:
-    return pick(a[0], b[0]), pick(a[1], b[1])
+    return base.union(tuned)
 
 
 def _check_pair(base: Path, tuned: Path, info: tuple[ModelInfo, ModelInfo], sha: str) -> None:
@@ -139,7 +127,7 @@ def blend_files(
             fine-tuning, or ``alpha`` is outside ``[0, 1]``.
     """
     base, tuned = Path(base), Path(tuned)
-    if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+    if not _valid_alpha(alpha):
         raise UserError(f"{argument('alpha')} {alpha}: must be in [0, 1]")
     hashes = FileHashes()
     base_model, base_info = load_model(base)
