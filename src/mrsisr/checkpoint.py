@@ -15,7 +15,8 @@ A file whose list holds the same names in another order is mapped by name: the e
 rows are reordered on load, so indices are always those of ``METABOLITES``; a list with an
 unknown, missing or repeated name is refused. ``trained`` (optional) records the acquisition
 sizes ``n`` (per axis) and the output grid ``N`` the model was trained on; a model trained on
-several output grids (``data.grids``) adds their range per axis, ``N_min`` and ``N_max``.
+several output grids (``data.grids``, or patients of several native grids: a merged cohort)
+adds their range per axis, ``N_min`` and ``N_max``.
 
 Loading reads only tensors and JSON, so a model file can never execute code. A model file is
 untrusted input: before a single weight is allocated, :func:`read_info` checks the header's
@@ -41,6 +42,7 @@ from safetensors import safe_open
 from torch import nn
 
 from mrsisr.atomic import atomic_write
+from mrsisr.data.dataset import clip_n, scale_n
 from mrsisr.errors import UserError
 from mrsisr.metabolites import METABOLITES
 from mrsisr.nn.config import GeneratorConfig, Variant
@@ -105,27 +107,43 @@ class TrainedRange:
 
     @classmethod
     def from_n_choices(
-        cls, n_choices: Sequence[int], grid: Sequence[int], grids: Sequence[Sequence[int]] = ()
+        cls,
+        n_choices: Sequence[int],
+        grid: Sequence[int],
+        grids: Sequence[Sequence[int]] = (),
+        native_grids: Sequence[Sequence[int]] = (),
     ) -> TrainedRange:
         """The range of square acquisition sizes ``n_choices`` on the output ``grid``, or on
-        the training ``grids`` (each ``n`` clipped to the grid per axis, as the training
-        data clip it).
+        the training ``grids``, and on the native grids of the training patients (as the
+        training data make them: :func:`~mrsisr.data.dataset.scale_n` to a native grid,
+        then :func:`~mrsisr.data.dataset.clip_n` to the output grid).
 
         Args:
-            n_choices: the acquisition sizes of training.
+            n_choices: the acquisition sizes of training, given for ``grid``.
             grid: the model's output grid ``(N_y, N_x)``.
-            grids: the output grids of training; empty: ``grid`` only.
+            grids: the output grids of training of the patients on ``grid``; empty:
+                ``grid`` only.
+            native_grids: the native grids of the training patients (a merged cohort's);
+                empty: ``grid`` only. A patient of another native grid ``N`` is trained on
+                ``N`` at ``n x N / grid``.
 
         Returns:
             The range; ``grid_min`` and ``grid_max`` are ``None`` when training used
             ``grid`` only, so such a header is the same as before they existed.
         """
         model_grid = _pair(grid)
-        sizes = [_pair(g) for g in grids] or [model_grid]
-        low, high = min(n_choices), max(n_choices)
+        natives = {_pair(g) for g in native_grids} or {model_grid}
+        own = [_pair(g) for g in grids] or [model_grid]
+        outputs = [(g, model_grid) for g in own if model_grid in natives]
+        outputs += [(native, native) for native in sorted(natives - {model_grid})]
+        sizes = [output for output, _ in outputs]
+
+        def trained(n: int) -> list[tuple[int, int]]:
+            return [clip_n(scale_n((n, n), native, model_grid), out) for out, native in outputs]
+
         return cls.spanning(
-            _per_axis(min, [(min(low, g[0]), min(low, g[1])) for g in sizes]),
-            _per_axis(max, [(min(high, g[0]), min(high, g[1])) for g in sizes]),
+            _per_axis(min, trained(min(n_choices))),
+            _per_axis(max, trained(max(n_choices))),
             model_grid,
             (_per_axis(min, sizes), _per_axis(max, sizes)),
         )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
 
 from mrsisr.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from tiny_cohort import write_tiny_cohort
+from tiny_cohort import both_grids, write_tiny_cohort
+
+from mrsisr.data.cohort import Cohort
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,27 @@ def test_train_then_resume_for_more_epochs(cohort, tmp_path, capsys):
         == 0
     )
     assert "trained 2 epochs (2 steps)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_on_a_merged_cohort_of_two_grids_records_both(tmp_path, capsys):
+    """A 64 x 64 cohort and a 128 x 128 one of the same field of view, merged: the model's
+    header records N up to 128 and n scaled with it (data.n_choices 8..16 on 64 x 64)."""
+    coarse = write_tiny_cohort(tmp_path / "coarse", grid=64, slices=2)
+    fine = write_tiny_cohort(tmp_path / "fine", grid=128, slices=2, prefix="q")
+    mixed, out = tmp_path / "mixed", tmp_path / "run"
+    assert main(["cohort", "merge", str(coarse), str(fine), "--out", str(mixed)]) == 0
+    assert main(["cohort", "check", str(mixed)]) == 0
+    assert "grids 64x64x2 (3 patients), 128x128x2 (3 patients)" in capsys.readouterr().out
+    split_seed, fold = both_grids(Cohort.open(mixed))  # both grids train
+    sets = ["epochs=1", "steps_per_epoch=3", "batch_size=2", "model.grid=[64, 64]", split_seed]
+    args = ["train", "--config", "tiny", "--data", str(mixed), "--fold", str(fold)]
+    args += ["--out", str(out)]
+    assert main([*args, *(f for s in sets for f in ("--set", s))]) == 0
+    with safe_open(out / "best.safetensors", "pt") as file:
+        trained = json.loads(file.metadata()["mrsisr"])["trained"]
+    assert trained == {"n_min": [8, 8], "n_max": [32, 32], "N": [64, 64], "N_min": [64, 64],
+                       "N_max": [128, 128]}  # fmt: skip
 
 
 def test_show_config_prints_every_key_with_overrides(capsys):

@@ -15,6 +15,7 @@ from mrsisr.cli import main
 from mrsisr.commands.cohort import FLAGS
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
+from mrsisr.data.dataset import MRSIDataset, SampleKey
 from mrsisr.data.merge import LeaveOut, MergePlan, plan_merge, write_merge
 from mrsisr.data.splits import fold_split
 from mrsisr.errors import UserError
@@ -89,6 +90,27 @@ def test_training_reads_the_merged_cohort(sources: tuple[Path, Path], tmp_path: 
         assert (patient.maps[Metabolite.NAA] == original.maps[Metabolite.NAA]).all()
     # The merged cohort splits into folds like any other (training's fold_split).
     assert len(fold_split(merged.patients, 3, 0, 0).test) == 3
+
+
+def test_cohorts_of_two_grids_over_one_field_of_view_merge_and_train(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """An 8 x 7 cohort of 3.4 mm voxels and a 16 x 14 one of 1.7 mm (27.2 x 23.8 mm both)."""
+    coarse = write_cohort(tmp_path / "coarse", RANDOMISED[:3])
+    fine = write_cohort(tmp_path / "fine", REALISTIC[:2], shape=(16, 14, 3), voxel_mm=1.7)
+    out = tmp_path / "mixed"
+    assert main(["cohort", "merge", str(coarse), str(fine), "--out", str(out)]) == 0
+    assert check_cohort(out) == []
+    shapes = Cohort.open(out).map_shapes()
+    assert shapes == {**dict.fromkeys(RANDOMISED[:3], (8, 7, 3)), **dict.fromkeys(
+        REALISTIC[:2], (16, 14, 3))}  # fmt: skip
+    capsys.readouterr()
+    assert main(["cohort", "check", str(out)]) == 0
+    assert "grids 8x7x3 (3 patients), 16x14x3 (2 patients), units mM" in capsys.readouterr().out
+    dataset = MRSIDataset(out, n_choices=[4, 6], seed=0)
+    assert dataset.native_grids == ((8, 7), (16, 14)) and dataset.grid == (8, 7)
+    fine_index = next(i for i in range(len(dataset)) if dataset.native_grid_of(i) == (16, 14))
+    assert dataset.case(SampleKey(fine_index, n=6)).n == (12, 12)
 
 
 @pytest.mark.parametrize(("folds", "fold", "seed"), [(3, 0, 0), (3, 2, 0), (4, 1, 7)])
@@ -203,8 +225,12 @@ REFUSALS = [
      "field strength 3 T, but"),
     ("upsample", lambda t, a, b: ([a, _other(t, anatomy_upsample=2)], t / "m", {}),
      "anatomy_upsample 2, but"),
-    ("grid", lambda t, a, b: ([a, _other(t, shape=(9, 7, 3))], t / "m", {}),
-     "maps on a 9 x 7 grid"),
+    ("field-of-view", lambda t, a, b: ([a, _other(t, shape=(9, 7, 3))], t / "m", {}),
+     "maps over 30.6 x 23.8 mm (9 x 7 grid of 3.4 x 3.4 mm voxels), "),
+    ("finer-grid-wider-view", lambda t, a, b: ([a, _other(t, shape=(16, 14, 3))], t / "m", {}),
+     "over 54.4 x 47.6 mm (16 x 14 grid of 3.4 x 3.4 mm voxels), "),
+    ("coarser-voxels", lambda t, a, b: ([a, _other(t, voxel_mm=1.7)], t / "m", {}),
+     "over 13.6 x 11.9 mm (8 x 7 grid of 1.7 x 1.7 mm voxels), "),
     ("twice", lambda t, a, b: ([a, b, t / "realistic" / ".." / "realistic"], t / "m", {}),
      "given twice"),
     ("one", lambda t, a, b: ([a], t / "m", {}), "{sources}: give at least two cohorts, got 1"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from mrsisr.cli import main
@@ -56,3 +59,24 @@ def test_a_refusal_names_the_parameter_from_python_and_the_flag_in_mrsisr_evalua
 def test_entry_names_of_the_plan_and_of_the_rows_agree() -> None:
     assert entry_name("full", 0.03) == entry_of({"method": "full", "lam": 0.03}) == "full@0.03"
     assert entry_name("zero_fill", None) == entry_of({"method": "zero_fill", "lam": ""})
+
+
+def test_a_cohort_of_several_grids_is_refused_in_one_line(tmp_path, capsys) -> None:
+    """n would be another acquisition on each grid of a merged cohort: evaluate each alone."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from tiny_cohort import write_tiny_cohort
+
+    from mrsisr.data.merge import plan_merge, write_merge
+
+    coarse = write_tiny_cohort(tmp_path / "coarse", patients=1, slices=2)
+    fine = write_tiny_cohort(tmp_path / "fine", patients=1, grid=64, slices=2, prefix="q")
+    mixed = write_merge(plan_merge([coarse, fine], tmp_path / "mixed"))
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--data", str(mixed), "--all-patients", "--baselines", "zero_fill"]
+    assert main([*argv, "--no-lpips", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "mrsisr evaluate: error: --data/--n/--metabolites: the patients lie on several "
+        "in-plane grids (32 x 32, 64 x 64); evaluate each cohort of one grid alone (the "
+        "sources of a merged cohort)\n"
+    )
+    assert not out.exists()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
-from mrsisr.data.manifest import MASK_FILE
 from mrsisr.errors import UserError
 
 HELP = "validate a cohort folder (NIfTI maps, masks, T1/FLAIR, cohort.json), or merge cohorts"
@@ -93,15 +93,19 @@ def _check(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         return 2
-    from mrsisr.data.nifti import read_shape  # nibabel
-
     cohort = Cohort.open(args.dir)
     m = cohort.manifest
-    grid = read_shape(cohort.root / m.patients[0] / MASK_FILE)
+    shapes = Counter(cohort.map_shapes().values())
+    if len(shapes) == 1:
+        grids = f"grid {'x'.join(map(str, next(iter(shapes))))}"
+    else:  # a merged cohort of several grids
+        grids = "grids " + ", ".join(
+            f"{'x'.join(map(str, shape))} ({count} patients)"
+            for shape, count in sorted(shapes.items())
+        )
     print(
         f"{cohort.root}: OK: {len(m.patients)} patients, {len(m.metabolites)} metabolites "
-        f"({', '.join(x.value for x in m.metabolites)}), grid {'x'.join(map(str, grid))}, "
-        f"units {m.units}"
+        f"({', '.join(x.value for x in m.metabolites)}), {grids}, units {m.units}"
     )
     return 0
 

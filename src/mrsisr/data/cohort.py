@@ -34,7 +34,7 @@ from mrsisr.data.manifest import (
     read_manifest,
     write_manifest,
 )
-from mrsisr.data.nifti import save_volume
+from mrsisr.data.nifti import read_shape, save_volume
 from mrsisr.data.resample import resample_to_grid, upsampled_grid
 from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import Metabolite
@@ -169,6 +169,16 @@ class Cohort:
     def __iter__(self) -> Iterator[Patient]:
         """Load every patient in manifest order."""
         return (self.load(pid) for pid in self.patients)
+
+    def map_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape ``(X, Y, Z)`` of each patient's maps, read from its mask's header alone
+        (a merged cohort may hold several in-plane grids), in manifest order.
+
+        Raises:
+            UserError: a mask that declares too large an image; OSError or nibabel's
+            ImageFileError for one that cannot be read (``check_cohort`` reports both).
+        """
+        return {pid: read_shape(self.root / pid / MASK_FILE) for pid in self.patients}
 
 
 def write_patient(

@@ -16,7 +16,11 @@ acquired through a k-space window (Hamming filter and/or elliptical sampling,
 unfiltered. With ``grids`` a sample may lie on another output grid of the same voxel size
 (the batch sampler imposes one per batch through :class:`SampleKey`): the augmented slice is
 centre-cropped and/or zero-padded to it (:func:`~mrsisr.data.augment.fit_to_grid`) before the
-acquisition is simulated, and ``n`` is clipped to it per axis. With ``target="noiseless"``
+acquisition is simulated, and ``n`` is clipped to it per axis. Patients may lie on different
+native grids of one field of view (merged cohorts, e.g. 64 x 64 and 128 x 128): ``n_choices``
+are given for the model's grid ``G`` and a patient of native grid ``N`` is acquired at
+``n x N / G`` per axis (:func:`scale_n`), the same resolution factor, on its own grid; a batch
+holds one grid (the samplers of :mod:`mrsisr.data.sampler`). With ``target="noiseless"``
 (simulated cohorts) the target is the noiseless map with the acquired k-space of the measured one
 (:func:`noiseless_target`), so the network is not trained to predict noise. See
 ``docs/data-pipeline.md``.
@@ -55,6 +59,7 @@ __all__ = [
     "acquire",
     "clip_n",
     "noiseless_target",
+    "scale_n",
     "simulate_input",
 ]
 
@@ -191,7 +196,7 @@ class SampleKey(NamedTuple):
     """Sharpness weight to use instead of drawing one; ``None`` draws as usual."""
     grid: tuple[int, int] | None = None
     """Output grid ``(N_y, N_x)`` of the sample (:func:`~mrsisr.data.augment.fit_to_grid`);
-    ``None``: the cohort's grid."""
+    ``None``: the native grid of the sample's patient."""
 
 
 @functools.lru_cache(maxsize=128)
@@ -293,6 +298,17 @@ def clip_n(n: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
     return min(n[0], grid[0]), min(n[1], grid[1])
 
 
+def scale_n(n: tuple[int, int], native: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
+    """An acquisition size given for the model's ``grid``, scaled to a ``native`` grid of the
+    same field of view: ``n x N / G`` per axis, rounded half up, at least 1 (the same
+    resolution factor ``N / n``; e.g. 16 on a 64 grid is 32 on a 128 grid). Unchanged when
+    ``native == grid``; clip it to the output grid with :func:`clip_n`."""
+    return (
+        max(1, (2 * n[0] * native[0] + grid[0]) // (2 * grid[0])),
+        max(1, (2 * n[1] * native[1] + grid[1]) // (2 * grid[1])),
+    )
+
+
 def _as_n(value: int | Sequence[int], grid: tuple[int, int], name: str) -> tuple[int, int]:
     sizes = (value, value) if np.ndim(value) == 0 else value
     pair = tuple(int(v) for v in cast(Sequence[int], sizes))
@@ -317,8 +333,9 @@ class MRSIDataset(Dataset[Sample]):
             in-memory patients (a sequence, or a mapping from id to patient).
         patient_ids: the patients to use (e.g. ``split.train``); ``None`` uses all.
         metabolites: the metabolites to use; ``None`` uses those every selected patient has.
-        n_choices: acquisition sizes, each an int (square) or an ``(n_y, n_x)`` pair; drawn
-            uniformly per sample.
+        n_choices: acquisition sizes on ``model_grid``, each an int (square) or an
+            ``(n_y, n_x)`` pair; drawn uniformly per sample, and scaled to the native grid of
+            a patient on another grid (:func:`scale_n`).
         lam_range: λ is drawn uniformly from ``[low, high]`` ...
         lam_zero_prob: ... except with this probability, where it is exactly 0.
         augment: random flips, quarter turns and circular shifts (:mod:`mrsisr.data.augment`).
@@ -333,11 +350,14 @@ class MRSIDataset(Dataset[Sample]):
             same whatever the window.
         target: a :class:`~mrsisr.options.Target`: the measured map, or (every patient
             must have noiseless maps) :func:`noiseless_target`.
-        grids: the output grids a batch sampler may impose (:attr:`SampleKey.grid`), each
-            an ``(N_y, N_x)`` pair; ``None``: only the cohort's grid. A sample on grid ``G``
-            is the augmented slice centre-cropped and/or zero-padded to ``G``
+        grids: the output grids a batch sampler may impose (:attr:`SampleKey.grid`) on the
+            samples of patients whose native grid is ``model_grid``, each an ``(N_y, N_x)``
+            pair; ``None``: ``model_grid`` only. A sample on grid ``G`` is the augmented slice
+            centre-cropped and/or zero-padded to ``G``
             (:func:`~mrsisr.data.augment.fit_to_grid`), acquired at ``n`` clipped to ``G``
-            per axis (:func:`clip_n`).
+            per axis (:func:`clip_n`). Patients of another native grid stay on it.
+        model_grid: the grid ``(N_y, N_x)`` ``n_choices`` are given for (the model's); ``None``:
+            the patients' native grid, or the smallest of several (fewest voxels).
         seed: non-negative seed of every random draw.
         deterministic: ignore :meth:`set_epoch`, so each index always gives the same sample
             (validation and test sets; combine with ``augment=False``).
@@ -360,6 +380,7 @@ class MRSIDataset(Dataset[Sample]):
         window_probs: Sequence[float] = (1.0, 0.0, 0.0, 0.0),
         target: Target | str = Target.measured,
         grids: Sequence[Sequence[int]] | None = None,
+        model_grid: Sequence[int] | None = None,
         seed: int = 0,
         deterministic: bool = False,
     ) -> None:
@@ -404,32 +425,68 @@ class MRSIDataset(Dataset[Sample]):
         self.metabolites: tuple[Metabolite, ...] = stack.metabolites
         self.slices: dict[str, tuple[int, ...]] = stack.slices
         """The slices used, per selected patient."""
-        self.grid: tuple[int, int] = stack.grid
+        self.native_grids: tuple[tuple[int, int], ...] = stack.grids
+        """The patients' native in-plane grids, ascending (several in a merged cohort)."""
+        self.grid: tuple[int, int] = (
+            min(self.native_grids, key=lambda g: (g[0] * g[1], g))
+            if model_grid is None
+            else _as_grid(model_grid, "model_grid")
+        )
+        """The grid ``n_choices`` are given for (the model's); :attr:`grids` are its
+        alternatives for the patients on it."""
+        self._pair_native = np.array(
+            [self.native_grids.index(stack.pair_grid(p)) for p in range(stack.num_pairs)]
+        )
         self.n_choices: tuple[tuple[int, int], ...] = tuple(
             _as_n(n, self.grid, "n_choices") for n in n_choices
         )
         self.grids: tuple[tuple[int, int], ...] = (
             (self.grid,) if grids is None else tuple(_as_grid(g, "grids") for g in grids)
         )
-        """The output grids a batch sampler may impose; ``(grid,)``: the cohort's only."""
+        """The output grids a batch sampler may impose on the samples of native grid
+        :attr:`grid`; ``(grid,)``: none other."""
         if not self.grids:
             raise ValueError("grids must hold at least one (N_y, N_x) pair, or be None")
         self._met_index = np.array([METABOLITES.index(m) for m in self.metabolites])
         self._repeat = len(self.n_choices) if self.expand_n else 1
         logger.info(
-            "dataset: %d patients, %d slices, %d metabolites, %d samples%s",
+            "dataset: %d patients, %d slices, %d metabolites, %d samples%s%s",
             len(self.slices),
             stack.num_pairs,
             len(self.metabolites),
             len(self),
             " (every n)" if self.expand_n else "",
+            "; native grids "
+            + ", ".join(
+                f"{g[0]}x{g[1]} ({count} samples)"
+                for g, count in zip(self.native_grids, self.native_samples)
+            )
+            if self.mixed_grids
+            else "",
         )
 
     @property
     def other_grids(self) -> bool:
-        """Whether :attr:`grids` holds another grid than the cohort's (then a batch sampler
+        """Whether :attr:`grids` holds another grid than :attr:`grid` (then a batch sampler
         must impose one grid per batch)."""
         return self.grids != (self.grid,)
+
+    @property
+    def mixed_grids(self) -> bool:
+        """Whether the patients lie on several native grids (then a batch sampler must draw
+        each batch from one of them)."""
+        return len(self.native_grids) > 1
+
+    @property
+    def native_samples(self) -> tuple[int, ...]:
+        """The number of samples of each native grid (of :attr:`native_grids`)."""
+        pairs = np.bincount(self._pair_native, minlength=len(self.native_grids))
+        return tuple(int(p) * len(self.metabolites) * self._repeat for p in pairs)
+
+    def native_grid_of(self, index: int) -> tuple[int, int]:
+        """The native grid of the patient of sample ``index``."""
+        pair, _, _ = self._locate(int(index))
+        return self.native_grids[int(self._pair_native[pair])]
 
     @property
     def target(self) -> Target:
@@ -511,13 +568,14 @@ class MRSIDataset(Dataset[Sample]):
         else:
             n = drawn_n
         lam = drawn_lam if key.lam is None else float(key.lam)
-        grid = self.grid if key.grid is None else _as_grid(key.grid, "SampleKey.grid")
-        n = clip_n(n, grid)
+        native = self.native_grids[int(self._pair_native[pair])]
+        grid = native if key.grid is None else _as_grid(key.grid, "SampleKey.grid")
+        n = clip_n(scale_n(n, native, self.grid), grid)
 
         images = self._stack.images(pair, met)  # map, t1, flair, mask [, noiseless map]
         if self.augment:
-            images = apply_augmentation(images, draw_augmentation(rng, self.grid, self.max_shift))
-        if grid != self.grid:
+            images = apply_augmentation(images, draw_augmentation(rng, native, self.max_shift))
+        if grid != native:
             images = fit_to_grid(images, grid)
         measured = images[0].astype(np.float64)
         window = self.draw_window(key.item % len(self))

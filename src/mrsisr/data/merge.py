@@ -14,10 +14,12 @@ The merged folder is a cohort like any other (docs/cohort-format.md): the patien
 the sources, copied (or linked), the first source's patients first, and a ``cohort.json``
 whose provenance names each source, the SHA-256 of its ``cohort.json`` and what was left
 out. Sources must agree on what ``cohort.json`` says of the maps (metabolites, units, field
-strength, ``anatomy_upsample``) and on the in-plane grid that training needs all patients to
-share; their patient ids must differ. Everything is checked before anything is written
-(:func:`plan_merge`), and the folder is written whole or not at all
-(:func:`mrsisr.atomic.staged_folder`).
+strength, ``anatomy_upsample``) and on the in-plane field of view of every patient's maps;
+their in-plane grids may differ (e.g. a 64 x 64 cohort at 3.4 mm and a 128 x 128 one at
+1.7 mm over the same 217.6 mm), which training serves one grid per batch
+(docs/data-pipeline.md, "Cohorts of several grids"); their patient ids must differ.
+Everything is checked before anything is written (:func:`plan_merge`), and the folder is
+written whole or not at all (:func:`mrsisr.atomic.staged_folder`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mrsisr import __version__
 from mrsisr.atomic import staged_folder
 from mrsisr.data.cohort import check_new_cohort_folder
@@ -41,7 +45,7 @@ from mrsisr.data.manifest import (
     read_manifest,
     write_manifest,
 )
-from mrsisr.data.nifti import read_shape
+from mrsisr.data.nifti import read_header
 from mrsisr.data.splits import fold_split
 from mrsisr.errors import UserError, argument
 
@@ -203,26 +207,42 @@ def _check_compatible(sources: Sequence[MergedSource]) -> None:
         seen.update(dict.fromkeys(source.manifest.patients, source.root))
 
 
-def _check_grid(sources: Sequence[MergedSource]) -> None:
-    """Every merged patient has its mask (read from the header alone) on one in-plane grid:
-    training stacks slices of all of them (:mod:`mrsisr.data.slices`)."""
-    reference: tuple[Path, tuple[int, ...]] | None = None
+FOV_TOLERANCE_MM = 0.01
+"""In-plane fields of view that differ by less than this (mm) are the same (NIfTI stores
+float32 voxel sizes)."""
+
+
+def _field_of_view(path: Path, root: Path) -> tuple[str, tuple[float, float]]:
+    """A description of the in-plane grid of a mask (read from its header alone) and its
+    field of view ``(X, Y)`` in mm: grid size times voxel size per axis."""
+    try:
+        shape, affine = read_header(path)
+    except (OSError, ValueError) as err:  # nibabel's ImageFileError is a ValueError
+        raise UserError(
+            f"{path}: cannot be read ({err}); run `mrsisr cohort check {root}`"
+        ) from None
+    voxel = np.linalg.norm(affine[:3, :2], axis=0)
+    fov = (float(shape[0] * voxel[0]), float(shape[1] * voxel[1]))
+    grid = f"{shape[0]} x {shape[1]} grid of {voxel[0]:.4g} x {voxel[1]:.4g} mm voxels"
+    return f"{fov[0]:.4g} x {fov[1]:.4g} mm ({grid})", fov
+
+
+def _check_field_of_view(sources: Sequence[MergedSource]) -> None:
+    """Every merged patient has its maps (its mask's header) over one in-plane field of view:
+    their grids may differ (a finer grid of the same extent), their extent may not, since
+    training scales the acquisition size with the grid (:func:`mrsisr.data.dataset.scale_n`)
+    and the sizes of the network's input with them."""
+    reference: tuple[Path, str, tuple[float, float]] | None = None
     for source in sources:
         for pid in source.kept:
             path = source.root / pid / MASK_FILE
-            try:
-                grid = read_shape(path)[:2]
-            except (OSError, ValueError) as err:  # nibabel's ImageFileError is a ValueError
-                raise UserError(
-                    f"{path}: cannot be read ({err}); run `mrsisr cohort check {source.root}`"
-                ) from None
+            label, fov = _field_of_view(path, source.root)
             if reference is None:
-                reference = (path, grid)
-            elif grid != reference[1]:
+                reference = (path, label, fov)
+            elif max(abs(a - b) for a, b in zip(fov, reference[2])) > FOV_TOLERANCE_MM:
                 raise UserError(
-                    f"{path}: maps on a {' x '.join(map(str, grid))} grid, "
-                    f"{reference[0]} on {' x '.join(map(str, reference[1]))}; training needs "
-                    "one in-plane grid: merge cohorts made on the same grid"
+                    f"{path}: maps over {label}, {reference[0]} over {reference[1]}; merge "
+                    "cohorts of one in-plane field of view (their grids may differ)"
                 )
 
 
@@ -279,8 +299,8 @@ def plan_merge(
 
     Raises:
         UserError: a source that is not a cohort (or given twice), sources that disagree on
-            metabolites, units, field strength, ``anatomy_upsample`` or in-plane grid or
-            share a patient id, too few patients for the folds, or an ``out`` that exists
+            metabolites, units, field strength, ``anatomy_upsample`` or in-plane field of
+            view or share a patient id, too few patients for the folds, or an ``out`` that exists
             (without ``overwrite``, or not a cohort) or lies inside a source. One line,
             naming the folder and what is accepted.
     """
@@ -289,7 +309,7 @@ def plan_merge(
     opened = [_open_source(Path(source), leave_out) for source in sources]
     _check_out(Path(out), opened, overwrite)
     _check_compatible(opened)
-    _check_grid(opened)
+    _check_field_of_view(opened)
     first = opened[0].manifest
     manifest = Manifest(
         patients=tuple(pid for source in opened for pid in source.kept),

@@ -26,6 +26,7 @@ __all__ = [
     "ShapeCheck",
     "Volume",
     "load_volume",
+    "read_header",
     "read_shape",
     "read_volume",
     "save_volume",
@@ -81,7 +82,19 @@ def read_shape(path: str | Path) -> tuple[int, ...]:
         UserError: more than :data:`MAX_SIDE` voxels on an axis or :data:`MAX_VOXELS` in all;
         OSError or nibabel's ImageFileError if the file cannot be read.
     """
-    return _checked(path, _load(path))
+    return read_header(path)[0]
+
+
+def read_header(path: str | Path) -> tuple[tuple[int, ...], np.ndarray]:
+    """The shape (checked as :func:`read_shape` checks it) and the 4x4 float64 voxel-to-world
+    affine a NIfTI file's header declares, without reading the voxels.
+
+    Raises:
+        UserError: the header declares a larger image than :func:`read_shape` accepts;
+        OSError or nibabel's ImageFileError if the file cannot be read.
+    """
+    img = _load(path)
+    return _checked(path, img), np.asarray(img.affine, dtype=np.float64)
 
 
 ShapeCheck = Callable[[tuple[int, ...]], None]

@@ -5,16 +5,20 @@ sample). The original authors instead put one metabolite and one ``n`` in each b
 :class:`GroupedBatchSampler` reproduces that for comparisons: it yields batches of
 :class:`~mrsisr.data.dataset.SampleKey` that impose the batch's ``n`` on the dataset.
 
-A dataset with other output grids than the cohort's (``MRSIDataset.grids``) needs one grid
-per batch, since a batch stacks its images: both :class:`GroupedBatchSampler` and
-:class:`GridBatchSampler` (mixed batches, made by :func:`make_loader`) impose the grid
-:func:`batch_grid` draws from ``(seed, epoch, batch index)``, a stream of its own.
+A dataset with other output grids than the model's (``MRSIDataset.grids``) or with patients
+of several native grids (a merged cohort, ``MRSIDataset.native_grids``) needs one grid per
+batch, since a batch stacks its images: :class:`GridBatchSampler` (mixed batches, made by
+:func:`make_loader`) draws each batch's native grid with :func:`batch_native_grid` and then
+its samples among that grid's only; :class:`GroupedBatchSampler` groups by native grid too.
+Both impose on a batch of the model's grid the grid :func:`batch_grid` draws. Each draw comes
+from ``(seed, epoch, batch index)`` and a stream of its own. :func:`one_grid_batches` cuts a
+fixed list of samples (validation) into batches of one native grid each.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sized
+from collections.abc import Collection, Iterable, Iterator, Sized
 
 import numpy as np
 import torch
@@ -33,16 +37,23 @@ __all__ = [
     "GridBatchSampler",
     "GroupedBatchSampler",
     "batch_grid",
+    "batch_native_grid",
     "make_loader",
+    "one_grid_batches",
     "set_loader_epoch",
 ]
 
 _GRID_STREAM = 3
 """Extra seed word of the per-batch grid draws (independent of the shuffles and ``n``)."""
+_NATIVE_STREAM = 4
+"""Extra seed word of the per-batch native-grid draws (independent of every other draw)."""
+
+Grid = tuple[int, int]
 
 
 def batch_grid(dataset: MRSIDataset, seed: int, epoch: int, batch: int) -> tuple[int, int] | None:
-    """The output grid of one batch, drawn uniformly from ``dataset.grids``.
+    """The output grid of one batch of the model's native grid, drawn uniformly from
+    ``dataset.grids``.
 
     Args:
         dataset: the dataset the batch is drawn from.
@@ -52,8 +63,8 @@ def batch_grid(dataset: MRSIDataset, seed: int, epoch: int, batch: int) -> tuple
             before sharding for :class:`GroupedBatchSampler`).
 
     Returns:
-        ``None`` (the cohort's grid, nothing imposed) when ``dataset.grids`` is only the
-        cohort's grid, else the drawn ``(N_y, N_x)``.
+        ``None`` (the native grid, nothing imposed) when ``dataset.grids`` is only the
+        model's grid, else the drawn ``(N_y, N_x)``.
     """
     if not dataset.other_grids:
         return None
@@ -61,15 +72,82 @@ def batch_grid(dataset: MRSIDataset, seed: int, epoch: int, batch: int) -> tuple
     return dataset.grids[int(rng.integers(len(dataset.grids)))]
 
 
+def batch_native_grid(
+    dataset: MRSIDataset,
+    seed: int,
+    epoch: int,
+    batch: int,
+    available: Collection[Grid] | None = None,
+) -> Grid | None:
+    """The native grid one batch draws its samples from, with probability proportional to
+    that grid's number of samples in ``dataset``.
+
+    Args:
+        dataset: the dataset the batch is drawn from.
+        seed: the sampler's seed.
+        epoch: the epoch.
+        batch: the batch's index in the epoch (on this rank).
+        available: the native grids that may be drawn (those a rank holds samples of), their
+            shares renormalised; ``None``: every native grid of ``dataset``.
+
+    Returns:
+        ``None`` when ``dataset`` has one native grid (nothing to draw), else the drawn
+        ``(N_y, N_x)``: a function of ``(seed, epoch, batch)`` when every grid is available.
+    """
+    if not dataset.mixed_grids:
+        return None
+    return _draw_native(dataset, seed, epoch, batch, available)
+
+
+def _draw_native(
+    dataset: MRSIDataset, seed: int, epoch: int, batch: int, available: Collection[Grid] | None
+) -> Grid:
+    """:func:`batch_native_grid`'s draw, of one of several native grids."""
+    pairs = zip(dataset.native_grids, dataset.native_samples)
+    drawable = [(g, c) for g, c in pairs if available is None or g in available]
+    cumulative = np.cumsum([c for _, c in drawable]) / sum(c for _, c in drawable)
+    u = np.random.default_rng([seed, epoch, batch, _NATIVE_STREAM]).random()
+    return drawable[min(int(np.searchsorted(cumulative, u, side="right")), len(drawable) - 1)][0]
+
+
+def _imposed_grid(
+    dataset: MRSIDataset, native: Grid | None, seed: int, epoch: int, batch: int
+) -> Grid | None:
+    """The grid imposed on a batch of one native grid (``None``: the dataset's only one):
+    :func:`batch_grid`'s draw for the model's grid, nothing (their own) for the others."""
+    return batch_grid(dataset, seed, epoch, batch) if native in (None, dataset.grid) else None
+
+
+def one_grid_batches(
+    dataset: MRSIDataset, indices: Iterable[int], batch_size: int
+) -> list[list[int]]:
+    """``indices`` cut into batches of at most ``batch_size``, each of one native grid: the
+    indices of each native grid in their order, one grid after the other (for a dataset of
+    one native grid, consecutive slices of ``indices``). A batch sampler of fixed samples,
+    e.g. a rank's share of the validation set."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    groups: dict[Grid, list[int]] = {}
+    for index in indices:
+        groups.setdefault(dataset.native_grid_of(index), []).append(int(index))
+    return [
+        group[start : start + batch_size]
+        for group in groups.values()
+        for start in range(0, len(group), batch_size)
+    ]
+
+
 class GroupedBatchSampler(Sampler[list[SampleKey]]):
-    """Batches whose samples share one metabolite and one acquisition size ``n``.
+    """Batches whose samples share one metabolite, one acquisition size ``n`` and one grid.
 
     Each epoch, the indices of every metabolite (and, for an ``expand_n`` dataset, of every
-    fixed ``n``) are shuffled and cut into batches; each batch of a dataset that draws ``n``
-    gets one ``n`` drawn uniformly from ``dataset.n_choices``; the batch order is shuffled,
-    then each batch gets its output grid from :func:`batch_grid` (only with ``dataset.grids``
-    other than the cohort's grid). With ``num_replicas > 1`` each rank takes every
-    ``num_replicas``-th batch (torchrun).
+    fixed ``n``; for a dataset of several native grids, of every native grid) are shuffled
+    and cut into batches; each batch of a dataset that draws ``n`` gets one ``n`` drawn
+    uniformly from ``dataset.n_choices``; the batch order is shuffled (so batch ``b`` is of
+    a native grid with probability about that grid's share of the samples, and every sample
+    is read once), then each batch of the model's grid gets its output grid from
+    :func:`batch_grid` (only with ``dataset.grids`` other than the model's grid). With
+    ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch (torchrun).
 
     Args:
         dataset: the dataset to sample.
@@ -106,9 +184,10 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
         self.epoch = 0
         groups: dict[tuple, list[int]] = {}
         for index in range(len(dataset)):
-            groups.setdefault(dataset.group_of(index), []).append(index)
+            key = (*dataset.group_of(index), dataset.native_grid_of(index))
+            groups.setdefault(key, []).append(index)
         self.groups = groups
-        """Sample indices per ``(metabolite index, fixed n or None)``."""
+        """Sample indices per ``(metabolite index, fixed n or None, native grid)``."""
 
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffles and ``n`` draws of another epoch."""
@@ -117,21 +196,24 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
     def _batches(self) -> list[list[SampleKey]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         choices = self.dataset.n_choices
-        batches = []
-        for (_, fixed_n), indices in self.groups.items():
+        batches: list[tuple[Grid, list[SampleKey]]] = []
+        for (_, fixed_n, native), indices in self.groups.items():
             order = rng.permutation(indices) if self.shuffle else np.asarray(indices)
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
                 if self.drop_last and len(chunk) < self.batch_size:
                     continue
                 n = fixed_n if fixed_n is not None else choices[int(rng.integers(len(choices)))]
-                batches.append([SampleKey(int(i), n) for i in chunk])
+                batches.append((native, [SampleKey(int(i), n) for i in chunk]))
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        grids = (batch_grid(self.dataset, self.seed, self.epoch, b) for b in range(len(batches)))
+        grids = (
+            _imposed_grid(self.dataset, native, self.seed, self.epoch, b)
+            for b, (native, _) in enumerate(batches)
+        )
         return [
             batch if grid is None else [key._replace(grid=grid) for key in batch]
-            for batch, grid in zip(batches, grids)
+            for (_, batch), grid in zip(batches, grids)
         ]
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
@@ -147,10 +229,18 @@ class GroupedBatchSampler(Sampler[list[SampleKey]]):
 
 
 class GridBatchSampler(Sampler[list[SampleKey]]):
-    """Batches of a sample sampler, each imposing one output grid (:func:`batch_grid`).
+    """Batches of a sample sampler, each of one output grid.
+
+    With one native grid, the batches are those of ``batches``, each imposing the output
+    grid :func:`batch_grid` draws. With several (a merged cohort), batch ``b`` draws its
+    native grid with :func:`batch_native_grid` and takes the next ``batch_size`` samples of
+    that grid in the sample sampler's order (this rank's share under ``torchrun``); a grid
+    drawn more often than its share starts its order again, so an epoch keeps
+    ``len(batches)`` batches on every rank, each full; batches of the model's grid then get
+    their output grid from :func:`batch_grid`, the others stay on their native grid.
 
     Args:
-        dataset: the dataset whose ``grids`` are drawn.
+        dataset: the dataset whose grids are drawn.
         batches: batches of indices of ``dataset`` (a :class:`~torch.utils.data.BatchSampler`
             of the sample sampler); :meth:`set_epoch` is passed on to its sampler.
         seed: seed of the grid draws (combined with the epoch and the batch index).
@@ -170,9 +260,31 @@ class GridBatchSampler(Sampler[list[SampleKey]]):
             set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
+        if self.dataset.mixed_grids:
+            yield from self._native_batches()
+            return
         for index, batch in enumerate(self.batches):
             grid = batch_grid(self.dataset, self.seed, self.epoch, index)
             yield [SampleKey(int(i), grid=grid) for i in batch]
+
+    def _native_batches(self) -> Iterator[list[SampleKey]]:
+        """Batches of one native grid each, drawn per batch (see the class docstring)."""
+        queues: dict[Grid, list[int]] = {}
+        for index in self.batches.sampler:
+            queues.setdefault(self.dataset.native_grid_of(index), []).append(int(index))
+        taken = dict.fromkeys(queues, 0)
+        for b in range(len(self.batches)):
+            native = _draw_native(self.dataset, self.seed, self.epoch, b, queues.keys())
+            queue, start = queues[native], taken[native]
+            items = [queue[(start + k) % len(queue)] for k in range(min(self.size, len(queue)))]
+            taken[native] = start + len(items)
+            grid = _imposed_grid(self.dataset, native, self.seed, self.epoch, b)
+            yield [SampleKey(i, grid=grid) for i in items]
+
+    @property
+    def size(self) -> int:
+        """Samples per batch."""
+        return int(self.batches.batch_size)
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -230,8 +342,8 @@ def make_loader(
             persistent, so they see the dataset's epoch set by :func:`set_loader_epoch`.
         sampler: a :class:`GroupedBatchSampler` (used as the batch sampler) or any sample
             sampler; ``None`` for the default. With ``dataset.grids`` other than the
-            cohort's grid, the sample sampler's batches go through a
-            :class:`GridBatchSampler` (one output grid per batch, seeded by ``seed``).
+            model's grid or patients of several native grids, the sample sampler's batches
+            go through a :class:`GridBatchSampler` (one grid per batch, seeded by ``seed``).
         distributed: shard samples across the ranks of an initialised process group with
             :class:`~torch.utils.data.DistributedSampler` (``torchrun``); a
             :class:`GroupedBatchSampler` made with ``num_replicas=1`` is sharded instead.
@@ -253,7 +365,7 @@ def make_loader(
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
     elif sampler is None and shuffle:
         sampler = EpochShuffleSampler(dataset, seed=seed)
-    if dataset.other_grids:
+    if dataset.other_grids or dataset.mixed_grids:
         batches = BatchSampler(sampler or SequentialSampler(dataset), batch_size, drop_last)
         return DataLoader(
             dataset,

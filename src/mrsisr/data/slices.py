@@ -77,12 +77,13 @@ class SliceStack:
     then the normalised T1, FLAIR and the {0, 1} mask, for the ``S_v`` used slices of
     patient ``volume_patient[v]``; with ``noiseless``, ``M`` more channels follow: the
     noiseless maps. Pair ``p`` is slice ``pair_slice[p]`` of volume ``pair_volume[p]``.
+    Patients may lie on different in-plane grids ``(N_y, N_x)`` (their native grids,
+    :attr:`grids`); each volume keeps its own.
     """
 
     patient_ids: tuple[str, ...]
     metabolites: tuple[Metabolite, ...]
     slices: dict[str, tuple[int, ...]]
-    grid: tuple[int, int]
     volumes: tuple[np.ndarray, ...]
     volume_patient: tuple[int, ...]
     pair_volume: np.ndarray
@@ -93,6 +94,15 @@ class SliceStack:
     def num_pairs(self) -> int:
         """Number of (patient, slice) pairs."""
         return len(self.pair_volume)
+
+    @property
+    def grids(self) -> tuple[tuple[int, int], ...]:
+        """The distinct native in-plane grids ``(N_y, N_x)`` of the volumes, ascending."""
+        return tuple(sorted({_grid_of(v) for v in self.volumes}))
+
+    def pair_grid(self, pair: int) -> tuple[int, int]:
+        """The native in-plane grid ``(N_y, N_x)`` of a pair's patient."""
+        return _grid_of(self.volumes[self.pair_volume[pair]])
 
     def images(self, pair: int, met: int) -> np.ndarray:
         """A new ``(4, N_y, N_x)`` array: map ``met``, T1, FLAIR and mask of one pair; with
@@ -107,6 +117,10 @@ class SliceStack:
         v = int(self.pair_volume[pair])
         patient = self.volume_patient[v]
         return patient, self.slices[self.patient_ids[patient]][int(self.pair_slice[pair])]
+
+
+def _grid_of(volume: np.ndarray) -> tuple[int, int]:
+    return int(volume.shape[-2]), int(volume.shape[-1])
 
 
 def _resolve(source: PatientSource) -> tuple[tuple[str, ...], Callable[[str], Patient]]:
@@ -249,9 +263,6 @@ def load_slices(
         pair_slice += list(range(len(p.slices)))
     if not pair_volume:
         raise ValueError(f"slice_rule: no slice of the selected patients passes {rule}")
-    grid = volumes[0].shape[-2:]
-    if any(v.shape[-2:] != grid for v in volumes):
-        raise ValueError("patients must share one in-plane grid (N_y, N_x)")
     counts = [len(p.slices) for p in loaded]
     logger.info(
         "slices: %d used over %d patients (%d–%d per patient, rule %s)",
@@ -265,7 +276,6 @@ def load_slices(
         patient_ids=all_ids,
         metabolites=chosen,
         slices={p.id: p.slices for p in loaded},
-        grid=(int(grid[0]), int(grid[1])),
         volumes=tuple(volumes),
         volume_patient=tuple(volume_patient),
         pair_volume=np.asarray(pair_volume, dtype=np.int64),

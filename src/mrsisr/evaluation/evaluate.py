@@ -176,8 +176,12 @@ def evaluation_dataset(
         patients: the held-out patients.
         n_values: acquisition sizes (square).
         metabolites: the metabolites; ``None``: those every patient has.
+
+    Raises:
+        ValueError: the patients lie on several in-plane grids (a merged cohort): ``n``
+            would mean another acquisition on each, so each source is evaluated alone.
     """
-    return MRSIDataset(
+    dataset = MRSIDataset(
         source,
         list(patients),
         metabolites,
@@ -188,6 +192,13 @@ def evaluation_dataset(
         expand_n=True,
         deterministic=True,
     )
+    if dataset.mixed_grids:
+        grids = ", ".join(f"{g[0]} x {g[1]}" for g in dataset.native_grids)
+        raise ValueError(
+            f"the patients lie on several in-plane grids ({grids}); evaluate each cohort of "
+            "one grid alone (the sources of a merged cohort)"
+        )
+    return dataset
 
 
 def _batches(dataset: MRSIDataset, batch_size: int) -> Iterator[tuple[EvalBatch, list[Case]]]:

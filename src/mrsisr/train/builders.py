@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from mrsisr.errors import UserError, argument
 from mrsisr.train.config import TrainConfig
@@ -179,9 +179,10 @@ def build_datasets(
 
     The training set draws ``n``, lambda and augmentations from ``(seed, epoch, index)`` and
     may be presented on the output grids of ``data.grids`` (its loader imposes one per
-    batch); the validation set is deterministic, unaugmented, at lambda = 0, on the cohort's
-    grid, with one fixed ``n`` per map drawn from ``n_choices`` (or every ``n`` with
-    ``data.val_all_n``).
+    batch); the validation set is deterministic, unaugmented, at lambda = 0, on each
+    patient's native grid, with one fixed ``n`` per map drawn from ``n_choices`` (or every
+    ``n`` with ``data.val_all_n``). ``n_choices`` are given for ``model.grid``; a patient of
+    another native grid (a merged cohort) is acquired at ``n`` scaled to its grid.
     """
     from mrsisr.data.dataset import MRSIDataset
 
@@ -201,6 +202,7 @@ def build_datasets(
             target=config.data.target,
             n_choices=n_choices,
             grids=[(g[0], g[1]) for g in config.data.grids] or None,
+            model_grid=config.model.grid,
             seed=config.seed,
         )
         val = MRSIDataset(
@@ -213,6 +215,7 @@ def build_datasets(
             expand_n=config.data.val_all_n,
             deterministic=True,
             n_choices=n_choices,
+            model_grid=config.model.grid,
             seed=config.seed,
         )
     except ValueError as err:
@@ -227,6 +230,10 @@ def build_datasets(
 def validation_loader(
     dataset: MRSIDataset, batch_size: int, rank: int, world_size: int
 ) -> DataLoader:
-    """This rank's share of the validation set (every ``world_size``-th sample, no padding)."""
-    part = Subset(dataset, range(rank, len(dataset), world_size))
-    return DataLoader(part, batch_size=batch_size, shuffle=False, num_workers=0)
+    """This rank's share of the validation set (every ``world_size``-th sample, no padding),
+    in batches of one native grid each."""
+    from mrsisr.data.sampler import one_grid_batches
+
+    share = range(rank, len(dataset), world_size)
+    batches = one_grid_batches(dataset, share, batch_size)
+    return DataLoader(dataset, batch_sampler=batches, num_workers=0)

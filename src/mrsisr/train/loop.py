@@ -90,6 +90,8 @@ class TrainingLoop:
         device = dist.device
         cohort = Cohort.open(plan.data)
         train_set, val_set = builders.build_datasets(config, cohort, plan.split)
+        self.native_grids = train_set.native_grids
+        """The training patients' in-plane grids (several for a merged cohort)."""
         grouped = (
             GroupedBatchSampler(train_set, config.batch_size, seed=config.seed)
             if config.data.grouped_batches
@@ -284,9 +286,9 @@ class TrainingLoop:
     def _save(self, row: dict[str, Any], improved: bool) -> None:
         files, generator = self.plan.files, self.trainer.generator
         facts = {"epoch": row["epoch"], "val_loss": row["val_loss"], "val_psnr": row["val_psnr"]}
-        save_generator(files.last, generator, self.plan, facts)
+        save_generator(files.last, generator, self.plan, facts, self.native_grids)
         if improved:
-            save_generator(files.best, generator, self.plan, facts)
+            save_generator(files.best, generator, self.plan, facts, self.native_grids)
         meta = {
             "epoch": row["epoch"],
             "step": self.step,

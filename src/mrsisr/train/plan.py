@@ -18,6 +18,7 @@ A run folder holds::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,11 @@ import torch
 from mrsisr.checkpoint import TrainedRange, save_model
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort
-from mrsisr.data.manifest import MASK_FILE
-from mrsisr.data.nifti import read_shape
 from mrsisr.data.splits import Split, fold_split
 from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import parse_metabolite
 from mrsisr.provenance import FileHashes
+from mrsisr.scales import coarsest_side
 from mrsisr.train.builders import check_model
 from mrsisr.train.config import TrainConfig, check_config
 from mrsisr.train.config_io import config_from_dict, config_hash, config_to_dict, diff_configs
@@ -211,7 +211,9 @@ def plan_run(
 
 
 def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
-    """The configured metabolites and grid must be those of the cohort."""
+    """The configured metabolites must be the cohort's, ``model.grid`` the in-plane grid of
+    some of its patients (the one ``data.n_choices`` are given for), and the MS-SSIM window
+    must fit the smallest of its grids."""
 
     available = [m.value for m in cohort.manifest.metabolites]
     for name in config.data.metabolites:
@@ -224,12 +226,27 @@ def _check_data_fits(config: TrainConfig, cohort: Cohort) -> None:
                 f"config key data.metabolites: {name} is not in the cohort {cohort.root}; "
                 f"it has {', '.join(available)}"
             )
-    shape = read_shape(cohort.root / cohort.patients[0] / MASK_FILE)[:2]
-    if tuple(shape) != tuple(config.model.grid):
+    grids = sorted({shape[:2] for shape in cohort.map_shapes().values()})
+    if tuple(config.model.grid) not in grids:
+        if len(grids) == 1:
+            (shape,) = grids
+            raise UserError(
+                f"config key model.grid = {list(config.model.grid)} does not match the cohort's "
+                f"{shape[0]} x {shape[1]} maps; set {argument('overrides')} "
+                f"model.grid=[{shape[0]}, {shape[1]}]"
+            )
         raise UserError(
-            f"config key model.grid = {list(config.model.grid)} does not match the cohort's "
-            f"{shape[0]} x {shape[1]} maps; set {argument('overrides')} "
-            f"model.grid=[{shape[0]}, {shape[1]}]"
+            f"config key model.grid = {list(config.model.grid)} is none of the cohort's grids "
+            f"{', '.join(f'{g[0]} x {g[1]}' for g in grids)}; set {argument('overrides')} "
+            f"model.grid to the grid data.n_choices are given for, e.g. "
+            f"model.grid=[{grids[0][0]}, {grids[0][1]}]"
+        )
+    smallest, loss = min(min(g) for g in grids), config.loss
+    if loss.ms_ssim_window > coarsest_side(smallest, loss.ms_ssim_scales):
+        raise UserError(
+            f"config key loss.ms_ssim_window = {loss.ms_ssim_window} must fit the coarsest "
+            f"MS-SSIM scale of the cohort's {smallest}-voxel side (its smallest grid); lower "
+            "loss.ms_ssim_scales or the window"
         )
 
 
@@ -237,8 +254,16 @@ _HASHES = FileHashes()
 """The init model is hashed once per process, not at every epoch's export."""
 
 
-def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts: dict) -> None:
-    """Export the generator as a model file for ``mrsisr predict`` (architecture + recipe)."""
+def save_generator(
+    path: Path,
+    generator: torch.nn.Module,
+    plan: RunPlan,
+    facts: dict,
+    native_grids: Sequence[Sequence[int]] = (),
+) -> None:
+    """Export the generator as a model file for ``mrsisr predict`` (architecture + recipe);
+    ``native_grids``, the training patients' grids (empty: ``model.grid``), enter the
+    trained range."""
     config = plan.config
     metadata = {
         "fold": plan.fold,
@@ -252,7 +277,7 @@ def save_generator(path: Path, generator: torch.nn.Module, plan: RunPlan, facts:
         metadata["init_model_sha256"] = _HASHES(config.init_model)
     model_config = config_to_dict(config.model)
     trained = TrainedRange.from_n_choices(
-        config.data.n_choices, config.model.grid, config.data.grids
+        config.data.n_choices, config.model.grid, config.data.grids, native_grids
     )
     save_model(path, generator, config.variant, model_config, metadata, trained=trained)
 
