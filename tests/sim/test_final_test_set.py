@@ -29,7 +29,7 @@ def test_two_generations_have_one_digest_and_differ_from_the_training_simulator(
     assert cohort_digest(a) != cohort_digest(b)
 
 
-@pytest.mark.parametrize("extra", [["--seed", "0"], ["--patients", "5"]])
+@pytest.mark.parametrize("extra", [["--seed", "0"], ["--patients", "5"], ["--first-patient", "2"]])
 def test_the_command_refuses_any_other_seed_or_size(tmp_path, extra) -> None:
     argv = ["phantom", "--simulator", "final", "--out", str(tmp_path / "f"), *extra]
     assert main(argv) == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mrsisr.cli import main
 from mrsisr.data.check import check_cohort
 from mrsisr.data.cohort import Cohort, Patient
 from mrsisr.data.nifti import load_volume
@@ -105,6 +106,30 @@ def test_same_seed_gives_identical_files_and_patients_do_not_depend_on_cohort_si
     again = make_phantom_cohort(tmp_path / "again", patients=2, seed=0, grid=32, slices=4)
     for path in sorted((tiny_phantom_cohort / "P01").iterdir()):
         assert path.read_bytes() == (again / "P01" / path.name).read_bytes(), path.name
+
+
+def test_a_cohort_from_patient_k_holds_the_same_patients_under_their_own_ids(
+    tiny_phantom_cohort: Path, tmp_path: Path
+) -> None:
+    # Patient 2 of the seed-0 cohort, alone, and the first two patients together.
+    later = make_phantom_cohort(tmp_path / "later", patients=1, seed=0, grid=32, slices=4, first=2)
+    both = make_phantom_cohort(tmp_path / "both", patients=2, seed=0, grid=32, slices=4)
+    assert Cohort.open(later).patients == ("P02",)
+    for path in sorted((both / "P02").iterdir()):
+        assert path.read_bytes() == (later / "P02" / path.name).read_bytes(), path.name
+    first = Cohort.open(tiny_phantom_cohort).load("P01")
+    assert not np.array_equal(first.t1, Cohort.open(later).load("P02").t1)
+
+
+def test_patient_ids_from_k_are_wide_enough_for_the_last() -> None:
+    assert patient_ids(2, "R", first=99) == ("R099", "R100")
+    assert patient_ids(40, "R", first=101)[::39] == ("R101", "R140")
+
+
+def test_the_command_refuses_a_first_patient_below_one(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    assert main(["phantom", "--out", str(out), "--first-patient", "0", "--grid", "32"]) == 2
+    assert not out.exists()
 
 
 def test_another_seed_gives_another_cohort(tiny_phantom_cohort: Path, tmp_path: Path) -> None:

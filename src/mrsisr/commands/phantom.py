@@ -41,6 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help=f"random seed (0; final: {FINAL_TEST_SEED})")
     parser.add_argument(
+        "--first-patient",
+        type=int,
+        default=1,
+        metavar="K",
+        help="number of the first patient (1): patients K, K+1, ... of the cohort of --seed, "
+        "so that two cohorts of one simulator (e.g. on two grids) hold different patients and "
+        "can be merged",
+    )
+    parser.add_argument(
         "--grid", type=int, default=64, help="in-plane MRSI matrix over 217.6 mm (64: 3.4 mm)"
     )
     parser.add_argument(
@@ -75,17 +84,19 @@ def _check(args: argparse.Namespace) -> None:
         args.patients = FINAL_TEST_PATIENTS if final else 15
     if args.seed is None:
         args.seed = FINAL_TEST_SEED if final else 0
-    if args.simulator == Simulator.final and (args.seed, args.patients) != (
+    if final and (args.seed, args.patients, args.first_patient) != (
         FINAL_TEST_SEED,
         FINAL_TEST_PATIENTS,
+        1,
     ):
         raise UserError(
             f"--simulator final: the final test set is --patients {FINAL_TEST_PATIENTS} "
             f"--seed {FINAL_TEST_SEED}, nothing else (docs/evaluation.md)"
         )
-    for name, low in (("patients", 1), ("grid", 8), ("workers", 1)):
+    for name, low in (("patients", 1), ("grid", 8), ("workers", 1), ("first_patient", 1)):
         if getattr(args, name) < low:
-            raise UserError(f"--{name}: must be an integer >= {low}, got {getattr(args, name)}")
+            flag = name.replace("_", "-")
+            raise UserError(f"--{flag}: must be an integer >= {low}, got {getattr(args, name)}")
     if args.slices is not None and args.slices < 1:
         raise UserError(f"--slices: must be an integer >= 1, got {args.slices}")
     if args.preview is not None and not args.preview.lower().endswith(".png"):
@@ -113,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             overwrite=args.force,
             simulator=args.simulator,
+            first=args.first_patient,
         )
         seconds = time.perf_counter() - start
         noun = "patient" if args.patients == 1 else "patients"

@@ -53,10 +53,12 @@ PARAMS_FILE = "phantom_params.json"
 FIELD_STRENGTH_T = 7.0
 
 
-def patient_ids(patients: int, prefix: str = "P") -> tuple[str, ...]:
-    """Ids of a phantom cohort: ``P01``, ``P02``, ... (wider if there are 100 or more)."""
-    width = max(2, len(str(patients)))
-    return tuple(f"{prefix}{i + 1:0{width}d}" for i in range(patients))
+def patient_ids(patients: int, prefix: str = "P", first: int = 1) -> tuple[str, ...]:
+    """Ids of a phantom cohort: ``P01``, ``P02``, ... (wider if the last is 100 or more);
+    from ``first`` on, e.g. ``R101`` ... ``R140`` for 40 patients from 101."""
+    last = first + patients - 1
+    width = max(2, len(str(last)))
+    return tuple(f"{prefix}{i:0{width}d}" for i in range(first, last + 1))
 
 
 def _write_one(
@@ -119,6 +121,7 @@ def make_phantom_cohort(
     workers: int = 1,
     overwrite: bool = False,
     simulator: Simulator | str = Simulator.paper,
+    first: int = 1,
 ) -> Path:
     """Write an in-silico glioma cohort to ``out`` and return its path.
 
@@ -138,6 +141,10 @@ def make_phantom_cohort(
         fine: in-plane multiple of the grid on which truth, T1 and FLAIR are built.
         workers: processes simulating patients in parallel.
         overwrite: replace an existing cohort at ``out``.
+        first: number of the first patient: the cohort holds patients ``first`` to
+            ``first + patients - 1`` of the cohort of ``seed`` (the same draws, ids and
+            stream indices), so two cohorts of one simulator and seed, e.g. on two grids,
+            hold different patients and can be merged.
         simulator: ``paper`` (the reproduction's phantom), ``randomised`` (training data),
             ``shifted`` (a test set with settings training never used), ``final`` (the
             final test set: the training preset, its own stream), ``real-like`` (a test
@@ -154,13 +161,16 @@ def make_phantom_cohort(
         valid = ", ".join(s.value for s in Simulator)
         raise ValueError(f"simulator must be one of {valid}, got {simulator!r}") from None
     workers = _positive_int(workers, "workers")
+    first = _positive_int(first, "first")
     geometry = PhantomGeometry(grid=grid, slices=36 if slices is None else slices, fine=fine)
     out = Path(out)
     check_new_cohort_folder(out, overwrite)
-    ids = patient_ids(patients, simulator.prefix)
+    ids = patient_ids(patients, simulator.prefix, first)
     with staged_folder(out, replace=overwrite) as staging:
         log.info("simulating %d patients on a %s grid in %s", patients, geometry.shape, out)
-        jobs = [(staging, i, pid, seed, geometry, simulator) for i, pid in enumerate(ids)]
+        jobs = [
+            (staging, first - 1 + i, pid, seed, geometry, simulator) for i, pid in enumerate(ids)
+        ]
         if workers > 1 and patients > 1:
             with ProcessPoolExecutor(min(workers, patients, os.cpu_count() or 1)) as pool:
                 for future in [pool.submit(_write_one, *job) for job in jobs]:
