@@ -106,9 +106,11 @@ def test_a_map_that_does_not_follow_the_prior_falls_back_to_zero_filling(
         ((20, 20), range(16, 33), ((16, 16), True)),  # four lines of band
         ((18, 18), range(16, 33), ((9, 9), False)),  # two would be too few: below
         ((16, 16), range(16, 33), ((8, 8), False)),
-        ((16, 16), range(8, 65), ((8, 8), True)),
+        ((16, 16), range(8, 65), ((8, 8), False)),  # trained there, but below validated
+        ((24, 24), range(8, 65), ((16, 16), True)),  # raised to the validated size
+        ((32, 32), range(20, 33), ((20, 20), True)),  # ... and to the trained sizes
         ((32, 42), range(16, 33), ((16, 21), True)),
-        ((9, 9), (), ((5, 5), True)),
+        ((9, 9), (), ((5, 5), False)),
         ((7, 7), (), (None, False)),  # n' = 4 leaves 3 lines
         ((12, 40), range(16, 33), ((6, 20), False)),
     ],
@@ -134,17 +136,26 @@ def test_without_a_possible_check_the_output_is_zero_filling() -> None:
     np.testing.assert_allclose(out, zero_filled(lr), atol=1e-5)
 
 
-def test_below_the_trained_sizes_the_bar_is_higher_and_said() -> None:
+def test_below_the_trained_or_validated_sizes_the_bar_is_higher_and_said() -> None:
     t1, mask = tissue(low=0.1)
     image = t1.astype(np.float32)
     anatomy = Anatomy(t1=image, flair=image, mask=mask, mask_source="t")
-    lr = np.moveaxis(kspace.degrade(np.moveaxis(smooth_map() * mask, 2, 0), 16), 0, 2)
-    inside = self_check(Predictor(TissuePrior(), GRID, trained_n=(8, 16)), lr, "NAA", anatomy)
-    below = self_check(Predictor(TissuePrior(), GRID, trained_n=(16,)), lr, "NAA", anatomy)
-    assert inside.n_check == below.n_check == (8, 8)
+    truth = np.moveaxis(smooth_map() * mask, 2, 0)
+
+    def check(n: int, trained_n: tuple[int, ...]) -> SelfCheck:
+        lr = np.moveaxis(kspace.degrade(truth, n), 0, 2)
+        return self_check(Predictor(TissuePrior(), GRID, trained_n=trained_n), lr, "NAA", anatomy)
+
+    inside, below = check(32, (16, 32)), check(32, (30, 32))
+    assert inside.n_check == below.n_check == (16, 16)
     assert inside.fitted == pytest.approx(below.fitted)
     assert (inside.min_gain_db, below.min_gain_db) == (MIN_GAIN_DB, MIN_GAIN_BELOW_RANGE_DB)
-    assert "below the trained sizes" in below.summary() and not inside.note
+    assert "below the trained and validated sizes (>= 30)" in below.summary()
+    assert not inside.note
+    # Trained from 8, yet checked at n' = 8 < 16, where the bars were not validated.
+    small = check(16, (8, 32))
+    assert small.n_check == (8, 8) and small.min_gain_db == MIN_GAIN_BELOW_RANGE_DB
+    assert "(>= 16)" in small.summary()
 
 
 @pytest.mark.parametrize(("gain", "used"), [(0.99, False), (1.0, True), (3.0, True)])

@@ -5,7 +5,7 @@ Every third (slice, metabolite) of a cohort's patients, cropped or zero-padded t
 predict`` does (``ModelMethod.predict``) and scored inside the mask against the noiseless
 target::
 
-    python score_grids.py COHORT OUT.json MODEL [MODEL ...] [--n 16 24 32 24x32]
+    python score_grids.py COHORT OUT.json MODEL [MODEL ...] [--n 16 24 32 24x32] [--grids 64x64]
 """
 
 from __future__ import annotations
@@ -26,10 +26,16 @@ SIZES = ["16", "24", "32", "24x32"]
 """The acquisition sizes of ``--n`` by default (``NxM``: rectangular)."""
 
 
-def main(cohort: str, out: str, models: list[str], sizes: list[tuple[int, int]]) -> None:
+def main(
+    cohort: str,
+    out: str,
+    models: list[str],
+    sizes: list[tuple[int, int]],
+    grids: list[tuple[int, int]] = GRIDS,
+) -> None:
     methods = {m: ModelMethod(m, {None: load_model(m)[0]}) for m in models}
     margins = collections.defaultdict(list)
-    for grid in GRIDS:
+    for grid in grids:
         dataset = MRSIDataset(cohort, None, grids=[grid], target="noiseless", deterministic=True)
         for n in sizes:
             cases = [dataset.case(SampleKey(i, n, 0.0, grid)) for i in range(0, len(dataset), 3)]
@@ -66,5 +72,7 @@ if __name__ == "__main__":
     parser.add_argument("out")
     parser.add_argument("models", nargs="+")
     parser.add_argument("--n", nargs="+", default=SIZES, help="acquisition sizes, N or NxM")
+    parser.add_argument("--grids", nargs="+", help="output grids, N or NxM (default: four)")
     args = parser.parse_args()
-    main(args.cohort, args.out, args.models, [_size(v) for v in args.n])
+    grids = GRIDS if args.grids is None else [_size(v) for v in args.grids]
+    main(args.cohort, args.out, args.models, [_size(v) for v in args.n], grids)
