@@ -171,3 +171,25 @@ def test_a_missing_image_is_given_as_zeros_flagged_absent(flagged_model, cohort)
     lr, t1, flair, *_, present = seen[0]
     assert t1.abs().sum() > 0 and torch.equal(flair, torch.zeros_like(flair))
     assert present.dtype == torch.bool and present.tolist() == [[True, False]] * len(lr)
+
+
+@pytest.mark.slow
+def test_a_model_scores_a_cohort_on_another_grid(model, tmp_path, caplog):
+    """A 32 x 32 model on a 48 x 48 cohort (finer voxels, the same field of view), as predict
+    runs it on any grid: scored at the cohort's n (it was refused before)."""
+    cohort = write_cohort(tmp_path / "cohort48", grid=48)
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--model", str(model), "--data", str(cohort), "--fold", "0"]
+    argv += ["--folds", "3", "--n", "12", "24", "--baselines", "zero_fill", "--no-lpips"]
+    with caplog.at_level("INFO", logger="mrsisr"):
+        assert main([*argv, "--out", str(out)]) == 0
+    assert "configured for 32x32, scored on the cohort's grid 48x48" in caplog.text
+    rows = list(csv.DictReader((out / "samples.csv").open()))
+    methods = {r["method"] for r in rows}
+    assert {int(r["n"]) for r in rows} == {12, 24} and "zero_fill" in methods
+    network = [r for r in rows if r["method"] != "zero_fill"]
+    assert network and all(float(r["psnr"]) == float(r["psnr"]) for r in network)  # no NaN
+    key = ("patient", "slice", "metabolite", "n")
+    zero = {tuple(r[k] for k in key): r["psnr"] for r in rows if r["method"] == "zero_fill"}
+    differs = [r for r in network if r["psnr"] != zero[tuple(r[k] for k in key)]]
+    assert differs  # the network's output is not zero-filling's

@@ -10,6 +10,7 @@ n). :func:`mrsisr.evaluation.evaluate.evaluate` then runs the plan.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ __all__ = [
     "select_patients",
     "with_image_sets",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -248,10 +251,13 @@ def plan_evaluation(
         raise UserError(f"{where}: {err}") from None
     for info in (info for m in models for info in m.infos):
         if tuple(model_grid(info.config)) != tuple(dataset.grid):
-            raise UserError(
-                f"{argument('model_files')} {info.path}: its grid {model_grid(info.config)} is "
-                "not the cohort's "
-                f"{dataset.grid}"
+            # The network runs on any grid with n encoded relative to it (as predict does):
+            # a 64 x 64 model scores a 128 x 128 cohort at the cohort's n.
+            log.info(
+                "%s: configured for %s, scored on the cohort's grid %s",
+                info.path,
+                "x".join(map(str, model_grid(info.config))),
+                "x".join(map(str, dataset.grid)),
             )
     for model in models:
         for n in ns:
