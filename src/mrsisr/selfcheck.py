@@ -90,7 +90,7 @@ VALIDATED_CHECK_SIZE = 16
 must clear :data:`MIN_GAIN_BELOW_RANGE_DB` even for a model trained there. A model trained
 on smaller inputs is relatively stronger one scale down, so its self-check overstates the
 real gain more: with the 1 dB bar at ``n' = n / 2``, a model trained from ``n = 8`` kept the
-detail of maps it harmed (real-like development set, results/self_check)."""
+detail of maps it harmed (real-like development set, results/next_short_runs/n8)."""
 
 
 @dataclass(frozen=True)
