@@ -51,7 +51,7 @@ from mrsisr.acquisition import measured_on_grid
 from mrsisr.bands import blend
 from mrsisr.checkpoint import TrainedRange, load_model
 from mrsisr.data.inputs import NetworkInputs, network_inputs
-from mrsisr.data.nifti import Volume
+from mrsisr.data.nifti import Volume, in_plane_voxel_mm
 from mrsisr.data.normalise import normalise_anatomy
 from mrsisr.errors import UserError, argument
 from mrsisr.metabolites import Metabolite, index_of
@@ -148,21 +148,6 @@ MIN_FACTOR = 2
 
 def _size(grid: Sequence[int]) -> str:
     return "x".join(str(int(v)) for v in grid)
-
-
-def in_plane_voxel_mm(affine: np.ndarray) -> tuple[float, float]:
-    """The in-plane voxel sizes ``(d_y, d_x)`` in mm of an affine: its first two columns' lengths.
-
-    Raises:
-        ValueError: not a ``4 x 4`` affine, or a voxel size that is not finite and > 0.
-    """
-    affine = np.asarray(affine, dtype=np.float64)
-    if affine.shape != (4, 4):
-        raise ValueError(f"affine must be 4x4, got shape {affine.shape}")
-    sizes = np.linalg.norm(affine[:3, :2], axis=0)
-    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
-        raise ValueError(f"the affine's in-plane voxel sizes must be finite and > 0, got {sizes}")
-    return float(sizes[0]), float(sizes[1])
 
 
 def _round_half_up(value: float) -> int:

@@ -175,13 +175,19 @@ def check_size(
     """
     sizes = [int(v) for v in n]
     half = [max(math.ceil(v / 2), MIN_CHECK_SIZE) for v in sizes]
-    low = max(min(trained_n) if len(trained_n) else 1, VALIDATED_CHECK_SIZE)
+    low = _lowest_check(trained_n)
     raised = [max(h, int(low)) for h in half]
     if all(v - r >= min_band for v, r in zip(sizes, raised)):
         return (raised[0], raised[1]), True
     if all(v - h >= min_band for v, h in zip(sizes, half)):
         return (half[0], half[1]), False
     return None, False
+
+
+def _lowest_check(trained_n: Sequence[int]) -> int:
+    """The smallest ``n'`` held to :data:`MIN_GAIN_DB`: the smallest trained size, at least
+    :data:`VALIDATED_CHECK_SIZE`."""
+    return max(min(trained_n, default=1), VALIDATED_CHECK_SIZE)
 
 
 def self_check(
@@ -215,7 +221,7 @@ def self_check(
         return SelfCheck(n, None, (0.0,) * rings, nan, nan, bar, why)
     note = ""
     if not trained:
-        low = max(min(predictor.trained_n, default=1), VALIDATED_CHECK_SIZE)
+        low = _lowest_check(predictor.trained_n)
         note = f"n' below the trained and validated sizes (>= {low}): the bar is {bar:g} dB"
     coarse = kspace.degrade(measured, check)  # (S, n'_y, n'_x)
     raw = predictor.super_resolve(np.moveaxis(coarse, 0, 2), metabolite, anatomy, (0.0,))[0]

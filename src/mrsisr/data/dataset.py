@@ -485,7 +485,9 @@ class MRSIDataset(Dataset[Sample]):
 
     def native_grid_of(self, index: int) -> tuple[int, int]:
         """The native grid of the patient of sample ``index``."""
-        pair, _, _ = self._locate(int(index))
+        return self._native_of_pair(self._locate(int(index))[0])
+
+    def _native_of_pair(self, pair: int) -> tuple[int, int]:
         return self.native_grids[int(self._pair_native[pair])]
 
     @property
@@ -568,7 +570,7 @@ class MRSIDataset(Dataset[Sample]):
         else:
             n = drawn_n
         lam = drawn_lam if key.lam is None else float(key.lam)
-        native = self.native_grids[int(self._pair_native[pair])]
+        native = self._native_of_pair(pair)
         grid = native if key.grid is None else _as_grid(key.grid, "SampleKey.grid")
         n = clip_n(scale_n(n, native, self.grid), grid)
 

@@ -32,8 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from mrsisr import __version__
 from mrsisr.atomic import staged_folder
 from mrsisr.data.cohort import check_new_cohort_folder
@@ -45,7 +43,7 @@ from mrsisr.data.manifest import (
     read_manifest,
     write_manifest,
 )
-from mrsisr.data.nifti import read_header
+from mrsisr.data.nifti import in_plane_voxel_mm, read_header
 from mrsisr.data.splits import fold_split
 from mrsisr.errors import UserError, argument
 
@@ -217,11 +215,11 @@ def _field_of_view(path: Path, root: Path) -> tuple[str, tuple[float, float]]:
     field of view ``(X, Y)`` in mm: grid size times voxel size per axis."""
     try:
         shape, affine = read_header(path)
+        voxel = in_plane_voxel_mm(affine)
     except (OSError, ValueError) as err:  # nibabel's ImageFileError is a ValueError
         raise UserError(
             f"{path}: cannot be read ({err}); run `mrsisr cohort check {root}`"
         ) from None
-    voxel = np.linalg.norm(affine[:3, :2], axis=0)
     fov = (float(shape[0] * voxel[0]), float(shape[1] * voxel[1]))
     grid = f"{shape[0]} x {shape[1]} grid of {voxel[0]:.4g} x {voxel[1]:.4g} mm voxels"
     return f"{fov[0]:.4g} x {fov[1]:.4g} mm ({grid})", fov

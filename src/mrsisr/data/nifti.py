@@ -25,6 +25,7 @@ __all__ = [
     "NIFTI_SUFFIXES",
     "ShapeCheck",
     "Volume",
+    "in_plane_voxel_mm",
     "load_volume",
     "read_header",
     "read_shape",
@@ -95,6 +96,21 @@ def read_header(path: str | Path) -> tuple[tuple[int, ...], np.ndarray]:
     """
     img = _load(path)
     return _checked(path, img), np.asarray(img.affine, dtype=np.float64)
+
+
+def in_plane_voxel_mm(affine: np.ndarray) -> tuple[float, float]:
+    """The in-plane voxel sizes ``(d_y, d_x)`` in mm of an affine: its first two columns' lengths.
+
+    Raises:
+        ValueError: not a ``4 x 4`` affine, or a voxel size that is not finite and > 0.
+    """
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise ValueError(f"affine must be 4x4, got shape {affine.shape}")
+    sizes = np.linalg.norm(affine[:3, :2], axis=0)
+    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
+        raise ValueError(f"the affine's in-plane voxel sizes must be finite and > 0, got {sizes}")
+    return float(sizes[0]), float(sizes[1])
 
 
 ShapeCheck = Callable[[tuple[int, ...]], None]
