@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "merge",
         help="merge cohorts into a new one, e.g. two simulators' cohorts to train on together",
         description="Merge cohorts that agree on metabolites, units, field strength, "
-        "anatomy_upsample and in-plane grid, and share no patient id, into a new cohort: "
+        "anatomy_upsample and in-plane field of view (their grids may differ), and share no "
+        "patient id, into a new cohort: "
         "their patients in the order given, and a provenance naming each cohort, the SHA-256 "
         "of its cohort.json and what was left out. Written whole or not at all. "
         "See docs/cohort-format.md.",

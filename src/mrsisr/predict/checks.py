@@ -41,7 +41,7 @@ from mrsisr.acquisition import (
     truncate,
 )
 from mrsisr.checkpoint import TrainedRange
-from mrsisr.data.nifti import ShapeCheck, Volume, read_volume
+from mrsisr.data.nifti import ShapeCheck, Volume, in_plane_voxel_mm, read_volume
 from mrsisr.data.resample import coverage, resample_to_grid
 from mrsisr.errors import UserError, argument
 from mrsisr.inference import GridChoice, brain_mask, describe_outside, output_geometry
@@ -750,7 +750,7 @@ def check_registration(
     shape, affine = out_grid
     t1_hr = resample_to_grid(t1.data, t1.affine, shape, affine, order=1)
     flair_hr = resample_to_grid(flair.data, flair.affine, shape, affine, order=1)
-    voxel = (float(np.linalg.norm(affine[:3, 0])), float(np.linalg.norm(affine[:3, 1])))
+    voxel = in_plane_voxel_mm(affine)
     try:
         brain = brain_mask(t1_hr, flair_hr)
         estimate = estimate_registration(maps, t1_hr, flair_hr, voxel, brain=brain, support=support)
