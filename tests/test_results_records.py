@@ -69,11 +69,13 @@ def known_model_hashes() -> frozenset[str]:
 
 
 def result_folders(root: Path = RESULTS) -> list[Path]:
-    """Folders under ``root`` that hold an output (a file other than README.md), except the
-    ``training`` logs of their parent."""
+    """Folders under ``root`` that hold an output (a file other than README.md or a script that
+    reads outputs, ``*.py``), except the ``training`` logs of their parent."""
     folders = set()
     for path in root.rglob("*"):
-        if path.is_file() and path.name != "README.md" and "training" not in path.parts[-2:-1]:
+        if not path.is_file() or path.name == "README.md" or path.suffix == ".py":
+            continue
+        if "training" not in path.parts[-2:-1]:
             if path.parent != root:
                 folders.add(path.parent)
     return sorted(folders)
@@ -233,5 +235,7 @@ def test_a_folder_without_a_record_is_found(tmp_path: Path) -> None:
     (tmp_path / "eval" / "training").mkdir()
     (tmp_path / "eval" / "training" / "metrics.csv").write_text("x")
     (tmp_path / "README.md").write_text("x")
+    (tmp_path / "scripts").mkdir()  # a script that prints tables from outputs is no output
+    (tmp_path / "scripts" / "margins.py").write_text("x")
     assert result_folders(tmp_path) == [tmp_path / "eval"]
     assert not (tmp_path / "eval" / RECORD_FILE).exists()

@@ -32,7 +32,7 @@ def test_shipped_file_is_the_pinned_one_and_its_header_has_the_metabolites() -> 
     assert hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest() == SHIPPED_SHA256
     info = read_info(DEFAULT_MODEL)
     assert info.metabolites == tuple(m.value for m in METABOLITES)
-    assert info.trained == TrainedRange((8, 8), (32, 32), (64, 64), (56, 56), (84, 84))
+    assert info.trained == TrainedRange((8, 8), (64, 64), (64, 64), (56, 56), (128, 128))
     assert SHIPPED_SHA256 in (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
 
 
