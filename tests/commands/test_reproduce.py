@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mrsisr.cli import main
-from mrsisr.data.splits import kfold_splits
+from mrsisr.data.splits import Split, kfold_splits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 from eval_cohort import save_tiny_model, write_cohort
@@ -169,6 +169,23 @@ def test_a_model_tested_on_another_cohort_is_one_line_error(cohort, tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"--model {model}" in err and "are not in --data" in err
+    assert not out.exists()
+
+
+def test_a_model_tested_on_two_grids_is_one_line_error(cohort, tmp_path, capsys):
+    """A model trained on a merged cohort of two grids has test patients on both: each grid
+    would need its own evaluation, so fig2 refuses in one line (it raised a traceback)."""
+    fine = write_cohort(tmp_path / "fine", patients=2, grid=64, prefix="Q", voxel_mm=1.7)
+    merged = tmp_path / "merged"
+    assert main(["cohort", "merge", str(cohort), str(fine), "--out", str(merged)]) == 0
+    split = Split(train=("P1", "P2"), val=("Q1",), test=("P0", "Q0"))
+    model = save_tiny_model(tmp_path / "full.safetensors", "full", split)
+    out = tmp_path / "f2"
+    argv = ["reproduce", "fig2", "--data", str(merged), "--out", str(out), "--no-lpips"]
+    assert main([*argv, "--model", str(model), "--n", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"--data {merged}" in err and "several in-plane grids (32 x 32, 64 x 64)" in err
     assert not out.exists()
 
 

@@ -15,12 +15,20 @@ from mrsisr.nn.variants import build_generator
 METS = (Metabolite.NAA, Metabolite.Gln)
 
 
-def write_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int = 3) -> Path:
-    """Smooth positive maps correlated with T1, a disc-shaped quality mask, ``P0..``."""
+def write_cohort(
+    root: Path,
+    patients: int = 3,
+    grid: int = 32,
+    slices: int = 3,
+    prefix: str = "P",
+    voxel_mm: float = 3.4,
+) -> Path:
+    """Smooth positive maps correlated with T1, a disc-shaped quality mask, ``P0..`` (or
+    ``prefix``), in-plane voxels of ``voxel_mm``."""
     rng = np.random.default_rng(11)
     yy, xx = np.mgrid[:grid, :grid] - (grid - 1) / 2
     disc = np.repeat(((yy**2 + xx**2) < (0.4 * grid) ** 2)[:, :, None], slices, axis=2)
-    ids = tuple(f"P{i}" for i in range(patients))
+    ids = tuple(f"{prefix}{i}" for i in range(patients))
     for pid in ids:
         t1 = gaussian_filter(rng.random((grid, grid, slices)), sigma=(2.0, 2.0, 0)) * 4 + 0.5
         flair = gaussian_filter(rng.random((grid, grid, slices)), sigma=(2.0, 2.0, 0)) * 4 + 0.5
@@ -34,7 +42,7 @@ def write_cohort(root: Path, patients: int = 3, grid: int = 32, slices: int = 3)
             t1=t1.astype(np.float32),
             flair=flair.astype(np.float32),
             mask=disc,
-            affine=np.diag([3.4, 3.4, 3.4, 1.0]),
+            affine=np.diag([voxel_mm, voxel_mm, 3.4, 1.0]),
         )
         write_patient(root, patient)
     write_manifest(root, Manifest(ids, METS, "mM", 7.0, "mrsisr evaluation tests"))

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from mrsisr.experiments.reproduce import Protocol, mean_matrix, test_patients
+from mrsisr.experiments.reproduce import Protocol, experiment_dataset, mean_matrix, test_patients
 from mrsisr.experiments.runs import ProtocolRecord, TrainedRun, ensure_run
 from mrsisr.metrics.stats import holm, welch_ttest
 from mrsisr.train.config import TrainConfig
@@ -107,7 +107,7 @@ def _evaluate_run(
 ) -> list[dict[str, Any]]:
     """Per-map scores of a run, every input n with every condition, cached in its folder."""
     from mrsisr.checkpoint import load_model
-    from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+    from mrsisr.evaluation.evaluate import MetricSettings, evaluate
     from mrsisr.evaluation.methods import ModelMethod
     from mrsisr.evaluation.tables import read_samples_csv, write_samples_csv
 
@@ -115,7 +115,7 @@ def _evaluate_run(
     if cache.is_file():
         return read_samples_csv(cache)
     model, _ = load_model(run.model)
-    dataset = evaluation_dataset(data, test_patients(config, data, run.fold), FIG2_SIZES)
+    dataset = experiment_dataset(data, test_patients(config, data, run.fold), FIG2_SIZES)
     settings = MetricSettings.for_grid(dataset.grid, lpips=False)
     swapped = [
         ModelMethod(f"cond_n={c}", {None: model}, n_condition=c, tags={"cond_n": c})

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,12 +30,16 @@ __all__ = [
     "TABLE1_EXTRA",
     "TABLE1_VARIANTS",
     "Protocol",
+    "experiment_dataset",
     "mean_matrix",
     "model_files",
     "reproduce_fig2",
     "reproduce_table1",
     "test_patients",
 ]
+
+if TYPE_CHECKING:
+    from mrsisr.data.dataset import MRSIDataset
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,22 @@ def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
     return list(fold_split(patients, config.data.folds, config.data.split_seed, fold).test)
 
 
+def experiment_dataset(data: Path, patients: Sequence[str], n_values: Sequence[int]) -> MRSIDataset:
+    """The evaluation set of an experiment's test patients in ``--data``
+    (:func:`mrsisr.evaluation.evaluate.evaluation_dataset`).
+
+    Raises:
+        UserError: what that refuses, e.g. test patients on several in-plane grids (a model
+            trained on a merged cohort of two grids), as one line naming ``--data``.
+    """
+    from mrsisr.evaluation.evaluate import evaluation_dataset
+
+    try:
+        return evaluation_dataset(data, patients, n_values)
+    except ValueError as err:
+        raise UserError(f"{argument('data')} {data}: {err}") from None
+
+
 def model_files(models: Sequence[Path], data: Path) -> list[tuple[Path, list[str], list[int]]]:
     """``(model file, test patients, trained n values)`` of each file, from its metadata.
 
@@ -209,7 +229,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
         The markdown table written to ``OUT/table1.md`` (next to ``samples.csv``,
         ``summary.md``, ``protocol.json`` and per-n plots).
     """
-    from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+    from mrsisr.evaluation.evaluate import MetricSettings, evaluate
     from mrsisr.evaluation.methods import BaselineMethod, Method, load_model_methods
     from mrsisr.experiments.table1 import table1_markdown
 
@@ -228,7 +248,7 @@ def reproduce_table1(protocol: Protocol) -> Path:
                 method.lam_conditioned = False  # one evaluation, at λ = 0
                 method.tags.update(fold=fold, seed=seed)
                 methods.append(method)
-        dataset = evaluation_dataset(
+        dataset = experiment_dataset(
             protocol.data, test_patients(base, protocol.data, fold), base.data.n_choices
         )
         settings = MetricSettings.for_grid(dataset.grid, lpips=protocol.lpips)
@@ -295,7 +315,7 @@ def reproduce_fig2(
         ``samples_*.csv``, ``protocol.json`` and ``training/`` (the runs' ``metrics.csv``).
     """
     from mrsisr.checkpoint import load_model
-    from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+    from mrsisr.evaluation.evaluate import MetricSettings, evaluate
     from mrsisr.evaluation.methods import ModelMethod
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
 
@@ -319,7 +339,7 @@ def reproduce_fig2(
     for path, patients, ns, fold in cases:
         model, _ = load_model(path)
         ns = list(sizes or ns)
-        dataset = evaluation_dataset(protocol.data, patients, ns)
+        dataset = experiment_dataset(protocol.data, patients, ns)
         settings = MetricSettings.for_grid(dataset.grid, lpips=False)
         by_n = [
             ModelMethod(

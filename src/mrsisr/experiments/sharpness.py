@@ -16,7 +16,12 @@ import numpy as np
 
 from mrsisr.evaluation.plots import plot_lambda_curves
 from mrsisr.experiments.paper import PAPER_FIG4
-from mrsisr.experiments.reproduce import Protocol, model_files, test_patients
+from mrsisr.experiments.reproduce import (
+    Protocol,
+    experiment_dataset,
+    model_files,
+    test_patients,
+)
 from mrsisr.experiments.runs import ProtocolRecord, ensure_run
 from mrsisr.figures import FIG3_METABOLITES, plot_panel, sharpness_row
 from mrsisr.metrics.registry import metric_spec
@@ -58,7 +63,7 @@ def reproduce_fig4(
     Returns:
         ``OUT/fig4.md`` next to ``fig4_lambda.png``, ``samples.csv`` and ``protocol.json``.
     """
-    from mrsisr.evaluation.evaluate import MetricSettings, evaluate, evaluation_dataset
+    from mrsisr.evaluation.evaluate import MetricSettings, evaluate
     from mrsisr.evaluation.methods import load_model_methods
     from mrsisr.evaluation.tables import markdown_table, write_samples_csv
 
@@ -68,7 +73,7 @@ def reproduce_fig4(
     for fold, (path, patients, ns) in enumerate(full_models(protocol, record, models)):
         (method,) = load_model_methods([path])
         method.name, method.tags = "full", {"fold": fold}
-        dataset = evaluation_dataset(protocol.data, patients, ns)
+        dataset = experiment_dataset(protocol.data, patients, ns)
         settings = MetricSettings.for_grid(dataset.grid, lpips=protocol.lpips)
         rows += evaluate(dataset, [method], lams, settings, protocol.batch_size)
     out = protocol.out
