@@ -133,12 +133,12 @@ def test_patients(config: TrainConfig, data: Path, fold: int) -> list[str]:
 
 
 def experiment_dataset(data: Path, patients: Sequence[str], n_values: Sequence[int]) -> MRSIDataset:
-    """The evaluation set of an experiment's test patients in ``--data``
+    """The evaluation set of an experiment's test patients in the cohort ``data``
     (:func:`mrsisr.evaluation.evaluate.evaluation_dataset`).
 
     Raises:
         UserError: what that refuses, e.g. test patients on several in-plane grids (a model
-            trained on a merged cohort of two grids), as one line naming ``--data``.
+            trained on a merged cohort of two grids), as one line naming the data argument.
     """
     from mrsisr.evaluation.evaluate import evaluation_dataset
 
