@@ -19,6 +19,7 @@ import torch
 
 from mrsisr.data.dataset import Sample
 from mrsisr.train import builders
+from mrsisr.train.config import TrainConfig
 from mrsisr.train.config_io import load_config
 from mrsisr.train.engine import GanTrainer
 
@@ -49,9 +50,15 @@ def synthetic_batch(batch: int, grid: tuple[int, int], seed: int = 0) -> Sample:
 def trainer(config_name: str, adversarial: bool) -> GanTrainer:
     """A trainer of the configuration, with or without its critic."""
     config = load_config(config_name)
-    config = dataclasses.replace(
-        config, adversarial=dataclasses.replace(config.adversarial, enabled=adversarial)
+    return trainer_of(
+        dataclasses.replace(
+            config, adversarial=dataclasses.replace(config.adversarial, enabled=adversarial)
+        )
     )
+
+
+def trainer_of(config: TrainConfig) -> GanTrainer:
+    """A trainer as ``mrsisr train`` builds it for ``config`` (seeded: same weights each call)."""
     torch.manual_seed(0)
     generator = builders.build_generator_for(config)
     critic = builders.build_critic_for(config)

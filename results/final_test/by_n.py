@@ -11,35 +11,36 @@ that ``mrsisr evaluate`` reports (two-sided, Pratt's treatment of zeros)::
 from __future__ import annotations
 
 import argparse
-import collections
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import wilcoxon
 
-from mrsisr.evaluation.tables import read_samples_csv
+from mrsisr.evaluation.tables import (
+    entry_name,
+    margins,
+    paired_scores,
+    patient_means,
+    read_samples_csv,
+)
+from mrsisr.metrics import paired_wilcoxon
 
 
 def main(folder: Path, base: str, candidate: str, n_min: int, n_max: int) -> None:
     rows = read_samples_csv(folder / "samples.csv.gz")
+    pair = [entry_name(candidate, 0.0), entry_name(base, 0.0)]
+    part = [r for r in rows if n_min <= r["n"] <= n_max]
     for column in ("psnr", "psnr_true"):
-        score: dict[str, dict[tuple, float]] = collections.defaultdict(dict)
-        for r in rows:  # one map: (patient, slice, metabolite, n)
-            score[r["method"]][r["patient"], r["slice"], r["metabolite"], r["n"]] = r[column]
-        diff = {key: score[candidate][key] - score[base][key] for key in score[base]}
-        ns = sorted({key[3] for key in diff})
-        by_n = {n: np.mean([d for key, d in diff.items() if key[3] == n]) for n in ns}
+        by_n = margins(rows, *pair, metric=column)["all"]
         print(column, "per n:", " ".join(f"{n}:{v:+.3f}" for n, v in by_n.items()))
-        part = [key for key in diff if n_min <= key[3] <= n_max]
-        patients = sorted({key[0] for key in part})
-        per_patient = [np.mean([diff[k] for k in part if k[0] == p]) for p in patients]
-        above = sum(d > 0 for d in per_patient)
-        p = wilcoxon(per_patient, zero_method="pratt").pvalue
-        means = [np.mean([score[m][k] for k in part]) for m in (candidate, base)]
+        means, _ = patient_means(part, column, pair)
+        per_patient = means[pair[0]] - means[pair[1]]
+        above = int((per_patient > 0).sum())
+        p = paired_wilcoxon(means[pair[0]], means[pair[1]]).p_value
+        scores = paired_scores(part, column, pair)
         print(
-            f"  n {n_min}-{n_max}: {candidate} {means[0]:.3f}, {base} {means[1]:.3f}; "
-            f"above on {above}/{len(patients)} patients, median {np.median(per_patient):+.4f}, "
-            f"Wilcoxon p = {p:.2g}"
+            f"  n {n_min}-{n_max}: {candidate} {scores[pair[0]].mean():.3f}, "
+            f"{base} {scores[pair[1]].mean():.3f}; above on {above}/{per_patient.size} "
+            f"patients, median {np.median(per_patient):+.4f}, Wilcoxon p = {p:.2g}"
         )
 
 

@@ -11,32 +11,22 @@ candidate minus the shipped model. Run in the candidate's folder (n8_blend, grid
 from __future__ import annotations
 
 import argparse
-import collections
 from pathlib import Path
 
-import numpy as np
-
-from mrsisr.evaluation.tables import read_samples_csv
-
-ZERO = "zero_fill"
+from mrsisr.evaluation.tables import entry_name, margins, read_samples_csv
 
 
-def margins(folder: Path, base: str, candidate: str) -> None:
+def print_margins(folder: Path, base: str, candidate: str) -> None:
     rows = read_samples_csv(folder / "samples.csv.gz")
     for column in ("psnr", "psnr_true"):
-        score: dict[str, dict[tuple, float]] = collections.defaultdict(dict)
-        for r in rows:  # one map: (patient, slice, metabolite, n)
-            score[r["method"]][r["patient"], r["slice"], r["metabolite"], r["n"]] = r[column]
-        ns = sorted({key[3] for key in score[ZERO]})
-
-        def margin(method: str, n: int, score: dict = score) -> float:
-            keys = [k for k in score[ZERO] if k[3] == n]
-            return float(np.mean([score[method][k] - score[ZERO][k] for k in keys]))
-
+        by_n = {
+            m: margins(rows, entry_name(m, 0.0), metric=column)["all"] for m in (base, candidate)
+        }
+        ns = sorted(by_n[base])
         print(f"{folder.name} {column}, n = {' / '.join(map(str, ns))}")
         for method in (base, candidate):
-            print(f"  {method:14s}", " / ".join(f"{margin(method, n):+.2f}" for n in ns))
-        change = [margin(candidate, n) - margin(base, n) for n in ns]
+            print(f"  {method:14s}", " / ".join(f"{by_n[method][n]:+.2f}" for n in ns))
+        change = [by_n[candidate][n] - by_n[base][n] for n in ns]
         print(f"  {'change':14s}", " / ".join(f"{c:+.2f}" for c in change))
 
 
@@ -47,4 +37,4 @@ if __name__ == "__main__":
     parser.add_argument("--candidate", required=True, help="the candidate's method label")
     args = parser.parse_args()
     for folder in args.folders:
-        margins(folder, args.base, args.candidate)
+        print_margins(folder, args.base, args.candidate)

@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-from critic_share import synthetic_batch
+from critic_share import synthetic_batch, trainer_of
 
-from mrsisr.train import builders
 from mrsisr.train.config_io import load_config
 from mrsisr.train.engine import GanTrainer
 
@@ -33,11 +32,8 @@ def trainer(channels: tuple[int, ...]) -> tuple[GanTrainer, int]:
         model=dataclasses.replace(config.model, channels=list(channels)),
         adversarial=dataclasses.replace(config.adversarial, enabled=False),
     )
-    torch.manual_seed(0)
-    generator = builders.build_generator_for(config)
-    optimizer = builders.build_optimizer(generator.parameters(), config.optim.lr, config)
-    parameters = sum(p.numel() for p in generator.parameters())
-    return GanTrainer(generator, optimizer, builders.build_loss(config), None, None), parameters
+    t = trainer_of(config)
+    return t, sum(p.numel() for p in t.generator.parameters())
 
 
 def main() -> None:

@@ -10,13 +10,10 @@ deterministic, so zero-filling is the same map for map in every folder (checked 
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path
 
-import numpy as np
-
-from mrsisr.evaluation.tables import read_samples_csv
+from mrsisr.evaluation.tables import KEY_COLUMNS, entry_name, margins, read_samples_csv
 
 HERE = Path(__file__).parent
 ZERO = "zero_fill"
@@ -35,28 +32,23 @@ SELF_CHECK = {
 }
 
 
-def margins(column: str) -> None:
+def print_margins(column: str) -> None:
     zero: dict[tuple, float] = {}
     print(f"margin over zero-filling, {column}")
     for label, (folder, method) in FOLDERS.items():
         rows = read_samples_csv(folder / "samples.csv.gz")
-        score: dict[str, dict[tuple, float]] = collections.defaultdict(dict)
         for r in rows:
-            score[r["method"]][r["patient"], r["slice"], r["metabolite"], r["n"]] = r[column]
-        for key, value in score[ZERO].items():
-            if zero.setdefault(key, value) != value:
-                raise SystemExit(f"{folder}: zero-filling differs at {key}")
-        ns = sorted({key[3] for key in score[ZERO]})
-        by_n = [
-            np.mean([score[method][k] - score[ZERO][k] for k in score[ZERO] if k[3] == n])
-            for n in ns
-        ]
-        print(f"  {label:36s} n = {ns}:", " / ".join(f"{m:+.2f}" for m in by_n))
+            if r["method"] == ZERO:
+                key = tuple(r[k] for k in KEY_COLUMNS)
+                if zero.setdefault(key, r[column]) != r[column]:
+                    raise SystemExit(f"{folder}: zero-filling differs at {key}")
+        by_n = margins(rows, entry_name(method, 0.0), ZERO, column)["all"]
+        print(f"  {label:36s} n = {list(by_n)}:", " / ".join(f"{m:+.2f}" for m in by_n.values()))
 
 
 if __name__ == "__main__":
     for column in ("psnr", "psnr_true"):
-        margins(column)
+        print_margins(column)
     print("self-check, real-like development set (raw / calibrated dB, no harm, worst)")
     for label, folder in SELF_CHECK.items():
         s = json.loads((folder / "self_consistency.json").read_text())["summary"]

@@ -251,9 +251,12 @@ def _in_plane_geometry(affine: np.ndarray) -> dict[str, Any]:
     """The voxel size (mm) along voxel axes 0 and 1 and the direction each points to."""
     from nibabel.orientations import aff2axcodes
 
-    sizes = np.linalg.norm(np.asarray(affine, float)[:3, :2], axis=0)
-    if not (np.all(np.isfinite(sizes)) and sizes.min() > 0):
-        sizes = np.ones(2)  # a degenerate affine: drawn square
+    from mrsisr.data.nifti import in_plane_voxel_mm
+
+    try:
+        sizes = in_plane_voxel_mm(affine)
+    except ValueError:  # a degenerate affine: drawn square
+        sizes = (1.0, 1.0)
     codes = aff2axcodes(affine)
     return {
         "voxel_mm": (float(sizes[0]), float(sizes[1])),
